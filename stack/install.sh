@@ -1,0 +1,122 @@
+#!/usr/bin/env bash
+# Installs everything the local stack needs that is missing, from the package registries only:
+#   Debian packages  PostgreSQL 15 server and headers, clang/libclang, sudo, build tools
+#   Maven Central    Kafka 4.3 broker, Connect and tools, a log4j2 binding (stack/maven/kafka),
+#                    the Debezium 3.6.1 PostgreSQL connector (stack/maven/debezium)
+#   Go module proxy  FerretDB v1.24.2, built from the wrapper module in stack/ferretdb
+#   crates.io        cargo-pgrx 0.18.1, then `cargo pgrx init` against the system PostgreSQL 15
+# and builds and installs the outbox_demo extension from pg_extension/.
+#
+# Idempotent, asks nothing, safe to re-run: each step checks first and does nothing when its
+# result is already in place. Usage: stack/install.sh [--no-extension]
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+WITH_EXTENSION=1
+case "${1:-}" in
+  --no-extension) WITH_EXTENSION=0 ;;
+  -h | --help)
+    sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'
+    exit 0
+    ;;
+  "") ;;
+  *) die "unknown argument '$1' (usage: stack/install.sh [--no-extension])" ;;
+esac
+
+mkdir -p "$STACK_DIR" "$LOG_DIR"
+
+# ---------------------------------------------------------------- Debian packages
+apt_install_missing() {
+  local missing=() pkg
+  for pkg in "$@"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  [ "$(id -u)" -eq 0 ] || die "missing Debian packages (${missing[*]}); run stack/install.sh as root"
+  log "apt: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq >"$LOG_DIR/apt.log" 2>&1 || die "apt-get update failed; see $LOG_DIR/apt.log"
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >>"$LOG_DIR/apt.log" 2>&1 ||
+    die "apt-get install ${missing[*]} failed; see $LOG_DIR/apt.log"
+}
+
+apt_install_missing \
+  "postgresql-$PG_MAJOR" "postgresql-client-$PG_MAJOR" "postgresql-server-dev-$PG_MAJOR" \
+  postgresql-common libclang-dev clang pkg-config sudo curl ca-certificates \
+  build-essential make patch
+
+command -v java >/dev/null || apt_install_missing openjdk-17-jdk-headless
+command -v mvn >/dev/null || apt_install_missing maven
+java_major="$(java -XshowSettings:properties -version 2>&1 | sed -n 's/.*java.specification.version = \([0-9]*\).*/\1/p')"
+[ "${java_major:-0}" -ge 17 ] || die "Java 17 or newer is needed for Kafka $KAFKA_VERSION (found: ${java_major:-none})"
+
+# ---------------------------------------------------------------- Kafka and Debezium jars
+# A folder is (re)filled when the pom that describes it changed since it was filled.
+maven_folder() {
+  local pom="$1" out="$2" stamp
+  stamp="$(sha256sum "$pom" | cut -c1-16)"
+  [ -f "$out/.pom-$stamp" ] && return 0
+  log "maven: resolving $(basename "$(dirname "$pom")") jars into $out"
+  rm -rf "$out"
+  mkdir -p "$out"
+  mvn -B -q -f "$pom" org.apache.maven.plugins:maven-dependency-plugin:3.8.1:copy-dependencies \
+    -DoutputDirectory="$out" -DincludeScope=runtime >"$LOG_DIR/maven.log" 2>&1 ||
+    die "Maven could not resolve $pom; see $LOG_DIR/maven.log"
+  touch "$out/.pom-$stamp"
+}
+maven_folder "$STACK_SRC/maven/kafka/pom.xml" "$KAFKA_LIB"
+maven_folder "$STACK_SRC/maven/debezium/pom.xml" "$DEBEZIUM_DIR"
+
+# ---------------------------------------------------------------- FerretDB
+# `go install .../cmd/ferretdb@v1.24.2` gives a binary that panics at start: FerretDB embeds
+# build/version/version.txt, which the module zip lacks. So: vendor the wrapper module, write
+# that file into the vendored copy, apply stack/ferretdb/patches/*.patch, build with -mod=vendor.
+# The build is redone when the wrapper module or a patch changes (stamp next to the binary).
+ferretdb_stamp="$(cat "$STACK_SRC"/ferretdb/go.mod "$STACK_SRC"/ferretdb/go.sum "$STACK_SRC"/ferretdb/patches/*.patch | sha256sum | cut -c1-16)"
+if mongodb_is_local && [ "$(cat "$FERRETDB_BIN.stamp" 2>/dev/null)" != "$ferretdb_stamp" ]; then
+  command -v go >/dev/null || die "Go 1.24 or newer is needed to build FerretDB (not found on PATH)"
+  log "go: building FerretDB $FERRETDB_VERSION (a few minutes on 2 cores)"
+  build="$STACK_DIR/build/ferretdb"
+  rm -rf "$build"
+  mkdir -p "$build" "$(dirname "$FERRETDB_BIN")"
+  cp "$STACK_SRC/ferretdb/go.mod" "$STACK_SRC/ferretdb/go.sum" "$STACK_SRC/ferretdb/tools.go" "$build/"
+  (
+    set -e
+    cd "$build"
+    go mod vendor
+    src=vendor/github.com/FerretDB/FerretDB
+    echo "$FERRETDB_VERSION" >"$src/build/version/version.txt"
+    for p in "$STACK_SRC"/ferretdb/patches/*.patch; do
+      echo "applying $(basename "$p")"
+      patch -p1 -d "$src" --forward --batch <"$p"
+    done
+    go build -mod=vendor -trimpath -o "$FERRETDB_BIN" github.com/FerretDB/FerretDB/cmd/ferretdb
+  ) >"$LOG_DIR/ferretdb-build.log" 2>&1 || die "FerretDB build failed; see $LOG_DIR/ferretdb-build.log"
+  "$FERRETDB_BIN" --version | grep -q "version: $FERRETDB_VERSION" ||
+    die "the FerretDB binary built at $FERRETDB_BIN does not report $FERRETDB_VERSION"
+  echo "$ferretdb_stamp" >"$FERRETDB_BIN.stamp"
+fi
+
+# ---------------------------------------------------------------- cargo-pgrx
+command -v cargo >/dev/null || die "cargo not found on PATH: install Rust 1.95 with rustup"
+if ! cargo pgrx --version 2>/dev/null | grep -q "$PGRX_VERSION"; then
+  log "cargo: installing cargo-pgrx $PGRX_VERSION (about 5 minutes on 2 cores)"
+  cargo install cargo-pgrx --version "$PGRX_VERSION" --locked >"$LOG_DIR/cargo-pgrx.log" 2>&1 ||
+    die "cargo install cargo-pgrx failed; see $LOG_DIR/cargo-pgrx.log"
+fi
+PGRX_HOME="${PGRX_HOME:-$HOME/.pgrx}"
+if ! grep -qs "pg$PG_MAJOR = \"$PG_CONFIG\"" "$PGRX_HOME/config.toml"; then
+  log "cargo pgrx init --pg$PG_MAJOR $PG_CONFIG"
+  cargo pgrx init "--pg$PG_MAJOR" "$PG_CONFIG" >"$LOG_DIR/pgrx-init.log" 2>&1 ||
+    die "cargo pgrx init failed; see $LOG_DIR/pgrx-init.log"
+fi
+
+# ---------------------------------------------------------------- the extension
+if [ "$WITH_EXTENSION" -eq 1 ] && [ -f "$REPO_ROOT/pg_extension/Cargo.toml" ]; then
+  log "cargo pgrx install --release (pg_extension/)"
+  (cd "$REPO_ROOT/pg_extension" && cargo pgrx install --release --pg-config "$PG_CONFIG") \
+    >"$LOG_DIR/extension-install.log" 2>&1 ||
+    die "building or installing the extension failed; see $LOG_DIR/extension-install.log"
+fi
+
+log "install: everything is in place"

@@ -1,0 +1,156 @@
+# shellcheck shell=bash
+# Shared by stack/install.sh, up.sh, down.sh and status.sh: paths, versions, addresses and the
+# small helpers they all use. Sourced, never run.
+
+STACK_SRC="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+REPO_ROOT="$(cd "$STACK_SRC/.." && pwd)"
+STACK_DIR="${STACK_DIR:-$REPO_ROOT/.stack}"
+RUN_DIR="$STACK_DIR/run"
+LOG_DIR="$STACK_DIR/logs"
+DATA_DIR="$STACK_DIR/data"
+CONF_DIR="$STACK_DIR/conf"
+KAFKA_LIB="$STACK_DIR/lib/kafka"
+PLUGIN_DIR="$STACK_DIR/plugins"
+DEBEZIUM_DIR="$PLUGIN_DIR/debezium-connector-postgres"
+FERRETDB_BIN="$STACK_DIR/bin/ferretdb"
+
+# Versions (the Maven poms in stack/maven and stack/ferretdb/go.mod pin the same ones).
+PG_MAJOR=15
+PG_CLUSTER=main
+PG_BIN="/usr/lib/postgresql/$PG_MAJOR/bin"
+PG_CONFIG="$PG_BIN/pg_config"
+KAFKA_VERSION=4.3.1
+DEBEZIUM_VERSION=3.6.1.Final
+FERRETDB_VERSION=v1.24.2
+PGRX_VERSION=0.18.1
+
+# Addresses. PGPORT, KAFKA_BOOTSTRAP and MONGODB_URI follow DESIGN.md's environment.
+PGPORT="${PGPORT:-5432}"
+PG_ADDR="127.0.0.1:$PGPORT"
+LOCAL_KAFKA="127.0.0.1:9092"
+KAFKA_CONTROLLER="127.0.0.1:9093"
+KAFKA_BOOTSTRAP="${KAFKA_BOOTSTRAP:-$LOCAL_KAFKA}"
+CONNECT_ADDR="127.0.0.1:8083"
+LOCAL_MONGODB_URI="mongodb://127.0.0.1:27017/activity"
+MONGODB_URI="${MONGODB_URI:-$LOCAL_MONGODB_URI}"
+FERRETDB_ADDR="127.0.0.1:27017"
+CDC_TOPIC="${CDC_TOPIC:-postgres.activity.event_outbox}"
+DLQ_TOPIC="$CDC_TOPIC.dlq"
+CDC_PARTITIONS="${CDC_PARTITIONS:-3}"
+CONNECTOR_NAME=outbox-connector
+SLOT_NAME=debezium_outbox
+
+# Roles the stack creates (local development passwords; override through the environment).
+APP_PASSWORD="${APP_PASSWORD:-app}"
+DEBEZIUM_PASSWORD="${DEBEZIUM_PASSWORD:-debezium}"
+
+# Who runs what: the local store is skipped when MONGODB_URI points elsewhere, Kafka likewise
+# when KAFKA_BOOTSTRAP does.
+kafka_is_local() { [ "$KAFKA_BOOTSTRAP" = "$LOCAL_KAFKA" ]; }
+mongodb_is_local() { [ "$MONGODB_URI" = "$LOCAL_MONGODB_URI" ]; }
+
+log() { printf '[stack] %s\n' "$*" >&2; }
+die() {
+  printf '[stack] ERROR: %s\n' "$*" >&2
+  exit 1
+}
+
+# port_open HOST:PORT -> 0 when something accepts a TCP connection there.
+port_open() {
+  local host="${1%:*}" port="${1##*:}"
+  timeout 2 bash -c "exec 3<>/dev/tcp/$host/$port" 2>/dev/null
+}
+
+# pid_of PART -> prints the recorded pid when that process is alive.
+pid_of() {
+  local f="$RUN_DIR/$1.pid" pid
+  [ -f "$f" ] || return 1
+  pid="$(cat "$f")"
+  [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && printf '%s\n' "$pid"
+}
+
+# wait_for PART SECONDS LOGFILE CHECK... -> runs CHECK every second until it passes, or fails
+# with a message naming the part and its log. Gives up early when the process died.
+wait_for() {
+  local part="$1" secs="$2" logfile="$3"
+  shift 3
+  local deadline=$((SECONDS + secs))
+  until "$@"; do
+    if [ -f "$RUN_DIR/$part.pid" ] && ! pid_of "$part" >/dev/null; then
+      tail -n 30 "$logfile" >&2 2>/dev/null
+      die "$part exited while starting; see its log: $logfile"
+    fi
+    if [ "$SECONDS" -ge "$deadline" ]; then
+      tail -n 30 "$logfile" >&2 2>/dev/null
+      die "$part did not become healthy within ${secs}s; see its log: $logfile"
+    fi
+    sleep 1
+  done
+}
+
+# Runs psql as the postgres superuser over the local socket (peer authentication).
+pg_admin() {
+  sudo -u postgres -H PGOPTIONS="-c client_min_messages=warning" \
+    psql -X -q -v ON_ERROR_STOP=1 -p "$PGPORT" "$@"
+}
+
+pg_log_file() { printf '/var/log/postgresql/postgresql-%s-%s.log\n' "$PG_MAJOR" "$PG_CLUSTER"; }
+pg_data_dir() { printf '/var/lib/postgresql/%s/%s\n' "$PG_MAJOR" "$PG_CLUSTER"; }
+
+# The postmaster's pid, from its pid file, when it runs.
+pg_pid() {
+  local f
+  f="$(pg_data_dir)/postmaster.pid"
+  [ -f "$f" ] || return 1
+  local pid
+  pid="$(head -n 1 "$f")"
+  kill -0 "$pid" 2>/dev/null && printf '%s\n' "$pid"
+}
+
+# Health checks, one per part; each is quiet and returns 0 when healthy.
+pg_healthy() { "$PG_BIN/pg_isready" -q -h 127.0.0.1 -p "$PGPORT" -t 2; }
+
+kafka_healthy() {
+  if kafka_is_local; then
+    pid_of kafka >/dev/null && port_open "$LOCAL_KAFKA"
+  else
+    port_open "$KAFKA_BOOTSTRAP"
+  fi
+}
+
+# Healthy means the worker's REST answers and the connector and its task are RUNNING.
+connect_healthy() {
+  local body states
+  pid_of connect >/dev/null || return 1
+  body="$(curl -fsS --max-time 3 "http://$CONNECT_ADDR/connectors/$CONNECTOR_NAME/status" 2>/dev/null)" || return 1
+  states="$(printf '%s' "$body" | grep -o '"state":"[A-Z_]*"' | sort | uniq -c)"
+  # exactly one distinct state, RUNNING, seen for the connector and at least one task
+  [ "$(printf '%s\n' "$states" | wc -l)" -eq 1 ] &&
+    printf '%s' "$states" | grep -q '"state":"RUNNING"' &&
+    [ "$(printf '%s' "$states" | awk '{print $1}')" -ge 2 ]
+}
+
+ferretdb_healthy() {
+  if mongodb_is_local; then
+    pid_of ferretdb >/dev/null && port_open "$FERRETDB_ADDR"
+  else
+    local hostport
+    hostport="$(printf '%s' "$MONGODB_URI" | sed -E 's#^mongodb(\+srv)?://([^@/]*@)?([^/,?]+).*#\3#')"
+    case "$hostport" in *:*) ;; *) hostport="$hostport:27017" ;; esac
+    port_open "$hostport"
+  fi
+}
+
+# Renders a config template from stack/config into .stack/conf, replacing @NAME@ with $NAME.
+render() {
+  local src="$STACK_SRC/config/$1" dst="$CONF_DIR/$1" name
+  mkdir -p "$CONF_DIR"
+  local content
+  content="$(cat "$src")"
+  for name in STACK_DIR DATA_DIR LOG_DIR PLUGIN_DIR KAFKA_BOOTSTRAP PGPORT CDC_TOPIC \
+    CONNECTOR_NAME SLOT_NAME DEBEZIUM_PASSWORD; do
+    content="${content//@$name@/${!name}}"
+  done
+  printf '%s\n' "$content" >"$dst"
+  printf '%s\n' "$dst"
+}

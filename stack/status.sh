@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Prints one line per part of the local stack: healthy or down, address, pid, log.
+# Exits 0 when every part is healthy, 1 otherwise.
+set -uo pipefail # a part that is down is reported, not fatal
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+case "${1:-}" in
+  -h | --help)
+    sed -n '2,3p' "$0" | sed 's/^# \{0,1\}//'
+    exit 0
+    ;;
+esac
+
+all_ok=0
+line() { # PART CHECK ADDRESS PID LOG
+  local state=healthy
+  if ! $2; then
+    state=down
+    all_ok=1
+  fi
+  printf '%-11s %-8s %-36s pid %-8s log %s\n' "$1" "$state" "$3" "${4:--}" "$5"
+}
+
+line postgresql pg_healthy "$PG_ADDR" "$(pg_pid)" "$(pg_log_file)"
+if kafka_is_local; then
+  line kafka kafka_healthy "$LOCAL_KAFKA" "$(pid_of kafka)" "$LOG_DIR/kafka.log"
+else
+  line kafka kafka_healthy "$KAFKA_BOOTSTRAP (external)" "" "-"
+fi
+line connect connect_healthy "$CONNECT_ADDR" "$(pid_of connect)" "$LOG_DIR/connect.log"
+if mongodb_is_local; then
+  line ferretdb ferretdb_healthy "$FERRETDB_ADDR" "$(pid_of ferretdb)" "$LOG_DIR/ferretdb.log"
+else
+  line mongodb ferretdb_healthy "$MONGODB_URI (external)" "" "-"
+fi
+exit "$all_ok"

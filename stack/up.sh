@@ -1,0 +1,214 @@
+#!/usr/bin/env bash
+# Starts the real CDC pipeline on this machine, each part only when it is not already healthy,
+# and waits until every part is healthy:
+#   postgresql  127.0.0.1:5432   PostgreSQL 15, wal_level=logical, database app, sql/*.sql applied
+#   kafka       127.0.0.1:9092   Kafka (KRaft, one node); topic postgres.activity.event_outbox
+#   connect     127.0.0.1:8083   Kafka Connect standalone + Debezium PostgreSQL connector
+#   ferretdb    127.0.0.1:27017  FerretDB (MongoDB wire protocol), SQLite backend, patched (stack/ferretdb)
+# Kafka is skipped when KAFKA_BOOTSTRAP points elsewhere, FerretDB when MONGODB_URI does.
+# Runs stack/install.sh first when something is missing. State, pids and logs: .stack/.
+# Running it twice changes nothing; after a part dies, it restarts only that part.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+case "${1:-}" in
+  -h | --help)
+    sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'
+    exit 0
+    ;;
+  "") ;;
+  *) die "unknown argument '$1' (usage: stack/up.sh)" ;;
+esac
+
+mkdir -p "$RUN_DIR" "$LOG_DIR" "$DATA_DIR"
+
+# ---------------------------------------------------------------- install what is missing
+install_needed() {
+  [ -x "$PG_BIN/postgres" ] || return 0
+  command -v sudo >/dev/null || return 0
+  command -v java >/dev/null || return 0
+  compgen -G "$KAFKA_LIB/.pom-*" >/dev/null || return 0
+  compgen -G "$DEBEZIUM_DIR/.pom-*" >/dev/null || return 0
+  if mongodb_is_local; then [ -f "$FERRETDB_BIN.stamp" ] || return 0; fi
+  return 1
+}
+if install_needed; then
+  log "some parts are not installed yet: running stack/install.sh"
+  "$STACK_SRC/install.sh"
+fi
+
+JAVA_OPTS=(-Xms256m -Xmx512m -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -Djava.awt.headless=true -Djava.net.preferIPv4Stack=true
+  "-Dlog4j2.configurationFile=$STACK_SRC/config/log4j2.properties")
+
+# start_daemon PART LOGFILE CMD... -> starts CMD detached from this shell (it outlives up.sh)
+# and records its pid in .stack/run/PART.pid.
+start_daemon() {
+  local part="$1" logfile="$2"
+  shift 2
+  printf '\n===== %s: starting %s =====\n' "$(date -Is)" "$part" >>"$logfile"
+  setsid "$@" >>"$logfile" 2>&1 </dev/null &
+  echo $! >"$RUN_DIR/$part.pid"
+}
+
+# ---------------------------------------------------------------- PostgreSQL
+pg_up() {
+  local cluster_port
+  cluster_port="$(pg_lsclusters -h 2>/dev/null | awk -v v="$PG_MAJOR" -v c="$PG_CLUSTER" '$1==v && $2==c {print $3}')"
+  if [ -z "$cluster_port" ] && ! pg_healthy; then
+    log "postgresql: creating cluster $PG_MAJOR/$PG_CLUSTER on port $PGPORT"
+    pg_createcluster "$PG_MAJOR" "$PG_CLUSTER" --port "$PGPORT" >>"$LOG_DIR/postgresql-setup.log" 2>&1 ||
+      die "pg_createcluster $PG_MAJOR $PG_CLUSTER failed; see $LOG_DIR/postgresql-setup.log"
+    cluster_port="$PGPORT"
+  fi
+
+  if ! pg_healthy; then
+    [ "$cluster_port" = "$PGPORT" ] ||
+      die "postgresql: nothing answers on $PG_ADDR and cluster $PG_MAJOR/$PG_CLUSTER is set to port ${cluster_port:-?}; set PGPORT=$cluster_port or change the cluster's port"
+    log "postgresql: starting cluster $PG_MAJOR/$PG_CLUSTER"
+    pg_ctlcluster "$PG_MAJOR" "$PG_CLUSTER" start >>"$LOG_DIR/postgresql-setup.log" 2>&1 ||
+      die "postgresql did not start; see $(pg_log_file) and $LOG_DIR/postgresql-setup.log"
+    wait_for postgresql 60 "$(pg_log_file)" pg_healthy
+    # up.sh started it, so down.sh may stop it
+    pg_pid >"$RUN_DIR/postgresql.pid"
+  fi
+
+  # Logical decoding for Debezium; loopback only. A cluster that listens on more than the
+  # default 'localhost' was set up that way on purpose and is left alone.
+  local wal listen restart=0
+  wal="$(pg_admin -d postgres -tAc 'SHOW wal_level')"
+  listen="$(pg_admin -d postgres -tAc 'SHOW listen_addresses')"
+  if [ "$wal" != logical ]; then
+    log "postgresql: wal_level is $wal; setting it to logical (needs a restart)"
+    pg_admin -d postgres -c 'ALTER SYSTEM SET wal_level = logical'
+    restart=1
+  fi
+  if [ "$listen" = localhost ]; then
+    log "postgresql: listen_addresses is localhost (also ::1); setting it to 127.0.0.1 (needs a restart)"
+    pg_admin -d postgres -c "ALTER SYSTEM SET listen_addresses = '127.0.0.1'"
+    restart=1
+  elif [ "$listen" != 127.0.0.1 ]; then
+    log "postgresql: note: listen_addresses is '$listen' (set by its owner; left as it is)"
+  fi
+  if [ "$restart" -eq 1 ]; then
+    [ "$cluster_port" = "$PGPORT" ] ||
+      die "postgresql on $PG_ADDR needs wal_level=logical and a restart, and it is not cluster $PG_MAJOR/$PG_CLUSTER: restart it yourself"
+    log "postgresql: restarting cluster $PG_MAJOR/$PG_CLUSTER (data is kept)"
+    pg_ctlcluster "$PG_MAJOR" "$PG_CLUSTER" restart >>"$LOG_DIR/postgresql-setup.log" 2>&1 ||
+      die "postgresql did not restart; see $(pg_log_file)"
+    wait_for postgresql 60 "$(pg_log_file)" pg_healthy
+    [ -f "$RUN_DIR/postgresql.pid" ] && pg_pid >"$RUN_DIR/postgresql.pid"
+  fi
+  if [ "$(pg_admin -d postgres -tAc 'SHOW synchronous_commit')" = off ]; then
+    log "postgresql: warning: synchronous_commit=off delays what CDC sees until the WAL is flushed"
+  fi
+
+  pg_admin -d postgres -v app_password="$APP_PASSWORD" -v debezium_password="$DEBEZIUM_PASSWORD" \
+    -f "$REPO_ROOT/sql/roles.sql" >/dev/null || die "applying sql/roles.sql failed"
+  pg_admin -d app -f "$REPO_ROOT/sql/schema.sql" >/dev/null || die "applying sql/schema.sql failed"
+}
+
+# ---------------------------------------------------------------- Kafka
+kafka_tool() {
+  java -Xmx256m -Djava.net.preferIPv4Stack=true "-Dlog4j2.configurationFile=$STACK_SRC/config/log4j2-tools.properties" \
+    -cp "$KAFKA_LIB/*" "$@"
+}
+
+ensure_topics() {
+  local existing
+  existing="$(kafka_tool org.apache.kafka.tools.TopicCommand --bootstrap-server "$KAFKA_BOOTSTRAP" --list 2>>"$LOG_DIR/kafka-tools.log")" ||
+    die "could not list the topics of Kafka at $KAFKA_BOOTSTRAP; see $LOG_DIR/kafka-tools.log"
+  local topic parts
+  for spec in "$CDC_TOPIC:$CDC_PARTITIONS" "$DLQ_TOPIC:1"; do
+    topic="${spec%:*}" parts="${spec##*:}"
+    grep -qx "$topic" <<<"$existing" && continue
+    log "kafka: creating topic $topic ($parts partitions)"
+    kafka_tool org.apache.kafka.tools.TopicCommand --bootstrap-server "$KAFKA_BOOTSTRAP" --create \
+      --if-not-exists --topic "$topic" --partitions "$parts" --replication-factor 1 \
+      >>"$LOG_DIR/kafka-tools.log" 2>&1 ||
+      die "could not create topic $topic on Kafka at $KAFKA_BOOTSTRAP; see $LOG_DIR/kafka-tools.log"
+  done
+}
+
+kafka_up() {
+  if ! kafka_is_local; then
+    port_open "$KAFKA_BOOTSTRAP" || die "Kafka at $KAFKA_BOOTSTRAP (KAFKA_BOOTSTRAP) is not reachable"
+    log "kafka: using $KAFKA_BOOTSTRAP (KAFKA_BOOTSTRAP); the local broker is not started"
+    ensure_topics
+    return
+  fi
+  if kafka_healthy; then
+    [ -f "$DATA_DIR/kafka/.topics-ready" ] && return
+    ensure_topics
+    touch "$DATA_DIR/kafka/.topics-ready"
+    return
+  fi
+  local logfile="$LOG_DIR/kafka.log" conf
+  conf="$(render server.properties)"
+  mkdir -p "$DATA_DIR/kafka"
+  if [ ! -f "$DATA_DIR/kafka/meta.properties" ]; then
+    local cluster_id
+    cluster_id="$(kafka_tool kafka.tools.StorageTool random-uuid 2>>"$logfile")" ||
+      die "kafka: StorageTool random-uuid failed; see $logfile"
+    log "kafka: formatting storage in $DATA_DIR/kafka (cluster $cluster_id)"
+    kafka_tool kafka.tools.StorageTool format --standalone -t "$cluster_id" -c "$conf" --ignore-formatted \
+      >>"$logfile" 2>&1 || die "kafka: formatting storage failed; see $logfile"
+  fi
+  log "kafka: starting on $LOCAL_KAFKA (controller $KAFKA_CONTROLLER)"
+  start_daemon kafka "$logfile" java "${JAVA_OPTS[@]}" -cp "$KAFKA_LIB/*" kafka.Kafka "$conf"
+  wait_for kafka 90 "$logfile" kafka_healthy
+  ensure_topics
+  touch "$DATA_DIR/kafka/.topics-ready"
+}
+
+# ---------------------------------------------------------------- Kafka Connect + Debezium
+slot_active() {
+  [ "$(pg_admin -d app -tAc "SELECT active FROM pg_replication_slots WHERE slot_name = '$SLOT_NAME'")" = t ]
+}
+
+connect_up() {
+  connect_healthy && return
+  local logfile="$LOG_DIR/connect.log"
+  if pid_of connect >/dev/null; then
+    # The worker runs but the connector or its task is not RUNNING (e.g. FAILED after PostgreSQL
+    # went away): restart the worker, the one path that always recovers.
+    log "connect: worker runs but $CONNECTOR_NAME is not RUNNING; restarting the worker"
+    "$STACK_SRC/down.sh" connect
+  fi
+  local worker connector
+  worker="$(render connect-standalone.properties)"
+  connector="$(render debezium-outbox.properties)"
+  mkdir -p "$DATA_DIR/connect"
+  log "connect: starting on $CONNECT_ADDR with connector $CONNECTOR_NAME"
+  start_daemon connect "$logfile" java "${JAVA_OPTS[@]}" -cp "$KAFKA_LIB/*" \
+    org.apache.kafka.connect.cli.ConnectStandalone "$worker" "$connector"
+  wait_for connect 180 "$logfile" connect_healthy
+  wait_for connect 60 "$logfile" slot_active
+}
+
+# ---------------------------------------------------------------- FerretDB
+ferretdb_up() {
+  if ! mongodb_is_local; then
+    ferretdb_healthy || die "the MongoDB store at $MONGODB_URI (MONGODB_URI) is not reachable"
+    log "store: using $MONGODB_URI (MONGODB_URI); FerretDB is not started"
+    return
+  fi
+  ferretdb_healthy && return
+  local logfile="$LOG_DIR/ferretdb.log"
+  mkdir -p "$DATA_DIR/ferretdb" "$DATA_DIR/ferretdb-state"
+  # SQLite backend, WAL with synchronous=NORMAL: chosen over the PostgreSQL backend by
+  # bench/store_backends.sh (README, "Benchmarks"): faster on every write shape the processor
+  # uses, and it keeps the store's writes out of the WAL that Debezium decodes. NORMAL survives a
+  # process crash, like MongoDB's default write concern (acknowledged before the journal flush).
+  log "ferretdb: starting on $FERRETDB_ADDR (SQLite backend in $DATA_DIR/ferretdb)"
+  start_daemon ferretdb "$logfile" "$FERRETDB_BIN" \
+    --listen-addr="$FERRETDB_ADDR" --handler=sqlite \
+    --sqlite-url="file:$DATA_DIR/ferretdb/?_pragma=synchronous(normal)" \
+    --state-dir="$DATA_DIR/ferretdb-state" --telemetry=disable --debug-addr=- --log-level=warn
+  wait_for ferretdb 30 "$logfile" ferretdb_healthy
+}
+
+pg_up
+kafka_up
+connect_up
+ferretdb_up
+"$STACK_SRC/status.sh"
