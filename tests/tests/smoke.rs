@@ -1,0 +1,187 @@
+//! Smoke tests of the real local stack: PostgreSQL → Debezium → Kafka, the MongoDB-compatible
+//! store, and the replication slot. Run by `scripts/test.sh` after `stack/up.sh`.
+
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context as _};
+use e2e::StackEnv;
+use mongodb::bson::{doc, spec::BinarySubtype, Binary, Bson, DateTime, Document};
+use rdkafka::consumer::{Consumer, StreamConsumer};
+use rdkafka::{Message, Offset, TopicPartitionList};
+use uuid::Uuid;
+
+const KAFKA_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A consumer assigned to every partition of `topic` at its current end, so that it sees exactly
+/// what is produced after this call.
+fn consumer_at_end(env: &StackEnv, topic: &str) -> anyhow::Result<StreamConsumer> {
+    let consumer: StreamConsumer = env
+        .kafka_config()
+        .set("group.id", format!("e2e-smoke-{}", Uuid::now_v7()))
+        .set("enable.auto.commit", "false")
+        .set("fetch.wait.max.ms", "10")
+        .create()
+        .context("creating a Kafka consumer")?;
+    let metadata = consumer
+        .fetch_metadata(Some(topic), KAFKA_TIMEOUT)
+        .with_context(|| format!("Kafka at {} is not reachable", env.kafka_bootstrap))?;
+    let partitions = metadata
+        .topics()
+        .iter()
+        .find(|t| t.name() == topic)
+        .map(|t| t.partitions().len())
+        .unwrap_or(0);
+    if partitions == 0 {
+        bail!(
+            "topic {topic} does not exist on {}; stack/up.sh creates it",
+            env.kafka_bootstrap
+        );
+    }
+    let mut assignment = TopicPartitionList::new();
+    for p in 0..partitions {
+        let p = i32::try_from(p)?;
+        let (_, high) = consumer.fetch_watermarks(topic, p, KAFKA_TIMEOUT)?;
+        assignment.add_partition_offset(topic, p, Offset::Offset(high))?;
+    }
+    consumer.assign(&assignment)?;
+    Ok(consumer)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_outbox_insert_reaches_the_cdc_topic_within_10_seconds() -> anyhow::Result<()> {
+    let env = StackEnv::from_env()?;
+    let topic = env.cdc_topic.clone();
+    let consumer = consumer_at_end(&env, &topic)?;
+
+    let pg = env.postgres().await?;
+    let id = Uuid::now_v7();
+    let user = Uuid::now_v7();
+    let payload = serde_json::json!({
+        "user_id": user, "name": "Smoke Test", "email": format!("smoke-{user}@example.org"),
+        "city": "Lisbon",
+    });
+    let t0: i64 = pg
+        .query_one(
+            "INSERT INTO activity.event_outbox
+                 (id, event_type, aggregate_type, aggregate_id, payload)
+             VALUES ($1, 'UserCreated', 'user', $2, $3)
+             RETURNING (extract(epoch FROM created_at) * 1000000)::bigint",
+            &[&id, &user, &payload],
+        )
+        .await?
+        .get(0);
+    let inserted = Instant::now();
+
+    loop {
+        let left = KAFKA_TIMEOUT.saturating_sub(inserted.elapsed());
+        let msg = match tokio::time::timeout(left, consumer.recv()).await {
+            Err(_) => bail!("outbox row {id} did not appear on topic {topic} within 10 s"),
+            Ok(msg) => msg.context("reading the CDC topic")?,
+        };
+        let envelope = events::decode_envelope(msg.payload())
+            .with_context(|| format!("record at offset {} is not an envelope", msg.offset()))?;
+        let Some(row) = envelope.after else { continue };
+        if row.id != id {
+            continue; // someone else's event
+        }
+        assert_eq!(
+            msg.key(),
+            Some(user.to_string().as_bytes()),
+            "the record key is the row's aggregate_id"
+        );
+        assert_eq!(row.aggregate_id, user);
+        assert_eq!(row.event_type, "UserCreated");
+        assert_eq!(
+            serde_json::from_str::<serde_json::Value>(&row.payload)?,
+            payload
+        );
+        assert_eq!(
+            row.t0_us()?,
+            t0,
+            "created_at survives with its microseconds"
+        );
+        // source.ts_us (commit) and ts_us (Debezium's read) are present and in causal order on
+        // this one machine's clock.
+        let (t0c, t1) = (envelope.source.ts_us, envelope.ts_us);
+        assert!(
+            t0 <= t0c && t0c <= t1,
+            "t0 {t0} <= t0c {t0c} <= t1 {t1} on one clock"
+        );
+        println!(
+            "row {id}: commit {} µs after insert, read by Debezium {} µs after commit, seen here {} ms after insert",
+            t0c - t0,
+            t1 - t0c,
+            inserted.elapsed().as_millis()
+        );
+        return Ok(());
+    }
+}
+
+#[tokio::test]
+async fn a_document_written_to_the_store_reads_back_identical() -> anyhow::Result<()> {
+    let env = StackEnv::from_env()?;
+    let client = env.mongodb().await?;
+    let collection = client
+        .database("e2e_smoke")
+        .collection::<Document>(&format!("roundtrip_{}", Uuid::now_v7().simple()));
+
+    let id = Uuid::now_v7();
+    let written = doc! {
+        "_id": id.to_string(),
+        "name": "Zoë Ångström ✓",
+        "int32": 42_i32,
+        "int64": 1_i64 << 40,
+        "double": 2.5,
+        "bool": true,
+        "nothing": Bson::Null,
+        "when": DateTime::from_millis(1_795_816_353_212),
+        "uuid": Binary { subtype: BinarySubtype::Uuid, bytes: id.as_bytes().to_vec() },
+        "tags": ["a", "b", "c"],
+        "nested": { "participants": [1_i32, 2_i32], "organizer": { "city": "Porto" } },
+    };
+    collection
+        .insert_one(&written)
+        .await
+        .with_context(|| format!("inserting into the store at {}", env.mongodb_uri))?;
+    let read = collection
+        .find_one(doc! { "_id": id.to_string() })
+        .await?
+        .context("the document written is not found")?;
+    collection.drop().await?;
+    assert_eq!(read, written);
+    // same keys in the same order, not only equal as maps
+    assert_eq!(
+        read.keys().collect::<Vec<_>>(),
+        written.keys().collect::<Vec<_>>()
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_replication_slot_is_active_and_decodes_pgoutput() -> anyhow::Result<()> {
+    let env = StackEnv::from_env()?;
+    let pg = env.postgres().await?;
+    let row = pg
+        .query_opt(
+            "SELECT active, plugin::text, slot_type FROM pg_replication_slots WHERE slot_name = $1",
+            &[&events::names::REPLICATION_SLOT],
+        )
+        .await?
+        .with_context(|| {
+            format!(
+                "replication slot {} does not exist; is Kafka Connect up (stack/status.sh)?",
+                events::names::REPLICATION_SLOT
+            )
+        })?;
+    let (active, plugin, kind): (bool, String, String) = (row.get(0), row.get(1), row.get(2));
+    assert!(
+        active,
+        "slot {} is not active",
+        events::names::REPLICATION_SLOT
+    );
+    assert_eq!(plugin, "pgoutput");
+    assert_eq!(kind, "logical");
+    let wal_level: String = pg.query_one("SHOW wal_level", &[]).await?.get(0);
+    assert_eq!(wal_level, "logical");
+    Ok(())
+}
