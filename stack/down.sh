@@ -19,7 +19,7 @@ stop_pid() {
     kill -TERM "$pid" 2>/dev/null
   fi
   local deadline=$((SECONDS + 30))
-  while kill -0 "$pid" 2>/dev/null; do
+  while alive "$pid"; do
     if [ "$SECONDS" -ge "$deadline" ]; then
       log "$part: pid $pid still running after 30 s; sending SIGKILL"
       kill -KILL "$pid" 2>/dev/null

@@ -61,12 +61,30 @@ port_open() {
   timeout 2 bash -c "exec 3<>/dev/tcp/$host/$port" 2>/dev/null
 }
 
+# alive PID -> 0 when that process exists and is not a zombie. (A daemon killed with -9 stays a
+# zombie until its parent reaps it, and `kill -0` still succeeds on a zombie.)
+alive() {
+  local state
+  state="$(sed -E 's/^.*\) ([A-Za-z]).*$/\1/' "/proc/$1/stat" 2>/dev/null)" || return 1
+  [ -n "$state" ] && [ "$state" != Z ] && [ "$state" != X ]
+}
+
 # pid_of PART -> prints the recorded pid when that process is alive.
 pid_of() {
   local f="$RUN_DIR/$1.pid" pid
   [ -f "$f" ] || return 1
   pid="$(cat "$f")"
-  [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && printf '%s\n' "$pid"
+  [ -n "$pid" ] && alive "$pid" && printf '%s\n' "$pid"
+}
+
+# wait_until SECONDS CHECK... -> runs CHECK every second until it passes (0) or time is up (1).
+wait_until() {
+  local deadline=$((SECONDS + $1))
+  shift
+  until "$@"; do
+    [ "$SECONDS" -ge "$deadline" ] && return 1
+    sleep 1
+  done
 }
 
 # wait_for PART SECONDS LOGFILE CHECK... -> runs CHECK every second until it passes, or fails
@@ -104,7 +122,7 @@ pg_pid() {
   [ -f "$f" ] || return 1
   local pid
   pid="$(head -n 1 "$f")"
-  kill -0 "$pid" 2>/dev/null && printf '%s\n' "$pid"
+  alive "$pid" && printf '%s\n' "$pid"
 }
 
 # Health checks, one per part; each is quiet and returns 0 when healthy.
@@ -118,8 +136,16 @@ kafka_healthy() {
   fi
 }
 
-# Healthy means the worker's REST answers and the connector and its task are RUNNING.
-connect_healthy() {
+# The connector's replication slot is attached (Debezium is streaming).
+slot_active() {
+  [ "$(pg_admin -d app -tAc "SELECT active FROM pg_replication_slots WHERE slot_name = '$SLOT_NAME'" 2>/dev/null)" = t ]
+}
+
+# Healthy means the connector captures: it and its task are RUNNING and its slot is active.
+connect_healthy() { connect_running && slot_active; }
+
+# The worker's REST answers and the connector and its task are RUNNING.
+connect_running() {
   local body states
   pid_of connect >/dev/null || return 1
   body="$(curl -fsS --max-time 3 "http://$CONNECT_ADDR/connectors/$CONNECTOR_NAME/status" 2>/dev/null)" || return 1

@@ -161,16 +161,19 @@ kafka_up() {
 }
 
 # ---------------------------------------------------------------- Kafka Connect + Debezium
-slot_active() {
-  [ "$(pg_admin -d app -tAc "SELECT active FROM pg_replication_slots WHERE slot_name = '$SLOT_NAME'")" = t ]
-}
-
 connect_up() {
   connect_healthy && return
   local logfile="$LOG_DIR/connect.log"
-  if pid_of connect >/dev/null; then
-    # The worker runs but the connector or its task is not RUNNING (e.g. FAILED after PostgreSQL
-    # went away): restart the worker, the one path that always recovers.
+  if connect_running; then
+    # Running but not streaming: after PostgreSQL restarts, Debezium reconnects by itself
+    # (about 10 s). Give it that chance before restarting the worker.
+    log "connect: $CONNECTOR_NAME is RUNNING but slot $SLOT_NAME is not active; waiting for Debezium to reconnect"
+    wait_until 60 slot_active && return
+    log "connect: slot $SLOT_NAME still inactive after 60 s; restarting the worker"
+    "$STACK_SRC/down.sh" connect
+  elif pid_of connect >/dev/null; then
+    # The worker runs but the connector or its task is not RUNNING (e.g. FAILED): restart the
+    # worker, the one path that always recovers.
     log "connect: worker runs but $CONNECTOR_NAME is not RUNNING; restarting the worker"
     "$STACK_SRC/down.sh" connect
   fi
@@ -182,7 +185,6 @@ connect_up() {
   start_daemon connect "$logfile" java "${JAVA_OPTS[@]}" -cp "$KAFKA_LIB/*" \
     org.apache.kafka.connect.cli.ConnectStandalone "$worker" "$connector"
   wait_for connect 180 "$logfile" connect_healthy
-  wait_for connect 60 "$logfile" slot_active
 }
 
 # ---------------------------------------------------------------- FerretDB
