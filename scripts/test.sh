@@ -5,7 +5,10 @@
 #   3. cargo clippy --workspace --all-targets -- -D warnings
 #   4. pgrx tests of pg_extension/        (as root: --runas postgres --pgdata .stack/pgrx-test)
 #   5. the release build of the extension installed into PostgreSQL (step 4 leaves a test build)
-#   6. workspace tests: unit and property tests of every crate, and the end-to-end tests in
+#      and the extension in database app brought up to date with it
+#   6. the SQL regression test of the extension's user-visible API (pg_regress against the
+#      stack's PostgreSQL: pg_extension/tests/pg_regress/{sql,expected})
+#   7. workspace tests: unit and property tests of every crate, and the end-to-end tests in
 #      tests/ against the real stack
 # Prints the duration of each step and of the whole run.
 set -euo pipefail
@@ -37,6 +40,25 @@ pgrx_tests() {
 
 install_extension() {
   (cd pg_extension && cargo pgrx install --release --pg-config "$PG_CONFIG")
+  ensure_extension
+}
+
+# pg_regress against the stack's PostgreSQL, in a scratch database it is given; on a difference
+# it prints regression.diffs and fails.
+sql_regression() {
+  local out="$STACK_DIR/regress" regress tests
+  regress="$(dirname "$("$PG_CONFIG" --pgxs)")/../test/regress/pg_regress"
+  rm -rf "$out"
+  install -d -o postgres -g postgres "$out"
+  pg_admin -d postgres -c "DROP DATABASE IF EXISTS outbox_demo_regress" -c "CREATE DATABASE outbox_demo_regress"
+  tests="setup $(cd pg_extension/tests/pg_regress/sql && ls ./*.sql | sed 's#^./##; s#\.sql$##' | grep -vx setup | sort | tr '\n' ' ')"
+  # shellcheck disable=SC2086 # one word per test
+  if ! sudo -u postgres "$regress" --use-existing --port "$PGPORT" --dbname=outbox_demo_regress \
+    --inputdir=pg_extension/tests/pg_regress --outputdir="$out" $tests; then
+    cat "$out/regression.diffs" >&2
+    return 1
+  fi
+  pg_admin -d postgres -c "DROP DATABASE outbox_demo_regress"
 }
 
 step "stack up" stack/up.sh
@@ -44,6 +66,7 @@ step "cargo fmt --check" cargo fmt --all --check
 step "cargo clippy" cargo clippy --workspace --all-targets -- -D warnings
 step "pgrx tests" pgrx_tests
 step "install the release extension" install_extension
+step "SQL regression test" sql_regression
 step "workspace and end-to-end tests" cargo test --workspace --exclude outbox_demo
 
 printf '\nscripts/test.sh: all checks passed in %ss\n' "$((SECONDS - run_start))"

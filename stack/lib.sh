@@ -180,3 +180,35 @@ render() {
   printf '%s\n' "$content" >"$dst"
   printf '%s\n' "$dst"
 }
+
+# ensure_extension -> the outbox_demo extension in database app matches the installed build:
+# created when missing, updated when a newer version is installed, and created again when the
+# installed script changed under the same version (a development build; its run manifest is
+# emptied, the events in the outbox stay). Grants role app what demo_* need.
+ensure_extension() {
+  local default installed script hash recorded
+  default="$(pg_admin -d app -tAc "SELECT default_version FROM pg_available_extensions WHERE name = 'outbox_demo'")"
+  if [ -z "$default" ]; then
+    log "postgresql: extension outbox_demo is not built yet (stack/install.sh builds it); skipped"
+    return 0
+  fi
+  script="$("$PG_CONFIG" --sharedir)/extension/outbox_demo--$default.sql"
+  # pgrx's script carries source locations in comments and no stable order: hash the sorted
+  # set of its SQL lines, which changes only when the SQL does
+  hash="$(grep -vE '^[[:space:]]*(--|/\*|\*/)' "$script" | sort | sha256sum | cut -c1-16)"
+  installed="$(pg_admin -d app -tAc "SELECT extversion FROM pg_extension WHERE extname = 'outbox_demo'")"
+  recorded="$(pg_admin -d app -tAc "SELECT obj_description(oid, 'pg_extension') FROM pg_extension WHERE extname = 'outbox_demo'" | sed -n 's/.*script \([0-9a-f]*\).*/\1/p')"
+  if [ "$installed" = "$default" ] && [ "$recorded" = "$hash" ]; then
+    return 0
+  fi
+  if [ "$installed" = "$default" ]; then
+    log "postgresql: outbox_demo $default's SQL changed without a version bump: creating it again (run manifest emptied; events kept)"
+    pg_admin -d app -c "DROP EXTENSION outbox_demo CASCADE" >/dev/null
+  fi
+  pg_admin -d app >/dev/null <<SQL || die "creating or updating extension outbox_demo in database app failed"
+CREATE EXTENSION IF NOT EXISTS outbox_demo;
+ALTER EXTENSION outbox_demo UPDATE;
+COMMENT ON EXTENSION outbox_demo IS 'Writes realistic outbox events into activity.event_outbox (script $hash)';
+GRANT INSERT, UPDATE, DELETE ON outbox_demo.runs TO app;
+SQL
+}

@@ -105,6 +105,7 @@ pg_up() {
   pg_admin -d postgres -v app_password="$APP_PASSWORD" -v debezium_password="$DEBEZIUM_PASSWORD" \
     -f "$REPO_ROOT/sql/roles.sql" >/dev/null || die "applying sql/roles.sql failed"
   pg_admin -d app -f "$REPO_ROOT/sql/schema.sql" >/dev/null || die "applying sql/schema.sql failed"
+  ensure_extension
 }
 
 # ---------------------------------------------------------------- Kafka

@@ -6,9 +6,12 @@
 //! errors that name the service and address that could not be reached.
 #![forbid(unsafe_code)]
 
-use anyhow::Context as _;
+use std::time::Duration;
+
+use anyhow::{bail, Context as _};
 use events::names::defaults;
-use rdkafka::ClientConfig;
+use rdkafka::consumer::{Consumer, StreamConsumer};
+use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 
 /// Where each part of the stack is, from the environment, with the local defaults.
 #[derive(Debug, Clone)]
@@ -103,5 +106,41 @@ impl StackEnv {
                 )
             })?;
         Ok(client)
+    }
+
+    /// A consumer assigned to every partition of `topic` at its current end, so that it sees
+    /// exactly what is produced after this call.
+    pub fn consumer_at_end(&self, topic: &str) -> anyhow::Result<StreamConsumer> {
+        let timeout = Duration::from_secs(10);
+        let consumer: StreamConsumer = self
+            .kafka_config()
+            .set("group.id", format!("e2e-{}", uuid::Uuid::now_v7()))
+            .set("enable.auto.commit", "false")
+            .set("fetch.wait.max.ms", "10")
+            .create()
+            .context("creating a Kafka consumer")?;
+        let metadata = consumer
+            .fetch_metadata(Some(topic), timeout)
+            .with_context(|| format!("Kafka at {} is not reachable", self.kafka_bootstrap))?;
+        let partitions = metadata
+            .topics()
+            .iter()
+            .find(|t| t.name() == topic)
+            .map(|t| t.partitions().len())
+            .unwrap_or(0);
+        if partitions == 0 {
+            bail!(
+                "topic {topic} does not exist on {}; stack/up.sh creates it",
+                self.kafka_bootstrap
+            );
+        }
+        let mut assignment = TopicPartitionList::new();
+        for p in 0..partitions {
+            let p = i32::try_from(p)?;
+            let (_, high) = consumer.fetch_watermarks(topic, p, timeout)?;
+            assignment.add_partition_offset(topic, p, Offset::Offset(high))?;
+        }
+        consumer.assign(&assignment)?;
+        Ok(consumer)
     }
 }

@@ -6,52 +6,16 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context as _};
 use e2e::StackEnv;
 use mongodb::bson::{doc, spec::BinarySubtype, Binary, Bson, DateTime, Document};
-use rdkafka::consumer::{Consumer, StreamConsumer};
-use rdkafka::{Message, Offset, TopicPartitionList};
+use rdkafka::Message;
 use uuid::Uuid;
 
 const KAFKA_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// A consumer assigned to every partition of `topic` at its current end, so that it sees exactly
-/// what is produced after this call.
-fn consumer_at_end(env: &StackEnv, topic: &str) -> anyhow::Result<StreamConsumer> {
-    let consumer: StreamConsumer = env
-        .kafka_config()
-        .set("group.id", format!("e2e-smoke-{}", Uuid::now_v7()))
-        .set("enable.auto.commit", "false")
-        .set("fetch.wait.max.ms", "10")
-        .create()
-        .context("creating a Kafka consumer")?;
-    let metadata = consumer
-        .fetch_metadata(Some(topic), KAFKA_TIMEOUT)
-        .with_context(|| format!("Kafka at {} is not reachable", env.kafka_bootstrap))?;
-    let partitions = metadata
-        .topics()
-        .iter()
-        .find(|t| t.name() == topic)
-        .map(|t| t.partitions().len())
-        .unwrap_or(0);
-    if partitions == 0 {
-        bail!(
-            "topic {topic} does not exist on {}; stack/up.sh creates it",
-            env.kafka_bootstrap
-        );
-    }
-    let mut assignment = TopicPartitionList::new();
-    for p in 0..partitions {
-        let p = i32::try_from(p)?;
-        let (_, high) = consumer.fetch_watermarks(topic, p, KAFKA_TIMEOUT)?;
-        assignment.add_partition_offset(topic, p, Offset::Offset(high))?;
-    }
-    consumer.assign(&assignment)?;
-    Ok(consumer)
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_outbox_insert_reaches_the_cdc_topic_within_10_seconds() -> anyhow::Result<()> {
     let env = StackEnv::from_env()?;
     let topic = env.cdc_topic.clone();
-    let consumer = consumer_at_end(&env, &topic)?;
+    let consumer = env.consumer_at_end(&topic)?;
 
     let pg = env.postgres().await?;
     let id = Uuid::now_v7();

@@ -11,7 +11,9 @@
 
 pub mod envelope;
 pub mod names;
+pub mod payload;
 pub mod time;
 
 pub use envelope::{decode_envelope, DecodeError, Envelope, Op, OutboxRow, Source};
+pub use payload::{EventType, Payload};
 pub use time::{parse_timestamp_us, TimestampError};

@@ -1,0 +1,176 @@
+//! The run manifest `outbox_demo.runs`: one row per run with its seed, parameters, counts per
+//! type, start and finish, status and (rate mode) generator lag. The verifier reads it as the
+//! ground truth of what must arrive.
+
+use pgrx::prelude::*;
+use pgrx::spi::SpiClient;
+
+use crate::args::RunArgs;
+
+pgrx::extension_sql!(
+    r#"
+CREATE SCHEMA IF NOT EXISTS outbox_demo;
+COMMENT ON SCHEMA outbox_demo IS 'outbox_demo extension: run manifest and internal functions';
+
+CREATE TABLE outbox_demo.runs (
+    run_id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    mode            text NOT NULL CHECK (mode IN ('bulk', 'rate')),
+    status          text NOT NULL
+                    CHECK (status IN ('running', 'completed', 'stopped', 'interrupted', 'failed')),
+    n               bigint NOT NULL CHECK (n > 0),
+    seed            bigint NOT NULL,
+    mix             text NOT NULL,
+    reuse_entities  boolean NOT NULL,
+    batch_size      integer,
+    rate            double precision,
+    txn_size        integer,
+    written         bigint NOT NULL DEFAULT 0,
+    users           bigint NOT NULL DEFAULT 0,
+    activities      bigint NOT NULL DEFAULT 0,
+    participants    bigint NOT NULL DEFAULT 0,
+    deviations      bigint NOT NULL DEFAULT 0,
+    started_at      timestamptz NOT NULL DEFAULT clock_timestamp(),
+    first_due_at    timestamptz,
+    progress_at     timestamptz NOT NULL DEFAULT clock_timestamp(),
+    finished_at     timestamptz,
+    elapsed_ms      double precision,
+    events_per_sec  double precision,
+    lag_p50_us      bigint,
+    lag_p90_us      bigint,
+    lag_p99_us      bigint,
+    lag_max_us      bigint,
+    lag_over_10ms   bigint,
+    stop_requested  boolean NOT NULL DEFAULT false,
+    backend_pid     integer NOT NULL DEFAULT pg_backend_pid(),
+    error           text,
+    CONSTRAINT runs_counts_add_up CHECK (written = users + activities + participants),
+    CONSTRAINT runs_written_le_n CHECK (written <= n)
+);
+COMMENT ON TABLE outbox_demo.runs IS
+    'One row per demo_generate / demo_run call: what was asked, what was written, generator lag';
+COMMENT ON COLUMN outbox_demo.runs.first_due_at IS 'rate mode: when event 1 was due (start of the schedule)';
+COMMENT ON COLUMN outbox_demo.runs.lag_p50_us IS 'rate mode: insert time minus scheduled_at, 50th percentile';
+COMMENT ON COLUMN outbox_demo.runs.deviations IS 'events of another type than planned because the rules blocked the planned one';
+SELECT pg_catalog.pg_extension_config_dump('outbox_demo.runs', '');
+-- run_id must never repeat one already in the outbox (the extension may have been dropped and
+-- created again over existing demo events): start numbering after the largest there.
+DO $$
+BEGIN
+    IF to_regclass('activity.event_outbox') IS NOT NULL THEN
+        PERFORM setval(pg_get_serial_sequence('outbox_demo.runs', 'run_id'), m, true)
+           FROM (SELECT max(run_id) AS m FROM activity.event_outbox) t WHERE m IS NOT NULL;
+    END IF;
+END $$;
+GRANT USAGE ON SCHEMA outbox_demo TO PUBLIC;
+GRANT SELECT ON outbox_demo.runs TO PUBLIC;
+"#,
+    name = "manifest",
+    bootstrap
+);
+
+/// Creates the manifest row of a run and returns its id.
+pub fn insert(
+    client: &mut SpiClient<'_>,
+    mode: &str,
+    args: &RunArgs,
+    batch_size: Option<i32>,
+    rate: Option<f64>,
+    txn_size: Option<i32>,
+    first_due_us: Option<i64>,
+) -> i64 {
+    let g = &args.generator;
+    client
+        .update(
+            "INSERT INTO outbox_demo.runs
+                 (mode, status, n, seed, mix, reuse_entities, batch_size, rate, txn_size, first_due_at)
+             VALUES ($1, 'running', $2, $3, $4, $5, $6, $7, $8,
+                     'epoch'::timestamptz + $9 * interval '1 microsecond')
+             RETURNING run_id",
+            None,
+            &[
+                mode.into(),
+                (g.n as i64).into(),
+                (g.seed as i64).into(),
+                g.mix.to_string().into(),
+                args.reuse_entities.into(),
+                batch_size.into(),
+                rate.into(),
+                txn_size.into(),
+                first_due_us.into(),
+            ],
+        )
+        .and_then(|t| t.first().get_one::<i64>())
+        .unwrap_or_else(|e| error!("outbox_demo: writing the run manifest failed: {e}"))
+        .unwrap_or_else(|| error!("outbox_demo: the run manifest returned no run_id"))
+}
+
+/// Progress of a run, written with the events it counts (same transaction).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Progress {
+    /// Events written per type.
+    pub counts: [u64; 3],
+    /// Steps where the rules blocked the planned type.
+    pub deviations: u64,
+}
+
+/// Generator lag of a rate run, µs.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Lag {
+    /// 50th percentile.
+    pub p50: i64,
+    /// 90th percentile.
+    pub p90: i64,
+    /// 99th percentile.
+    pub p99: i64,
+    /// Largest.
+    pub max: i64,
+    /// Events inserted more than 10 ms after they were due.
+    pub over_10ms: i64,
+}
+
+/// Records progress (and lag), and, with `status`, ends the run. Returns whether someone asked
+/// the run to stop (`demo_stop`).
+pub fn update(
+    client: &mut SpiClient<'_>,
+    run_id: i64,
+    progress: Progress,
+    lag: Option<Lag>,
+    status: Option<&str>,
+    error: Option<&str>,
+) -> bool {
+    let [users, activities, participants] = progress.counts.map(|c| c as i64);
+    client
+        .update(
+            "UPDATE outbox_demo.runs SET
+                 users = $2, activities = $3, participants = $4, written = $2 + $3 + $4,
+                 deviations = $5, progress_at = clock_timestamp(),
+                 lag_p50_us = coalesce($6, lag_p50_us), lag_p90_us = coalesce($7, lag_p90_us),
+                 lag_p99_us = coalesce($8, lag_p99_us), lag_max_us = coalesce($9, lag_max_us),
+                 lag_over_10ms = coalesce($10, lag_over_10ms),
+                 status = coalesce($11, status), error = coalesce($12, error),
+                 finished_at = CASE WHEN $11 IS NULL THEN NULL ELSE clock_timestamp() END,
+                 elapsed_ms = extract(epoch FROM clock_timestamp() - started_at) * 1000,
+                 events_per_sec = ($2 + $3 + $4) / greatest(
+                     extract(epoch FROM clock_timestamp() - started_at), 1e-6)
+             WHERE run_id = $1
+             RETURNING stop_requested",
+            None,
+            &[
+                run_id.into(),
+                users.into(),
+                activities.into(),
+                participants.into(),
+                (progress.deviations as i64).into(),
+                lag.map(|l| l.p50).into(),
+                lag.map(|l| l.p90).into(),
+                lag.map(|l| l.p99).into(),
+                lag.map(|l| l.max).into(),
+                lag.map(|l| l.over_10ms).into(),
+                status.into(),
+                error.into(),
+            ],
+        )
+        .and_then(|t| t.first().get_one::<bool>())
+        .unwrap_or_else(|e| error!("outbox_demo: updating the run manifest failed: {e}"))
+        .unwrap_or_else(|| error!("outbox_demo: run {run_id} is missing from the run manifest"))
+}

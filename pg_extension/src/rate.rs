@@ -1,0 +1,267 @@
+//! Rate mode: `CALL demo_run(n, rate => …, txn_size => …)`.
+//!
+//! A procedure (plpgsql, in `lib.rs`) that commits as it goes, driving two functions kept in
+//! schema `outbox_demo`: `run_begin` plans the run and records it, and `run_step` writes the next
+//! transaction when it is due. The schedule is open loop: event k is due at
+//! `start + (k − 1) / rate` and is stamped with that time in `scheduled_at`, whether or not the
+//! database keeps up; a transaction of `txn_size` events is written when its last event is due.
+//! When the database falls behind, the schedule is not stretched: later events go in at once
+//! and their lag (insert time − `scheduled_at`) is measured into the manifest.
+//!
+//! A step never waits more than [`MAX_WAIT`] before returning, so the procedure commits (and the
+//! manifest's `progress_at` moves) at least that often. A run whose progress stops for
+//! [`STALE_AFTER`] (its session was cancelled or ended) is marked `interrupted` by the next
+//! `demo_status()`; `demo_stop()` asks a run to stop after its current step.
+//!
+//! The planned run lives in backend memory between steps: a rate run belongs to its session.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use datagen::Generator;
+use hdrhistogram::Histogram;
+use pgrx::prelude::*;
+
+use crate::args;
+use crate::bulk::new_generator;
+use crate::error::raise;
+use crate::manifest::{self, Lag, Progress};
+use crate::world;
+use crate::writer::{Batch, OutboxWriter};
+
+/// The longest a step waits before handing back to the procedure.
+pub const MAX_WAIT: Duration = Duration::from_millis(200);
+/// How long without progress makes a running rate run count as interrupted.
+pub const STALE_AFTER: Duration = Duration::from_secs(5);
+
+struct RateRun {
+    generator: Generator,
+    writer: OutboxWriter,
+    start_us: i64,
+    interval_us: f64,
+    txn_size: u64,
+    n: u64,
+    /// Next seq to write.
+    next: u64,
+    progress: Progress,
+    lag: Histogram<u64>,
+    over_10ms: i64,
+}
+
+impl RateRun {
+    /// When event `seq` (1-based) is due, µs since the epoch.
+    fn due_us(&self, seq: u64) -> i64 {
+        self.start_us + ((seq - 1) as f64 * self.interval_us).floor() as i64
+    }
+
+    fn lag(&self) -> Lag {
+        let q = |q: f64| self.lag.value_at_quantile(q) as i64;
+        Lag {
+            p50: q(0.5),
+            p90: q(0.9),
+            p99: q(0.99),
+            max: self.lag.max() as i64,
+            over_10ms: self.over_10ms,
+        }
+    }
+}
+
+thread_local! {
+    static RUNS: RefCell<HashMap<i64, RateRun>> = RefCell::new(HashMap::new());
+}
+
+fn now_us() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_micros() as i64)
+        .unwrap_or(0)
+}
+
+/// Functions in schema `outbox_demo`, called by the `demo_run` procedure.
+#[pg_schema]
+pub mod outbox_demo {
+    use super::*;
+
+    /// Plans a rate run, records it in the manifest and returns its id. Used by `demo_run`.
+    #[pg_extern(volatile, parallel_unsafe)]
+    #[search_path(pg_catalog, pg_temp)]
+    pub fn run_begin(
+        n: i64,
+        rate: f64,
+        txn_size: i32,
+        mix: &str,
+        seed: Option<i64>,
+        reuse_entities: bool,
+    ) -> i64 {
+        let args = args::run_args(n, mix, seed, reuse_entities);
+        let rate = args::rate(rate);
+        let txn = args::size("txn_size", txn_size);
+        Spi::connect_mut(|client| {
+            let world = if args.reuse_entities {
+                world::load(client)
+            } else {
+                datagen::World::empty()
+            };
+            let generator = new_generator(&args, world);
+            let start_us = now_us();
+            let run_id = manifest::insert(
+                client,
+                "rate",
+                &args,
+                None,
+                Some(rate),
+                Some(txn as i32),
+                Some(start_us),
+            );
+            let writer = OutboxWriter::prepare(client, run_id, true);
+            let run = RateRun {
+                generator,
+                writer,
+                start_us,
+                interval_us: 1_000_000.0 / rate,
+                txn_size: txn as u64,
+                n: args.generator.n,
+                next: 1,
+                progress: Progress::default(),
+                // 1 µs to 1 hour, 3 significant digits
+                lag: Histogram::new_with_bounds(1, 3_600_000_000, 3)
+                    .unwrap_or_else(|e| error!("outbox_demo: lag histogram: {e}")),
+                over_10ms: 0,
+            };
+            RUNS.with(|runs| runs.borrow_mut().insert(run_id, run));
+            run_id
+        })
+    }
+
+    /// Writes the next transaction of run `run_id` when it is due (waiting at most 200 ms), and
+    /// returns whether the run is over (completed, stopped or failed). Used by `demo_run`.
+    #[pg_extern(volatile, parallel_unsafe)]
+    #[search_path(pg_catalog, pg_temp)]
+    pub fn run_step(run_id: i64) -> bool {
+        RUNS.with(|runs| {
+            let mut runs = runs.borrow_mut();
+            let Some(run) = runs.get_mut(&run_id) else {
+                raise(
+                    PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+                    format!("rate run {run_id} is not running in this session"),
+                    "A rate run lives in the session that started it with demo_run().".into(),
+                    "Start a new run with CALL demo_run(...); see demo_status() for earlier ones.",
+                )
+            };
+            let done = Spi::connect_mut(|client| step(client, run_id, run));
+            if done {
+                runs.remove(&run_id);
+            }
+            done
+        })
+    }
+}
+
+fn step(client: &mut pgrx::spi::SpiClient<'_>, run_id: i64, run: &mut RateRun) -> bool {
+    let first = run.next;
+    let last = (first + run.txn_size - 1).min(run.n);
+    if !wait_until(run.due_us(last)) {
+        // not due yet: commit progress, and come back unless asked to stop
+        let stop = manifest::update(client, run_id, run.progress, None, None, None);
+        return stop && stopped(client, run_id, run);
+    }
+
+    let mut batch = Batch::with_capacity((last - first + 1) as usize);
+    let mut scheduled = Vec::with_capacity(batch.len());
+    for seq in first..=last {
+        match run.generator.next_event() {
+            Some(Ok(event)) => {
+                let s = run.due_us(seq);
+                batch.push_scheduled(&event, s);
+                scheduled.push(s);
+            }
+            Some(Err(e)) => {
+                // Record the consistent partial run, then tell the caller why it ended.
+                manifest::update(
+                    client,
+                    run_id,
+                    run.progress,
+                    Some(run.lag()),
+                    Some("failed"),
+                    Some(&e.to_string()),
+                );
+                pgrx::warning!("outbox_demo: rate run {run_id} ended at event {seq}: {e}");
+                return true;
+            }
+            None => break,
+        }
+    }
+    let counts = batch.counts;
+    let inserted_at = now_us();
+    run.writer.write(client, batch);
+    for s in scheduled {
+        let lag = (inserted_at - s).max(0) as u64;
+        run.lag.saturating_record(lag.max(1));
+        if lag > 10_000 {
+            run.over_10ms += 1;
+        }
+    }
+    for (total, added) in run.progress.counts.iter_mut().zip(counts) {
+        *total += added;
+    }
+    run.progress.deviations = run.generator.deviations();
+    run.next = last + 1;
+    let done = run.next > run.n;
+    let stop = manifest::update(
+        client,
+        run_id,
+        run.progress,
+        Some(run.lag()),
+        done.then_some("completed"),
+        None,
+    );
+    done || (stop && stopped(client, run_id, run))
+}
+
+/// Ends a run that `demo_stop` asked to stop; returns true.
+fn stopped(client: &mut pgrx::spi::SpiClient<'_>, run_id: i64, run: &RateRun) -> bool {
+    manifest::update(
+        client,
+        run_id,
+        run.progress,
+        Some(run.lag()),
+        Some("stopped"),
+        None,
+    );
+    true
+}
+
+/// Waits (interruptibly) until `due_us`, or at most [`MAX_WAIT`]; returns whether it is due.
+fn wait_until(due_us: i64) -> bool {
+    let give_up = now_us() + MAX_WAIT.as_micros() as i64;
+    loop {
+        check_for_interrupts!();
+        let now = now_us();
+        if now >= due_us {
+            return true;
+        }
+        if now >= give_up {
+            return false;
+        }
+        let left = (due_us.min(give_up) - now) as u64;
+        if left > 2_000 {
+            // sleep on the latch, leaving the last millisecond to the short sleeps below
+            let ms = (left / 1_000 - 1) as libc::c_long;
+            // SAFETY: MyLatch is the backend's own latch; WaitLatch and ResetLatch are the
+            // documented way to sleep interruptibly in a backend.
+            unsafe {
+                pg_sys::WaitLatch(
+                    pg_sys::MyLatch,
+                    (pg_sys::WL_LATCH_SET | pg_sys::WL_TIMEOUT | pg_sys::WL_EXIT_ON_PM_DEATH)
+                        as i32,
+                    ms,
+                    pg_sys::PG_WAIT_EXTENSION,
+                );
+                pg_sys::ResetLatch(pg_sys::MyLatch);
+            }
+        } else {
+            std::thread::sleep(Duration::from_micros(left.min(100)));
+        }
+    }
+}
