@@ -51,7 +51,11 @@ sql_regression() {
   rm -rf "$out"
   install -d -o postgres -g postgres "$out"
   pg_admin -d postgres -c "DROP DATABASE IF EXISTS outbox_demo_regress" -c "CREATE DATABASE outbox_demo_regress"
-  tests="setup $(cd pg_extension/tests/pg_regress/sql && ls ./*.sql | sed 's#^./##; s#\.sql$##' | grep -vx setup | sort | tr '\n' ' ')"
+  tests=setup
+  for f in pg_extension/tests/pg_regress/sql/*.sql; do
+    f="$(basename "$f" .sql)"
+    [ "$f" = setup ] || tests="$tests $f"
+  done
   # shellcheck disable=SC2086 # one word per test
   if ! sudo -u postgres "$regress" --use-existing --port "$PGPORT" --dbname=outbox_demo_regress \
     --inputdir=pg_extension/tests/pg_regress --outputdir="$out" $tests; then

@@ -8,7 +8,8 @@
 //! - [`rate`]: `CALL demo_run(n, rate, txn_size, …)`, an open-loop schedule that commits as it
 //!   goes;
 //! - `demo_status()`, `demo_stop(run_id)`, `demo_reset(confirm)` (SQL, below);
-//! - [`manifest`]: the run manifest; [`world`]: continuing earlier runs; [`writer`]: the insert.
+//! - [`manifest`]: the run manifest; [`world`]: continuing earlier runs; [`writer`]: the insert;
+//!   [`jsonb`]: payloads built in PostgreSQL's binary jsonb format off the backend's thread.
 //!
 //! Security: no function is `SECURITY DEFINER`; each runs with its caller's rights and pins
 //! `search_path` (`demo_run` cannot: PostgreSQL forbids `SET` on a procedure that commits, so
@@ -20,6 +21,7 @@ pub mod args;
 pub mod bulk;
 pub mod error;
 pub mod gucs;
+pub mod jsonb;
 pub mod manifest;
 pub mod rate;
 pub mod world;

@@ -296,3 +296,64 @@ fn demo_reset_deletes_demo_data_only() {
     assert_eq!(outbox_rows(), 1, "the row of other code is kept");
     assert_eq!(runs(), 0);
 }
+
+/// `jsonb_in`'s bytes for `text` (varlena header included).
+fn jsonb_in_bytes(text: &str) -> Vec<u8> {
+    let cstr = std::ffi::CString::new(text).expect("no NUL in JSON text");
+    // SAFETY: jsonb_in takes one cstring and returns a palloc'd, untoasted varlena.
+    unsafe {
+        let datum = pgrx::direct_function_call_as_datum(
+            pg_sys::jsonb_in,
+            &[Some(pg_sys::Datum::from(cstr.as_ptr()))],
+        )
+        .expect("jsonb_in returned NULL");
+        let ptr = datum.cast_mut_ptr::<pg_sys::varlena>();
+        std::slice::from_raw_parts(ptr.cast::<u8>(), pgrx::varlena::varsize_any(ptr)).to_vec()
+    }
+}
+
+#[pg_test]
+fn the_jsonb_encoder_writes_exactly_what_jsonb_in_writes() {
+    use serde_json::json;
+    let mut values = vec![
+        json!({}),
+        json!([]),
+        json!({"a": 1}),
+        json!({"n": 0, "m": -7, "big": 123_456_789_012_i64, "round": 10_000, "max": u64::MAX, "min": i64::MIN}),
+        json!({"t": true, "f": false, "z": null, "s": "", "u": "Zoë Ångström ✓ 日本"}),
+        json!({"nested": {"deeper": {"list": [1, "two", [3, {"four": 4}], null, true]}}, "e": [], "o": {}}),
+        json!(["a", 1, [2, [3, [4]]], {"k": "v"}]),
+        // more than JB_OFFSET_STRIDE (32) keys and elements: entries that hold offsets
+        serde_json::Value::Object((0..70).map(|i| (format!("key{i:03}"), json!(i * 37))).collect()),
+        serde_json::Value::Array((0..70).map(|i| json!(format!("item {i}"))).collect()),
+    ];
+    let mut generator = datagen::Generator::new(
+        datagen::GeneratorConfig::new(3000, 11),
+        datagen::World::empty(),
+    )
+    .expect("generator");
+    for event in generator.by_ref() {
+        let event = event.expect("event");
+        values.push(serde_json::from_str(&event.payload.to_json()).expect("payload JSON"));
+        // and what the writer really sends
+        let ours = crate::writer::JsonbDatum::of(&event.payload);
+        assert_eq!(ours.bytes(), jsonb_in_bytes(&event.payload.to_json()).as_slice());
+    }
+    for value in &values {
+        let ours = crate::jsonb::encode(value).expect("encodable");
+        assert_eq!(ours, jsonb_in_bytes(&value.to_string()), "{value}");
+    }
+}
+
+#[pg_test]
+fn event_ids_are_uuidv7_and_strictly_increasing() {
+    let ids: Vec<uuid::Uuid> = (0..100_000).map(|_| crate::writer::event_id()).collect();
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "ids must strictly increase");
+    assert!(ids.iter().all(|id| id.get_version_num() == 7 && id.get_variant() == uuid::Variant::RFC4122));
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    let (secs, _) = ids[0].get_timestamp().expect("v7 timestamp").to_unix();
+    assert!(now_ms / 1000 - secs < 10, "the timestamp is the current time");
+}

@@ -4,6 +4,7 @@
 //! prepares it once and uses it in every transaction.
 
 use datagen::PlannedEvent;
+use pgrx::datum::IntoDatum;
 use pgrx::prelude::*;
 use pgrx::spi::{OwnedPreparedStatement, SpiClient};
 use pgrx::{PgBuiltInOids, PgMemoryContexts, PgOid};
@@ -16,7 +17,7 @@ pub struct Batch {
     event_types: Vec<&'static str>,
     aggregate_types: Vec<&'static str>,
     aggregate_ids: Vec<uuid::Uuid>,
-    payloads: Vec<String>,
+    payloads: Vec<JsonbDatum>,
     /// µs since the Unix epoch; rate mode only.
     scheduled_us: Vec<i64>,
     /// Events per type in this batch.
@@ -38,8 +39,7 @@ impl Batch {
         }
     }
 
-    /// Adds an event, with a new UUIDv7 event id (time-ordered, so the primary key index is
-    /// appended to, not scattered into).
+    /// Adds an event, with a new strictly increasing UUIDv7 event id ([`event_id`]).
     pub fn push(&mut self, event: &PlannedEvent) {
         let t = event.event_type();
         self.ids.push(event_id());
@@ -47,7 +47,7 @@ impl Batch {
         self.event_types.push(t.as_str());
         self.aggregate_types.push(t.aggregate_type());
         self.aggregate_ids.push(event.payload.aggregate_id());
-        self.payloads.push(event.payload.to_json());
+        self.payloads.push(JsonbDatum::of(&event.payload));
         self.counts[t.index()] += 1;
     }
 
@@ -68,23 +68,103 @@ impl Batch {
     }
 }
 
-/// A UUIDv7 event id: the current Unix time in milliseconds and 74 random bits. The random
-/// bits come from a per-thread ChaCha stream seeded once from the OS, not from a `getrandom`
-/// system call per id (which cost more than the rest of the id).
+/// A UUIDv7 event id, strictly increasing within the thread that makes it (RFC 9562, method 3:
+/// the 74 bits after the millisecond timestamp start random in each millisecond and count up
+/// within it). Strictly increasing ids always go to the rightmost leaf of the primary key, where
+/// PostgreSQL's btree takes its fast path instead of descending the tree. The random bits come
+/// from a per-thread ChaCha stream seeded once from the OS, not a system call per id.
 pub fn event_id() -> uuid::Uuid {
     use rand::{RngExt, SeedableRng};
-    thread_local! {
-        static RNG: std::cell::RefCell<rand_chacha::ChaCha8Rng> = std::cell::RefCell::new(
-            rand_chacha::ChaCha8Rng::from_seed(*uuid::Uuid::new_v4().as_bytes()
-                .repeat(2).first_chunk::<32>().unwrap_or(&[7; 32])),
-        );
+    const COUNTER_BITS: u32 = 74;
+    struct State {
+        rng: rand_chacha::ChaCha8Rng,
+        last_ms: u64,
+        counter: u128,
     }
-    let millis = std::time::SystemTime::now()
+    thread_local! {
+        static STATE: std::cell::RefCell<State> = std::cell::RefCell::new(State {
+            rng: rand_chacha::ChaCha8Rng::from_seed(
+                *uuid::Uuid::new_v4().as_u128().to_le_bytes().repeat(2).first_chunk::<32>().unwrap_or(&[7; 32]),
+            ),
+            last_ms: 0,
+            counter: 0,
+        });
+    }
+    let now_ms = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)
         .unwrap_or(0);
-    let random: [u8; 10] = RNG.with(|rng| rng.borrow_mut().random());
-    uuid::Builder::from_unix_timestamp_millis(millis, &random).into_uuid()
+    STATE.with(|state| {
+        let mut s = state.borrow_mut();
+        // a fresh random start leaves the top counter bit clear: 2^73 ids of headroom
+        let fresh =
+            |rng: &mut rand_chacha::ChaCha8Rng| rng.random::<u128>() >> (128 - COUNTER_BITS + 1);
+        if now_ms > s.last_ms {
+            s.last_ms = now_ms;
+            s.counter = fresh(&mut s.rng);
+        } else {
+            s.counter += 1;
+            if s.counter >> COUNTER_BITS != 0 {
+                // counter exhausted within one millisecond: borrow the next millisecond
+                s.last_ms += 1;
+                s.counter = fresh(&mut s.rng);
+            }
+        }
+        let rand_a = (s.counter >> 62) & 0xFFF;
+        let rand_b = s.counter & ((1 << 62) - 1);
+        let value = (u128::from(s.last_ms & 0xFFFF_FFFF_FFFF) << 80)
+            | (0x7 << 76)
+            | (rand_a << 64)
+            | (0b10 << 62)
+            | rand_b;
+        uuid::Uuid::from_u128(value)
+    })
+}
+
+/// A payload as a finished binary `jsonb` datum, built by [`crate::jsonb`] wherever the batch
+/// is filled (the planner thread in bulk mode) and only copied into PostgreSQL memory by the
+/// backend.
+#[derive(Debug)]
+pub struct JsonbDatum(Vec<u8>);
+
+impl JsonbDatum {
+    /// Encodes a payload. Payloads hold strings, whole numbers and arrays of strings only, so
+    /// encoding cannot fail; if a future field breaks that, the run fails loudly.
+    pub fn of(payload: &events::Payload) -> JsonbDatum {
+        let value = match payload {
+            events::Payload::UserCreated(p) => serde_json::to_value(p),
+            events::Payload::ActivityCreated(p) => serde_json::to_value(p),
+            events::Payload::ParticipantJoined(p) => serde_json::to_value(p),
+        };
+        let bytes = value
+            .map_err(|e| e.to_string())
+            .and_then(|v| crate::jsonb::encode(&v).map_err(|e| e.to_string()));
+        match bytes {
+            Ok(bytes) => JsonbDatum(bytes),
+            Err(e) => panic!("outbox_demo: a payload cannot be encoded as jsonb: {e}"),
+        }
+    }
+
+    /// The datum's bytes, varlena header included.
+    pub fn bytes(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl IntoDatum for JsonbDatum {
+    fn into_datum(self) -> Option<pg_sys::Datum> {
+        // SAFETY: palloc returns at least len bytes (aligned for any type) in the current
+        // memory context; the bytes are a complete varlena (header included).
+        unsafe {
+            let ptr = pg_sys::palloc(self.0.len()).cast::<u8>();
+            std::ptr::copy_nonoverlapping(self.0.as_ptr(), ptr, self.0.len());
+            Some(pg_sys::Datum::from(ptr))
+        }
+    }
+
+    fn type_oid() -> pg_sys::Oid {
+        pg_sys::JSONBOID
+    }
 }
 
 fn pg_uuids(ids: &[uuid::Uuid]) -> Vec<pgrx::Uuid> {
@@ -105,12 +185,12 @@ pub struct OutboxWriter {
 const INSERT: &str = "INSERT INTO activity.event_outbox
         (id, run_id, seq, event_type, aggregate_type, aggregate_id, payload)
     SELECT unnest($1::uuid[]), $2, unnest($3::int8[]), unnest($4::text[]), unnest($5::text[]),
-           unnest($6::uuid[]), unnest($7::text[])::jsonb";
+           unnest($6::uuid[]), unnest($7::jsonb[])";
 
 const INSERT_SCHEDULED: &str = "INSERT INTO activity.event_outbox
         (id, run_id, seq, event_type, aggregate_type, aggregate_id, payload, scheduled_at)
     SELECT unnest($1::uuid[]), $2, unnest($3::int8[]), unnest($4::text[]), unnest($5::text[]),
-           unnest($6::uuid[]), unnest($7::text[])::jsonb,
+           unnest($6::uuid[]), unnest($7::jsonb[]),
            'epoch'::timestamptz + unnest($8::int8[]) * interval '1 microsecond'";
 
 impl OutboxWriter {
@@ -124,7 +204,7 @@ impl OutboxWriter {
             oid(PgBuiltInOids::TEXTARRAYOID),
             oid(PgBuiltInOids::TEXTARRAYOID),
             oid(PgBuiltInOids::UUIDARRAYOID),
-            oid(PgBuiltInOids::TEXTARRAYOID),
+            oid(PgBuiltInOids::JSONBARRAYOID),
         ];
         if scheduled {
             types.push(oid(PgBuiltInOids::INT8ARRAYOID));
