@@ -180,6 +180,28 @@ kafka_up() {
 }
 
 # ---------------------------------------------------------------- Kafka Connect + Debezium
+# Debezium refuses to start when its stored offset is older than what the replication slot
+# still holds ("no longer available on the server"). That happens when another Connect worker
+# (another checkout of this project, e.g. a CI clone, sharing this PostgreSQL cluster) streamed
+# from the same slot, or when the slot was dropped. The changes in between went to that worker's
+# Kafka, not ours, and cannot be replayed; say so and resume at the slot's position.
+discard_stale_offsets() {
+  local file="$DATA_DIR/connect/connect.offsets" offset slot_lsn behind
+  [ -f "$file" ] || return 0
+  offset="$(grep -aoE '"lsn":[0-9]+' "$file" | tail -n 1 | cut -d: -f2)"
+  [ -n "$offset" ] || return 0
+  slot_lsn="$(pg_admin -d app -tAc "SELECT confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = '$SLOT_NAME'")"
+  if [ -z "$slot_lsn" ]; then
+    behind="slot $SLOT_NAME does not exist"
+  elif [ "$(pg_admin -d app -tAc "SELECT $offset < ('$slot_lsn'::pg_lsn - '0/0'::pg_lsn)")" = t ]; then
+    behind="slot $SLOT_NAME has confirmed up to $slot_lsn, past the stored offset (LSN $offset)"
+  else
+    return 0
+  fi
+  log "connect: WARNING: $behind; another Connect worker streamed from this slot, so changes in between are not in this Kafka. Moving $file aside (.stale) and resuming at the slot"
+  mv -f "$file" "$file.stale"
+}
+
 connect_up() {
   connect_healthy && return
   local logfile="$LOG_DIR/connect.log"
@@ -196,6 +218,7 @@ connect_up() {
     log "connect: worker runs but $CONNECTOR_NAME is not RUNNING; restarting the worker"
     "$STACK_SRC/down.sh" connect
   fi
+  discard_stale_offsets
   local worker connector
   worker="$(render connect-standalone.properties)"
   connector="$(render debezium-outbox.properties)"
