@@ -111,7 +111,6 @@ impl StackEnv {
     /// A consumer assigned to every partition of `topic` at its current end, so that it sees
     /// exactly what is produced after this call.
     pub fn consumer_at_end(&self, topic: &str) -> anyhow::Result<StreamConsumer> {
-        let timeout = Duration::from_secs(10);
         let consumer: StreamConsumer = self
             .kafka_config()
             .set("group.id", format!("e2e-{}", uuid::Uuid::now_v7()))
@@ -119,28 +118,71 @@ impl StackEnv {
             .set("fetch.wait.max.ms", "10")
             .create()
             .context("creating a Kafka consumer")?;
-        let metadata = consumer
-            .fetch_metadata(Some(topic), timeout)
-            .with_context(|| format!("Kafka at {} is not reachable", self.kafka_bootstrap))?;
-        let partitions = metadata
-            .topics()
-            .iter()
-            .find(|t| t.name() == topic)
-            .map(|t| t.partitions().len())
-            .unwrap_or(0);
-        if partitions == 0 {
+        let ends = end_offsets(self, topic)?;
+        if ends.is_empty() {
             bail!(
                 "topic {topic} does not exist on {}; stack/up.sh creates it",
                 self.kafka_bootstrap
             );
         }
         let mut assignment = TopicPartitionList::new();
-        for p in 0..partitions {
-            let p = i32::try_from(p)?;
-            let (_, high) = consumer.fetch_watermarks(topic, p, timeout)?;
+        for (p, high) in ends {
             assignment.add_partition_offset(topic, p, Offset::Offset(high))?;
         }
         consumer.assign(&assignment)?;
         Ok(consumer)
     }
+}
+
+/// Offsets of each partition of `topic`: `(partition, end offset)`.
+pub fn end_offsets(env: &StackEnv, topic: &str) -> anyhow::Result<Vec<(i32, i64)>> {
+    let timeout = Duration::from_secs(10);
+    let consumer: rdkafka::consumer::BaseConsumer = env
+        .kafka_config()
+        .create()
+        .context("creating a Kafka client")?;
+    let metadata = consumer
+        .fetch_metadata(Some(topic), timeout)
+        .with_context(|| format!("Kafka at {} is not reachable", env.kafka_bootstrap))?;
+    let partitions = metadata
+        .topics()
+        .iter()
+        .find(|t| t.name() == topic)
+        .map(|t| t.partitions().len())
+        .unwrap_or(0);
+    let mut out = Vec::new();
+    for p in 0..i32::try_from(partitions)? {
+        let (_, high) = consumer.fetch_watermarks(topic, p, timeout)?;
+        out.push((p, high));
+    }
+    Ok(out)
+}
+
+/// Commits `offsets` of `topic` for consumer group `group` (which must have no active
+/// members), so that the group's next consumer starts there.
+pub fn commit_group(
+    env: &StackEnv,
+    group: &str,
+    topic: &str,
+    offsets: &[(i32, i64)],
+) -> anyhow::Result<()> {
+    let consumer: rdkafka::consumer::BaseConsumer = env
+        .kafka_config()
+        .set("group.id", group)
+        .set("enable.auto.commit", "false")
+        .create()
+        .context("creating a Kafka consumer")?;
+    let mut tpl = TopicPartitionList::new();
+    for &(p, o) in offsets {
+        tpl.add_partition_offset(topic, p, Offset::Offset(o))?;
+    }
+    consumer
+        .commit(&tpl, rdkafka::consumer::CommitMode::Sync)
+        .with_context(|| {
+            format!(
+                "committing offsets of group {group} on {}",
+                env.kafka_bootstrap
+            )
+        })?;
+    Ok(())
 }

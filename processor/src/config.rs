@@ -1,0 +1,209 @@
+//! Command line and environment, validated into a typed [`Config`].
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Parser;
+use events::names::{self, defaults};
+
+/// Consumes the Debezium change events of the outbox from Kafka and projects them into
+/// MongoDB (users, activities, statistics), writing one receipt per event with every stage
+/// timestamp into processed_events. Effects are applied effectively once: replays change
+/// nothing. Records that cannot be applied go to the dead-letter topic with the reason in a
+/// header.
+///
+/// Stop it with SIGTERM or Ctrl-C: it finishes the batch in flight, commits, and exits 0.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "event-processor", version)]
+pub struct Args {
+    /// Kafka bootstrap servers.
+    #[arg(long, env = "KAFKA_BOOTSTRAP", default_value = defaults::KAFKA_BOOTSTRAP)]
+    pub bootstrap: String,
+
+    /// MongoDB connection string; its path names the database (default `activity`).
+    #[arg(long, env = "MONGODB_URI", default_value = defaults::MONGODB_URI)]
+    pub mongodb_uri: String,
+
+    /// The CDC topic to consume.
+    #[arg(long, env = "CDC_TOPIC", default_value = names::CDC_TOPIC)]
+    pub topic: String,
+
+    /// Dead-letter topic [default: the CDC topic followed by `.dlq`].
+    #[arg(long, env = "DLQ_TOPIC")]
+    pub dlq_topic: Option<String>,
+
+    /// Kafka consumer group.
+    #[arg(long, env = "PROCESSOR_GROUP", default_value = names::PROCESSOR_GROUP)]
+    pub group: String,
+
+    /// Most records applied in one batch (one round of MongoDB writes).
+    #[arg(long, env = "BATCH_SIZE", default_value_t = 1000)]
+    pub batch_size: usize,
+
+    /// Address of the HTTP endpoint serving /metrics (Prometheus text); `off` disables it.
+    #[arg(long, env = "METRICS_ADDR", default_value = "127.0.0.1:9101")]
+    pub metrics_addr: String,
+
+    /// Append one JSON line per applied event to this file (event_id, event_type,
+    /// t0_created, t1_kafka, t3_start, t5_end in µs since the epoch; kafka_lag_ms,
+    /// processing_time_ms, total_latency_ms; timestamp).
+    #[arg(long, env = "METRICS_FILE")]
+    pub metrics_file: Option<PathBuf>,
+
+    /// Seconds between summary lines in the log (throughput, p50/p95/p99, error rate).
+    #[arg(long, env = "SUMMARY_INTERVAL_S", default_value_t = 10)]
+    pub summary_interval_s: u64,
+
+    /// Log level: ERROR, WARNING (or WARN), INFO, DEBUG or TRACE, any case.
+    #[arg(long, env = "LOG_LEVEL", default_value = "INFO")]
+    pub log_level: String,
+}
+
+/// A validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Kafka bootstrap servers.
+    pub bootstrap: String,
+    /// MongoDB connection string.
+    pub mongodb_uri: String,
+    /// The CDC topic.
+    pub topic: String,
+    /// The dead-letter topic.
+    pub dlq_topic: String,
+    /// Consumer group.
+    pub group: String,
+    /// Most records per batch.
+    pub batch_size: usize,
+    /// Where /metrics listens, if anywhere.
+    pub metrics_addr: Option<SocketAddr>,
+    /// Per-event JSON lines file.
+    pub metrics_file: Option<PathBuf>,
+    /// Period of the summary log line.
+    pub summary_interval: Duration,
+    /// Log level.
+    pub log_level: tracing::Level,
+}
+
+impl Args {
+    /// Validates the arguments. Each error names the flag, its environment variable, the bad
+    /// value and what is accepted.
+    pub fn validate(self) -> Result<Config, String> {
+        if self.bootstrap.trim().is_empty() {
+            return Err("--bootstrap (KAFKA_BOOTSTRAP) is empty; give host:port".into());
+        }
+        if !(1..=100_000).contains(&self.batch_size) {
+            return Err(format!(
+                "--batch-size (BATCH_SIZE) = {} is out of range; use 1 to 100000",
+                self.batch_size
+            ));
+        }
+        if self.summary_interval_s == 0 {
+            return Err("--summary-interval-s (SUMMARY_INTERVAL_S) must be at least 1".into());
+        }
+        if !self.mongodb_uri.starts_with("mongodb://")
+            && !self.mongodb_uri.starts_with("mongodb+srv://")
+        {
+            return Err(format!(
+                "--mongodb-uri (MONGODB_URI) = {:?} is not a MongoDB connection string; e.g. {}",
+                self.mongodb_uri,
+                defaults::MONGODB_URI
+            ));
+        }
+        let metrics_addr = match self.metrics_addr.as_str() {
+            "off" | "" => None,
+            a => Some(a.parse().map_err(|_| {
+                format!("--metrics-addr (METRICS_ADDR) = {a:?} is not host:port (e.g. 127.0.0.1:9101) or off")
+            })?),
+        };
+        let log_level = parse_level(&self.log_level)?;
+        let dlq_topic = self
+            .dlq_topic
+            .unwrap_or_else(|| format!("{}.dlq", self.topic));
+        Ok(Config {
+            bootstrap: self.bootstrap,
+            mongodb_uri: self.mongodb_uri,
+            topic: self.topic,
+            dlq_topic,
+            group: self.group,
+            batch_size: self.batch_size,
+            metrics_addr,
+            metrics_file: self.metrics_file,
+            summary_interval: Duration::from_secs(self.summary_interval_s),
+            log_level,
+        })
+    }
+}
+
+/// Parses a log level as the demo scripts spell them (`WARNING`) or as tracing does (`warn`).
+pub fn parse_level(s: &str) -> Result<tracing::Level, String> {
+    match s.to_ascii_uppercase().as_str() {
+        "ERROR" => Ok(tracing::Level::ERROR),
+        "WARNING" | "WARN" => Ok(tracing::Level::WARN),
+        "INFO" => Ok(tracing::Level::INFO),
+        "DEBUG" => Ok(tracing::Level::DEBUG),
+        "TRACE" => Ok(tracing::Level::TRACE),
+        _ => Err(format!(
+            "LOG_LEVEL (--log-level) = {s:?} is not a level; use ERROR, WARNING, INFO, DEBUG or TRACE"
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(extra: &[&str]) -> Result<Config, String> {
+        let mut argv = vec!["event-processor"];
+        argv.extend_from_slice(extra);
+        Args::try_parse_from(argv)
+            .map_err(|e| e.to_string())?
+            .validate()
+    }
+
+    #[test]
+    fn defaults_follow_the_design() {
+        let c = args(&[
+            "--bootstrap",
+            "127.0.0.1:9092",
+            "--mongodb-uri",
+            defaults::MONGODB_URI,
+            "--topic",
+            names::CDC_TOPIC,
+            "--group",
+            names::PROCESSOR_GROUP,
+            "--batch-size",
+            "1000",
+            "--metrics-addr",
+            "127.0.0.1:9101",
+            "--log-level",
+            "INFO",
+            "--summary-interval-s",
+            "10",
+        ])
+        .unwrap();
+        assert_eq!(c.dlq_topic, names::DLQ_TOPIC);
+        assert_eq!(c.metrics_addr, Some("127.0.0.1:9101".parse().unwrap()));
+        assert_eq!(c.log_level, tracing::Level::INFO);
+        assert_eq!(c.summary_interval, Duration::from_secs(10));
+    }
+
+    #[test]
+    fn bad_values_are_named() {
+        let e = args(&["--batch-size", "0"]).unwrap_err();
+        assert!(e.contains("BATCH_SIZE") && e.contains("1 to 100000"), "{e}");
+        let e = args(&["--metrics-addr", "nine"]).unwrap_err();
+        assert!(e.contains("METRICS_ADDR") && e.contains("\"nine\""), "{e}");
+        let e = args(&["--mongodb-uri", "http://x"]).unwrap_err();
+        assert!(e.contains("MONGODB_URI"), "{e}");
+        let e = args(&["--log-level", "loud"]).unwrap_err();
+        assert!(e.contains("LOG_LEVEL") && e.contains("WARNING"), "{e}");
+        assert_eq!(args(&["--metrics-addr", "off"]).unwrap().metrics_addr, None);
+    }
+
+    #[test]
+    fn levels_accept_the_demo_spelling() {
+        assert_eq!(parse_level("WARNING"), Ok(tracing::Level::WARN));
+        assert_eq!(parse_level("debug"), Ok(tracing::Level::DEBUG));
+    }
+}

@@ -1,0 +1,508 @@
+//! The processor's measurements: Prometheus counters and histograms for `/metrics`, and an
+//! interval HdrHistogram of end-to-end latency for the periodic summary line.
+//!
+//! Stage durations follow `DESIGN.md`: commit `t0c-t0`, capture `t1-t0c`, publish `t2-t1`,
+//! queue `t3-t2`, process `t5-t3`, end_to_end `t5-t0` (from `t_sched` in rate mode). A negative
+//! duration is counted as clock skew for its stage and not put into a histogram; nothing is
+//! dropped silently. Stages that need the Kafka timestamp are skipped only for records without
+//! one, and those are counted too.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::time::Instant;
+
+use events::EventType;
+use hdrhistogram::Histogram as Hdr;
+use telemetry::prom::{self, Histogram};
+
+use crate::decode::{Stamps, REJECTION_KINDS};
+
+/// Stage names, in pipeline order.
+pub const STAGES: [&str; 6] = [
+    "commit",
+    "capture",
+    "publish",
+    "queue",
+    "process",
+    "end_to_end",
+];
+
+/// The duration of each stage in µs for one event (`None` when an end is unknown).
+pub fn stage_durations(s: &Stamps, t3: i64, t5: i64) -> [Option<i64>; 6] {
+    [
+        Some(s.t0c - s.t0),
+        Some(s.t1 - s.t0c),
+        s.t2.map(|t2| t2 - s.t1),
+        s.t2.map(|t2| t3 - t2),
+        Some(t5 - t3),
+        Some(t5 - s.t_sched.unwrap_or(s.t0)),
+    ]
+}
+
+const LATENCY_BOUNDS_S: [f64; 14] = [
+    0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0,
+];
+const BATCH_BOUNDS: [f64; 9] = [1.0, 10.0, 50.0, 100.0, 250.0, 500.0, 1000.0, 2000.0, 5000.0];
+
+/// One summary period's figures.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Summary {
+    /// Seconds the period lasted.
+    pub seconds: f64,
+    /// Events applied in it (replays included).
+    pub events: u64,
+    /// Records dead-lettered in it.
+    pub dead_lettered: u64,
+    /// End-to-end percentiles in ms (`None` with no samples).
+    pub p50_ms: Option<f64>,
+    /// 95th percentile.
+    pub p95_ms: Option<f64>,
+    /// 99th percentile.
+    pub p99_ms: Option<f64>,
+    /// Negative stage durations seen in the period.
+    pub skewed: u64,
+}
+
+impl Summary {
+    /// The log line.
+    pub fn line(&self) -> String {
+        let ms = |v: Option<f64>| v.map_or_else(|| "-".to_owned(), |v| format!("{v:.1} ms"));
+        let total = self.events + self.dead_lettered;
+        let error_pct = if total == 0 {
+            0.0
+        } else {
+            100.0 * self.dead_lettered as f64 / total as f64
+        };
+        format!(
+            "{} events in {:.1} s ({:.1}/s); end-to-end p50 {} p95 {} p99 {}; {} dead-lettered ({:.2}% errors); {} clock-skewed samples",
+            self.events,
+            self.seconds,
+            self.events as f64 / self.seconds.max(1e-9),
+            ms(self.p50_ms),
+            ms(self.p95_ms),
+            ms(self.p99_ms),
+            self.dead_lettered,
+            error_pct,
+            self.skewed,
+        )
+    }
+}
+
+#[derive(Debug)]
+struct Inner {
+    /// Per event type: applied for the first time, and replayed (already had a receipt).
+    applied: [u64; 3],
+    replayed: [u64; 3],
+    dead_lettered: BTreeMap<&'static str, u64>,
+    batches: Histogram,
+    stages: Vec<Histogram>,
+    skew: [u64; 6],
+    no_kafka_timestamp: u64,
+    below_resolution: u64,
+    store_retries: u64,
+    kafka_errors: u64,
+    period: Period,
+}
+
+#[derive(Debug)]
+struct Period {
+    started: Instant,
+    events: u64,
+    dead_lettered: u64,
+    skewed: u64,
+    end_to_end_us: Hdr<u64>,
+}
+
+impl Period {
+    fn new() -> Self {
+        Self {
+            started: Instant::now(),
+            events: 0,
+            dead_lettered: 0,
+            skewed: 0,
+            // 1 µs to 1 hour, 3 significant digits: fixed size whatever the load.
+            end_to_end_us: Hdr::new_with_bounds(1, 3_600_000_000, 3).expect("valid bounds"),
+        }
+    }
+}
+
+/// The processor's metrics, shared by the consume loop and the HTTP endpoint.
+#[derive(Debug)]
+pub struct Metrics {
+    inner: Mutex<Inner>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    /// Empty metrics.
+    pub fn new() -> Self {
+        Self {
+            inner: Mutex::new(Inner {
+                applied: [0; 3],
+                replayed: [0; 3],
+                dead_lettered: REJECTION_KINDS.iter().map(|k| (*k, 0)).collect(),
+                batches: Histogram::new(&BATCH_BOUNDS),
+                stages: STAGES
+                    .iter()
+                    .map(|_| Histogram::new(&LATENCY_BOUNDS_S))
+                    .collect(),
+                skew: [0; 6],
+                no_kafka_timestamp: 0,
+                below_resolution: 0,
+                store_retries: 0,
+                kafka_errors: 0,
+                period: Period::new(),
+            }),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Records one applied event. `replayed`: it already had a receipt.
+    pub fn event(&self, t: EventType, stamps: &Stamps, t3: i64, t5: i64, replayed: bool) {
+        let mut m = self.lock();
+        if replayed {
+            m.replayed[t.index()] += 1;
+        } else {
+            m.applied[t.index()] += 1;
+        }
+        m.period.events += 1;
+        if stamps.t2.is_none() {
+            m.no_kafka_timestamp += 1;
+        }
+        for (i, d) in stage_durations(stamps, t3, t5).into_iter().enumerate() {
+            let Some(mut d) = d else { continue };
+            if i == 2 && (-999..0).contains(&d) {
+                // t2 is Kafka's millisecond timestamp, truncated: up to 999 µs below Debezium's
+                // µs read time is resolution, not skew. Counted, and recorded as 0.
+                m.below_resolution += 1;
+                d = 0;
+            }
+            if d < 0 {
+                m.skew[i] += 1;
+                m.period.skewed += 1;
+                continue;
+            }
+            m.stages[i].observe(d as f64 / 1e6);
+            if i == 5 {
+                m.period.end_to_end_us.saturating_record(d.max(1) as u64);
+            }
+        }
+    }
+
+    /// Records one dead-lettered record.
+    pub fn dead_lettered(&self, kind: &'static str) {
+        let mut m = self.lock();
+        *m.dead_lettered.entry(kind).or_insert(0) += 1;
+        m.period.dead_lettered += 1;
+    }
+
+    /// Records the size of a batch.
+    pub fn batch(&self, records: usize) {
+        self.lock().batches.observe(records as f64);
+    }
+
+    /// Records a failed store attempt that will be retried.
+    pub fn store_retry(&self) {
+        self.lock().store_retries += 1;
+    }
+
+    /// Records an error reported by the Kafka client.
+    pub fn kafka_error(&self) {
+        self.lock().kafka_errors += 1;
+    }
+
+    /// Total dead-lettered records so far.
+    pub fn dead_lettered_total(&self) -> u64 {
+        self.lock().dead_lettered.values().sum()
+    }
+
+    /// Ends the current summary period and returns its figures.
+    pub fn take_summary(&self) -> Summary {
+        let mut m = self.lock();
+        let p = std::mem::replace(&mut m.period, Period::new());
+        let q = |q: f64| {
+            (!p.end_to_end_us.is_empty())
+                .then(|| p.end_to_end_us.value_at_quantile(q) as f64 / 1000.0)
+        };
+        Summary {
+            seconds: p.started.elapsed().as_secs_f64(),
+            events: p.events,
+            dead_lettered: p.dead_lettered,
+            p50_ms: q(0.50),
+            p95_ms: q(0.95),
+            p99_ms: q(0.99),
+            skewed: p.skewed,
+        }
+    }
+
+    /// The Prometheus text exposition.
+    pub fn render(&self) -> String {
+        let m = self.lock();
+        let mut out = String::with_capacity(8192);
+        prom::header(&mut out, "processor_events_total", "counter", "Events applied to MongoDB, by type and outcome (applied: first time; replayed: already had a receipt, changed nothing).");
+        for t in EventType::ALL {
+            for (outcome, n) in [
+                ("applied", m.applied[t.index()]),
+                ("replayed", m.replayed[t.index()]),
+            ] {
+                prom::sample(
+                    &mut out,
+                    "processor_events_total",
+                    &[("event_type", t.as_str()), ("outcome", outcome)],
+                    n as f64,
+                );
+            }
+        }
+        prom::header(
+            &mut out,
+            "processor_dead_letters_total",
+            "counter",
+            "Records sent to the dead-letter topic, by reason.",
+        );
+        for (kind, n) in &m.dead_lettered {
+            prom::sample(
+                &mut out,
+                "processor_dead_letters_total",
+                &[("reason", kind)],
+                *n as f64,
+            );
+        }
+        prom::header(
+            &mut out,
+            "processor_batch_records",
+            "histogram",
+            "Records per applied batch.",
+        );
+        m.batches.write(&mut out, "processor_batch_records", &[]);
+        prom::header(&mut out, "processor_stage_latency_seconds", "histogram", "Duration of each pipeline stage per event (DESIGN.md, Timestamps); negative durations are counted in processor_clock_skew_total instead.");
+        for (i, stage) in STAGES.iter().enumerate() {
+            m.stages[i].write(
+                &mut out,
+                "processor_stage_latency_seconds",
+                &[("stage", stage)],
+            );
+        }
+        prom::header(
+            &mut out,
+            "processor_clock_skew_total",
+            "counter",
+            "Stage durations that came out negative (clocks disagree), by stage.",
+        );
+        for (i, stage) in STAGES.iter().enumerate() {
+            prom::sample(
+                &mut out,
+                "processor_clock_skew_total",
+                &[("stage", stage)],
+                m.skew[i] as f64,
+            );
+        }
+        prom::header(
+            &mut out,
+            "processor_records_without_kafka_timestamp_total",
+            "counter",
+            "Records without a Kafka timestamp (publish and queue stages not measured for them).",
+        );
+        prom::sample(
+            &mut out,
+            "processor_records_without_kafka_timestamp_total",
+            &[],
+            m.no_kafka_timestamp as f64,
+        );
+        prom::header(&mut out, "processor_publish_below_resolution_total", "counter", "Publish durations (t2-t1) between -1 ms and 0: Kafka timestamps have millisecond resolution, so these are recorded as 0, not as skew.");
+        prom::sample(
+            &mut out,
+            "processor_publish_below_resolution_total",
+            &[],
+            m.below_resolution as f64,
+        );
+        prom::header(
+            &mut out,
+            "processor_store_retries_total",
+            "counter",
+            "Batches whose MongoDB writes failed and were retried.",
+        );
+        prom::sample(
+            &mut out,
+            "processor_store_retries_total",
+            &[],
+            m.store_retries as f64,
+        );
+        prom::header(
+            &mut out,
+            "processor_kafka_errors_total",
+            "counter",
+            "Errors reported by the Kafka client.",
+        );
+        prom::sample(
+            &mut out,
+            "processor_kafka_errors_total",
+            &[],
+            m.kafka_errors as f64,
+        );
+        out
+    }
+}
+
+/// One line of `METRICS_FILE` for an applied event (JSON, newline-terminated). Times are µs
+/// since the epoch; `t1_kafka` is the Kafka record timestamp (`t2` in `DESIGN.md`), or Debezium's
+/// read time when the record has none.
+pub fn metrics_file_line(id: &uuid::Uuid, t: EventType, s: &Stamps, t3: i64, t5: i64) -> String {
+    let t1_kafka = s.t2.unwrap_or(s.t1);
+    let ms = |us: i64| us as f64 / 1000.0;
+    let timestamp = chrono::DateTime::from_timestamp_micros(t5)
+        .map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Micros, true))
+        .unwrap_or_default();
+    let mut line = serde_json::json!({
+        "event_id": id.to_string(),
+        "event_type": t.as_str(),
+        "t0_created": s.t0,
+        "t1_kafka": t1_kafka,
+        "t3_start": t3,
+        "t5_end": t5,
+        "kafka_lag_ms": ms(t3 - t1_kafka),
+        "processing_time_ms": ms(t5 - t3),
+        "total_latency_ms": ms(t5 - s.t_sched.unwrap_or(s.t0)),
+        "timestamp": timestamp,
+    })
+    .to_string();
+    line.push('\n');
+    line
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stamps() -> Stamps {
+        Stamps {
+            t_sched: None,
+            t0: 1_000,
+            t0c: 1_500,
+            t1: 3_000,
+            t2: Some(4_000),
+        }
+    }
+
+    #[test]
+    fn stage_durations_follow_the_design() {
+        assert_eq!(
+            stage_durations(&stamps(), 6_000, 10_000),
+            [
+                Some(500),
+                Some(1_500),
+                Some(1_000),
+                Some(2_000),
+                Some(4_000),
+                Some(9_000)
+            ]
+        );
+        let rate = Stamps {
+            t_sched: Some(500),
+            ..stamps()
+        };
+        assert_eq!(stage_durations(&rate, 6_000, 10_000)[5], Some(9_500));
+        let no_ts = Stamps {
+            t2: None,
+            ..stamps()
+        };
+        assert_eq!(stage_durations(&no_ts, 6_000, 10_000)[2..4], [None, None]);
+    }
+
+    #[test]
+    fn negative_durations_are_counted_as_skew_not_dropped() {
+        let m = Metrics::new();
+        // the Kafka timestamp is 1 ms earlier than Debezium's read time: publish is negative
+        let skewed = Stamps {
+            t2: Some(2_000),
+            ..stamps()
+        };
+        // 0.5 ms earlier: within the millisecond resolution of t2, recorded as 0
+        let truncated = Stamps {
+            t2: Some(2_500),
+            t1: 3_000,
+            ..stamps()
+        };
+        m.event(EventType::UserCreated, &truncated, 6_000, 10_000, false);
+        assert!(m
+            .render()
+            .contains("processor_publish_below_resolution_total 1\n"));
+        m.take_summary();
+        m.event(EventType::UserCreated, &skewed, 6_000, 10_000, false);
+        m.event(EventType::ActivityCreated, &stamps(), 6_000, 10_000, true);
+        let text = m.render();
+        assert!(
+            text.contains("processor_clock_skew_total{stage=\"publish\"} 1\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("processor_stage_latency_seconds_count{stage=\"publish\"} 2\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("processor_stage_latency_seconds_count{stage=\"end_to_end\"} 3\n"),
+            "{text}"
+        );
+        assert!(text.contains(
+            "processor_events_total{event_type=\"UserCreated\",outcome=\"applied\"} 2\n"
+        ));
+        assert!(text.contains(
+            "processor_events_total{event_type=\"ActivityCreated\",outcome=\"replayed\"} 1\n"
+        ));
+        let s = m.take_summary();
+        assert_eq!((s.events, s.skewed), (2, 1));
+        // HdrHistogram with 3 significant digits: within 0.1% of 9 ms
+        let p50 = s.p50_ms.unwrap();
+        assert!((9.0..=9.009).contains(&p50), "{p50}");
+        assert_eq!(m.take_summary().events, 0, "a summary starts a new period");
+    }
+
+    #[test]
+    fn dead_letters_are_counted_by_reason() {
+        let m = Metrics::new();
+        m.dead_lettered("invalid_payload");
+        m.dead_lettered("invalid_payload");
+        m.dead_lettered("unknown_event_type");
+        assert_eq!(m.dead_lettered_total(), 3);
+        let text = m.render();
+        assert!(text.contains("processor_dead_letters_total{reason=\"invalid_payload\"} 2\n"));
+        assert!(text.contains("processor_dead_letters_total{reason=\"not_an_insert\"} 0\n"));
+        let s = m.take_summary();
+        assert!(
+            s.line().contains("3 dead-lettered (100.00% errors)"),
+            "{}",
+            s.line()
+        );
+    }
+
+    #[test]
+    fn a_metrics_file_line_has_every_field() {
+        let id = uuid::Uuid::from_u128(7);
+        let line = metrics_file_line(&id, EventType::ParticipantJoined, &stamps(), 6_000, 10_000);
+        assert!(line.ends_with('\n'));
+        let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(v["event_id"], id.to_string());
+        assert_eq!(v["event_type"], "ParticipantJoined");
+        assert_eq!(
+            (v["t0_created"].as_i64(), v["t1_kafka"].as_i64()),
+            (Some(1_000), Some(4_000))
+        );
+        assert_eq!(
+            (v["t3_start"].as_i64(), v["t5_end"].as_i64()),
+            (Some(6_000), Some(10_000))
+        );
+        assert_eq!(v["kafka_lag_ms"].as_f64(), Some(2.0));
+        assert_eq!(v["processing_time_ms"].as_f64(), Some(4.0));
+        assert_eq!(v["total_latency_ms"].as_f64(), Some(9.0));
+        assert_eq!(v["timestamp"], "1970-01-01T00:00:00.010000Z");
+    }
+}
