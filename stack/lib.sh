@@ -107,6 +107,12 @@ wait_for() {
 }
 
 # Runs psql as the postgres superuser over the local socket (peer authentication).
+# Runs one of Kafka's command-line tools (class name and arguments) with the stack's jars.
+kafka_tool() {
+  java -Xmx256m -Djava.net.preferIPv4Stack=true "-Dlog4j2.configurationFile=$STACK_SRC/config/log4j2-tools.properties" \
+    -cp "$KAFKA_LIB/*" "$@"
+}
+
 pg_admin() {
   sudo -u postgres -H PGOPTIONS="-c client_min_messages=warning" \
     psql -X -q -v ON_ERROR_STOP=1 -p "$PGPORT" "$@"

@@ -127,11 +127,6 @@ pg_up() {
 }
 
 # ---------------------------------------------------------------- Kafka
-kafka_tool() {
-  java -Xmx256m -Djava.net.preferIPv4Stack=true "-Dlog4j2.configurationFile=$STACK_SRC/config/log4j2-tools.properties" \
-    -cp "$KAFKA_LIB/*" "$@"
-}
-
 ensure_topics() {
   local existing
   existing="$(kafka_tool org.apache.kafka.tools.TopicCommand --bootstrap-server "$KAFKA_BOOTSTRAP" --list 2>>"$LOG_DIR/kafka-tools.log")" ||

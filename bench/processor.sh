@@ -1,0 +1,116 @@
+#!/usr/bin/env bash
+# Benchmark (not a test): how fast event-processor drains a backlog into the store, against a
+# minimal Python consumer of the usual kind, in one run on one machine:
+#   event-processor            release build, N events pre-loaded in Kafka, into database
+#                              bench_rust (projections + one receipt per event)
+#   Python consumer            bench/python_consumer.py (confluent-kafka + pymongo, one request
+#                              per write, no receipts), the first N_PY of the same events, into
+#                              bench_python
+#   the store alone            pipeline_tool.py store-alone: FerretDB's own insert_many rate and
+#                              guarded-upsert rate, no Kafka, no processing: the ceiling
+# Prints events/s, CPU seconds per 1,000 events (the consumer's own, and the store's) and the
+# ratio. Target (issue "event-processor"): >= 5x the Python consumer.
+#
+# The N events are written by demo_generate(N) in database app and captured by Debezium, so the
+# stack must be up (stack/up.sh). The Python consumer gets the first N_PY events (default
+# 20,000: at one request per write it needs minutes per 100,000); its collections are smaller,
+# which favours it. Both start from the same offsets; neither commits to event-processor-group.
+#
+# Usage: bench/processor.sh [N] [N_PY]     defaults: 200000 20000
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/../stack/lib.sh"
+
+case "${1:-}" in
+  -h | --help)
+    sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'
+    exit 0
+    ;;
+esac
+N="${1:-200000}"
+N_PY="${2:-20000}"
+for v in "$N" "$N_PY"; do
+  [[ "$v" =~ ^[1-9][0-9]*$ ]] || die "N and N_PY must be positive whole numbers (got '$v')"
+done
+[ "$N_PY" -le "$N" ] || die "N_PY ($N_PY) must not exceed N ($N)"
+pg_healthy || die "PostgreSQL at $PG_ADDR is not up: run stack/up.sh"
+kafka_healthy || die "Kafka at $KAFKA_BOOTSTRAP is not up: run stack/up.sh"
+connect_healthy || die "Kafka Connect (Debezium) at $CONNECT_ADDR is not capturing: run stack/up.sh"
+ferretdb_healthy || die "the store at $MONGODB_URI is not up: run stack/up.sh"
+
+VENV="$STACK_DIR/venv"
+if ! "$VENV/bin/python" -c 'import confluent_kafka, pymongo' 2>/dev/null; then
+  log "bench: installing confluent-kafka and pymongo into $VENV"
+  [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
+  "$VENV/bin/pip" install -q 'confluent-kafka==2.16.1' 'pymongo==4.20.1'
+fi
+PY="$VENV/bin/python"
+TOOL="$REPO_ROOT/bench/pipeline_tool.py"
+
+log "bench: building event-processor (release)"
+(cd "$REPO_ROOT" && cargo build --release -q -p event-processor)
+BIN="$REPO_ROOT/target/release/event-processor"
+
+# CPU seconds (user + system) a process has used so far.
+cpu_seconds() {
+  awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f", ($14 + $15) / hz }' "/proc/$1/stat"
+}
+ferretdb_pid="$(pid_of ferretdb || true)"
+store_cpu() { if [ -n "$ferretdb_pid" ]; then cpu_seconds "$ferretdb_pid"; else echo 0; fi; }
+
+# ---- pre-load N events into Kafka
+start="$("$PY" "$TOOL" ends "$CDC_TOPIC")"
+log "bench: demo_generate($N) in database app; Debezium captures it into $CDC_TOPIC"
+counts="$(PGPASSWORD=app psql -X -q -h 127.0.0.1 -p "$PGPORT" -U app -d app -tAc "SELECT users || ',' || activities || ',' || participants FROM demo_generate($N)")"
+total() { tr ',' '\n' <<<"$1" | awk -F: '{ s += $2 } END { print s }'; }
+want=$(($(total "$start") + N))
+for _ in $(seq 1 600); do
+  [ "$(total "$("$PY" "$TOOL" ends "$CDC_TOPIC")")" -ge "$want" ] && break
+  sleep 1
+done
+[ "$(total "$("$PY" "$TOOL" ends "$CDC_TOPIC")")" -ge "$want" ] || die "Debezium did not publish $N events within 600 s"
+log "bench: $N events are in Kafka (from offsets $start)"
+
+# ---- event-processor
+group="bench-processor-$(date +%s)"
+"$PY" "$TOOL" drop-db bench_rust
+"$PY" "$TOOL" commit-group "$group" "$CDC_TOPIC" "$start"
+store0="$(store_cpu)"
+MONGODB_URI="mongodb://127.0.0.1:27017/bench_rust" PROCESSOR_GROUP="$group" METRICS_ADDR=off LOG_LEVEL=WARNING \
+  "$BIN" 2>"$LOG_DIR/bench-processor.log" &
+rust_pid=$!
+rust_s="$("$PY" "$TOOL" wait-receipts bench_rust "$N" 1800)"
+rust_cpu="$(cpu_seconds "$rust_pid")"
+rust_store_cpu="$(awk -v a="$(store_cpu)" -v b="$store0" 'BEGIN { print a - b }')"
+kill -TERM "$rust_pid"
+wait "$rust_pid" || die "event-processor exited with an error; see $LOG_DIR/bench-processor.log"
+
+# ---- Python consumer
+"$PY" "$TOOL" drop-db bench_python
+store0="$(store_cpu)"
+py_json="$("$PY" "$REPO_ROOT/bench/python_consumer.py" --start "$start" --count "$N_PY" --db bench_python)"
+py_store_cpu="$(awk -v a="$(store_cpu)" -v b="$store0" 'BEGIN { print a - b }')"
+
+# ---- the store alone
+store_json="$("$PY" "$TOOL" store-alone bench_store "$N_PY")"
+
+"$PY" - "$N" "$rust_s" "$rust_cpu" "$rust_store_cpu" "$py_json" "$py_store_cpu" "$store_json" "$counts" <<'PYEOF'
+import json, os, sys
+users, activities, joins = (int(x) for x in sys.argv[8].split(","))
+n, rust_s, rust_cpu, rust_store = int(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4])
+py = json.loads(sys.argv[5]); py_store = float(sys.argv[6]); store = json.loads(sys.argv[7])
+rust_rate = n / rust_s
+py_rate = py["events"] / py["seconds"]
+print()
+print(f"machine: {os.cpu_count()} cores, {os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GiB; store: FerretDB (SQLite)")
+print(f"{'consumer':<34}{'events':>9}{'seconds':>9}{'events/s':>10}{'cpu s/1k ev':>13}{'store cpu s/1k':>16}")
+print(f"{'event-processor (release)':<34}{n:>9}{rust_s:>9.2f}{rust_rate:>10.0f}{1000 * rust_cpu / n:>13.3f}{1000 * rust_store / n:>16.3f}")
+print(f"{'Python confluent-kafka + pymongo':<34}{py['events']:>9}{py['seconds']:>9.2f}{py_rate:>10.0f}{1000 * py['cpu_seconds'] / py['events']:>13.3f}{1000 * py_store / py['events']:>16.3f}")
+print(f"store alone: insert_many {store['inserts_per_s']:.0f} docs/s; guarded upserts {store['guarded_updates_per_s']:.0f} statements/s")
+# What the store alone allows for event-processor's writes: an insert per user, two per
+# activity, one receipt per event, two guarded upserts per join.
+inserts = users + 2 * activities + n
+updates = 2 * joins
+ceiling = n / (inserts / store["inserts_per_s"] + updates / store["guarded_updates_per_s"])
+print(f"store ceiling for event-processor's writes ({inserts} inserts, {updates} guarded upserts): {ceiling:.0f} events/s; reached {100 * rust_rate / ceiling:.0f}%")
+print(f"ratio event-processor / Python: {rust_rate / py_rate:.2f}x in events/s (target >= 5x); {py['cpu_seconds'] / py['events'] / (rust_cpu / n):.1f}x less consumer CPU per event")
+PYEOF
