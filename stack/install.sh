@@ -16,7 +16,7 @@ WITH_EXTENSION=1
 case "${1:-}" in
   --no-extension) WITH_EXTENSION=0 ;;
   -h | --help)
-    sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'
+    script_help 2 12
     exit 0
     ;;
   "") ;;
@@ -29,7 +29,7 @@ mkdir -p "$STACK_DIR" "$LOG_DIR"
 apt_install_missing() {
   local missing=() pkg
   for pkg in "$@"; do
-    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep 'install ok installed' >/dev/null || missing+=("$pkg")
   done
   [ ${#missing[@]} -eq 0 ] && return 0
   [ "$(id -u)" -eq 0 ] || die "missing Debian packages (${missing[*]}); run stack/install.sh as root"
@@ -92,14 +92,17 @@ if mongodb_is_local && [ "$(cat "$FERRETDB_BIN.stamp" 2>/dev/null)" != "$ferretd
     done
     go build -mod=vendor -trimpath -o "$FERRETDB_BIN" github.com/FerretDB/FerretDB/cmd/ferretdb
   ) >"$LOG_DIR/ferretdb-build.log" 2>&1 || die "FerretDB build failed; see $LOG_DIR/ferretdb-build.log"
-  "$FERRETDB_BIN" --version | grep -q "version: $FERRETDB_VERSION" ||
-    die "the FerretDB binary built at $FERRETDB_BIN does not report $FERRETDB_VERSION"
+  # Captured first: `--version | grep -q` fails under pipefail when grep exits on the first line
+  # and FerretDB then dies of SIGPIPE writing the rest.
+  built_version="$("$FERRETDB_BIN" --version)" || die "the FerretDB binary built at $FERRETDB_BIN does not run; see $LOG_DIR/ferretdb-build.log"
+  grep -q "version: $FERRETDB_VERSION" <<<"$built_version" ||
+    die "the FerretDB binary built at $FERRETDB_BIN reports $(head -n 1 <<<"$built_version"), not $FERRETDB_VERSION"
   echo "$ferretdb_stamp" >"$FERRETDB_BIN.stamp"
 fi
 
 # ---------------------------------------------------------------- cargo-pgrx
 command -v cargo >/dev/null || die "cargo not found on PATH: install Rust 1.95 with rustup"
-if ! cargo pgrx --version 2>/dev/null | grep -q "$PGRX_VERSION"; then
+if ! cargo pgrx --version 2>/dev/null | grep "$PGRX_VERSION" >/dev/null; then
   log "cargo: installing cargo-pgrx $PGRX_VERSION (about 5 minutes on 2 cores)"
   cargo install cargo-pgrx --version "$PGRX_VERSION" --locked >"$LOG_DIR/cargo-pgrx.log" 2>&1 ||
     die "cargo install cargo-pgrx failed; see $LOG_DIR/cargo-pgrx.log"

@@ -50,6 +50,9 @@ kafka_is_local() { [ "$KAFKA_BOOTSTRAP" = "$LOCAL_KAFKA" ]; }
 mongodb_is_local() { [ "$MONGODB_URI" = "$LOCAL_MONGODB_URI" ]; }
 
 log() { printf '[stack] %s\n' "$*" >&2; }
+# Prints lines FROM..TO of the running script's header comment, without the leading "# ": the
+# scripts' --help.
+script_help() { sed -n "$1,$2p" "$0" | sed 's/^# \{0,1\}//'; }
 die() {
   printf '[stack] ERROR: %s\n' "$*" >&2
   exit 1
@@ -158,7 +161,7 @@ connect_running() {
   states="$(printf '%s' "$body" | grep -o '"state":"[A-Z_]*"' | sort | uniq -c)"
   # exactly one distinct state, RUNNING, seen for the connector and at least one task
   [ "$(printf '%s\n' "$states" | wc -l)" -eq 1 ] &&
-    printf '%s' "$states" | grep -q '"state":"RUNNING"' &&
+    printf '%s' "$states" | grep '"state":"RUNNING"' >/dev/null &&
     [ "$(printf '%s' "$states" | awk '{print $1}')" -ge 2 ]
 }
 
@@ -217,4 +220,19 @@ ALTER EXTENSION outbox_demo UPDATE;
 COMMENT ON EXTENSION outbox_demo IS 'Writes realistic outbox events into activity.event_outbox (script $hash)';
 GRANT INSERT, UPDATE, DELETE ON outbox_demo.runs TO app;
 SQL
+}
+
+# Dies naming the first of the given parts (postgresql kafka connect ferretdb) that is not
+# healthy, with its address and how to start it: for scripts that need the stack running.
+require_up() {
+  local part
+  for part in "$@"; do
+    case "$part" in
+      postgresql) pg_healthy || die "PostgreSQL at $PG_ADDR is not up: run stack/up.sh" ;;
+      kafka) kafka_healthy || die "Kafka at $KAFKA_BOOTSTRAP is not up: run stack/up.sh" ;;
+      connect) connect_healthy || die "Kafka Connect (Debezium) at $CONNECT_ADDR is not capturing: run stack/up.sh" ;;
+      ferretdb) ferretdb_healthy || die "the store at $MONGODB_URI is not up: run stack/up.sh" ;;
+      *) die "require_up: unknown part '$part'" ;;
+    esac
+  done
 }
