@@ -24,7 +24,7 @@ for a in "$@"; do
   case "$a" in
     --profile) PROFILE=1 ;;
     -h | --help)
-      sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'
+      script_help 2 19
       exit 0
       ;;
     *) args+=("$a") ;;
@@ -35,7 +35,7 @@ N_PY="${args[1]:-100000}"
 for v in "$N" "$N_PY"; do
   [[ "$v" =~ ^[1-9][0-9]*$ ]] || die "N and N_PY must be positive whole numbers (got '$v')"
 done
-pg_healthy || die "PostgreSQL at $PG_ADDR is not up: run stack/up.sh"
+require_up postgresql
 [ -n "$(pg_admin -d postgres -tAc "SELECT 1 FROM pg_available_extensions WHERE name = 'outbox_demo'")" ] ||
   die "the outbox_demo extension is not installed: run stack/install.sh"
 if [ "$PROFILE" -eq 1 ]; then

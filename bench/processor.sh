@@ -22,7 +22,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/../stack/lib.sh"
 
 case "${1:-}" in
   -h | --help)
-    sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'
+    script_help 2 20
     exit 0
     ;;
 esac
@@ -32,10 +32,7 @@ for v in "$N" "$N_PY"; do
   [[ "$v" =~ ^[1-9][0-9]*$ ]] || die "N and N_PY must be positive whole numbers (got '$v')"
 done
 [ "$N_PY" -le "$N" ] || die "N_PY ($N_PY) must not exceed N ($N)"
-pg_healthy || die "PostgreSQL at $PG_ADDR is not up: run stack/up.sh"
-kafka_healthy || die "Kafka at $KAFKA_BOOTSTRAP is not up: run stack/up.sh"
-connect_healthy || die "Kafka Connect (Debezium) at $CONNECT_ADDR is not capturing: run stack/up.sh"
-ferretdb_healthy || die "the store at $MONGODB_URI is not up: run stack/up.sh"
+require_up postgresql kafka connect ferretdb
 
 VENV="$STACK_DIR/venv"
 if ! "$VENV/bin/python" -c 'import confluent_kafka, pymongo' 2>/dev/null; then

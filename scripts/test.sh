@@ -17,7 +17,7 @@ source stack/lib.sh
 
 case "${1:-}" in
   -h | --help)
-    sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'
+    script_help 2 10
     exit 0
     ;;
   "") ;;

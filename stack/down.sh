@@ -36,7 +36,7 @@ for part in "${parts[@]}"; do
   case "$part" in
     connect | ferretdb | kafka | postgresql) stop_pid "$part" ;;
     -h | --help)
-      sed -n '2,6p' "$0" | sed 's/^# \{0,1\}//'
+      script_help 2 6
       exit 0
       ;;
     *) die "unknown part '$part' (known: connect ferretdb kafka postgresql)" ;;

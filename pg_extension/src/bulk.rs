@@ -47,12 +47,7 @@ pub fn demo_generate(
     let batch_size = args::size("batch_size", batch_size);
 
     Spi::connect_mut(|client| {
-        let world = if args.reuse_entities {
-            world::load(client)
-        } else {
-            datagen::World::empty()
-        };
-        let generator = new_generator(&args, world);
+        let generator = new_generator(client, &args);
         let run_id = manifest::insert(
             client,
             "bulk",
@@ -111,8 +106,14 @@ pub fn demo_generate(
     })
 }
 
-/// Creates the generator, turning a mix the world cannot satisfy into a user error.
-pub fn new_generator(args: &RunArgs, world: datagen::World) -> Generator {
+/// Creates the generator of a run, over the entities of earlier runs when it reuses them, turning
+/// a mix the world cannot satisfy into a user error.
+pub fn new_generator(client: &pgrx::spi::SpiClient<'_>, args: &RunArgs) -> Generator {
+    let world = if args.reuse_entities {
+        world::load(client)
+    } else {
+        datagen::World::empty()
+    };
     Generator::new(args.generator.clone(), world).unwrap_or_else(|e| plan_failed(&e))
 }
 

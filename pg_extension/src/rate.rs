@@ -27,7 +27,6 @@ use crate::args;
 use crate::bulk::new_generator;
 use crate::error::raise;
 use crate::manifest::{self, Lag, Progress};
-use crate::world;
 use crate::writer::{Batch, OutboxWriter};
 
 /// The longest a step waits before handing back to the procedure.
@@ -98,12 +97,7 @@ pub mod outbox_demo {
         let rate = args::rate(rate);
         let txn = args::size("txn_size", txn_size);
         Spi::connect_mut(|client| {
-            let world = if args.reuse_entities {
-                world::load(client)
-            } else {
-                datagen::World::empty()
-            };
-            let generator = new_generator(&args, world);
+            let generator = new_generator(client, &args);
             let start_us = now_us();
             let run_id = manifest::insert(
                 client,

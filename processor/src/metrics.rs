@@ -221,11 +221,6 @@ impl Metrics {
         self.lock().kafka_errors += 1;
     }
 
-    /// Total dead-lettered records so far.
-    pub fn dead_lettered_total(&self) -> u64 {
-        self.lock().dead_lettered.values().sum()
-    }
-
     /// Ends the current summary period and returns its figures.
     pub fn take_summary(&self) -> Summary {
         let mut m = self.lock();
@@ -472,7 +467,6 @@ mod tests {
         m.dead_lettered("invalid_payload");
         m.dead_lettered("invalid_payload");
         m.dead_lettered("unknown_event_type");
-        assert_eq!(m.dead_lettered_total(), 3);
         let text = m.render();
         assert!(text.contains("processor_dead_letters_total{reason=\"invalid_payload\"} 2\n"));
         assert!(text.contains("processor_dead_letters_total{reason=\"not_an_insert\"} 0\n"));

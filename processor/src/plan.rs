@@ -27,7 +27,7 @@ use events::payload::{ActivityCreated, ParticipantJoined, UserCreated};
 use events::Payload;
 use mongodb::bson::{doc, Bson, Document};
 
-use crate::decode::{Event, Stamps};
+use crate::decode::Event;
 
 /// The writes of one batch, per collection.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -80,20 +80,6 @@ impl Plan {
             }
         }
         plan
-    }
-
-    /// How many write statements the plan holds.
-    pub fn len(&self) -> usize {
-        self.users.len()
-            + self.activities.len()
-            + self.statistics.len()
-            + self.activity_joins.len()
-            + self.statistics_joins.len()
-    }
-
-    /// Whether the plan writes nothing.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 }
 
@@ -161,7 +147,8 @@ pub struct Position {
 }
 
 /// The receipt of one event: every timestamp, and where it was read.
-pub fn receipt(e: &Event, s: &Stamps, t3: i64, t5: i64, at: Position) -> Document {
+pub fn receipt(e: &Event, t3: i64, t5: i64, at: Position) -> Document {
+    let s = &e.stamps;
     let opt = |v: Option<i64>| v.map_or(Bson::Null, Bson::Int64);
     doc! {
         "_id": e.id.to_string(),
@@ -183,6 +170,7 @@ pub fn receipt(e: &Event, s: &Stamps, t3: i64, t5: i64, at: Position) -> Documen
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::decode::Stamps;
     use uuid::Uuid;
 
     fn id(n: u128) -> Uuid {
@@ -255,9 +243,7 @@ mod tests {
         assert_eq!(plan.statistics[0].get_i64("participant_count").unwrap(), 0);
         assert_eq!(plan.activity_joins.len(), 1);
         assert_eq!(plan.statistics_joins.len(), 1);
-        assert_eq!(plan.len(), 5);
-        assert!(!plan.is_empty());
-        assert!(Plan::new(&[]).is_empty());
+        assert_eq!(Plan::new(&[]), Plan::default());
     }
 
     #[test]
@@ -327,7 +313,6 @@ mod tests {
         let e = &events[0];
         let r = receipt(
             e,
-            &e.stamps,
             50,
             60,
             Position {

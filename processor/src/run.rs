@@ -97,6 +97,13 @@ fn describe(tpl: &TopicPartitionList) -> String {
     }
 }
 
+/// The service a failing step depends on, for messages and counters.
+#[derive(Debug, Clone, Copy)]
+enum Service {
+    Store,
+    Kafka,
+}
+
 /// One record of a batch with the time it was received (`t3`).
 struct Received {
     message: OwnedMessage,
@@ -281,7 +288,7 @@ impl Processor {
         }
         let plan = Plan::new(events.iter().map(|(e, _)| e));
         let store = self.store.clone();
-        self.retry("applying the batch", || store.apply(&plan))
+        self.retry(Service::Store, "applying the batch", || store.apply(&plan))
             .await?;
         let t5 = now_us();
         let receipts: Vec<_> = events
@@ -289,7 +296,6 @@ impl Processor {
             .map(|(e, r)| {
                 receipt(
                     e,
-                    &e.stamps,
                     r.t3,
                     t5,
                     Position {
@@ -300,13 +306,13 @@ impl Processor {
             })
             .collect();
         let replayed = self
-            .retry("writing receipts", || {
+            .retry(Service::Store, "writing receipts", || {
                 store.insert(events::names::PROCESSED_EVENTS, &receipts)
             })
             .await?;
-        let mut replayed = replayed.into_iter().peekable();
+        let replayed: std::collections::BTreeSet<usize> = replayed.into_iter().collect();
         for (i, (e, r)) in events.iter().enumerate() {
-            let again = replayed.next_if_eq(&i).is_some();
+            let again = replayed.contains(&i);
             let t = e.payload.event_type();
             self.metrics.event(t, &e.stamps, r.t3, t5, again);
             if let Some(f) = self.metrics_file.as_mut() {
@@ -322,11 +328,18 @@ impl Processor {
     }
 
     /// Retries `attempt` with exponential backoff until it succeeds, or until the stop grace
-    /// period after a stop request has passed.
-    async fn retry<T, F, Fut>(&self, what: &str, mut attempt: F) -> anyhow::Result<T>
+    /// period after a stop request has passed. Each failure is logged (the error names the
+    /// service and its address) and counted against `service`.
+    async fn retry<T, E, F, Fut>(
+        &self,
+        service: Service,
+        what: &str,
+        mut attempt: F,
+    ) -> anyhow::Result<T>
     where
+        E: std::fmt::Display,
         F: FnMut() -> Fut,
-        Fut: std::future::Future<Output = Result<T, crate::store::StoreError>>,
+        Fut: std::future::Future<Output = Result<T, E>>,
     {
         let mut backoff = Duration::from_millis(100);
         let mut tries = 0u32;
@@ -335,13 +348,19 @@ impl Processor {
             match attempt().await {
                 Ok(v) => {
                     if tries > 0 {
-                        tracing::info!("MongoDB store at {} is back: {what} succeeded after {tries} failed attempts", self.store.address());
+                        tracing::info!(
+                            "{} is back: {what} succeeded after {tries} failed attempts",
+                            self.address(service)
+                        );
                     }
                     return Ok(v);
                 }
                 Err(e) => {
                     tries += 1;
-                    self.metrics.store_retry();
+                    match service {
+                        Service::Store => self.metrics.store_retry(),
+                        Service::Kafka => self.metrics.kafka_error(),
+                    }
                     if self.stopping() {
                         let since = *stop_seen.get_or_insert_with(Instant::now);
                         if since.elapsed() >= STOP_GRACE {
@@ -353,6 +372,13 @@ impl Processor {
                     backoff = (backoff * 2).min(MAX_BACKOFF);
                 }
             }
+        }
+    }
+
+    fn address(&self, service: Service) -> String {
+        match service {
+            Service::Store => format!("MongoDB store at {}", self.store.address()),
+            Service::Kafka => format!("Kafka at {}", self.config.bootstrap),
         }
     }
 
@@ -392,8 +418,8 @@ impl Processor {
                 key: "dlq.source.offset",
                 value: Some(&offset),
             });
-        let mut backoff = Duration::from_millis(100);
-        loop {
+        let what = format!("writing a dead letter to {}", self.config.dlq_topic);
+        self.retry(Service::Kafka, &what, || {
             let mut record =
                 FutureRecord::<[u8], [u8]>::to(&self.config.dlq_topic).headers(headers.clone());
             if let Some(k) = m.key() {
@@ -402,23 +428,14 @@ impl Processor {
             if let Some(p) = m.payload() {
                 record = record.payload(p);
             }
-            match self.producer.send(record, Duration::from_secs(5)).await {
-                Ok(_) => break,
-                Err((e, _)) => {
-                    if self.stopping() {
-                        anyhow::bail!("stopping before dead letter {}[{}]@{} was written ({e}); its offset was not committed", m.topic(), m.partition(), m.offset());
-                    }
-                    tracing::warn!(
-                        "Kafka at {}: writing to {} failed: {e}; retrying in {} ms",
-                        self.config.bootstrap,
-                        self.config.dlq_topic,
-                        backoff.as_millis()
-                    );
-                    tokio::time::sleep(backoff).await;
-                    backoff = (backoff * 2).min(MAX_BACKOFF);
-                }
+            let send = self.producer.send(record, Duration::from_secs(5));
+            async move {
+                send.await
+                    .map(|_| ())
+                    .map_err(|(e, _)| format!("Kafka at {}: {e}", self.config.bootstrap))
             }
-        }
+        })
+        .await?;
         self.metrics.dead_lettered(kind);
         Ok(())
     }

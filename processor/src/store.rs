@@ -220,22 +220,6 @@ impl Store {
         );
         Ok(existing.len() + joined_before)
     }
-
-    /// Drops the projections and receipts (tests and demo setup).
-    pub async fn drop_all(&self) -> Result<(), StoreError> {
-        use events::names::{ACTIVITIES, PROCESSED_EVENTS, STATISTICS, USERS};
-        for c in [USERS, ACTIVITIES, STATISTICS, PROCESSED_EVENTS] {
-            self.db
-                .collection::<Document>(c)
-                .drop()
-                .await
-                .map_err(|e| StoreError::Command {
-                    address: self.address.clone(),
-                    source: Box::new(e),
-                })?;
-        }
-        Ok(())
-    }
 }
 
 fn write_errors(reply: &Document) -> impl Iterator<Item = &Document> {

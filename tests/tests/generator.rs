@@ -25,6 +25,41 @@ async fn generate(pg: &tokio_postgres::Client, call: &str) -> anyhow::Result<(i6
     Ok((row.get(0), [row.get(1), row.get(2), row.get(3)], row.get(4)))
 }
 
+/// Reads the CDC topic until `n` distinct seqs of `run_id` arrived (within 60 s), calling
+/// `check` on each of the run's records. Debezium is at-least-once: a re-sent event is not a
+/// generator failure (the verifier counts duplicates); what matters is that every seq arrives.
+async fn run_seqs_on_topic(
+    env: &StackEnv,
+    consumer: &rdkafka::consumer::StreamConsumer,
+    run_id: i64,
+    n: i64,
+    mut check: impl FnMut(
+        &rdkafka::message::BorrowedMessage<'_>,
+        &events::OutboxRow,
+    ) -> anyhow::Result<()>,
+) -> anyhow::Result<BTreeSet<i64>> {
+    let mut seen = BTreeSet::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while seen.len() < n as usize {
+        let msg = match tokio::time::timeout_at(deadline, consumer.recv()).await {
+            Ok(msg) => msg?,
+            Err(_) => bail!(
+                "only {} of the {n} events of run {run_id} reached {} within 60 s",
+                seen.len(),
+                env.cdc_topic
+            ),
+        };
+        let Some(row) = events::decode_envelope(msg.payload())?.after else {
+            continue;
+        };
+        if row.run_id == Some(run_id) {
+            check(&msg, &row)?;
+            seen.insert(row.seq.context("seq")?);
+        }
+    }
+    Ok(seen)
+}
+
 #[tokio::test]
 async fn a_100k_bulk_run_is_consistent_with_its_row_and_manifest() -> anyhow::Result<()> {
     let _heavy = HEAVY.lock().await;
@@ -192,28 +227,14 @@ async fn a_rate_run_keeps_an_exact_schedule_records_its_lag_and_reaches_kafka() 
     );
 
     // every event of the run arrives on the CDC topic
-    let mut seen = BTreeSet::new();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    while seen.len() < N as usize {
-        let msg = match tokio::time::timeout_at(deadline, consumer.recv()).await {
-            Ok(msg) => msg?,
-            Err(_) => bail!(
-                "only {} of the {N} events of run {run_id} reached {} within 60 s",
-                seen.len(),
-                env.cdc_topic
-            ),
-        };
-        let Some(row) = events::decode_envelope(msg.payload())?.after else {
-            continue;
-        };
-        if row.run_id == Some(run_id) {
-            assert!(
-                row.t_sched_us()?.is_some(),
-                "scheduled_at travels with the event"
-            );
-            seen.insert(row.seq.context("seq")?);
-        }
-    }
+    let seen = run_seqs_on_topic(&env, &consumer, run_id, N, |_, row| {
+        assert!(
+            row.t_sched_us()?.is_some(),
+            "scheduled_at travels with the event"
+        );
+        Ok(())
+    })
+    .await?;
     assert_eq!(seen.first(), Some(&1));
     assert_eq!(seen.last(), Some(&N));
     Ok(())
@@ -228,28 +249,12 @@ async fn every_event_of_demo_generate_10000_appears_on_the_cdc_topic() -> anyhow
     let (run_id, _, total) = generate(&pg, "demo_generate(10000)").await?;
     assert_eq!(total, 10_000);
 
-    let mut seen = BTreeSet::new();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    while seen.len() < 10_000 {
-        let msg = match tokio::time::timeout_at(deadline, consumer.recv()).await {
-            Ok(msg) => msg?,
-            Err(_) => bail!(
-                "only {} of the 10000 events of run {run_id} reached {} within 60 s",
-                seen.len(),
-                env.cdc_topic
-            ),
-        };
-        let Some(row) = events::decode_envelope(msg.payload())?.after else {
-            continue;
-        };
-        if row.run_id == Some(run_id) {
-            // the key is the aggregate, so one aggregate's events share a partition, in order
-            assert_eq!(msg.key(), Some(row.aggregate_id.to_string().as_bytes()));
-            // Debezium is at-least-once: a re-sent event is not a generator failure (the
-            // verifier counts duplicates); what matters here is that every seq arrives
-            seen.insert(row.seq.context("seq")?);
-        }
-    }
+    let seen = run_seqs_on_topic(&env, &consumer, run_id, 10_000, |msg, row| {
+        // the key is the aggregate, so one aggregate's events share a partition, in order
+        assert_eq!(msg.key(), Some(row.aggregate_id.to_string().as_bytes()));
+        Ok(())
+    })
+    .await?;
     assert_eq!((seen.first(), seen.last()), (Some(&1), Some(&10_000)));
     Ok(())
 }
