@@ -5,21 +5,7 @@ use events::envelope::{decode_envelope, Op};
 use events::{EventType, Payload};
 use uuid::Uuid;
 
-/// Every timestamp of an event known when the processor receives it (µs since the epoch,
-/// `DESIGN.md` "Timestamps").
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Stamps {
-    /// `scheduled_at`, rate mode only.
-    pub t_sched: Option<i64>,
-    /// `created_at`: the insert into the outbox.
-    pub t0: i64,
-    /// Commit in PostgreSQL (`source.ts_us`).
-    pub t0c: i64,
-    /// Debezium read the change (envelope `ts_us`).
-    pub t1: i64,
-    /// Kafka record timestamp (ms resolution, in µs); `None` when the record has none.
-    pub t2: Option<i64>,
-}
+pub use events::stages::Stamps;
 
 /// An outbox event, decoded and validated.
 #[derive(Debug, Clone, PartialEq)]

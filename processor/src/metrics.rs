@@ -11,33 +11,14 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::time::Instant;
 
+use events::stages::{self, Sample};
 use events::EventType;
 use hdrhistogram::Histogram as Hdr;
 use telemetry::prom::{self, Histogram};
 
 use crate::decode::{Stamps, REJECTION_KINDS};
 
-/// Stage names, in pipeline order.
-pub const STAGES: [&str; 6] = [
-    "commit",
-    "capture",
-    "publish",
-    "queue",
-    "process",
-    "end_to_end",
-];
-
-/// The duration of each stage in µs for one event (`None` when an end is unknown).
-pub fn stage_durations(s: &Stamps, t3: i64, t5: i64) -> [Option<i64>; 6] {
-    [
-        Some(s.t0c - s.t0),
-        Some(s.t1 - s.t0c),
-        s.t2.map(|t2| t2 - s.t1),
-        s.t2.map(|t2| t3 - t2),
-        Some(t5 - t3),
-        Some(t5 - s.t_sched.unwrap_or(s.t0)),
-    ]
-}
+pub use events::stages::STAGES;
 
 const LATENCY_BOUNDS_S: [f64; 14] = [
     0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0,
@@ -179,21 +160,22 @@ impl Metrics {
         if stamps.t2.is_none() {
             m.no_kafka_timestamp += 1;
         }
-        for (i, d) in stage_durations(stamps, t3, t5).into_iter().enumerate() {
-            let Some(mut d) = d else { continue };
-            if i == 2 && (-999..0).contains(&d) {
-                // t2 is Kafka's millisecond timestamp, truncated: up to 999 µs below Debezium's
-                // µs read time is resolution, not skew. Counted, and recorded as 0.
-                m.below_resolution += 1;
-                d = 0;
-            }
-            if d < 0 {
-                m.skew[i] += 1;
-                m.period.skewed += 1;
-                continue;
-            }
+        for (i, d) in stamps.durations(t3, t5).into_iter().enumerate() {
+            let Some(d) = d else { continue };
+            let d = match stages::judge(i, d) {
+                Sample::Measured(d) => d,
+                Sample::BelowResolution => {
+                    m.below_resolution += 1;
+                    0
+                }
+                Sample::Skewed(_) => {
+                    m.skew[i] += 1;
+                    m.period.skewed += 1;
+                    continue;
+                }
+            };
             m.stages[i].observe(d as f64 / 1e6);
-            if i == 5 {
+            if i == stages::stage::END_TO_END {
                 m.period.end_to_end_us.saturating_record(d.max(1) as u64);
             }
         }
@@ -386,31 +368,6 @@ mod tests {
             t1: 3_000,
             t2: Some(4_000),
         }
-    }
-
-    #[test]
-    fn stage_durations_follow_the_design() {
-        assert_eq!(
-            stage_durations(&stamps(), 6_000, 10_000),
-            [
-                Some(500),
-                Some(1_500),
-                Some(1_000),
-                Some(2_000),
-                Some(4_000),
-                Some(9_000)
-            ]
-        );
-        let rate = Stamps {
-            t_sched: Some(500),
-            ..stamps()
-        };
-        assert_eq!(stage_durations(&rate, 6_000, 10_000)[5], Some(9_500));
-        let no_ts = Stamps {
-            t2: None,
-            ..stamps()
-        };
-        assert_eq!(stage_durations(&no_ts, 6_000, 10_000)[2..4], [None, None]);
     }
 
     #[test]

@@ -1,6 +1,20 @@
-//! `verifier`: tails Kafka and MongoDB, joins each event with the generator's run manifest in
-//! PostgreSQL, measures every stage (T0 created … T5 written) and proves that nothing was lost or
-//! applied twice.
+//! `verifier`: follows every event of a generator run from PostgreSQL through Kafka into
+//! MongoDB, measures every stage (T0 created … T5 written) with HdrHistogram, and proves that
+//! nothing was lost or applied twice. Names: `DESIGN.md`.
 //!
-//! Status: empty; the verifier lands with its own issue. Names: `DESIGN.md`.
+//! Pure logic:
+//! - [`measure`]: stage histograms, skew and resolution accounting, throughput timelines.
+//! - [`join`]: the per-run join of outbox, Kafka and receipts, keyed by seq (bitsets).
+//! - [`integrity`]: the rules MongoDB's state must satisfy.
+//! - [`slo`]: objectives and their verdict.
+//! - [`report`]: the report (text and `report.json`).
+//!
+//! I/O at the edges: [`sources`] (PostgreSQL, Kafka, MongoDB), [`watch`] (the loop), and the
+//! `verifier` binary.
 #![forbid(unsafe_code)]
+
+pub mod integrity;
+pub mod join;
+pub mod measure;
+pub mod report;
+pub mod slo;

@@ -4,6 +4,7 @@
 //!   `DESIGN.md`.
 //! - [`envelope`]: decoding the Debezium change envelope of an `activity.event_outbox` row as it
 //!   arrives on Kafka (JSON, schemas disabled).
+//! - [`stages`]: the pipeline's stages and how timestamps become stage durations.
 //! - [`time`]: microsecond timestamps since the Unix epoch, the unit of every measurement.
 //!
 //! Pure logic only: no I/O, no clocks read except where a function says so.
@@ -12,8 +13,10 @@
 pub mod envelope;
 pub mod names;
 pub mod payload;
+pub mod stages;
 pub mod time;
 
 pub use envelope::{decode_envelope, DecodeError, Envelope, Op, OutboxRow, Source};
 pub use payload::{EventType, Payload};
+pub use stages::{Sample, Stamps, STAGES};
 pub use time::{parse_timestamp_us, TimestampError};

@@ -1,0 +1,333 @@
+//! The rules that MongoDB's state must satisfy after a run, applied to documents already read
+//! (pure). What the state must be comes from the outbox: the entities the run created, and every
+//! `ParticipantJoined` of the activities it touched (from any run, since a later run may join an
+//! earlier run's activity).
+//!
+//! - every user and activity the run created exists;
+//! - every organizer and every participant exists in `users`; every joined activity exists;
+//! - nothing applied twice: no participant listed twice, no event id twice in `applied_events`,
+//!   `participant_count` not above the joins the outbox holds;
+//! - nothing missing: `participant_count` and the participant list equal those joins.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+
+/// What the outbox says the state must be.
+#[derive(Debug, Clone, Default)]
+pub struct Expected {
+    /// Users the run created.
+    pub users: BTreeSet<String>,
+    /// Activities the run created.
+    pub activities: BTreeSet<String>,
+    /// Every activity the run touched (created or joined) → the user ids that joined it, from
+    /// every `ParticipantJoined` in the outbox.
+    pub joins: BTreeMap<String, Vec<String>>,
+}
+
+/// An activity document, the fields the rules read.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ActivityDoc {
+    /// `_id`.
+    pub id: String,
+    /// `organizer_id` (absent on a stub created by an early join).
+    pub organizer_id: Option<String>,
+    /// `participants`.
+    pub participants: Vec<String>,
+    /// `applied_events`.
+    pub applied_events: Vec<String>,
+}
+
+/// A statistics document, the fields the rules read.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct StatisticsDoc {
+    /// `_id` (the activity id).
+    pub id: String,
+    /// `participant_count`.
+    pub participant_count: i64,
+    /// `applied_events`.
+    pub applied_events: Vec<String>,
+}
+
+/// What was read from MongoDB.
+#[derive(Debug, Clone, Default)]
+pub struct State {
+    /// Ids found in `users` among those asked for.
+    pub users: BTreeSet<String>,
+    /// Activities found.
+    pub activities: BTreeMap<String, ActivityDoc>,
+    /// Statistics found.
+    pub statistics: BTreeMap<String, StatisticsDoc>,
+}
+
+impl State {
+    /// The user ids the rules need to look up in `users`: the run's users, organizers and
+    /// participants of the activities read.
+    pub fn users_to_check(expected: &Expected, activities: &[ActivityDoc]) -> BTreeSet<String> {
+        let mut ids = expected.users.clone();
+        for a in activities {
+            ids.extend(a.organizer_id.iter().cloned());
+            ids.extend(a.participants.iter().cloned());
+        }
+        for users in expected.joins.values() {
+            ids.extend(users.iter().cloned());
+        }
+        ids
+    }
+}
+
+/// Kinds of finding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    /// An entity the run created, or an effect it must have, is not in MongoDB.
+    MissingEffect,
+    /// An effect is there more than once.
+    AppliedTwice,
+    /// A reference points to a document that does not exist.
+    BrokenReference,
+}
+
+impl Kind {
+    /// The name reports use.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::MissingEffect => "missing_effect",
+            Kind::AppliedTwice => "applied_twice",
+            Kind::BrokenReference => "broken_reference",
+        }
+    }
+}
+
+/// One violated rule.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Finding {
+    /// Its kind.
+    pub kind: Kind,
+    /// Collection and document (`users/<id>`, `activities/<id>`, `statistics/<id>`).
+    pub at: String,
+    /// What is wrong, in words.
+    pub detail: String,
+}
+
+fn duplicates(v: &[String]) -> Vec<&String> {
+    let mut seen = BTreeSet::new();
+    v.iter().filter(|x| !seen.insert(*x)).collect()
+}
+
+/// Applies every rule; findings sorted by kind, then place.
+pub fn audit(expected: &Expected, state: &State) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let mut push = |kind, at: String, detail: String| out.push(Finding { kind, at, detail });
+    for u in &expected.users {
+        if !state.users.contains(u) {
+            push(
+                Kind::MissingEffect,
+                format!("users/{u}"),
+                "created by the run, not in users".into(),
+            );
+        }
+    }
+    for a in &expected.activities {
+        if !state.activities.contains_key(a) {
+            push(
+                Kind::MissingEffect,
+                format!("activities/{a}"),
+                "created by the run, not in activities".into(),
+            );
+        }
+    }
+    for (id, joined) in &expected.joins {
+        let at = format!("activities/{id}");
+        let Some(doc) = state.activities.get(id) else {
+            if !expected.activities.contains(id) {
+                push(
+                    Kind::BrokenReference,
+                    at,
+                    format!(
+                        "joined by {} participant(s), not in activities",
+                        joined.len()
+                    ),
+                );
+            }
+            continue;
+        };
+        match &doc.organizer_id {
+            Some(o) if !state.users.contains(o) => push(
+                Kind::BrokenReference,
+                at.clone(),
+                format!("organizer {o} is not in users"),
+            ),
+            None => push(
+                Kind::MissingEffect,
+                at.clone(),
+                "no organizer_id: its ActivityCreated was not applied".into(),
+            ),
+            _ => {}
+        }
+        for p in &doc.participants {
+            if !state.users.contains(p) {
+                push(
+                    Kind::BrokenReference,
+                    at.clone(),
+                    format!("participant {p} is not in users"),
+                );
+            }
+        }
+        for d in duplicates(&doc.participants) {
+            push(
+                Kind::AppliedTwice,
+                at.clone(),
+                format!("participant {d} listed more than once"),
+            );
+        }
+        for d in duplicates(&doc.applied_events) {
+            push(
+                Kind::AppliedTwice,
+                at.clone(),
+                format!("event {d} applied more than once"),
+            );
+        }
+        let want: BTreeSet<&String> = joined.iter().collect();
+        let have: BTreeSet<&String> = doc.participants.iter().collect();
+        for m in want.difference(&have) {
+            push(
+                Kind::MissingEffect,
+                at.clone(),
+                format!("participant {m} joined in the outbox, not in participants"),
+            );
+        }
+        let expected_count = joined.len() as i64;
+        let sat = format!("statistics/{id}");
+        match state.statistics.get(id) {
+            None => push(Kind::MissingEffect, sat, "no statistics document".into()),
+            Some(s) => {
+                if s.participant_count > expected_count {
+                    push(
+                        Kind::AppliedTwice,
+                        sat.clone(),
+                        format!(
+                            "participant_count {} > {} ParticipantJoined events in the outbox",
+                            s.participant_count, expected_count
+                        ),
+                    );
+                } else if s.participant_count < expected_count {
+                    push(
+                        Kind::MissingEffect,
+                        sat.clone(),
+                        format!(
+                            "participant_count {} < {} ParticipantJoined events in the outbox",
+                            s.participant_count, expected_count
+                        ),
+                    );
+                }
+                for d in duplicates(&s.applied_events) {
+                    push(
+                        Kind::AppliedTwice,
+                        sat.clone(),
+                        format!("event {d} counted more than once"),
+                    );
+                }
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(v: &[&str]) -> Vec<String> {
+        v.iter().map(|x| (*x).to_owned()).collect()
+    }
+
+    fn world() -> (Expected, State) {
+        let expected = Expected {
+            users: ["u1", "u2", "u3"].map(String::from).into(),
+            activities: ["a1"].map(String::from).into(),
+            joins: [("a1".to_owned(), s(&["u2", "u3"]))].into(),
+        };
+        let state = State {
+            users: ["u1", "u2", "u3"].map(String::from).into(),
+            activities: [(
+                "a1".to_owned(),
+                ActivityDoc {
+                    id: "a1".into(),
+                    organizer_id: Some("u1".into()),
+                    participants: s(&["u2", "u3"]),
+                    applied_events: s(&["e2", "e3"]),
+                },
+            )]
+            .into(),
+            statistics: [(
+                "a1".to_owned(),
+                StatisticsDoc {
+                    id: "a1".into(),
+                    participant_count: 2,
+                    applied_events: s(&["e2", "e3"]),
+                },
+            )]
+            .into(),
+        };
+        (expected, state)
+    }
+
+    #[test]
+    fn a_consistent_state_has_no_findings() {
+        let (e, st) = world();
+        assert_eq!(audit(&e, &st), vec![]);
+        assert_eq!(
+            State::users_to_check(&e, &[st.activities["a1"].clone()]).len(),
+            3
+        );
+    }
+
+    #[test]
+    fn an_effect_applied_twice_is_found() {
+        let (e, mut st) = world();
+        let a = st.activities.get_mut("a1").unwrap();
+        a.participants.push("u2".into());
+        a.applied_events.push("e2".into());
+        st.statistics.get_mut("a1").unwrap().participant_count = 3;
+        let f = audit(&e, &st);
+        assert_eq!(f.len(), 3, "{f:?}");
+        assert!(f.iter().all(|f| f.kind == Kind::AppliedTwice));
+        assert!(f
+            .iter()
+            .any(|f| f.at == "statistics/a1" && f.detail.contains("3 > 2")));
+    }
+
+    #[test]
+    fn missing_entities_and_effects_are_found() {
+        let (e, mut st) = world();
+        st.users.remove("u3");
+        st.activities.get_mut("a1").unwrap().participants.pop();
+        st.statistics.get_mut("a1").unwrap().participant_count = 1;
+        let f = audit(&e, &st);
+        let kinds: Vec<_> = f.iter().map(|f| (f.kind, f.at.as_str())).collect();
+        assert_eq!(
+            kinds,
+            vec![
+                (Kind::MissingEffect, "activities/a1"),
+                (Kind::MissingEffect, "statistics/a1"),
+                (Kind::MissingEffect, "users/u3"),
+            ],
+            "{f:?}"
+        );
+    }
+
+    #[test]
+    fn broken_references_are_found() {
+        let (mut e, mut st) = world();
+        st.users.remove("u1"); // the organizer
+        e.users.remove("u1"); // created by an earlier run
+        e.joins.insert("a9".into(), s(&["u2"])); // joined, created earlier, gone
+        let f = audit(&e, &st);
+        assert_eq!(f.len(), 2, "{f:?}");
+        assert!(f.iter().all(|f| f.kind == Kind::BrokenReference));
+        assert!(f.iter().any(|f| f.detail.contains("organizer u1")));
+        assert!(f.iter().any(|f| f.at == "activities/a9"));
+    }
+}

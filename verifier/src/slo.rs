@@ -1,0 +1,200 @@
+//! Service-level objectives and their verdict. The defaults are the targets the demo was planned
+//! with; `--slo FILE` replaces any of them (a JSON object with the fields of [`Slo`]).
+
+use serde::{Deserialize, Serialize};
+
+/// The objectives. Latencies are end to end (from `t_sched` in rate mode).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Slo {
+    /// Events per second, end to end, above which the run passes.
+    pub throughput_min_eps: f64,
+    /// Throughput is judged only for runs of at least this many events: a run of 10 events
+    /// written in one transaction lasts a few milliseconds, and its "rate" says nothing.
+    pub throughput_min_events: u64,
+    /// Median end to end, ms, below which the run passes.
+    pub p50_max_ms: f64,
+    /// 95th percentile end to end, ms.
+    pub p95_max_ms: f64,
+    /// 99th percentile end to end, ms.
+    pub p99_max_ms: f64,
+    /// Share of the run's events that reached MongoDB, above which the run passes (0..1).
+    pub success_rate_min: f64,
+}
+
+impl Default for Slo {
+    fn default() -> Self {
+        Self {
+            throughput_min_eps: 100.0,
+            throughput_min_events: 1000,
+            p50_max_ms: 30.0,
+            p95_max_ms: 100.0,
+            p99_max_ms: 200.0,
+            success_rate_min: 0.999,
+        }
+    }
+}
+
+impl Slo {
+    /// Reads an SLO file; fields it does not name keep their defaults.
+    pub fn from_json(text: &str) -> Result<Self, String> {
+        let slo: Slo = serde_json::from_str(text).map_err(|e| {
+            format!("{e}; expected a JSON object with any of throughput_min_eps, throughput_min_events, p50_max_ms, p95_max_ms, p99_max_ms, success_rate_min")
+        })?;
+        if !(0.0..=1.0).contains(&slo.success_rate_min) {
+            return Err(format!(
+                "success_rate_min = {} is not a share between 0 and 1 (0.999 means 99.9%)",
+                slo.success_rate_min
+            ));
+        }
+        Ok(slo)
+    }
+}
+
+/// The figures the objectives are judged on.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Actual {
+    /// Events the run had to deliver.
+    pub events: u64,
+    /// Events per second end to end (`None` when nothing finished).
+    pub throughput_eps: Option<f64>,
+    /// End-to-end percentiles, ms (`None` without samples).
+    pub p50_ms: Option<f64>,
+    /// 95th.
+    pub p95_ms: Option<f64>,
+    /// 99th.
+    pub p99_ms: Option<f64>,
+    /// Share delivered.
+    pub success_rate: f64,
+}
+
+/// One objective judged.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Check {
+    /// Name: `throughput`, `p50`, `p95`, `p99`, `success_rate`.
+    pub name: String,
+    /// The objective in words (`> 100 events/s`).
+    pub target: String,
+    /// The run's figure (`null` when not measured).
+    pub actual: Option<f64>,
+    /// `pass`, `fail` or `not_judged` (with the reason in `note`).
+    pub verdict: String,
+    /// Why an objective was not judged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+impl Slo {
+    /// Judges `a`. An objective with no figure fails (nothing finished), except throughput
+    /// for runs smaller than `throughput_min_events`, which is not judged.
+    pub fn judge(&self, a: &Actual) -> Vec<Check> {
+        let check =
+            |name: &str, target: String, actual: Option<f64>, ok: &dyn Fn(f64) -> bool| Check {
+                name: name.into(),
+                target,
+                actual,
+                verdict: if actual.is_some_and(ok) {
+                    "pass"
+                } else {
+                    "fail"
+                }
+                .into(),
+                note: None,
+            };
+        let mut throughput = check(
+            "throughput",
+            format!("> {} events/s", self.throughput_min_eps),
+            a.throughput_eps,
+            &|v| v > self.throughput_min_eps,
+        );
+        if a.events < self.throughput_min_events {
+            throughput.verdict = "not_judged".into();
+            throughput.note = Some(format!(
+                "the run has {} events; throughput is judged from {} (throughput_min_events)",
+                a.events, self.throughput_min_events
+            ));
+        }
+        vec![
+            throughput,
+            check("p50", format!("< {} ms", self.p50_max_ms), a.p50_ms, &|v| {
+                v < self.p50_max_ms
+            }),
+            check("p95", format!("< {} ms", self.p95_max_ms), a.p95_ms, &|v| {
+                v < self.p95_max_ms
+            }),
+            check("p99", format!("< {} ms", self.p99_max_ms), a.p99_ms, &|v| {
+                v < self.p99_max_ms
+            }),
+            check(
+                "success_rate",
+                format!("> {}%", self.success_rate_min * 100.0),
+                Some(a.success_rate),
+                &|v| v > self.success_rate_min,
+            ),
+        ]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn actual() -> Actual {
+        Actual {
+            events: 10_000,
+            throughput_eps: Some(500.0),
+            p50_ms: Some(10.0),
+            p95_ms: Some(50.0),
+            p99_ms: Some(150.0),
+            success_rate: 1.0,
+        }
+    }
+
+    #[test]
+    fn defaults_are_the_planned_targets() {
+        let checks = Slo::default().judge(&actual());
+        assert!(checks.iter().all(|c| c.verdict == "pass"), "{checks:?}");
+        let slow = Actual {
+            p99_ms: Some(200.0),
+            ..actual()
+        };
+        let c = Slo::default().judge(&slow);
+        assert_eq!(c[3].verdict, "fail");
+        let lossy = Actual {
+            success_rate: 0.999,
+            ..actual()
+        };
+        assert_eq!(Slo::default().judge(&lossy)[4].verdict, "fail");
+    }
+
+    #[test]
+    fn small_runs_are_not_judged_on_throughput_and_missing_figures_fail() {
+        let small = Actual {
+            events: 10,
+            throughput_eps: Some(3.0),
+            ..actual()
+        };
+        let c = Slo::default().judge(&small);
+        assert_eq!(c[0].verdict, "not_judged");
+        assert!(c[0].note.as_deref().unwrap().contains("10 events"));
+        let none = Actual {
+            p50_ms: None,
+            ..actual()
+        };
+        assert_eq!(Slo::default().judge(&none)[1].verdict, "fail");
+    }
+
+    #[test]
+    fn files_override_some_fields_and_bad_ones_are_named() {
+        let s = Slo::from_json(r#"{"p99_max_ms": 500}"#).unwrap();
+        assert_eq!(s.p99_max_ms, 500.0);
+        assert_eq!(s.p50_max_ms, 30.0);
+        let e = Slo::from_json(r#"{"p99": 5}"#).unwrap_err();
+        assert!(
+            e.contains("unknown field") && e.contains("p99_max_ms"),
+            "{e}"
+        );
+        let e = Slo::from_json(r#"{"success_rate_min": 99.9}"#).unwrap_err();
+        assert!(e.contains("0.999"), "{e}");
+    }
+}
