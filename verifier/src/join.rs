@@ -205,6 +205,17 @@ impl Join {
         &self.counts
     }
 
+    /// Whether `seq` has a receipt.
+    pub fn has_receipt(&self, seq: i64) -> bool {
+        self.receipts.contains(seq)
+    }
+
+    /// Lowers the number of events expected to `n` (≤ the run's size): a run stopped early
+    /// wrote fewer than it was asked for.
+    pub fn set_expected(&mut self, n: u64) {
+        self.counts.expected = n.min(self.kafka.n);
+    }
+
     /// Whether every expected event is on Kafka and receipted.
     pub fn complete(&self) -> bool {
         self.counts.matched == self.counts.expected
@@ -261,8 +272,9 @@ impl Join {
         self.see_t0(r.stamps.t0);
         self.last_t5 = Some(self.last_t5.map_or(r.t5, |l| l.max(r.t5)));
         let d = r.stamps.durations(r.t3, r.t5);
-        for i in stage::QUEUE..=stage::END_TO_END {
-            self.measurements.stages[i].record(i, r.event_type, d[i]);
+        let e2e = d[stage::END_TO_END];
+        for (i, d) in d.iter().enumerate().skip(stage::QUEUE) {
+            self.measurements.stages[i].record(i, r.event_type, *d);
         }
         self.done_timeline.add(r.t5);
         if self.kafka.contains(r.seq) {
@@ -283,7 +295,7 @@ impl Join {
         self.recent.push_back(Recent {
             seq: r.seq,
             event_type: r.event_type.as_str().to_owned(),
-            end_to_end_ms: d[stage::END_TO_END].unwrap_or(0) as f64 / 1000.0,
+            end_to_end_ms: e2e.unwrap_or(0) as f64 / 1000.0,
             t5: r.t5,
         });
         true
@@ -301,6 +313,7 @@ impl Join {
         self.receipts
             .absent(from, limit)
             .into_iter()
+            .take_while(|s| *s <= self.counts.expected as i64)
             .map(|s| {
                 let at = if self.kafka.contains(s) {
                     LastStage::Kafka

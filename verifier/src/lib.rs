@@ -18,3 +18,11 @@ pub mod join;
 pub mod measure;
 pub mod report;
 pub mod slo;
+
+pub mod cli;
+pub mod dashboard;
+pub mod follow;
+pub mod hlog;
+pub mod html;
+pub mod sources;
+pub mod status;

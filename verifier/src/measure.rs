@@ -143,7 +143,15 @@ pub struct StageSummary {
     /// Per event type.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub by_type: Vec<StageSummary>,
+    /// The percentile curve: `[percentile, ms]` at [`CURVE`].
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub curve: Vec<[f64; 2]>,
 }
+
+/// Percentiles of the curve in reports.
+pub const CURVE: [f64; 14] = [
+    0.0, 10.0, 25.0, 50.0, 75.0, 90.0, 95.0, 99.0, 99.5, 99.9, 99.95, 99.99, 99.999, 100.0,
+];
 
 impl StageSummary {
     /// Percentiles of `h` (µs) in ms.
@@ -159,6 +167,11 @@ impl StageSummary {
             p999_ms: q(0.999),
             max_ms: h.max() as f64 / 1000.0,
             mean_ms: if h.is_empty() { 0.0 } else { h.mean() / 1000.0 },
+            curve: if h.is_empty() {
+                Vec::new()
+            } else {
+                CURVE.iter().map(|p| [*p, q(p / 100.0)]).collect()
+            },
             ..Self::default()
         }
     }

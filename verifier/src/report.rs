@@ -241,7 +241,7 @@ impl Report {
         };
         let slo_checks = inputs.slo.judge(&actual);
         let slo_ok = slo_checks.iter().all(|c| c.verdict != "fail");
-        let generator_lag = (join.measurements.generator_lag.all.len() > 0)
+        let generator_lag = (!join.measurements.generator_lag.all.is_empty())
             .then(|| join.measurements.generator_lag.summary("generator_lag"));
         Report {
             schema: SCHEMA.into(),
@@ -335,13 +335,13 @@ impl Report {
         }
         let _ = writeln!(
             o,
-            "\n{:<13}{:>8}{:>10}{:>10}{:>10}{:>10}{:>10}{:>10}{:>7}",
+            "\n{:<20}{:>8}{:>10}{:>10}{:>10}{:>10}{:>10}{:>10}{:>7}",
             "stage (ms)", "count", "p50", "p90", "p95", "p99", "p99.9", "max", "skew"
         );
         let row = |o: &mut String, s: &StageSummary, indent: &str| {
             let _ = writeln!(
                 o,
-                "{:<13}{:>8}{:>10.2}{:>10.2}{:>10.2}{:>10.2}{:>10.2}{:>10.2}{:>7}",
+                "{:<20}{:>8}{:>10.2}{:>10.2}{:>10.2}{:>10.2}{:>10.2}{:>10.2}{:>7}",
                 format!("{indent}{}", s.name),
                 s.count,
                 s.p50_ms,
@@ -447,7 +447,12 @@ impl Report {
                 "  {:<13}{:<18}{:>14}  {}{}",
                 ch.name,
                 ch.target,
-                ch.actual.map_or("-".into(), |v| format!("{v:.2}")),
+                ch.actual
+                    .map_or("-".into(), |v| if ch.name == "success_rate" {
+                        format!("{:.3}%", v * 100.0)
+                    } else {
+                        format!("{v:.2}")
+                    }),
                 ch.verdict.to_uppercase(),
                 ch.note
                     .as_deref()

@@ -8,6 +8,8 @@ pub const DLQ_TOPIC: &str = "postgres.activity.event_outbox.dlq";
 pub const CDC_PARTITIONS: i32 = 3;
 /// Consumer group of the event processor.
 pub const PROCESSOR_GROUP: &str = "event-processor-group";
+/// Consumer group of the verifier's own read of the CDC topic.
+pub const VERIFIER_GROUP: &str = "verifier-group";
 
 /// PostgreSQL database of the application.
 pub const PG_DATABASE: &str = "app";

@@ -1,0 +1,263 @@
+//! Command line and environment.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use events::names::{self, defaults};
+
+use crate::slo::Slo;
+use crate::sources::{Endpoints, RunSpec};
+
+/// Follows every event of a generator run (outbox_demo) from PostgreSQL through Debezium and
+/// Kafka into MongoDB; measures each stage (T0 created … T5 written) with HdrHistogram; proves
+/// that nothing was lost or applied twice.
+///
+/// Exit codes: 0 pass, 1 SLO or integrity failure, 2 could not run (the message names the
+/// service and its address, or the unknown run).
+#[derive(Debug, Parser)]
+#[command(name = "verifier", version)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+    /// Where the services are.
+    #[command(flatten)]
+    pub services: ServiceArgs,
+    /// Log level: ERROR, WARNING, INFO, DEBUG or TRACE.
+    #[arg(long, env = "LOG_LEVEL", default_value = "INFO", global = true)]
+    pub log_level: String,
+    /// Write the log to this file instead of stderr (the dashboard always does: default
+    /// verifier.log in the current directory).
+    #[arg(long, env = "VERIFIER_LOG_FILE", global = true)]
+    pub log_file: Option<PathBuf>,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Follow a run live until every event is accounted for, then report (the daemon).
+    Watch(WatchArgs),
+    /// Report on a run: latencies per stage and event type, throughput, integrity, SLO verdict.
+    Report(ReportArgs),
+    /// Integrity only: every event on Kafka and in MongoDB, nothing applied twice.
+    Check(CheckArgs),
+}
+
+/// Service addresses, from flags or the environment (`DESIGN.md`, "Environment").
+#[derive(Debug, Clone, Args)]
+pub struct ServiceArgs {
+    /// PostgreSQL host.
+    #[arg(long, env = "PGHOST", default_value = defaults::PGHOST, global = true)]
+    pub pg_host: String,
+    /// PostgreSQL port.
+    #[arg(long, env = "PGPORT", default_value_t = defaults::PGPORT, global = true)]
+    pub pg_port: u16,
+    /// PostgreSQL role.
+    #[arg(long, env = "PGUSER", default_value = defaults::PGUSER, global = true)]
+    pub pg_user: String,
+    /// PostgreSQL password.
+    #[arg(long, env = "PGPASSWORD", default_value = defaults::PGPASSWORD, global = true, hide_env_values = true)]
+    pub pg_password: String,
+    /// PostgreSQL database.
+    #[arg(long, env = "PGDATABASE", default_value = names::PG_DATABASE, global = true)]
+    pub pg_database: String,
+    /// Kafka bootstrap servers.
+    #[arg(long, env = "KAFKA_BOOTSTRAP", default_value = defaults::KAFKA_BOOTSTRAP, global = true)]
+    pub bootstrap: String,
+    /// MongoDB connection string; its path names the database.
+    #[arg(long, env = "MONGODB_URI", default_value = defaults::MONGODB_URI, global = true)]
+    pub mongodb_uri: String,
+    /// The CDC topic.
+    #[arg(long, env = "CDC_TOPIC", default_value = names::CDC_TOPIC, global = true)]
+    pub topic: String,
+    /// The verifier's own consumer group.
+    #[arg(long, env = "VERIFIER_GROUP", default_value = names::VERIFIER_GROUP, global = true)]
+    pub group: String,
+    /// The processor's consumer group, whose lag the backlog shows.
+    #[arg(long, env = "PROCESSOR_GROUP", default_value = names::PROCESSOR_GROUP, global = true)]
+    pub processor_group: String,
+}
+
+impl ServiceArgs {
+    /// The endpoints.
+    pub fn endpoints(&self) -> Endpoints {
+        Endpoints {
+            pg_host: self.pg_host.clone(),
+            pg_port: self.pg_port,
+            pg_user: self.pg_user.clone(),
+            pg_password: self.pg_password.clone(),
+            pg_database: self.pg_database.clone(),
+            bootstrap: self.bootstrap.clone(),
+            mongodb_uri: self.mongodb_uri.clone(),
+            topic: self.topic.clone(),
+            group: self.group.clone(),
+            processor_group: self.processor_group.clone(),
+        }
+    }
+}
+
+/// Options shared by every subcommand.
+#[derive(Debug, Clone, Args)]
+pub struct RunArgs {
+    /// The run: its id, or `latest`.
+    #[arg(long, default_value = "latest")]
+    pub run: RunSpec,
+    /// Stop waiting when nothing new arrived for this many seconds after the generator
+    /// finished; what is still missing is reported as missing.
+    #[arg(long, default_value_t = 30)]
+    pub idle_timeout: u64,
+    /// Stop after this many seconds whatever happens (0: no limit).
+    #[arg(long, default_value_t = 0)]
+    pub timeout: u64,
+}
+
+impl RunArgs {
+    /// Idle timeout.
+    pub fn idle(&self) -> Duration {
+        Duration::from_secs(self.idle_timeout)
+    }
+
+    /// Overall limit.
+    pub fn limit(&self) -> Option<Duration> {
+        (self.timeout > 0).then(|| Duration::from_secs(self.timeout))
+    }
+}
+
+/// Report formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// Human-readable, to stdout.
+    Text,
+    /// `report.json`'s content, to stdout.
+    Json,
+    /// `report.html`; needs `--out`.
+    Html,
+}
+
+/// Options of reports.
+#[derive(Debug, Clone, Args)]
+pub struct ReportOpts {
+    /// What to print on stdout.
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: Format,
+    /// Write report.json, report.html and one .hlog per stage into this directory.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// SLO file (JSON; any of throughput_min_eps, throughput_min_events, p50_max_ms,
+    /// p95_max_ms, p99_max_ms, success_rate_min). Default: > 100 events/s, p50 < 30 ms,
+    /// p95 < 100 ms, p99 < 200 ms end to end, success > 99.9%.
+    #[arg(long)]
+    pub slo: Option<PathBuf>,
+    /// A report.json of an earlier run: the report shows the differences.
+    #[arg(long)]
+    pub baseline: Option<PathBuf>,
+}
+
+impl ReportOpts {
+    /// The objectives: the file's, or the defaults.
+    pub fn slo(&self) -> Result<Slo, String> {
+        match &self.slo {
+            None => Ok(Slo::default()),
+            Some(p) => {
+                let text = std::fs::read_to_string(p)
+                    .map_err(|e| format!("--slo {}: {e}", p.display()))?;
+                Slo::from_json(&text).map_err(|e| format!("--slo {}: {e}", p.display()))
+            }
+        }
+    }
+}
+
+/// `verifier watch`.
+#[derive(Debug, Clone, Args)]
+pub struct WatchArgs {
+    /// Which run and how long to wait.
+    #[command(flatten)]
+    pub run: RunArgs,
+    /// Show the live dashboard (needs a terminal; `q` quits). Without it, or without a
+    /// terminal, a progress line is printed every second.
+    #[arg(long)]
+    pub dashboard: bool,
+    /// Where /metrics (Prometheus) and /status (JSON) listen; `off` disables them.
+    #[arg(long, env = "VERIFIER_ADDR", default_value = "127.0.0.1:9102")]
+    pub listen: String,
+    /// The report at the end.
+    #[command(flatten)]
+    pub report: ReportOpts,
+}
+
+impl WatchArgs {
+    /// The HTTP address, if any.
+    pub fn listen_addr(&self) -> Result<Option<SocketAddr>, String> {
+        match self.listen.as_str() {
+            "off" | "" => Ok(None),
+            a => a.parse().map(Some).map_err(|_| {
+                format!("--listen (VERIFIER_ADDR) = {a:?} is not host:port (e.g. 127.0.0.1:9102) or off")
+            }),
+        }
+    }
+}
+
+/// `verifier report`.
+#[derive(Debug, Clone, Args)]
+pub struct ReportArgs {
+    /// Which run and how long to wait.
+    #[command(flatten)]
+    pub run: RunArgs,
+    /// Output.
+    #[command(flatten)]
+    pub report: ReportOpts,
+}
+
+/// `verifier check`.
+#[derive(Debug, Clone, Args)]
+pub struct CheckArgs {
+    /// Which run and how long to wait.
+    #[command(flatten)]
+    pub run: RunArgs,
+    /// Print the result as JSON (the integrity part of report.json).
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn subcommands_parse_with_defaults() {
+        let c =
+            Cli::try_parse_from(["verifier", "report", "--run", "7", "--format", "json"]).unwrap();
+        match c.command {
+            Command::Report(r) => {
+                assert_eq!(r.run.run, RunSpec::Id(7));
+                assert_eq!(r.report.format, Format::Json);
+                assert_eq!(r.run.idle_timeout, 30);
+            }
+            other => panic!("{other:?}"),
+        }
+        let c = Cli::try_parse_from(["verifier", "watch"]).unwrap();
+        let Command::Watch(w) = c.command else {
+            panic!()
+        };
+        assert_eq!(w.run.run, RunSpec::Latest);
+        assert_eq!(
+            w.listen_addr().unwrap(),
+            Some("127.0.0.1:9102".parse().unwrap())
+        );
+    }
+
+    #[test]
+    fn bad_values_are_named() {
+        let e = Cli::try_parse_from(["verifier", "check", "--run", "seven"])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("seven") && e.contains("latest"), "{e}");
+        let c = Cli::try_parse_from(["verifier", "watch", "--listen", "x"]).unwrap();
+        let Command::Watch(w) = c.command else {
+            panic!()
+        };
+        assert!(w.listen_addr().unwrap_err().contains("VERIFIER_ADDR"));
+    }
+}

@@ -1,0 +1,515 @@
+//! Following a run until every event is accounted for: the Kafka read, the receipt polls, the
+//! backlog probes and the final audit. `watch`, `report` and `check` all run this; they differ in
+//! what they show while it runs and what they do with the result.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use rdkafka::Message as _;
+use serde::Serialize;
+use tokio::sync::{mpsc, watch};
+
+use crate::join::{Join, Recent};
+use crate::measure::StageSummary;
+use crate::report::{Inputs, Missing, Report, RunInfo, LISTED};
+use crate::slo::Slo;
+use crate::sources::{self, Endpoints, Mongo, Pg, RunSpec};
+use events::stages::stage;
+
+/// How long to follow.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Which run.
+    pub run: RunSpec,
+    /// Give up when nothing new arrived for this long once the generator has finished.
+    pub idle_timeout: Duration,
+    /// Give up after this long whatever happens (`None`: no limit).
+    pub timeout: Option<Duration>,
+    /// Audit MongoDB's state when every event has a receipt.
+    pub audit: bool,
+    /// The objectives.
+    pub slo: Slo,
+}
+
+/// Backlog per stage.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Backlog {
+    /// WAL bytes the replication slot has not confirmed (Debezium's backlog).
+    pub slot_lag_bytes: Option<i64>,
+    /// Records the processor group has not committed (its Kafka lag).
+    pub processor_lag: Option<i64>,
+    /// Events of the run written but not yet seen on Kafka.
+    pub not_on_kafka: u64,
+    /// Events seen on Kafka without a receipt.
+    pub awaiting_receipt: u64,
+    /// Events not yet matched (outbox to receipt).
+    pub unmatched: u64,
+    /// Age of the oldest unmatched event, s.
+    pub oldest_unmatched_s: Option<f64>,
+}
+
+/// What is known while following: the dashboard, `/status` and the progress line show it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Snapshot {
+    /// The run.
+    pub run: RunInfo,
+    /// Seconds since following began.
+    pub elapsed_s: f64,
+    /// `following`, `auditing` or `done`.
+    pub phase: String,
+    /// Events expected.
+    pub expected: u64,
+    /// Distinct events on Kafka.
+    pub on_kafka: u64,
+    /// Extra copies on Kafka.
+    pub kafka_duplicates: u64,
+    /// Receipted events.
+    pub receipts: u64,
+    /// Matched (on Kafka and receipted).
+    pub matched: u64,
+    /// Events receipted per second over the last 5 s.
+    pub done_per_s: f64,
+    /// Events reaching Kafka per second over the last 5 s.
+    pub kafka_per_s: f64,
+    /// Per stage: count, p50, p95, p99 (ms), skew.
+    pub stages: Vec<StageSummary>,
+    /// End to end per event type.
+    pub by_type: Vec<StageSummary>,
+    /// Receipts per second, the last 60 s of observation (for the sparkline).
+    pub done_history: Vec<u64>,
+    /// End-to-end p99 (ms) of each of the last 60 s of observation.
+    pub p99_history: Vec<u64>,
+    /// Backlog per stage.
+    pub backlog: Backlog,
+    /// The latest receipted events.
+    pub recent: Vec<Recent>,
+    /// Total clock-skewed samples over all stages.
+    pub skewed: u64,
+}
+
+/// Every event and its receipt, or how far each got: the report.
+pub struct Outcome {
+    /// The report.
+    pub report: Report,
+    /// The join, for artifacts.
+    pub join: Join,
+    /// Why following stopped.
+    pub stopped: String,
+}
+
+const POLL: Duration = Duration::from_millis(250);
+const RECEIPTS_PER_POLL: usize = 5 * sources::IN_CHUNK;
+const HISTORY: usize = 60;
+
+/// A second of observation closed: receipts in it and the end-to-end p99.
+struct Live {
+    history_done: std::collections::VecDeque<u64>,
+    history_p99: std::collections::VecDeque<u64>,
+    last_receipts: u64,
+    recent_rates: std::collections::VecDeque<(Instant, u64, u64)>,
+}
+
+impl Live {
+    fn new() -> Self {
+        Self {
+            history_done: Default::default(),
+            history_p99: Default::default(),
+            last_receipts: 0,
+            recent_rates: Default::default(),
+        }
+    }
+
+    /// Closes one second: takes each stage's interval histogram (to the interval log) and
+    /// keeps the sparkline figures.
+    fn tick(&mut self, join: &mut Join, log: &mut crate::hlog::Logs) {
+        let receipts = join.counts().receipts;
+        push_bounded(&mut self.history_done, receipts - self.last_receipts);
+        self.last_receipts = receipts;
+        let e2e = &join.measurements.stages[stage::END_TO_END].interval;
+        push_bounded(
+            &mut self.history_p99,
+            if e2e.is_empty() {
+                0
+            } else {
+                e2e.value_at_quantile(0.99) / 1000
+            },
+        );
+        log.take(join);
+    }
+
+    fn rates(&mut self, join: &Join) -> (f64, f64) {
+        let now = Instant::now();
+        let c = join.counts();
+        self.recent_rates.push_back((now, c.kafka, c.receipts));
+        while self
+            .recent_rates
+            .front()
+            .is_some_and(|(t, ..)| now.duration_since(*t) > Duration::from_secs(5))
+        {
+            self.recent_rates.pop_front();
+        }
+        let (t, k, r) = self.recent_rates[0];
+        let dt = now.duration_since(t).as_secs_f64();
+        if dt < 0.2 {
+            return (0.0, 0.0);
+        }
+        ((c.kafka - k) as f64 / dt, (c.receipts - r) as f64 / dt)
+    }
+}
+
+fn push_bounded(q: &mut std::collections::VecDeque<u64>, v: u64) {
+    if q.len() == HISTORY {
+        q.pop_front();
+    }
+    q.push_back(v);
+}
+
+/// The services, connected.
+pub struct Services {
+    /// PostgreSQL.
+    pub pg: Pg,
+    /// MongoDB.
+    pub mongo: Mongo,
+    /// Addresses.
+    pub endpoints: Endpoints,
+}
+
+impl Services {
+    /// Connects to PostgreSQL and MongoDB (Kafka is opened per run).
+    pub async fn connect(endpoints: Endpoints) -> anyhow::Result<Self> {
+        Ok(Self {
+            pg: Pg::connect(&endpoints).await?,
+            mongo: Mongo::connect(&endpoints).await?,
+            endpoints,
+        })
+    }
+}
+
+/// Follows the run until it is complete, idle, timed out or stopped; then audits and reports.
+/// `snapshots` receives what is known about twice a second; `stop` ends following early.
+pub async fn follow(
+    s: &Services,
+    opts: &Options,
+    snapshots: &watch::Sender<Arc<Snapshot>>,
+    mut stop: watch::Receiver<bool>,
+    log: &mut crate::hlog::Logs,
+) -> anyhow::Result<Outcome> {
+    let started = Instant::now();
+    let mut run = s.pg.run(opts.run).await?;
+    let run_id = run.run_id;
+    let mut join = Join::new(run.n.max(0) as u64, run.started_us);
+    let reader = sources::open_topic(&s.endpoints, run.started_us - 5_000_000)?;
+    let end_at_start = reader.end_at_start.clone();
+    let (tx, mut rx) = mpsc::channel(10_000);
+    let consumer_task = tokio::spawn(read_topic(reader.consumer, run_id, tx));
+    let mut caught_up: std::collections::BTreeMap<i32, bool> =
+        end_at_start.keys().map(|p| (*p, false)).collect();
+    let mut live = Live::new();
+    let mut poll = tokio::time::interval(POLL);
+    poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut second = tokio::time::interval(Duration::from_secs(1));
+    second.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last_progress = Instant::now();
+    let mut backlog = Backlog::default();
+    let mut receipt_low = 1_i64;
+    let stopped;
+    loop {
+        tokio::select! {
+            msg = rx.recv() => match msg {
+                Some(TopicItem::Event(partition, offset, e)) => {
+                    join.on_kafka(&e);
+                    last_progress = Instant::now();
+                    mark(&mut caught_up, &end_at_start, partition, offset);
+                }
+                Some(TopicItem::Position(partition, offset)) => {
+                    mark(&mut caught_up, &end_at_start, partition, offset);
+                }
+                None => anyhow::bail!("the Kafka reader stopped"),
+            },
+            _ = poll.tick() => {
+                let found = poll_receipts(s, run_id, &mut join, receipt_low).await?;
+                if found > 0 {
+                    last_progress = Instant::now();
+                }
+                while receipt_low <= join.counts().expected as i64 && join.has_receipt(receipt_low) {
+                    receipt_low += 1;
+                }
+                let (kafka_per_s, done_per_s) = live.rates(&join);
+                let _ = snapshots.send(Arc::new(snapshot(&run, &join, &live, &backlog, started, "following", kafka_per_s, done_per_s)));
+            }
+            _ = second.tick() => {
+                live.tick(&mut join, log);
+                if !run.finished() {
+                    run = s.pg.run(RunSpec::Id(run_id)).await?;
+                    if run.finished() {
+                        join.set_expected(s.pg.outbox_rows(run_id).await?);
+                    }
+                }
+                backlog = probe_backlog(s, run_id, &join).await;
+            }
+            _ = stop.changed() => {
+                stopped = "stopped by request".to_owned();
+                break;
+            }
+        }
+        let all_caught_up = caught_up.values().all(|c| *c);
+        if join.complete() && all_caught_up && run.finished() {
+            stopped = "every event is on Kafka and in MongoDB".to_owned();
+            break;
+        }
+        if run.finished() && last_progress.elapsed() > opts.idle_timeout {
+            stopped = format!(
+                "nothing new for {} s (--idle-timeout)",
+                opts.idle_timeout.as_secs()
+            );
+            break;
+        }
+        if opts.timeout.is_some_and(|t| started.elapsed() > t) {
+            stopped = "--timeout reached".to_owned();
+            break;
+        }
+    }
+    consumer_task.abort();
+    live.tick(&mut join, log);
+    if !run.finished() {
+        run = s.pg.run(RunSpec::Id(run_id)).await?;
+    }
+    let _ = snapshots.send(Arc::new(snapshot(
+        &run, &join, &live, &backlog, started, "auditing", 0.0, 0.0,
+    )));
+    // A last look for receipts of every event still unaccounted for, whether or not the
+    // verifier saw it on Kafka.
+    let unfinished: Vec<i64> = join
+        .unfinished(1, usize::MAX)
+        .into_iter()
+        .map(|(s, _)| s)
+        .collect();
+    for chunk in unfinished.chunks(sources::IN_CHUNK) {
+        let ids: Vec<String> = s.pg.ids(run_id, chunk).await?.into_values().collect();
+        for r in s.mongo.receipts(&ids).await? {
+            join.on_receipt(&r);
+        }
+    }
+    let outbox_rows = s.pg.outbox_rows(run_id).await?;
+    let listed = join.unfinished(1, LISTED);
+    let seqs: Vec<i64> = listed.iter().map(|(s, _)| *s).collect();
+    let ids = s.pg.ids(run_id, &seqs).await?;
+    let missing = listed
+        .into_iter()
+        .map(|(seq, last_stage)| Missing {
+            event_id: ids.get(&seq).cloned(),
+            seq,
+            last_stage,
+        })
+        .collect::<Vec<_>>();
+    let findings = if opts.audit && join.counts().receipts == join.counts().expected {
+        let expected =
+            s.pg.expected(run_id)
+                .await
+                .context("reading what MongoDB must hold")?;
+        let state = s.mongo.state(&expected).await?;
+        Some(crate::integrity::audit(&expected, &state))
+    } else {
+        None
+    };
+    let report = Report::build(
+        &join,
+        Inputs {
+            run: run.clone(),
+            outbox_rows,
+            missing,
+            findings,
+            slo: opts.slo.clone(),
+            generated_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        },
+    );
+    let _ = snapshots.send(Arc::new(snapshot(
+        &run, &join, &live, &backlog, started, "done", 0.0, 0.0,
+    )));
+    Ok(Outcome {
+        report,
+        join,
+        stopped,
+    })
+}
+
+fn mark(
+    caught_up: &mut std::collections::BTreeMap<i32, bool>,
+    end_at_start: &std::collections::BTreeMap<i32, i64>,
+    partition: i32,
+    offset: i64,
+) {
+    if end_at_start
+        .get(&partition)
+        .is_some_and(|end| offset + 1 >= *end)
+    {
+        caught_up.insert(partition, true);
+    }
+}
+
+enum TopicItem {
+    Event(i32, i64, crate::join::KafkaEvent),
+    Position(i32, i64),
+}
+
+async fn read_topic(
+    consumer: rdkafka::consumer::StreamConsumer,
+    run_id: i64,
+    tx: mpsc::Sender<TopicItem>,
+) {
+    use rdkafka::consumer::Consumer as _;
+    // Partitions already at their end have nothing to read: report them caught up.
+    let starts: Vec<(i32, i64)> = consumer
+        .assignment()
+        .map(|a| {
+            a.elements()
+                .iter()
+                .filter_map(|el| match el.offset() {
+                    rdkafka::Offset::Offset(o) => Some((el.partition(), o)),
+                    _ => None,
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    for (p, o) in starts {
+        let _ = tx.send(TopicItem::Position(p, o - 1)).await;
+    }
+    let mut last_position = Instant::now();
+    loop {
+        let item = {
+            let m = match consumer.recv().await {
+                Ok(m) => m,
+                Err(e) => {
+                    tracing::warn!("Kafka: {e}");
+                    continue;
+                }
+            };
+            match sources::parse_record(m.payload(), m.timestamp().to_millis()) {
+                Some((r, e)) if r == run_id => TopicItem::Event(m.partition(), m.offset(), e),
+                _ => {
+                    // Other runs' records: only the position matters, and not for each one.
+                    if last_position.elapsed() < Duration::from_millis(100) {
+                        continue;
+                    }
+                    last_position = Instant::now();
+                    TopicItem::Position(m.partition(), m.offset())
+                }
+            }
+        };
+        if tx.send(item).await.is_err() {
+            return;
+        }
+    }
+}
+
+async fn poll_receipts(
+    s: &Services,
+    run_id: i64,
+    join: &mut Join,
+    from: i64,
+) -> anyhow::Result<usize> {
+    let seqs = join.awaiting_receipt(from, RECEIPTS_PER_POLL);
+    if seqs.is_empty() {
+        return Ok(0);
+    }
+    let ids: Vec<String> = s.pg.ids(run_id, &seqs).await?.into_values().collect();
+    let mut found = 0;
+    for r in s.mongo.receipts(&ids).await? {
+        if join.on_receipt(&r) {
+            found += 1;
+        }
+    }
+    Ok(found)
+}
+
+async fn probe_backlog(s: &Services, run_id: i64, join: &Join) -> Backlog {
+    let c = join.counts();
+    let endpoints = s.endpoints.clone();
+    let processor_lag = tokio::task::spawn_blocking(move || sources::processor_lag(&endpoints))
+        .await
+        .ok()
+        .and_then(|r| r.map_err(|e| tracing::debug!("processor lag: {e:#}")).ok())
+        .flatten();
+    let now_us = chrono::Utc::now().timestamp_micros();
+    let mut oldest = join.oldest_pending_s().map(|s| s * 1_000_000);
+    if c.kafka < c.expected {
+        if let Some(seq) = join.first_not_on_kafka() {
+            if let Ok(Some(t0)) = s.pg.created_us(run_id, seq).await {
+                oldest = Some(oldest.map_or(t0, |o| o.min(t0)));
+            }
+        }
+    }
+    Backlog {
+        slot_lag_bytes: s.pg.slot_lag_bytes().await.unwrap_or(None),
+        processor_lag,
+        not_on_kafka: c.expected.saturating_sub(c.kafka),
+        awaiting_receipt: c.kafka.saturating_sub(c.matched),
+        unmatched: c.expected.saturating_sub(c.matched),
+        oldest_unmatched_s: oldest
+            .filter(|_| c.matched < c.expected)
+            .map(|t| (now_us - t) as f64 / 1e6),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn snapshot(
+    run: &RunInfo,
+    join: &Join,
+    live: &Live,
+    backlog: &Backlog,
+    started: Instant,
+    phase: &str,
+    kafka_per_s: f64,
+    done_per_s: f64,
+) -> Snapshot {
+    let c = join.counts();
+    let stages = join.measurements.summaries();
+    Snapshot {
+        run: run.clone(),
+        elapsed_s: started.elapsed().as_secs_f64(),
+        phase: phase.into(),
+        expected: c.expected,
+        on_kafka: c.kafka,
+        kafka_duplicates: c.kafka_duplicates,
+        receipts: c.receipts,
+        matched: c.matched,
+        done_per_s,
+        kafka_per_s,
+        by_type: stages[stage::END_TO_END].by_type.clone(),
+        skewed: stages.iter().map(|s| s.skewed).sum(),
+        stages: stages
+            .into_iter()
+            .map(|mut s| {
+                s.by_type.clear();
+                s
+            })
+            .collect(),
+        done_history: live.history_done.iter().copied().collect(),
+        p99_history: live.history_p99.iter().copied().collect(),
+        backlog: backlog.clone(),
+        recent: join.recent().cloned().collect(),
+    }
+}
+
+/// The one-line progress shown without a terminal.
+pub fn progress_line(s: &Snapshot) -> String {
+    let e2e = s.stages.get(stage::END_TO_END);
+    format!(
+        "run {} [{}] {:.0}s: {}/{} in MongoDB ({:.1}%), {} on Kafka (+{} dup), {:.0} ev/s; e2e p50 {} p99 {}; backlog: slot {} B, processor lag {}, oldest unmatched {}",
+        s.run.run_id,
+        s.phase,
+        s.elapsed_s,
+        s.receipts,
+        s.expected,
+        if s.expected == 0 { 0.0 } else { 100.0 * s.receipts as f64 / s.expected as f64 },
+        s.on_kafka,
+        s.kafka_duplicates,
+        s.done_per_s,
+        e2e.filter(|e| e.count > 0).map_or("-".into(), |e| format!("{:.1} ms", e.p50_ms)),
+        e2e.filter(|e| e.count > 0).map_or("-".into(), |e| format!("{:.1} ms", e.p99_ms)),
+        s.backlog.slot_lag_bytes.map_or("-".into(), |b| b.to_string()),
+        s.backlog.processor_lag.map_or("-".into(), |b| b.to_string()),
+        s.backlog.oldest_unmatched_s.map_or("-".into(), |a| format!("{a:.1} s")),
+    )
+}

@@ -1,0 +1,72 @@
+//! HdrHistogram interval logs (`.hlog`, log format 1.3), one per stage: every second of
+//! observation, each stage's interval histogram is compressed (V2 + deflate, base64) into one
+//! line and reset. Values are µs; `Interval_Max` is in ms. Readable with HdrHistogram's
+//! `HistogramLogProcessor` and HdrHistogram.js.
+
+use std::fmt::Write as _;
+use std::path::Path;
+use std::time::Instant;
+
+use base64::Engine as _;
+use events::stages::STAGES;
+use hdrhistogram::serialization::{Serializer as _, V2DeflateSerializer};
+
+use crate::join::Join;
+
+/// The logs being written, in memory until [`Logs::write`].
+pub struct Logs {
+    started: Instant,
+    last: f64,
+    lines: Vec<String>,
+    serializer: V2DeflateSerializer,
+    buf: Vec<u8>,
+}
+
+impl Logs {
+    /// Empty logs whose time 0 is now, `start_epoch_s` seconds since the epoch.
+    pub fn new(start_epoch_s: f64) -> Self {
+        let header = format!(
+            "#[Histogram log format version 1.3]\n#[StartTime: {start_epoch_s:.3} (seconds since epoch)]\n#[Values in microseconds; Interval_Max in milliseconds]\n\"StartTimestamp\",\"Interval_Length\",\"Interval_Max\",\"Interval_Compressed_Histogram\"\n"
+        );
+        Self {
+            started: Instant::now(),
+            last: 0.0,
+            lines: vec![header; STAGES.len()],
+            serializer: V2DeflateSerializer::new(),
+            buf: Vec::new(),
+        }
+    }
+
+    /// Ends an interval: appends each stage's interval histogram (when it has samples) and
+    /// resets it.
+    pub fn take(&mut self, join: &mut Join) {
+        let now = self.started.elapsed().as_secs_f64();
+        for (i, h) in join.measurements.stages.iter_mut().enumerate() {
+            let h = &mut h.interval;
+            if h.is_empty() {
+                continue;
+            }
+            self.buf.clear();
+            if self.serializer.serialize(h, &mut self.buf).is_ok() {
+                let _ = writeln!(
+                    self.lines[i],
+                    "{:.3},{:.3},{:.3},{}",
+                    self.last,
+                    now - self.last,
+                    h.max() as f64 / 1000.0,
+                    base64::engine::general_purpose::STANDARD.encode(&self.buf)
+                );
+            }
+            h.reset();
+        }
+        self.last = now;
+    }
+
+    /// Writes `<stage>.hlog` for every stage into `dir`.
+    pub fn write(&self, dir: &Path) -> std::io::Result<()> {
+        for (name, text) in STAGES.iter().zip(&self.lines) {
+            std::fs::write(dir.join(format!("{name}.hlog")), text)?;
+        }
+        Ok(())
+    }
+}
