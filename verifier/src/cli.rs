@@ -104,8 +104,9 @@ pub struct RunArgs {
     /// The run: its id, or `latest`.
     #[arg(long, default_value = "latest")]
     pub run: RunSpec,
-    /// Stop waiting when nothing new arrived for this many seconds after the generator
-    /// finished; what is still missing is reported as missing.
+    /// Stop waiting when, for this many seconds after the generator finished, nothing moved:
+    /// no event of the run, no record on the topic, no WAL confirmed by the replication slot,
+    /// no receipt. What is still missing is then reported as missing.
     #[arg(long, default_value_t = 30)]
     pub idle_timeout: u64,
     /// Stop after this many seconds whatever happens (0: no limit).

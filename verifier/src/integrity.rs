@@ -110,6 +110,48 @@ pub struct Finding {
     pub detail: String,
 }
 
+/// Most findings listed one by one (all are counted).
+pub const LISTED: usize = 100;
+
+/// The audit of a run, accumulated chunk by chunk: counts by kind and the first [`LISTED`]
+/// findings.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Audit {
+    /// Effects found more than once.
+    pub applied_twice: u64,
+    /// References to documents that do not exist.
+    pub broken_references: u64,
+    /// Entities or effects missing.
+    pub missing_effects: u64,
+    /// The first [`LISTED`] findings.
+    pub listed: Vec<Finding>,
+    /// Documents read from MongoDB.
+    pub documents_read: u64,
+    /// Seconds the audit took.
+    pub seconds: f64,
+}
+
+impl Audit {
+    /// Adds the findings of one chunk.
+    pub fn add(&mut self, findings: Vec<Finding>) {
+        for f in findings {
+            match f.kind {
+                Kind::AppliedTwice => self.applied_twice += 1,
+                Kind::BrokenReference => self.broken_references += 1,
+                Kind::MissingEffect => self.missing_effects += 1,
+            }
+            if self.listed.len() < LISTED {
+                self.listed.push(f);
+            }
+        }
+    }
+
+    /// No finding at all.
+    pub fn clean(&self) -> bool {
+        self.applied_twice + self.broken_references + self.missing_effects == 0
+    }
+}
+
 fn duplicates(v: &[String]) -> Vec<&String> {
     let mut seen = BTreeSet::new();
     v.iter().filter(|x| !seen.insert(*x)).collect()
@@ -316,6 +358,25 @@ mod tests {
             ],
             "{f:?}"
         );
+    }
+
+    #[test]
+    fn the_audit_counts_every_finding_and_lists_the_first() {
+        let f = |kind| Finding {
+            kind,
+            at: "x".into(),
+            detail: String::new(),
+        };
+        let mut a = Audit::default();
+        a.add((0..LISTED + 5).map(|_| f(Kind::MissingEffect)).collect());
+        a.add(vec![f(Kind::AppliedTwice), f(Kind::BrokenReference)]);
+        assert_eq!(
+            (a.missing_effects, a.applied_twice, a.broken_references),
+            (LISTED as u64 + 5, 1, 1)
+        );
+        assert_eq!(a.listed.len(), LISTED);
+        assert!(!a.clean());
+        assert!(Audit::default().clean());
     }
 
     #[test]

@@ -325,6 +325,18 @@ impl Join {
             .collect()
     }
 
+    /// Events without a receipt, by the last place seen: `(outbox, kafka)`.
+    pub fn missing_by_stage(&self) -> (u64, u64) {
+        let mut at_kafka = 0;
+        for s in 1..=self.counts.expected as i64 {
+            if !self.receipts.contains(s) && self.kafka.contains(s) {
+                at_kafka += 1;
+            }
+        }
+        let missing = self.counts.expected - self.counts.receipts.min(self.counts.expected);
+        (missing - at_kafka.min(missing), at_kafka)
+    }
+
     /// The lowest seq not yet seen on Kafka.
     pub fn first_not_on_kafka(&self) -> Option<i64> {
         self.kafka.absent(1, 1).first().copied()
@@ -425,6 +437,7 @@ mod tests {
             vec![(5, LastStage::Kafka), (6, LastStage::Outbox)]
         );
         assert_eq!(j.awaiting_receipt(1, 10), vec![5]);
+        assert_eq!(j.missing_by_stage(), (1, 1));
         assert_eq!(j.first_not_on_kafka(), Some(6));
         assert_eq!(j.oldest_pending_s(), Some(1_000));
         // Kafka-side stages counted once per event, receipt-side once per receipt.

@@ -87,9 +87,9 @@ impl StageHist {
         }
     }
 
-    /// Summary of all events.
-    pub fn summary(&self, stage: &str) -> StageSummary {
-        let mut s = StageSummary::of(stage, &self.all);
+    /// Summary of all events, with percentile curves (`full`) or without (live views).
+    pub fn summary(&self, stage: &str, full: bool) -> StageSummary {
+        let mut s = StageSummary::of(stage, &self.all, full);
         s.skewed = self.skewed;
         s.skew_min_ms = self.skew_min_us as f64 / 1000.0;
         s.below_resolution = self.below_resolution;
@@ -97,7 +97,7 @@ impl StageHist {
         s.unmeasured = self.unmeasured;
         s.by_type = EventType::ALL
             .iter()
-            .map(|t| StageSummary::of(t.as_str(), &self.by_type[t.index()]))
+            .map(|t| StageSummary::of(t.as_str(), &self.by_type[t.index()], full))
             .filter(|s| s.count > 0)
             .collect();
         s
@@ -154,8 +154,8 @@ pub const CURVE: [f64; 14] = [
 ];
 
 impl StageSummary {
-    /// Percentiles of `h` (µs) in ms.
-    pub fn of(name: &str, h: &Histogram<u64>) -> Self {
+    /// Percentiles of `h` (µs) in ms; with the percentile curve when `curve`.
+    pub fn of(name: &str, h: &Histogram<u64>, curve: bool) -> Self {
         let q = |q: f64| h.value_at_quantile(q) as f64 / 1000.0;
         Self {
             name: name.to_owned(),
@@ -167,7 +167,7 @@ impl StageSummary {
             p999_ms: q(0.999),
             max_ms: h.max() as f64 / 1000.0,
             mean_ms: if h.is_empty() { 0.0 } else { h.mean() / 1000.0 },
-            curve: if h.is_empty() {
+            curve: if h.is_empty() || !curve {
                 Vec::new()
             } else {
                 CURVE.iter().map(|p| [*p, q(p / 100.0)]).collect()
@@ -226,12 +226,12 @@ pub struct Measurements {
 }
 
 impl Measurements {
-    /// Summaries of every stage, in pipeline order.
-    pub fn summaries(&self) -> Vec<StageSummary> {
+    /// Summaries of every stage, in pipeline order (`full`: with percentile curves).
+    pub fn summaries(&self, full: bool) -> Vec<StageSummary> {
         STAGES
             .iter()
             .zip(&self.stages)
-            .map(|(name, h)| h.summary(name))
+            .map(|(name, h)| h.summary(name, full))
             .collect()
     }
 }
@@ -257,7 +257,7 @@ mod tests {
         assert_eq!(h.below_resolution, 1);
         assert_eq!(h.unmeasured, 1);
         assert_eq!(h.over_range, 1);
-        let s = h.summary("capture");
+        let s = h.summary("capture", true);
         assert_eq!(s.count, 5);
         assert_eq!(s.by_type.len(), 1);
         assert_eq!(s.by_type[0].name, "UserCreated");
@@ -270,7 +270,7 @@ mod tests {
         for ms in 1..=100 {
             h.record(stage::QUEUE, EventType::ActivityCreated, Some(ms * 1000));
         }
-        let s = h.summary("queue");
+        let s = h.summary("queue", true);
         assert!((s.p50_ms - 50.0).abs() < 0.1, "{}", s.p50_ms);
         assert!((s.p99_ms - 99.0).abs() < 0.1, "{}", s.p99_ms);
         assert!((s.max_ms - 100.0).abs() < 0.1, "{}", s.max_ms);

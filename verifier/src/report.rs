@@ -5,7 +5,8 @@ use std::fmt::Write as _;
 
 use serde::{Deserialize, Serialize};
 
-use crate::integrity::{Finding, Kind};
+pub use crate::integrity::LISTED;
+use crate::integrity::{Audit, Finding};
 use crate::join::{Counts, Join, LastStage};
 use crate::measure::StageSummary;
 use crate::slo::{Actual, Check, Slo};
@@ -57,9 +58,6 @@ pub struct Missing {
     pub last_stage: LastStage,
 }
 
-/// Most missing events and findings listed one by one (all are counted).
-pub const LISTED: usize = 100;
-
 /// Integrity, three ways.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Integrity {
@@ -91,6 +89,12 @@ pub struct Integrity {
     pub missing_effects: u64,
     /// The first [`LISTED`] findings.
     pub findings: Vec<Finding>,
+    /// Documents the audit read from MongoDB.
+    #[serde(default)]
+    pub audit_documents: u64,
+    /// Seconds the audit took.
+    #[serde(default)]
+    pub audit_seconds: f64,
     /// Last event's `t0` to the last receipt's `t5`, ms (once every event has a receipt).
     pub convergence_ms: Option<f64>,
 }
@@ -102,6 +106,12 @@ pub struct Throughput {
     pub events_per_s: Option<f64>,
     /// First `t0` to last `t5`, s.
     pub duration_s: Option<f64>,
+    /// First `t0` of the run, µs since the epoch.
+    #[serde(default)]
+    pub first_t0_us: Option<i64>,
+    /// Last `t5` (the last write to MongoDB), µs since the epoch.
+    #[serde(default)]
+    pub last_t5_us: Option<i64>,
     /// Epoch second of index 0 of the series below.
     pub origin_s: i64,
     /// Events reaching Kafka per second (by `t1`).
@@ -150,6 +160,10 @@ pub struct Report {
     pub slo: Slo,
     /// Each objective judged.
     pub slo_checks: Vec<Check>,
+    /// When following stopped (every event accounted for, idle or stopped), µs since the
+    /// epoch; the audit ran after it.
+    #[serde(default)]
+    pub stopped_following_us: i64,
     /// Against `--baseline`, when given.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub baseline: Option<Vec<Diff>>,
@@ -164,19 +178,21 @@ pub struct Inputs {
     pub outbox_rows: u64,
     /// The first [`LISTED`] missing events, with ids.
     pub missing: Vec<Missing>,
-    /// Findings of the state audit (`None`: not audited).
-    pub findings: Option<Vec<Finding>>,
+    /// The state audit (`None`: not audited).
+    pub audit: Option<Audit>,
     /// Objectives.
     pub slo: Slo,
     /// Report time, RFC 3339.
     pub generated_at: String,
+    /// When following stopped, µs since the epoch.
+    pub stopped_following_us: i64,
 }
 
 impl Report {
     /// Builds the report.
     pub fn build(join: &Join, inputs: Inputs) -> Self {
         let counts = join.counts().clone();
-        let stages = join.measurements.summaries();
+        let stages = join.measurements.summaries(true);
         let e2e = &stages[stage::END_TO_END];
         let success_rate = if counts.expected == 0 {
             0.0
@@ -191,33 +207,32 @@ impl Report {
         let throughput = Throughput {
             events_per_s: duration_s.map(|d| counts.receipts as f64 / d),
             duration_s,
+            first_t0_us: first_t0,
+            last_t5_us: last_t5,
             origin_s: join.done_timeline.origin_s,
             kafka_per_second: join.kafka_timeline.per_second.clone(),
             done_per_second: join.done_timeline.per_second.clone(),
         };
         let missing_total = counts.expected - counts.receipts.min(counts.expected);
-        let unfinished = join.unfinished(1, usize::MAX);
-        let missing_at_kafka = unfinished
-            .iter()
-            .filter(|(_, s)| *s == LastStage::Kafka)
-            .count() as u64;
+        let (missing_at_outbox, missing_at_kafka) = join.missing_by_stage();
         let complete = missing_total == 0;
-        let findings = inputs.findings.clone().unwrap_or_default();
-        let by_kind = |k: Kind| findings.iter().filter(|f| f.kind == k).count() as u64;
+        let audit = inputs.audit.clone().unwrap_or_default();
         let mut integrity = Integrity {
             outbox_rows: inputs.outbox_rows,
             manifest_written: inputs.run.written.max(0) as u64,
             missing_total,
-            missing_at_outbox: missing_total - missing_at_kafka,
+            missing_at_outbox,
             missing_at_kafka,
             missing: inputs.missing,
             kafka_duplicates: counts.kafka_duplicates,
             out_of_range: counts.out_of_range,
-            state_audited: inputs.findings.is_some(),
-            applied_twice: by_kind(Kind::AppliedTwice),
-            broken_references: by_kind(Kind::BrokenReference),
-            missing_effects: by_kind(Kind::MissingEffect),
-            findings: findings.iter().take(LISTED).cloned().collect(),
+            state_audited: inputs.audit.is_some(),
+            applied_twice: audit.applied_twice,
+            broken_references: audit.broken_references,
+            missing_effects: audit.missing_effects,
+            findings: audit.listed.clone(),
+            audit_documents: audit.documents_read,
+            audit_seconds: audit.seconds,
             convergence_ms: match (complete, last_t0, last_t5) {
                 (true, Some(a), Some(b)) => Some((b - a) as f64 / 1000.0),
                 _ => None,
@@ -229,7 +244,7 @@ impl Report {
             && integrity.manifest_written == counts.expected
             && counts.out_of_range == 0
             && integrity.state_audited
-            && findings.is_empty();
+            && audit.clean();
         let has = e2e.count > 0;
         let actual = Actual {
             events: counts.expected,
@@ -241,8 +256,11 @@ impl Report {
         };
         let slo_checks = inputs.slo.judge(&actual);
         let slo_ok = slo_checks.iter().all(|c| c.verdict != "fail");
-        let generator_lag = (!join.measurements.generator_lag.all.is_empty())
-            .then(|| join.measurements.generator_lag.summary("generator_lag"));
+        let generator_lag = (!join.measurements.generator_lag.all.is_empty()).then(|| {
+            join.measurements
+                .generator_lag
+                .summary("generator_lag", true)
+        });
         Report {
             schema: SCHEMA.into(),
             generated_at: inputs.generated_at,
@@ -261,6 +279,7 @@ impl Report {
             integrity,
             slo: inputs.slo,
             slo_checks,
+            stopped_following_us: inputs.stopped_following_us,
             baseline: None,
         }
     }
@@ -417,8 +436,8 @@ impl Report {
         if i.state_audited {
             let _ = writeln!(
                 o,
-                "  MongoDB state: applied twice {} · broken references {} · missing effects {}",
-                i.applied_twice, i.broken_references, i.missing_effects
+                "  MongoDB state: applied twice {} · broken references {} · missing effects {} ({} documents read in {:.1} s)",
+                i.applied_twice, i.broken_references, i.missing_effects, i.audit_documents, i.audit_seconds
             );
         } else {
             let _ = writeln!(o, "  MongoDB state: not audited (events are missing)");
@@ -513,7 +532,7 @@ mod tests {
         j
     }
 
-    fn inputs(n: i64, findings: Option<Vec<Finding>>) -> Inputs {
+    fn inputs(n: i64, audit: Option<Audit>) -> Inputs {
         Inputs {
             run: RunInfo {
                 run_id: 7,
@@ -525,18 +544,19 @@ mod tests {
             },
             outbox_rows: n as u64,
             missing: vec![],
-            findings,
+            audit,
             slo: Slo {
                 throughput_min_events: 1,
                 ..Slo::default()
             },
             generated_at: "2026-11-28T00:00:00Z".into(),
+            stopped_following_us: 0,
         }
     }
 
     #[test]
     fn a_complete_run_passes_with_its_figures() {
-        let r = Report::build(&join(2000, 2000), inputs(2000, Some(vec![])));
+        let r = Report::build(&join(2000, 2000), inputs(2000, Some(Audit::default())));
         assert_eq!(r.verdict, "pass", "{}", r.text());
         assert!(r.integrity.passed);
         assert_eq!(r.integrity.convergence_ms, Some(5.0));
@@ -576,7 +596,7 @@ mod tests {
 
     #[test]
     fn a_baseline_gives_ratios() {
-        let base = Report::build(&join(100, 100), inputs(100, Some(vec![])));
+        let base = Report::build(&join(100, 100), inputs(100, Some(Audit::default())));
         let mut cur = base.clone();
         cur.stages[stage::END_TO_END].p99_ms *= 2.0;
         cur.compare(&base);

@@ -255,6 +255,40 @@ async fn a_run_is_verified_three_ways_and_a_lost_receipt_is_named() -> anyhow::R
     );
     assert_eq!(report["integrity"]["passed"], true);
 
+    // One effect applied twice (a participant counted again): check finds it and fails.
+    let stats = st.mongo.collection::<Document>(events::names::STATISTICS);
+    let doc = stats
+        .find_one(doc! { "participant_count": { "$gt": 0 } })
+        .await?
+        .context("a statistics document with participants")?;
+    let activity = doc.get_str("_id")?.to_owned();
+    stats
+        .update_one(
+            doc! { "_id": &activity },
+            doc! { "$inc": { "participant_count": 1 } },
+        )
+        .await?;
+    let (code, stdout, stderr) = st
+        .run_verifier(&["check", "--run", &run, "--idle-timeout", "3"])
+        .await?;
+    assert_eq!(code, 1, "{stderr}\n{stdout}");
+    assert!(
+        stdout.contains("applied twice 1 · broken references 0 · missing effects 0"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!(
+            "applied_twice: statistics/{activity} participant_count"
+        )),
+        "{stdout}"
+    );
+    stats
+        .update_one(
+            doc! { "_id": &activity },
+            doc! { "$inc": { "participant_count": -1 } },
+        )
+        .await?;
+
     // One receipt deleted: check names the event and fails.
     let victim = st
         .mongo

@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# Benchmark (not a test): the verifier following one large run through the real pipeline.
+#   demo_generate(N) in database app → Debezium → Kafka → event-processor (release, its own
+#   group and MongoDB database bench_verifier) → FerretDB, while `verifier watch` (release)
+#   follows the run from its first event to the report.
+# Prints the verifier's peak RSS and CPU seconds (GNU time), and how long after the last event
+# was written to MongoDB the report was ready: split into noticing that every event is
+# accounted for, and auditing MongoDB's state (which reads every document the run touched).
+# Targets (issue "verifier"): peak RSS <= 64 MB through a 1,000,000-event run; report <= 5 s
+# after the last event. Ratios against them are printed.
+#
+# The processor drains ~1,200 events/s into FerretDB on 2 cores, so N = 1,000,000 takes about
+# 15 minutes; N = 100,000 about 1.5.
+#
+# Usage: bench/verifier.sh [N]     default: 1000000
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/../stack/lib.sh"
+
+case "${1:-}" in
+  -h | --help)
+    script_help 2 16
+    exit 0
+    ;;
+esac
+N="${1:-1000000}"
+[[ "$N" =~ ^[1-9][0-9]*$ ]] || die "N must be a positive whole number (got '$N')"
+require_up postgresql kafka connect ferretdb
+[ -x /usr/bin/time ] || die "GNU time (/usr/bin/time) is needed for peak RSS: apt-get install time"
+
+VENV="$STACK_DIR/venv"
+if ! "$VENV/bin/python" -c 'import confluent_kafka, pymongo' 2>/dev/null; then
+  log "bench: installing confluent-kafka and pymongo into $VENV"
+  [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
+  "$VENV/bin/pip" install -q 'confluent-kafka==2.16.1' 'pymongo==4.20.1'
+fi
+PY="$VENV/bin/python"
+TOOL="$REPO_ROOT/bench/pipeline_tool.py"
+
+log "bench: building event-processor and verifier (release)"
+(cd "$REPO_ROOT" && cargo build --release -q -p event-processor -p verifier)
+OUT="$STACK_DIR/bench/verifier"
+rm -rf "$OUT"
+mkdir -p "$OUT"
+
+DB=bench_verifier
+group="bench-verifier-$(date +%s)"
+"$PY" "$TOOL" drop-db "$DB"
+"$PY" "$TOOL" commit-group "$group" "$CDC_TOPIC" "$("$PY" "$TOOL" ends "$CDC_TOPIC")"
+export MONGODB_URI="mongodb://127.0.0.1:27017/$DB" PROCESSOR_GROUP="$group"
+METRICS_ADDR=off LOG_LEVEL=WARNING "$REPO_ROOT/target/release/event-processor" 2>"$OUT/processor.log" &
+processor_pid=$!
+trap 'if kill -0 "$processor_pid" 2>/dev/null; then kill -TERM "$processor_pid"; fi' EXIT
+trap 'exit 143' INT TERM
+
+log "bench: demo_generate($N) in database app"
+run_id="$(PGPASSWORD=app psql -X -q -h 127.0.0.1 -p "$PGPORT" -U app -d app -tAc "SELECT run_id FROM demo_generate($N)")"
+log "bench: run $run_id written; verifier watch follows it (progress in $OUT/verifier.err)"
+set +e
+PGPASSWORD=app /usr/bin/time -f '%M %U %S %e' -o "$OUT/time" \
+  "$REPO_ROOT/target/release/verifier" watch --run "$run_id" --listen off --out "$OUT/report" \
+  --format json --idle-timeout 120 >"$OUT/report.stdout" 2>"$OUT/verifier.err"
+rc=$?
+set -e
+[ "$rc" -le 1 ] || die "verifier could not run (exit $rc); see $OUT/verifier.err"
+ready_us="$(date +%s%6N)"
+kill -TERM "$processor_pid"
+wait "$processor_pid" || die "event-processor exited with an error; see $OUT/processor.log"
+trap - EXIT
+
+"$PY" - "$OUT/report/report.json" "$OUT/time" "$ready_us" "$rc" <<'PYEOF'
+import json, os, sys
+r = json.load(open(sys.argv[1]))
+rss_kb, user, system, wall = open(sys.argv[2]).read().split()[-4:]
+ready_us, rc = int(sys.argv[3]), int(sys.argv[4])
+rss_mb = int(rss_kb) / 1024
+cpu = float(user) + float(system)
+c, t, i = r["counts"], r["throughput"], r["integrity"]
+last_t5 = t["last_t5_us"]
+noticed = (r["stopped_following_us"] - last_t5) / 1e6
+ready = (ready_us - last_t5) / 1e6
+n = c["expected"]
+print()
+print(f"machine: {os.cpu_count()} cores, {os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GiB; store: FerretDB (SQLite)")
+print(f"run {r['run']['run_id']}: {n} events; {c['kafka']} on Kafka, {c['receipts']} in MongoDB; verdict {r['verdict']} (integrity {'pass' if i['passed'] else 'FAIL'}; exit {rc})")
+print(f"pipeline: {t['events_per_s']:.0f} events/s end to end over {t['duration_s']:.0f} s; verifier followed for {float(wall):.0f} s")
+print(f"verifier peak RSS {rss_mb:.1f} MB (target <= 64 MB: {rss_mb / 64:.2f}x of the limit)")
+print(f"verifier CPU {cpu:.1f} s ({1000 * cpu / max(n, 1):.3f} s per 1,000 events)")
+print(f"report ready {ready:.1f} s after the last event (target <= 5 s: {ready / 5:.2f}x): every event accounted for after {noticed:.1f} s, then the MongoDB state audit read {i['audit_documents']} documents in {i['audit_seconds']:.1f} s")
+PYEOF
