@@ -110,12 +110,11 @@ impl Args {
                 defaults::MONGODB_URI
             ));
         }
-        let metrics_addr = match self.metrics_addr.as_str() {
-            "off" | "" => None,
-            a => Some(a.parse().map_err(|_| {
-                format!("--metrics-addr (METRICS_ADDR) = {a:?} is not host:port (e.g. 127.0.0.1:9101) or off")
-            })?),
-        };
+        let metrics_addr = telemetry::http::parse_listen(
+            &self.metrics_addr,
+            "--metrics-addr (METRICS_ADDR)",
+            "127.0.0.1:9101",
+        )?;
         let log_level = parse_level(&self.log_level)?;
         let dlq_topic = self
             .dlq_topic
@@ -135,19 +134,7 @@ impl Args {
     }
 }
 
-/// Parses a log level as the demo scripts spell them (`WARNING`) or as tracing does (`warn`).
-pub fn parse_level(s: &str) -> Result<tracing::Level, String> {
-    match s.to_ascii_uppercase().as_str() {
-        "ERROR" => Ok(tracing::Level::ERROR),
-        "WARNING" | "WARN" => Ok(tracing::Level::WARN),
-        "INFO" => Ok(tracing::Level::INFO),
-        "DEBUG" => Ok(tracing::Level::DEBUG),
-        "TRACE" => Ok(tracing::Level::TRACE),
-        _ => Err(format!(
-            "LOG_LEVEL (--log-level) = {s:?} is not a level; use ERROR, WARNING, INFO, DEBUG or TRACE"
-        )),
-    }
-}
+pub use telemetry::parse_level;
 
 #[cfg(test)]
 mod tests {
@@ -199,11 +186,5 @@ mod tests {
         let e = args(&["--log-level", "loud"]).unwrap_err();
         assert!(e.contains("LOG_LEVEL") && e.contains("WARNING"), "{e}");
         assert_eq!(args(&["--metrics-addr", "off"]).unwrap().metrics_addr, None);
-    }
-
-    #[test]
-    fn levels_accept_the_demo_spelling() {
-        assert_eq!(parse_level("WARNING"), Ok(tracing::Level::WARN));
-        assert_eq!(parse_level("debug"), Ok(tracing::Level::DEBUG));
     }
 }

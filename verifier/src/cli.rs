@@ -191,12 +191,7 @@ pub struct WatchArgs {
 impl WatchArgs {
     /// The HTTP address, if any.
     pub fn listen_addr(&self) -> Result<Option<SocketAddr>, String> {
-        match self.listen.as_str() {
-            "off" | "" => Ok(None),
-            a => a.parse().map(Some).map_err(|_| {
-                format!("--listen (VERIFIER_ADDR) = {a:?} is not host:port (e.g. 127.0.0.1:9102) or off")
-            }),
-        }
+        telemetry::http::parse_listen(&self.listen, "--listen (VERIFIER_ADDR)", "127.0.0.1:9102")
     }
 }
 

@@ -309,6 +309,10 @@ pub async fn follow(
     if !run.finished() {
         run = s.pg.run(RunSpec::Id(run_id)).await?;
     }
+    let l = *lags
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let backlog = self::backlog(s, run_id, &join, l).await;
     let _ = snapshots.send(Arc::new(snapshot(
         &run, &join, &live, &backlog, started, "auditing", 0.0, 0.0,
     )));

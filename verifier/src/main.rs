@@ -16,7 +16,7 @@ use verifier::report::Report;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let level = match parse_level(&cli.log_level) {
+    let level = match telemetry::parse_level(&cli.log_level) {
         Ok(l) => l,
         Err(e) => return fail(2, &e),
     };
@@ -58,19 +58,6 @@ fn main() -> ExitCode {
 fn fail(code: u8, msg: &str) -> ExitCode {
     eprintln!("verifier: {msg}");
     ExitCode::from(code)
-}
-
-fn parse_level(s: &str) -> Result<tracing::Level, String> {
-    match s.to_ascii_uppercase().as_str() {
-        "ERROR" => Ok(tracing::Level::ERROR),
-        "WARNING" | "WARN" => Ok(tracing::Level::WARN),
-        "INFO" => Ok(tracing::Level::INFO),
-        "DEBUG" => Ok(tracing::Level::DEBUG),
-        "TRACE" => Ok(tracing::Level::TRACE),
-        _ => Err(format!(
-            "LOG_LEVEL (--log-level) = {s:?} is not a level; use ERROR, WARNING, INFO, DEBUG or TRACE"
-        )),
-    }
 }
 
 async fn run(cli: Cli, dashboard: bool) -> ExitCode {

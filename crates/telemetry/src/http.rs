@@ -21,6 +21,18 @@ pub struct Response {
     pub body: String,
 }
 
+/// Parses a listen address given as `host:port`, or `off` (or empty) for none. `flag` names
+/// the flag and its variable in the error, `example` is a valid value.
+pub fn parse_listen(value: &str, flag: &str, example: &str) -> Result<Option<SocketAddr>, String> {
+    match value {
+        "off" | "" => Ok(None),
+        a => a
+            .parse()
+            .map(Some)
+            .map_err(|_| format!("{flag} = {a:?} is not host:port (e.g. {example}) or off")),
+    }
+}
+
 /// Binds `addr`. The error names the address, so a port already in use is obvious.
 pub async fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
     TcpListener::bind(addr).await.map_err(|e| {

@@ -1,8 +1,12 @@
 //! What the processor and the verifier share to be observed:
 //!
 //! - [`prom`]: writing metrics in the Prometheus text exposition format (pure).
+//! - [`log`]: parsing `LOG_LEVEL`.
 //! - [`http`]: a small HTTP/1.1 server for `GET` endpoints such as `/metrics` and `/status`.
 #![forbid(unsafe_code)]
 
 pub mod http;
+pub mod log;
 pub mod prom;
+
+pub use log::parse_level;
