@@ -42,12 +42,7 @@ if [ "$PROFILE" -eq 1 ]; then
   command -v perf >/dev/null || die "--profile needs perf: apt-get install linux-perf"
 fi
 
-VENV="$STACK_DIR/venv"
-if ! "$VENV/bin/python" -c 'import faker, psycopg2' 2>/dev/null; then
-  log "bench: installing Faker and psycopg2 into $VENV"
-  [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
-  "$VENV/bin/pip" install -q 'Faker==37.4.0' 'psycopg2-binary==2.9.10'
-fi
+PY="$(bench_venv 'faker, psycopg2' 'Faker==37.4.0' 'psycopg2-binary==2.9.10')"
 
 DB=bench_generate
 pg_admin -d postgres -c "DROP DATABASE IF EXISTS $DB" -c "CREATE DATABASE $DB OWNER app" >/dev/null
@@ -95,7 +90,7 @@ run_floor() {
 }
 
 run_python() {
-  "$VENV/bin/python" "$REPO_ROOT/bench/python_generator.py" "$N_PY" \
+  "$PY" "$REPO_ROOT/bench/python_generator.py" "$N_PY" \
     "host=127.0.0.1 port=$PGPORT user=app password=$APP_PASSWORD dbname=$DB"
 }
 

@@ -34,13 +34,7 @@ done
 [ "$N_PY" -le "$N" ] || die "N_PY ($N_PY) must not exceed N ($N)"
 require_up postgresql kafka connect ferretdb
 
-VENV="$STACK_DIR/venv"
-if ! "$VENV/bin/python" -c 'import confluent_kafka, pymongo' 2>/dev/null; then
-  log "bench: installing confluent-kafka and pymongo into $VENV"
-  [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
-  "$VENV/bin/pip" install -q 'confluent-kafka==2.16.1' 'pymongo==4.20.1'
-fi
-PY="$VENV/bin/python"
+PY="$(bench_venv 'confluent_kafka, pymongo' 'confluent-kafka==2.16.1' 'pymongo==4.20.1')"
 TOOL="$REPO_ROOT/bench/pipeline_tool.py"
 
 log "bench: building event-processor (release)"

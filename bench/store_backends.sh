@@ -17,12 +17,7 @@ N="${1:-5000}"
 pg_healthy || die "PostgreSQL at $PG_ADDR is not up: run stack/up.sh"
 [ -x "$FERRETDB_BIN" ] || die "FerretDB is not built ($FERRETDB_BIN): run stack/install.sh"
 
-VENV="$STACK_DIR/venv"
-if ! "$VENV/bin/python" -c 'import pymongo' 2>/dev/null; then
-  log "bench: creating $VENV with pymongo"
-  python3 -m venv "$VENV"
-  "$VENV/bin/pip" install -q 'pymongo==4.20.1'
-fi
+PY="$(bench_venv pymongo 'pymongo==4.20.1')"
 
 pg_admin -d postgres <<'SQL'
 SELECT 'CREATE ROLE ferretdb_bench LOGIN PASSWORD ''ferretdb_bench'''
@@ -60,6 +55,6 @@ start_ferretdb sqlite-normal 127.0.0.1:27020 --handler=sqlite \
   --sqlite-url="file:$work/sqlite-normal/?_pragma=synchronous(normal)"
 
 echo "store backends: $N documents per operation; FerretDB $FERRETDB_VERSION; $(nproc) cores, $(uname -m), $(date -I)"
-"$VENV/bin/python" "$(dirname "$0")/store_backends.py" "$N" \
+"$PY" "$(dirname "$0")/store_backends.py" "$N" \
   postgresql=mongodb://127.0.0.1:27018/ sqlite=mongodb://127.0.0.1:27019/ \
   sqlite-normal=mongodb://127.0.0.1:27020/

@@ -27,13 +27,7 @@ N="${1:-1000000}"
 require_up postgresql kafka connect ferretdb
 [ -x /usr/bin/time ] || die "GNU time (/usr/bin/time) is needed for peak RSS: apt-get install time"
 
-VENV="$STACK_DIR/venv"
-if ! "$VENV/bin/python" -c 'import confluent_kafka, pymongo' 2>/dev/null; then
-  log "bench: installing confluent-kafka and pymongo into $VENV"
-  [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
-  "$VENV/bin/pip" install -q 'confluent-kafka==2.16.1' 'pymongo==4.20.1'
-fi
-PY="$VENV/bin/python"
+PY="$(bench_venv 'confluent_kafka, pymongo' 'confluent-kafka==2.16.1' 'pymongo==4.20.1')"
 TOOL="$REPO_ROOT/bench/pipeline_tool.py"
 
 log "bench: building event-processor and verifier (release)"

@@ -236,3 +236,17 @@ require_up() {
     esac
   done
 }
+
+# The Python environment of the benchmarks' helper scripts, .stack/venv: installs the pinned
+# PACKAGEs when `import MODULES` fails there. Prints the interpreter's path.
+# Usage: PY="$(bench_venv 'confluent_kafka, pymongo' 'confluent-kafka==2.16.1' 'pymongo==4.20.1')"
+bench_venv() {
+  local venv="$STACK_DIR/venv" modules="$1"
+  shift
+  if ! "$venv/bin/python" -c "import $modules" 2>/dev/null; then
+    log "bench: installing $* into $venv"
+    [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
+    "$venv/bin/pip" install -q "$@" >&2
+  fi
+  printf '%s\n' "$venv/bin/python"
+}

@@ -271,7 +271,7 @@ pub async fn follow(
                 }
                 let l = *lags.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
                 let before = backlog.slot_lag_bytes;
-                backlog = self::backlog(s, run_id, &join, l).await;
+                backlog = self::backlog(s, &run, &join, l).await;
                 if let (Some(b), Some(a)) = (before, backlog.slot_lag_bytes) {
                     if a < b {
                         // Debezium confirmed more WAL: it is still working through a backlog.
@@ -312,7 +312,7 @@ pub async fn follow(
     let l = *lags
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
-    let backlog = self::backlog(s, run_id, &join, l).await;
+    let backlog = self::backlog(s, &run, &join, l).await;
     let _ = snapshots.send(Arc::new(snapshot(
         &run, &join, &live, &backlog, started, "auditing", 0.0, 0.0,
     )));
@@ -546,11 +546,18 @@ fn spawn_lag_probes(
     lags
 }
 
-async fn backlog(s: &Services, run_id: i64, join: &Join, lags: Lags) -> Backlog {
+async fn backlog(s: &Services, run: &RunInfo, join: &Join, lags: Lags) -> Backlog {
+    let run_id = run.run_id;
     let c = join.counts();
+    // While a rate run is writing, only what it wrote so far can be on its way.
+    let written = if run.finished() {
+        c.expected
+    } else {
+        (run.written.max(0) as u64).min(c.expected)
+    };
     let now_us = chrono::Utc::now().timestamp_micros();
     let mut oldest = join.oldest_pending_s().map(|s| s * 1_000_000);
-    if c.kafka < c.expected {
+    if c.kafka < written {
         if let Some(seq) = join.first_not_on_kafka() {
             if let Ok(Some(t0)) = s.pg.created_us(run_id, seq).await {
                 oldest = Some(oldest.map_or(t0, |o| o.min(t0)));
@@ -560,7 +567,7 @@ async fn backlog(s: &Services, run_id: i64, join: &Join, lags: Lags) -> Backlog 
     Backlog {
         slot_lag_bytes: lags.slot_bytes,
         processor_lag: lags.processor,
-        not_on_kafka: c.expected.saturating_sub(c.kafka),
+        not_on_kafka: written.saturating_sub(c.kafka),
         awaiting_receipt: c.kafka.saturating_sub(c.matched),
         unmatched: c.expected.saturating_sub(c.matched),
         oldest_unmatched_s: oldest

@@ -138,12 +138,18 @@ async fn run(cli: Cli, dashboard: bool) -> ExitCode {
     } else {
         let mut rx = snap_rx.clone();
         Some(std::thread::spawn(move || {
-            // A progress line every second on stderr; stops when following is done.
+            // A progress line every second on stderr (every 10 s while nothing changes, as
+            // during the audit); stops when following is done.
+            let mut last: Option<(Arc<Snapshot>, std::time::Instant)> = None;
             loop {
                 std::thread::sleep(Duration::from_secs(1));
                 let s = rx.borrow_and_update().clone();
-                if s.run.run_id != 0 {
+                let quiet = last.as_ref().is_some_and(|(prev, at)| {
+                    Arc::ptr_eq(prev, &s) && at.elapsed() < Duration::from_secs(10)
+                });
+                if s.run.run_id != 0 && !quiet {
                     eprintln!("{}", follow::progress_line(&s));
+                    last = Some((Arc::clone(&s), std::time::Instant::now()));
                 }
                 if s.phase == "done" || rx.has_changed().is_err() {
                     return Ok(());

@@ -262,12 +262,13 @@ async fn a_run_is_verified_three_ways_and_a_lost_receipt_is_named() -> anyhow::R
         .await?
         .context("a statistics document with participants")?;
     let activity = doc.get_str("_id")?.to_owned();
-    stats
-        .update_one(
+    let bump = |by: i32| {
+        stats.update_one(
             doc! { "_id": &activity },
-            doc! { "$inc": { "participant_count": 1 } },
+            doc! { "$inc": { "participant_count": by } },
         )
-        .await?;
+    };
+    bump(1).await?;
     let (code, stdout, stderr) = st
         .run_verifier(&["check", "--run", &run, "--idle-timeout", "3"])
         .await?;
@@ -282,12 +283,7 @@ async fn a_run_is_verified_three_ways_and_a_lost_receipt_is_named() -> anyhow::R
         )),
         "{stdout}"
     );
-    stats
-        .update_one(
-            doc! { "_id": &activity },
-            doc! { "$inc": { "participant_count": -1 } },
-        )
-        .await?;
+    bump(-1).await?;
 
     // One receipt deleted: check names the event and fails.
     let victim = st
