@@ -142,7 +142,8 @@ pub const RECENT: usize = 8;
 /// Counts of the join, as reports show them.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Counts {
-    /// Events the run must deliver (rows of the run in the outbox).
+    /// Events the run must deliver: the manifest's `written` once the run is over, its `n`
+    /// while it runs.
     pub expected: u64,
     /// Distinct events seen on Kafka.
     pub kafka: u64,

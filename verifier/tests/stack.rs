@@ -13,8 +13,6 @@ use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::Message as _;
 use tokio::process::Command;
 
-const DB: &str = "e2e_verifier";
-
 fn verifier_bin() -> &'static str {
     env!("CARGO_BIN_EXE_verifier")
 }
@@ -36,16 +34,16 @@ struct Stack {
 }
 
 impl Stack {
-    async fn new() -> anyhow::Result<Self> {
+    async fn new(db: &str) -> anyhow::Result<Self> {
         let env = StackEnv::from_env()?;
         let pg = env.postgres().await?;
-        let mongo = env.mongodb().await?.database(DB);
+        let mongo = env.mongodb().await?.database(db);
         mongo.drop().await?;
         let base = env
             .mongodb_uri
             .rsplit_once('/')
             .map_or(env.mongodb_uri.as_str(), |(b, _)| b);
-        let uri = format!("{base}/{DB}");
+        let uri = format!("{base}/{db}");
         let group = format!("e2e-verifier-{}", uuid::Uuid::now_v7());
         let start = e2e::end_offsets(&env, &env.cdc_topic)?;
         e2e::commit_group(&env, &group, &env.cdc_topic, &start)?;
@@ -69,6 +67,21 @@ impl Stack {
             .stdin(Stdio::null())
             .kill_on_drop(true);
         c
+    }
+
+    /// Starts `event-processor` on this test's database and group.
+    fn processor(&self, log: &Path) -> anyhow::Result<tokio::process::Child> {
+        Ok(Command::new(processor_bin()?)
+            .env("MONGODB_URI", &self.uri)
+            .env("PROCESSOR_GROUP", &self.group)
+            .env("KAFKA_BOOTSTRAP", &self.env.kafka_bootstrap)
+            .env("CDC_TOPIC", &self.env.cdc_topic)
+            .env("METRICS_ADDR", "off")
+            .env("LOG_LEVEL", "WARNING")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(log)?)
+            .kill_on_drop(true)
+            .spawn()?)
     }
 
     async fn run_verifier(&self, args: &[&str]) -> anyhow::Result<(i32, String, String)> {
@@ -97,7 +110,7 @@ async fn get(addr: &str, path: &str) -> anyhow::Result<String> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_run_is_verified_three_ways_and_a_lost_receipt_is_named() -> anyhow::Result<()> {
-    let st = Stack::new().await?;
+    let st = Stack::new("e2e_verifier").await?;
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("verifier-e2e");
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir)?;
@@ -107,17 +120,7 @@ async fn a_run_is_verified_three_ways_and_a_lost_receipt_is_named() -> anyhow::R
         &slo,
         r#"{"p50_max_ms": 60000, "p95_max_ms": 60000, "p99_max_ms": 60000, "throughput_min_eps": 1}"#,
     )?;
-    let mut processor = Command::new(processor_bin()?)
-        .env("MONGODB_URI", &st.uri)
-        .env("PROCESSOR_GROUP", &st.group)
-        .env("KAFKA_BOOTSTRAP", &st.env.kafka_bootstrap)
-        .env("CDC_TOPIC", &st.env.cdc_topic)
-        .env("METRICS_ADDR", "off")
-        .env("LOG_LEVEL", "WARNING")
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(dir.join("processor.log"))?)
-        .kill_on_drop(true)
-        .spawn()?;
+    let mut processor = st.processor(&dir.join("processor.log"))?;
     let topic_reader = st.env.consumer_at_end(&st.env.cdc_topic)?;
     let run_id: i64 = st
         .pg
@@ -344,5 +347,61 @@ async fn unreachable_services_and_unknown_runs_exit_2_with_the_address() -> anyh
         stderr.contains("run 987654321 is not in outbox_demo.runs"),
         "{stderr}"
     );
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stopped_rate_run_is_judged_by_what_it_wrote_from_its_schedule() -> anyhow::Result<()> {
+    let st = Stack::new("e2e_verifier_rate").await?;
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("verifier-e2e-rate");
+    std::fs::create_dir_all(&dir)?;
+    let _processor = st.processor(&dir.join("processor.log"))?;
+    // 100,000 events at 400/s would take minutes: stop the run after about 3 s.
+    let runner = st.env.postgres().await?;
+    let call =
+        tokio::spawn(async move { runner.batch_execute("CALL demo_run(100000, 400)").await });
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let stopped: i64 = st.pg.query_one("SELECT demo_stop()", &[]).await?.get(0);
+    assert_eq!(stopped, 1);
+    call.await??;
+    let row = st
+        .pg
+        .query_one(
+            "SELECT run_id, written, status FROM outbox_demo.runs ORDER BY run_id DESC LIMIT 1",
+            &[],
+        )
+        .await?;
+    let (run_id, written, status): (i64, i64, String) = (row.get(0), row.get(1), row.get(2));
+    assert_eq!(status, "stopped");
+    assert!((100..100_000).contains(&written), "{written}");
+    let slo = dir.join("slo.json");
+    std::fs::write(
+        &slo,
+        r#"{"p50_max_ms": 60000, "p95_max_ms": 60000, "p99_max_ms": 60000, "throughput_min_eps": 1}"#,
+    )?;
+    let (code, stdout, stderr) = st
+        .run_verifier(&[
+            "report",
+            "--run",
+            &run_id.to_string(),
+            "--format",
+            "json",
+            "--slo",
+            slo.to_str().unwrap(),
+            "--idle-timeout",
+            "20",
+            "--timeout",
+            "120",
+        ])
+        .await?;
+    assert_eq!(code, 0, "{stderr}\n{stdout}");
+    let r: serde_json::Value = serde_json::from_str(&stdout)?;
+    assert_eq!(r["counts"]["expected"], written, "{}", r["counts"]);
+    assert_eq!(r["counts"]["receipts"], written);
+    assert_eq!(r["integrity"]["passed"], true, "{}", r["integrity"]);
+    // Rate mode: the generator's lag is measured beside end to end, and end to end starts at
+    // scheduled_at, so it is at least the lag.
+    assert_eq!(r["generator_lag"]["count"], written);
+    assert!(r["stages"][5]["max_ms"].as_f64() >= r["generator_lag"]["max_ms"].as_f64());
     Ok(())
 }
