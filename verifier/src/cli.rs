@@ -212,7 +212,7 @@ pub struct CheckArgs {
     /// Which run and how long to wait.
     #[command(flatten)]
     pub run: RunArgs,
-    /// Print the result as JSON (the integrity part of report.json).
+    /// Print the result as JSON (the `integrity` object of report.json) instead of text.
     #[arg(long)]
     pub json: bool,
 }

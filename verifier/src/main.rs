@@ -179,14 +179,13 @@ async fn run(cli: Cli, dashboard: bool) -> ExitCode {
     let report = &outcome.report;
     match report_opts {
         None => {
-            print!("{}", integrity_text(report));
-            if let Command::Check(c) = &cli.command {
-                if c.json {
-                    println!(
-                        "{}",
-                        serde_json::to_string_pretty(&report.integrity).unwrap_or_default()
-                    );
-                }
+            if matches!(&cli.command, Command::Check(c) if c.json) {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&report.integrity).unwrap_or_default()
+                );
+            } else {
+                print!("{}", integrity_text(report));
             }
             ExitCode::from(if report.integrity.passed { 0 } else { 1 })
         }
