@@ -26,8 +26,6 @@ pub struct Options {
     pub idle_timeout: Duration,
     /// Give up after this long whatever happens (`None`: no limit).
     pub timeout: Option<Duration>,
-    /// Audit MongoDB's state when every event has a receipt.
-    pub audit: bool,
     /// The objectives.
     pub slo: Slo,
 }
@@ -272,9 +270,8 @@ pub async fn follow(
                         join.set_expected(run.written.max(0) as u64);
                     }
                 }
-                let l = *lags.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
                 let before = backlog.slot_lag_bytes;
-                backlog = self::backlog(s, &run, &join, l).await;
+                backlog = self::backlog(s, &run, &join, lags.get()).await;
                 if let (Some(b), Some(a)) = (before, backlog.slot_lag_bytes) {
                     if a < b {
                         // Debezium confirmed more WAL: it is still working through a backlog.
@@ -312,10 +309,7 @@ pub async fn follow(
     if !run.finished() {
         run = s.pg.run(RunSpec::Id(run_id)).await?;
     }
-    let l = *lags
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    let backlog = self::backlog(s, &run, &join, l).await;
+    let backlog = self::backlog(s, &run, &join, lags.get()).await;
     let _ = snapshots.send(Arc::new(snapshot(
         &run, &join, &live, &backlog, started, "auditing", 0.0, 0.0,
     )));
@@ -347,7 +341,7 @@ pub async fn follow(
             last_stage,
         })
         .collect::<Vec<_>>();
-    let audit = if opts.audit && join.counts().receipts == join.counts().expected {
+    let audit = if join.counts().receipts == join.counts().expected {
         Some(
             sources::audit(&s.pg, &s.mongo, run_id)
                 .await
@@ -505,11 +499,28 @@ struct Lags {
     processor: Option<i64>,
 }
 
-fn spawn_lag_probes(
-    endpoints: &Endpoints,
-    stop: watch::Receiver<bool>,
-) -> Arc<std::sync::Mutex<Lags>> {
-    let lags = Arc::new(std::sync::Mutex::new(Lags::default()));
+/// The latest [`Lags`], written by the probes and read by the follow loop.
+#[derive(Default)]
+struct SharedLags(std::sync::Mutex<Lags>);
+
+impl SharedLags {
+    fn get(&self) -> Lags {
+        *self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn update(&self, f: impl FnOnce(&mut Lags)) {
+        f(&mut self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner));
+    }
+}
+
+fn spawn_lag_probes(endpoints: &Endpoints, stop: watch::Receiver<bool>) -> Arc<SharedLags> {
+    let lags = Arc::new(SharedLags::default());
     let (l, e, mut st) = (Arc::clone(&lags), endpoints.clone(), stop.clone());
     tokio::spawn(async move {
         let Ok(pg) = Pg::connect(&e).await else {
@@ -517,9 +528,7 @@ fn spawn_lag_probes(
         };
         while !*st.borrow_and_update() {
             let v = pg.slot_lag_bytes().await.unwrap_or(None);
-            l.lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .slot_bytes = v;
+            l.update(|l| l.slot_bytes = v);
             tokio::select! {
                 _ = tokio::time::sleep(Duration::from_secs(1)) => {}
                 _ = st.changed() => {}
@@ -536,9 +545,7 @@ fn spawn_lag_probes(
                 .lag()
                 .map_err(|err| tracing::debug!("processor lag: {err:#}"))
                 .unwrap_or(None);
-            l.lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .processor = v;
+            l.update(|l| l.processor = v);
             std::thread::sleep(Duration::from_secs(1));
         }
     });

@@ -61,10 +61,10 @@ fn fail(code: u8, msg: &str) -> ExitCode {
 }
 
 async fn run(cli: Cli, dashboard: bool) -> ExitCode {
-    let (run_args, report_opts, audit) = match &cli.command {
-        Command::Watch(w) => (w.run.clone(), Some(w.report.clone()), true),
-        Command::Report(r) => (r.run.clone(), Some(r.report.clone()), true),
-        Command::Check(c) => (c.run.clone(), None, true),
+    let (run_args, report_opts) = match &cli.command {
+        Command::Watch(w) => (w.run.clone(), Some(w.report.clone())),
+        Command::Report(r) => (r.run.clone(), Some(r.report.clone())),
+        Command::Check(c) => (c.run.clone(), None),
     };
     let slo = match report_opts.as_ref().map(ReportOpts::slo).transpose() {
         Ok(s) => s.unwrap_or_default(),
@@ -157,7 +157,7 @@ async fn run(cli: Cli, dashboard: bool) -> ExitCode {
             }
         }))
     };
-    let opts = options(&run_args, audit, slo);
+    let opts = options(&run_args, slo);
     let started_epoch = chrono::Utc::now().timestamp_micros() as f64 / 1e6;
     let mut logs = Logs::new(started_epoch);
     let outcome = follow::follow(&services, &opts, &snap_tx, stop_rx, &mut logs).await;
@@ -185,7 +185,7 @@ async fn run(cli: Cli, dashboard: bool) -> ExitCode {
                     serde_json::to_string_pretty(&report.integrity).unwrap_or_default()
                 );
             } else {
-                print!("{}", integrity_text(report));
+                print!("{}", report.integrity_text());
             }
             ExitCode::from(if report.integrity.passed { 0 } else { 1 })
         }
@@ -214,28 +214,13 @@ async fn run(cli: Cli, dashboard: bool) -> ExitCode {
     }
 }
 
-fn options(r: &RunArgs, audit: bool, slo: verifier::slo::Slo) -> Options {
+fn options(r: &RunArgs, slo: verifier::slo::Slo) -> Options {
     Options {
         run: r.run,
         idle_timeout: r.idle(),
         timeout: r.limit(),
-        audit,
         slo,
     }
-}
-
-fn integrity_text(r: &Report) -> String {
-    let text = r.text();
-    let start = text.find("\nintegrity:").unwrap_or(0);
-    let end = text.find("\nSLO").unwrap_or(text.len());
-    format!(
-        "run {}: {} expected, {} on Kafka, {} in MongoDB{}\n",
-        r.run.run_id,
-        r.counts.expected,
-        r.counts.kafka,
-        r.counts.receipts,
-        &text[start..end]
-    )
 }
 
 fn write_artifacts(dir: &Path, report: &Report, logs: &Logs) -> std::io::Result<()> {

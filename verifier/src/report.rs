@@ -320,6 +320,62 @@ impl Report {
         self.baseline = Some(diffs);
     }
 
+    /// The integrity part of [`Report::text`]: what `verifier check` prints.
+    pub fn integrity_text(&self) -> String {
+        let mut o = format!(
+            "run {}: {} expected, {} on Kafka, {} in MongoDB\n",
+            self.run.run_id, self.counts.expected, self.counts.kafka, self.counts.receipts
+        );
+        self.write_integrity(&mut o);
+        o
+    }
+
+    fn write_integrity(&self, o: &mut String) {
+        let c = &self.counts;
+        let i = &self.integrity;
+        let _ = writeln!(o, "\nintegrity: {}", if i.passed { "PASS" } else { "FAIL" });
+        let _ = writeln!(
+            o,
+            "  outbox rows {} · manifest written {} · expected {}",
+            i.outbox_rows, i.manifest_written, c.expected
+        );
+        let _ = writeln!(
+            o,
+            "  missing {} (never on Kafka {}, on Kafka without receipt {}) · Kafka duplicates {} · out of range {}",
+            i.missing_total, i.missing_at_outbox, i.missing_at_kafka, i.kafka_duplicates, i.out_of_range
+        );
+        for m in &i.missing {
+            let _ = writeln!(
+                o,
+                "    missing: event {} seq {} last seen at {}",
+                m.event_id.as_deref().unwrap_or("(no outbox row)"),
+                m.seq,
+                match m.last_stage {
+                    LastStage::Outbox => "outbox",
+                    LastStage::Kafka => "kafka",
+                }
+            );
+        }
+        if i.state_audited {
+            let _ = writeln!(
+                o,
+                "  MongoDB state: applied twice {} · broken references {} · missing effects {} ({} documents read in {:.1} s)",
+                i.applied_twice, i.broken_references, i.missing_effects, i.audit_documents, i.audit_seconds
+            );
+        } else {
+            let _ = writeln!(o, "  MongoDB state: not audited (events are missing)");
+        }
+        for f in &i.findings {
+            let _ = writeln!(o, "    {}: {} {}", f.kind.as_str(), f.at, f.detail);
+        }
+        if let Some(ms) = i.convergence_ms {
+            let _ = writeln!(
+                o,
+                "  convergence: {ms:.1} ms from the last event's t0 to the last write"
+            );
+        }
+    }
+
     /// The text form: what the terminal shows.
     pub fn text(&self) -> String {
         let mut o = String::new();
@@ -409,48 +465,7 @@ impl Report {
         for n in notes {
             let _ = writeln!(o, "  note: {n}");
         }
-        let i = &self.integrity;
-        let _ = writeln!(o, "\nintegrity: {}", if i.passed { "PASS" } else { "FAIL" });
-        let _ = writeln!(
-            o,
-            "  outbox rows {} · manifest written {} · expected {}",
-            i.outbox_rows, i.manifest_written, c.expected
-        );
-        let _ = writeln!(
-            o,
-            "  missing {} (never on Kafka {}, on Kafka without receipt {}) · Kafka duplicates {} · out of range {}",
-            i.missing_total, i.missing_at_outbox, i.missing_at_kafka, i.kafka_duplicates, i.out_of_range
-        );
-        for m in &i.missing {
-            let _ = writeln!(
-                o,
-                "    missing: event {} seq {} last seen at {}",
-                m.event_id.as_deref().unwrap_or("(no outbox row)"),
-                m.seq,
-                match m.last_stage {
-                    LastStage::Outbox => "outbox",
-                    LastStage::Kafka => "kafka",
-                }
-            );
-        }
-        if i.state_audited {
-            let _ = writeln!(
-                o,
-                "  MongoDB state: applied twice {} · broken references {} · missing effects {} ({} documents read in {:.1} s)",
-                i.applied_twice, i.broken_references, i.missing_effects, i.audit_documents, i.audit_seconds
-            );
-        } else {
-            let _ = writeln!(o, "  MongoDB state: not audited (events are missing)");
-        }
-        for f in &i.findings {
-            let _ = writeln!(o, "    {}: {} {}", f.kind.as_str(), f.at, f.detail);
-        }
-        if let Some(ms) = i.convergence_ms {
-            let _ = writeln!(
-                o,
-                "  convergence: {ms:.1} ms from the last event's t0 to the last write"
-            );
-        }
+        self.write_integrity(&mut o);
         let _ = writeln!(
             o,
             "\nSLO (end to end{}):",
