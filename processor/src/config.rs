@@ -58,6 +58,13 @@ pub struct Args {
     /// Log level: ERROR, WARNING (or WARN), INFO, DEBUG or TRACE, any case.
     #[arg(long, env = "LOG_LEVEL", default_value = "INFO")]
     pub log_level: String,
+
+    /// Start over instead of consuming: drop the projections and receipts (users, activities,
+    /// statistics, processed_events) in the MongoDB database, move the consumer group to the
+    /// end of the topic, print what was done and exit. Fails while another member of the group
+    /// is running. scripts/demo/setup.sh and cleanup.sh use it.
+    #[arg(long)]
+    pub reset: bool,
 }
 
 /// A validated configuration.
@@ -83,6 +90,8 @@ pub struct Config {
     pub summary_interval: Duration,
     /// Log level.
     pub log_level: tracing::Level,
+    /// Reset the store and the group instead of consuming.
+    pub reset: bool,
 }
 
 impl Args {
@@ -130,6 +139,7 @@ impl Args {
             metrics_file: self.metrics_file,
             summary_interval: Duration::from_secs(self.summary_interval_s),
             log_level,
+            reset: self.reset,
         })
     }
 }

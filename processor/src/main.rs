@@ -35,6 +35,18 @@ fn main() -> ExitCode {
 }
 
 async fn async_main(config: processor::config::Config) -> ExitCode {
+    if config.reset {
+        return match processor::run::reset(&config).await {
+            Ok(done) => {
+                println!("event-processor --reset: {done}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                tracing::error!("{e:#}");
+                ExitCode::from(2)
+            }
+        };
+    }
     let (stop_tx, stop_rx) = watch::channel(false);
     tokio::spawn(async move {
         wait_for_signal().await;

@@ -82,6 +82,7 @@ struct Inner {
     below_resolution: u64,
     store_retries: u64,
     kafka_errors: u64,
+    assigned_partitions: usize,
     period: Period,
 }
 
@@ -137,6 +138,7 @@ impl Metrics {
                 below_resolution: 0,
                 store_retries: 0,
                 kafka_errors: 0,
+                assigned_partitions: 0,
                 period: Period::new(),
             }),
         }
@@ -201,6 +203,11 @@ impl Metrics {
     /// Records an error reported by the Kafka client.
     pub fn kafka_error(&self) {
         self.lock().kafka_errors += 1;
+    }
+
+    /// Records how many partitions of the CDC topic this instance owns now (0 after a revoke).
+    pub fn assigned(&self, partitions: usize) {
+        self.lock().assigned_partitions = partitions;
     }
 
     /// Ends the current summary period and returns its figures.
@@ -326,6 +333,18 @@ impl Metrics {
             &[],
             m.kafka_errors as f64,
         );
+        prom::header(
+            &mut out,
+            "processor_assigned_partitions",
+            "gauge",
+            "Partitions of the CDC topic this instance consumes now (0 until the group assigns them).",
+        );
+        prom::sample(
+            &mut out,
+            "processor_assigned_partitions",
+            &[],
+            m.assigned_partitions as f64,
+        );
         out
     }
 }
@@ -416,6 +435,16 @@ mod tests {
         let p50 = s.p50_ms.unwrap();
         assert!((9.0..=9.009).contains(&p50), "{p50}");
         assert_eq!(m.take_summary().events, 0, "a summary starts a new period");
+    }
+
+    #[test]
+    fn assigned_partitions_follow_the_rebalances() {
+        let m = Metrics::new();
+        assert!(m.render().contains("processor_assigned_partitions 0\n"));
+        m.assigned(3);
+        assert!(m.render().contains("processor_assigned_partitions 3\n"));
+        m.assigned(0);
+        assert!(m.render().contains("processor_assigned_partitions 0\n"));
     }
 
     #[test]

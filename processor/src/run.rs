@@ -61,6 +61,7 @@ impl ConsumerContext for KafkaContext {
                 "partitions revoked: {}; committing stored offsets",
                 describe(tpl)
             );
+            self.metrics.assigned(0);
             if let Err(e) = consumer.commit_consumer_state(CommitMode::Sync) {
                 // Nothing stored since the last commit is the usual reason; anything else only
                 // means a replay for the next owner, which changes nothing.
@@ -72,6 +73,7 @@ impl ConsumerContext for KafkaContext {
     fn post_rebalance(&self, _: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         if let Rebalance::Assign(tpl) = rebalance {
             tracing::info!("partitions assigned: {}", describe(tpl));
+            self.metrics.assigned(tpl.count());
         }
     }
 
@@ -474,4 +476,68 @@ impl Processor {
         let _ = self.producer.flush(Duration::from_secs(1));
         drop(self.consumer);
     }
+}
+
+/// `event-processor --reset`: drops the projections and receipts in the store and commits the
+/// consumer group's offsets at the end of every partition of the topic, so the next start
+/// consumes only what is written after it. Returns a one-line account of what was done.
+pub async fn reset(config: &Config) -> anyhow::Result<String> {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", &config.bootstrap)
+        .set("group.id", &config.group)
+        .set("client.id", "event-processor-reset")
+        .set("enable.auto.commit", "false")
+        .create()
+        .with_context(|| format!("creating a Kafka client for {}", config.bootstrap))?;
+    let timeout = Duration::from_secs(10);
+    let metadata = consumer
+        .fetch_metadata(Some(&config.topic), timeout)
+        .with_context(|| {
+            format!(
+                "Kafka at {} is not reachable (KAFKA_BOOTSTRAP); is the stack up (stack/up.sh)?",
+                config.bootstrap
+            )
+        })?;
+    let mut ends = TopicPartitionList::new();
+    let mut at = Vec::new();
+    for topic in metadata
+        .topics()
+        .iter()
+        .filter(|t| t.name() == config.topic)
+    {
+        for p in topic.partitions() {
+            let (_, high) = consumer
+                .fetch_watermarks(&config.topic, p.id(), timeout)
+                .with_context(|| format!("reading the end of {} [{}]", config.topic, p.id()))?;
+            ends.add_partition_offset(&config.topic, p.id(), Offset::Offset(high))?;
+            at.push(format!("{}:{high}", p.id()));
+        }
+    }
+    anyhow::ensure!(
+        ends.count() > 0,
+        "topic {} does not exist on Kafka at {}; stack/up.sh creates it (CDC_TOPIC)",
+        config.topic,
+        config.bootstrap
+    );
+    consumer.commit(&ends, CommitMode::Sync).with_context(|| {
+        format!(
+            "moving group {} to the end of {}: is an event-processor of that group still running? Stop it first",
+            config.group, config.topic
+        )
+    })?;
+
+    let store = Store::new(&config.mongodb_uri).await?;
+    let dropped = store
+        .drop_projections()
+        .await
+        .with_context(|| "is the stack up (stack/up.sh)? MONGODB_URI names the store")?;
+    Ok(format!(
+        "group {} now starts at the end of {} (partition:offset {}); dropped {} in database {} of the store at {}",
+        config.group,
+        config.topic,
+        at.join(" "),
+        if dropped.is_empty() { "nothing".to_owned() } else { dropped.join(", ") },
+        store.database(),
+        store.address()
+    ))
 }

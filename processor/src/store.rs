@@ -80,6 +80,10 @@ impl Store {
         // logs and backs off promptly.
         options.server_selection_timeout = Some(std::time::Duration::from_secs(5));
         options.connect_timeout = Some(std::time::Duration::from_secs(3));
+        // The three collections are written concurrently: keep that many connections (and one
+        // for the receipts) open from the start, so the first batch does not pay for the
+        // handshakes.
+        options.min_pool_size = Some(4);
         let client = Client::with_options(options)?;
         Ok(Self {
             db: client.database(&db_name),
@@ -95,6 +99,28 @@ impl Store {
     /// The database name.
     pub fn database(&self) -> &str {
         self.db.name()
+    }
+
+    /// Drops the projections and the receipts (a collection that does not exist is skipped).
+    /// Returns the names of the collections that existed.
+    pub async fn drop_projections(&self) -> Result<Vec<&'static str>, StoreError> {
+        use events::names::{ACTIVITIES, PROCESSED_EVENTS, STATISTICS, USERS};
+        let existing = self
+            .db
+            .list_collection_names()
+            .await
+            .map_err(|e| StoreError::Command {
+                address: self.address.clone(),
+                source: Box::new(e),
+            })?;
+        let mut dropped = Vec::new();
+        for name in [USERS, ACTIVITIES, STATISTICS, PROCESSED_EVENTS] {
+            if existing.iter().any(|e| e == name) {
+                self.command(doc! { "drop": name }).await?;
+                dropped.push(name);
+            }
+        }
+        Ok(dropped)
     }
 
     /// Checks that the store answers.
