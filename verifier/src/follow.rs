@@ -203,7 +203,12 @@ pub async fn follow(
     let reader = sources::open_topic(&s.endpoints, run.started_us - 5_000_000)?;
     let end_at_start = reader.end_at_start.clone();
     let (tx, mut rx) = mpsc::channel(10_000);
-    let consumer_task = tokio::spawn(read_topic(reader.consumer, run_id, tx));
+    let consumer_task = tokio::spawn(read_topic(
+        reader.consumer,
+        run_id,
+        end_at_start.clone(),
+        tx,
+    ));
     let mut caught_up: std::collections::BTreeMap<i32, bool> =
         end_at_start.keys().map(|p| (*p, false)).collect();
     let mut live = Live::new();
@@ -273,8 +278,10 @@ pub async fn follow(
                 let before = backlog.slot_lag_bytes;
                 backlog = self::backlog(s, &run, &join, lags.get()).await;
                 if let (Some(b), Some(a)) = (before, backlog.slot_lag_bytes) {
-                    if a < b {
-                        // Debezium confirmed more WAL: it is still working through a backlog.
+                    if a < b && join.first_not_on_kafka().is_some() {
+                        // Debezium confirmed more WAL while events of the run are not on Kafka
+                        // yet: it is still working through a backlog ahead of them. (Once all
+                        // are on Kafka, its heartbeats moving the slot say nothing about them.)
                         last_progress = Instant::now();
                     }
                 }
@@ -368,6 +375,20 @@ pub async fn follow(
     Ok(Outcome { report, stopped })
 }
 
+/// Whether the reader reports the position of a record of another run: at most every 100 ms,
+/// and always for the record just before the end the partition had when the read started.
+fn position_due(
+    end_at_start: &std::collections::BTreeMap<i32, i64>,
+    partition: i32,
+    offset: i64,
+    since_last: Duration,
+) -> bool {
+    since_last >= Duration::from_millis(100)
+        || end_at_start
+            .get(&partition)
+            .is_some_and(|end| offset + 1 == *end)
+}
+
 fn mark(
     caught_up: &mut std::collections::BTreeMap<i32, bool>,
     end_at_start: &std::collections::BTreeMap<i32, i64>,
@@ -390,6 +411,7 @@ enum TopicItem {
 async fn read_topic(
     consumer: rdkafka::consumer::StreamConsumer,
     run_id: i64,
+    end_at_start: std::collections::BTreeMap<i32, i64>,
     tx: mpsc::Sender<TopicItem>,
 ) {
     use rdkafka::consumer::Consumer as _;
@@ -422,8 +444,15 @@ async fn read_topic(
             match sources::parse_record(m.payload(), m.timestamp().to_millis()) {
                 Some((r, e)) if r == run_id => TopicItem::Event(m.partition(), m.offset(), e),
                 _ => {
-                    // Other runs' records: only the position matters, and not for each one.
-                    if last_position.elapsed() < Duration::from_millis(100) {
+                    // Other runs' records: only the position matters, and not for each one;
+                    // but always the record that reaches the end the topic had at the start,
+                    // or the read would never count as caught up when nothing follows it.
+                    if !position_due(
+                        &end_at_start,
+                        m.partition(),
+                        m.offset(),
+                        last_position.elapsed(),
+                    ) {
                         continue;
                     }
                     last_position = Instant::now();
@@ -642,4 +671,29 @@ pub fn progress_line(s: &Snapshot) -> String {
         s.backlog.processor_lag.map_or("-".into(), |b| b.to_string()),
         s.backlog.oldest_unmatched_s.map_or("-".into(), |a| format!("{a:.1} s")),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    #[test]
+    fn the_record_that_reaches_the_start_end_is_always_reported() {
+        let end: BTreeMap<i32, i64> = [(0, 10), (1, 7)].into();
+        let soon = Duration::from_millis(5);
+        assert!(!position_due(&end, 0, 8, soon), "throttled");
+        assert!(
+            position_due(&end, 0, 9, soon),
+            "the last record before the end"
+        );
+        assert!(
+            !position_due(&end, 1, 9, soon),
+            "past the end: throttled again"
+        );
+        assert!(position_due(&end, 0, 3, Duration::from_millis(100)));
+        let mut caught_up: BTreeMap<i32, bool> = [(0, false), (1, false)].into();
+        mark(&mut caught_up, &end, 0, 9);
+        assert_eq!(caught_up, [(0, true), (1, false)].into());
+    }
 }

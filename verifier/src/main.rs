@@ -198,7 +198,7 @@ async fn run(cli: Cli, dashboard: bool) -> ExitCode {
                     );
                 }
                 eprintln!(
-                    "verifier: report.json, report.html and the .hlog files are in {}",
+                    "verifier: report.txt, report.json, report.html and the .hlog files are in {}",
                     dir.display()
                 );
             }
@@ -225,6 +225,7 @@ fn options(r: &RunArgs, slo: verifier::slo::Slo) -> Options {
 
 fn write_artifacts(dir: &Path, report: &Report, logs: &Logs) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
+    std::fs::write(dir.join("report.txt"), report.text())?;
     std::fs::write(
         dir.join("report.json"),
         serde_json::to_string_pretty(report).map_err(std::io::Error::other)?,
