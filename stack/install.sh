@@ -43,7 +43,7 @@ apt_install_missing() {
 apt_install_missing \
   "postgresql-$PG_MAJOR" "postgresql-client-$PG_MAJOR" "postgresql-server-dev-$PG_MAJOR" \
   postgresql-common libclang-dev clang pkg-config sudo curl ca-certificates \
-  build-essential make patch
+  build-essential make patch jq tmux
 
 command -v java >/dev/null || apt_install_missing openjdk-17-jdk-headless
 command -v mvn >/dev/null || apt_install_missing maven

@@ -49,13 +49,16 @@ DEBEZIUM_PASSWORD="${DEBEZIUM_PASSWORD:-debezium}"
 kafka_is_local() { [ "$KAFKA_BOOTSTRAP" = "$LOCAL_KAFKA" ]; }
 mongodb_is_local() { [ "$MONGODB_URI" = "$LOCAL_MONGODB_URI" ]; }
 
-log() { printf '[stack] %s\n' "$*" >&2; }
+# Messages are tagged with LOG_TAG: [stack] here, [demo] in scripts/demo; die exits with
+# DIE_STATUS (1 here; 2 in scripts/demo, where 1 means a failed verification).
+LOG_TAG="${LOG_TAG:-stack}"
+log() { printf '[%s] %s\n' "$LOG_TAG" "$*" >&2; }
 # Prints lines FROM..TO of the running script's header comment, without the leading "# ": the
 # scripts' --help.
 script_help() { sed -n "$1,$2p" "$0" | sed 's/^# \{0,1\}//'; }
 die() {
-  printf '[stack] ERROR: %s\n' "$*" >&2
-  exit 1
+  printf '[%s] ERROR: %s\n' "$LOG_TAG" "$*" >&2
+  exit "${DIE_STATUS:-1}"
 }
 
 # port_open HOST:PORT -> 0 when something accepts a TCP connection there.
