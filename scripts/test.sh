@@ -10,6 +10,10 @@
 #      stack's PostgreSQL: pg_extension/tests/pg_regress/{sql,expected})
 #   7. workspace tests: unit and property tests of every crate, and the end-to-end tests in
 #      tests/ against the real stack
+#   8. the release build of event-processor and verifier (what the demo runs)
+#   9. docker/docker-compose.yml checked (tests/compose.sh; CI has no Docker engine to run it)
+#  10. the demo's tests (tests/demo.sh): full_demo.sh without a terminal, the dashboard in tmux,
+#      cleanup.sh's and setup.sh's refusals
 # Prints the duration of each step and of the whole run.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -17,7 +21,7 @@ source stack/lib.sh
 
 case "${1:-}" in
   -h | --help)
-    script_help 2 10
+    script_help 2 14
     exit 0
     ;;
   "") ;;
@@ -72,5 +76,8 @@ step "pgrx tests" pgrx_tests
 step "install the release extension" install_extension
 step "SQL regression test" sql_regression
 step "workspace and end-to-end tests" cargo test --workspace --exclude outbox_demo
+step "release build of event-processor and verifier" cargo build --release -p event-processor -p verifier
+step "docker compose file" tests/compose.sh
+step "demo tests" tests/demo.sh
 
 printf '\nscripts/test.sh: all checks passed in %ss\n' "$((SECONDS - run_start))"

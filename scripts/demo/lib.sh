@@ -1,0 +1,114 @@
+# shellcheck shell=bash
+# Shared by the scripts in scripts/demo: the stack's paths and helpers (stack/lib.sh), where the
+# demo keeps its runs, the two binaries, and psql as role app. Sourced, never run.
+
+# shellcheck source=../../stack/lib.sh
+source "$(cd "$(dirname "${BASH_SOURCE[0]}")/../../stack" && pwd)/lib.sh"
+LOG_TAG=demo
+DIE_STATUS=2
+
+# One folder per run: $DEMO_DIR/run-<run_id>/ (report.txt, report.json, report.html, *.hlog,
+# processor.log, processor-events.jsonl, generator.txt, verifier.log); $DEMO_DIR/latest points
+# at the newest.
+DEMO_DIR="${DEMO_DIR:-$STACK_DIR/demo}"
+PROCESSOR_BIN="$REPO_ROOT/target/release/event-processor"
+VERIFIER_BIN="$REPO_ROOT/target/release/verifier"
+# The processor a demo run started (one at a time).
+DEMO_PROCESSOR_PID="$RUN_DIR/demo-processor.pid"
+
+# Role app in database app over TCP, as the application and the verifier connect.
+export PGHOST="${PGHOST:-127.0.0.1}" PGPORT PGUSER="${PGUSER:-app}" \
+  PGPASSWORD="${PGPASSWORD:-$APP_PASSWORD}" PGDATABASE="${PGDATABASE:-app}"
+export KAFKA_BOOTSTRAP MONGODB_URI CDC_TOPIC
+
+# app_sql SQL -> runs SQL as role app; prints unaligned tuples only; fails on an SQL error.
+app_sql() {
+  PGOPTIONS="-c client_min_messages=warning" psql -X -q -v ON_ERROR_STOP=1 -tA -c "$1"
+}
+
+# Builds event-processor and verifier (release) when missing or out of date; cargo does nothing
+# when they are current.
+build_binaries() {
+  if [ ! -x "$PROCESSOR_BIN" ] || [ ! -x "$VERIFIER_BIN" ]; then
+    log "building event-processor and verifier (release; a few minutes the first time)"
+  fi
+  (cd "$REPO_ROOT" && cargo build --release -q -p event-processor -p verifier) ||
+    die "building event-processor and verifier failed (cargo build --release -p event-processor -p verifier)"
+}
+
+# Dies when a demo run's processor is still running: two would share one consumer group.
+require_no_demo_run() {
+  local pid
+  if pid="$(pid_of demo-processor)"; then
+    die "a demo run is in progress (its event-processor is pid $pid): wait for it to finish, or stop it with: kill $pid"
+  fi
+}
+
+# Dies naming every part of the stack that is not healthy, with its address and how to start it,
+# and when the extension is missing from database app.
+require_stack() {
+  local down=()
+  pg_healthy || down+=("PostgreSQL at $PG_ADDR")
+  kafka_healthy || down+=("Kafka at $KAFKA_BOOTSTRAP")
+  connect_healthy || down+=("Kafka Connect with Debezium at $CONNECT_ADDR (connector $CONNECTOR_NAME, slot $SLOT_NAME)")
+  ferretdb_healthy || down+=("the MongoDB store at $MONGODB_URI")
+  if [ ${#down[@]} -gt 0 ]; then
+    local part
+    for part in "${down[@]}"; do log "not running: $part"; done
+    die "$(printf '%s; ' "${down[@]}")start the stack with stack/up.sh (it starts only what is down; stack/status.sh shows each part)"
+  fi
+  [ -n "$(app_sql "SELECT 1 FROM pg_extension WHERE extname = 'outbox_demo'")" ] ||
+    die "the outbox_demo extension is not installed in database app: run stack/install.sh, then stack/up.sh"
+}
+
+# run_dir ID -> the folder of run ID.
+run_dir() { printf '%s/run-%s\n' "$DEMO_DIR" "$1"; }
+
+# Clears the demo's data: the generated events and the manifest (demo_reset; rows of other
+# writers stay), waits until Debezium has read past the deletion (so the next load does not
+# queue behind it), then drops the projections and receipts in MongoDB and moves the processor
+# group to the end of the CDC topic (event-processor --reset). The stack must be up and no demo
+# run in progress.
+clear_demo_data() {
+  local deleted target deadline next_note
+  deleted="$(app_sql "SELECT deleted_events || ' events and ' || deleted_runs || ' runs' FROM demo_reset(confirm => true)")" ||
+    die "demo_reset failed (above): stop a running rate run with: psql -c 'SELECT demo_stop()'"
+  log "postgresql: deleted $deleted"
+
+  # Debezium reads the deletions (and skips them: outbox semantics). It confirms a position to the
+  # slot with its next record or heartbeat (every 10 s).
+  target="$(app_sql "SELECT pg_current_wal_lsn()")"
+  behind() {
+    app_sql "SELECT greatest(0, pg_wal_lsn_diff('$target', confirmed_flush_lsn))::bigint FROM pg_replication_slots WHERE slot_name = '$SLOT_NAME'"
+  }
+  deadline=$((SECONDS + 600))
+  next_note=$SECONDS
+  until [ "$(behind)" = 0 ]; do
+    [ "$SECONDS" -lt "$deadline" ] ||
+      die "Debezium has not read past the deletion within 600 s ($(behind) bytes behind): see stack/status.sh and $LOG_DIR/connect.log"
+    if [ "$SECONDS" -ge "$next_note" ]; then
+      log "waiting for Debezium to read past the deletion: $(behind) bytes of WAL to go"
+      next_note=$((SECONDS + 10))
+    fi
+    sleep 1
+  done
+
+  LOG_LEVEL=WARNING "$PROCESSOR_BIN" --reset >&2 ||
+    die "event-processor --reset failed (above)"
+}
+
+# The body of load_N.sh: run_demo.sh with N events logging at LEVEL, at RATE 150 unless set.
+# Usage: demo_load N LEVEL "$@"
+demo_load() {
+  local n="$1" level="$2"
+  shift 2
+  case "${1:-}" in
+    -h | --help)
+      script_help 2 7
+      exit 0
+      ;;
+    "") ;;
+    *) die "unknown argument '$1' (usage: $0)" ;;
+  esac
+  TARGET_EVENTS="$n" LOG_LEVEL="$level" RATE="${RATE:-150}" exec "$REPO_ROOT/scripts/demo/run_demo.sh"
+}

@@ -1,0 +1,170 @@
+#!/usr/bin/env bash
+# One demo run, start to verdict:
+#   1. starts event-processor (release build) with METRICS_FILE, and waits until the consumer
+#      group has given it the CDC topic's partitions;
+#   2. generates TARGET_EVENTS events in PostgreSQL: at RATE events/s with CALL demo_run(n, rate),
+#      or in one transaction with demo_generate(n) when RATE is unset, empty or "bulk";
+#   3. follows the run with the verifier until every event is on Kafka and in MongoDB (live
+#      dashboard when stdout is a terminal, a progress line per second otherwise);
+#   4. stops the processor cleanly (SIGTERM: it commits and exits 0);
+#   5. prints the report and exits with the verdict: 0 pass, 1 fail (integrity or an SLO),
+#      2 could not run.
+# Artifacts in .stack/demo/run-<run_id>/ (DEMO_DIR): report.txt, report.json, report.html, one
+# .hlog per stage, processor.log, processor-events.jsonl, generator.txt, verifier.log;
+# .stack/demo/latest points at it.
+#
+# Environment:
+#   TARGET_EVENTS  events to generate                                   default 1000
+#   RATE           events/s (rate mode), or unset / "bulk"              default bulk
+#   LOG_LEVEL      ERROR, WARNING, INFO or DEBUG for both binaries      default INFO
+#   BATCH_SIZE     most records event-processor applies in one batch    default 1000
+#   MIX            UserCreated/ActivityCreated/ParticipantJoined in %   default 50/30/20
+#   SEED           the generator's seed (same seed, same payloads)      default random
+#   SLO_FILE       JSON objectives for the verdict (verifier --slo)     default: the defaults
+#   IDLE_TIMEOUT   seconds without progress before the verifier gives up   default 30
+#   PROCESSOR_METRICS_ADDR  the processor's /metrics                    default 127.0.0.1:9101
+#
+# Usage: [TARGET_EVENTS=N] [RATE=R] [LOG_LEVEL=L] [BATCH_SIZE=B] scripts/demo/run_demo.sh
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+case "${1:-}" in
+  -h | --help)
+    script_help 2 27
+    exit 0
+    ;;
+  "") ;;
+  *) die "unknown argument '$1' (usage: [TARGET_EVENTS=N] [RATE=R] scripts/demo/run_demo.sh)" ;;
+esac
+
+TARGET_EVENTS="${TARGET_EVENTS:-1000}"
+RATE="${RATE:-bulk}"
+LOG_LEVEL="${LOG_LEVEL:-INFO}"
+BATCH_SIZE="${BATCH_SIZE:-1000}"
+IDLE_TIMEOUT="${IDLE_TIMEOUT:-30}"
+PROCESSOR_METRICS_ADDR="${PROCESSOR_METRICS_ADDR:-127.0.0.1:9101}"
+[[ "$TARGET_EVENTS" =~ ^[1-9][0-9]*$ ]] || die "TARGET_EVENTS must be a positive whole number (got '$TARGET_EVENTS')"
+[[ "$BATCH_SIZE" =~ ^[1-9][0-9]*$ ]] || die "BATCH_SIZE must be a positive whole number (got '$BATCH_SIZE')"
+MIX="${MIX:-50/30/20}"
+[[ "$MIX" =~ ^[0-9]+/[0-9]+/[0-9]+$ ]] || die "MIX must be three percentages like 50/30/20 (got '$MIX')"
+[ -z "${SEED:-}" ] || [[ "$SEED" =~ ^-?[0-9]+$ ]] || die "SEED must be a whole number (got '$SEED')"
+[[ "$IDLE_TIMEOUT" =~ ^[1-9][0-9]*$ ]] || die "IDLE_TIMEOUT must be a positive whole number of seconds (got '$IDLE_TIMEOUT')"
+[ "$RATE" = bulk ] || [[ "$RATE" =~ ^[0-9]+([.][0-9]+)?$ ]] ||
+  die "RATE must be events per second (e.g. 200) or 'bulk' (got '$RATE')"
+case "${LOG_LEVEL^^}" in
+  ERROR | WARNING | WARN | INFO | DEBUG | TRACE) ;;
+  *) die "LOG_LEVEL must be ERROR, WARNING, INFO or DEBUG (got '$LOG_LEVEL')" ;;
+esac
+if [ -n "${SLO_FILE:-}" ]; then
+  [ -r "$SLO_FILE" ] || die "SLO_FILE $SLO_FILE cannot be read"
+  SLO_FILE="$(cd "$(dirname "$SLO_FILE")" && pwd)/$(basename "$SLO_FILE")"
+fi
+
+require_stack
+require_no_demo_run
+build_binaries
+
+work="$DEMO_DIR/starting-$$"
+mkdir -p "$work"
+processor_pid=""
+generator_pid=""
+# One way out: whatever happens, the generator and the processor this script started stop.
+# shellcheck disable=SC2317 # called by the trap
+finish() {
+  if [ -n "$generator_pid" ] && kill -0 "$generator_pid" 2>/dev/null; then
+    log "stopping the generator"
+    app_sql "SELECT demo_stop()" >/dev/null 2>&1 || kill "$generator_pid" 2>/dev/null || :
+  fi
+  if [ -n "$processor_pid" ] && kill -0 "$processor_pid" 2>/dev/null; then
+    kill -TERM "$processor_pid" 2>/dev/null || :
+    wait "$processor_pid" 2>/dev/null || :
+  fi
+  rm -f "$DEMO_PROCESSOR_PID"
+  [ ! -d "$work" ] || rm -rf "$work"
+}
+trap finish EXIT
+
+# ---- 1. the processor
+LOG_LEVEL="$LOG_LEVEL" BATCH_SIZE="$BATCH_SIZE" METRICS_FILE="$work/processor-events.jsonl" \
+  METRICS_ADDR="$PROCESSOR_METRICS_ADDR" SUMMARY_INTERVAL_S=5 \
+  "$PROCESSOR_BIN" 2>"$work/processor.log" &
+processor_pid=$!
+printf '%s\n' "$processor_pid" >"$DEMO_PROCESSOR_PID"
+# shellcheck disable=SC2317 # called by wait_until
+assigned() {
+  kill -0 "$processor_pid" 2>/dev/null || {
+    tail -n 20 "$work/processor.log" >&2
+    die "event-processor exited while starting (log above)"
+  }
+  curl -fsS --max-time 2 "http://$PROCESSOR_METRICS_ADDR/metrics" 2>/dev/null |
+    grep -E '^processor_assigned_partitions [1-9]' >/dev/null
+}
+wait_until 60 assigned ||
+  die "event-processor was not given the topic's partitions within 60 s (is another member of $PROCESSOR_GROUP running?); see its log: $work/processor.log"
+
+# ---- 2. the generator
+before="$(app_sql "SELECT coalesce(max(run_id), 0) FROM outbox_demo.runs")"
+options="mix => '$MIX'"
+[ -z "${SEED:-}" ] || options="$options, seed => $SEED"
+if [ "$RATE" = bulk ]; then
+  sql="SELECT * FROM demo_generate($TARGET_EVENTS, $options)"
+  mode="bulk (one transaction)"
+else
+  sql="CALL demo_run($TARGET_EVENTS, $RATE, $options)"
+  mode="rate mode, $RATE events/s"
+fi
+log "generating $TARGET_EVENTS events, $mode: $sql"
+PGOPTIONS="-c client_min_messages=warning" psql -X -v ON_ERROR_STOP=1 -c "$sql" >"$work/generator.txt" 2>&1 &
+generator_pid=$!
+run_id=""
+until [ -n "$run_id" ]; do
+  run_id="$(app_sql "SELECT run_id FROM outbox_demo.runs WHERE run_id > $before ORDER BY run_id LIMIT 1")"
+  if [ -z "$run_id" ] && ! kill -0 "$generator_pid" 2>/dev/null; then
+    wait "$generator_pid" && rc=0 || rc=$?
+    cat "$work/generator.txt" >&2
+    die "the generator wrote no run (psql exit $rc, output above)"
+  fi
+  [ -n "$run_id" ] || sleep 0.1
+done
+dir="$(run_dir "$run_id")"
+rm -rf "$dir"
+mv "$work" "$dir"
+work=""
+ln -sfn "run-$run_id" "$DEMO_DIR/latest"
+log "run $run_id: $TARGET_EVENTS events, $mode; event-processor pid $processor_pid (LOG_LEVEL=$LOG_LEVEL, BATCH_SIZE=$BATCH_SIZE)"
+
+# ---- 3. the verifier
+args=(--log-level "$LOG_LEVEL" watch --run "$run_id" --out "$dir" --idle-timeout "$IDLE_TIMEOUT" --listen off)
+[ -z "${SLO_FILE:-}" ] || args+=(--slo "$SLO_FILE")
+if [ -t 1 ]; then
+  args+=(--dashboard)
+  args=(--log-file "$dir/verifier.log" "${args[@]}")
+fi
+"$VERIFIER_BIN" "${args[@]}" && verdict=0 || verdict=$?
+
+# ---- 4. the generator's and the processor's ends
+if wait "$generator_pid"; then
+  generator_pid=""
+else
+  generator_pid=""
+  cat "$dir/generator.txt" >&2
+  log "the generator failed (output above)"
+  [ "$verdict" -ne 0 ] || verdict=1
+fi
+kill -TERM "$processor_pid"
+if wait "$processor_pid"; then
+  processor_pid=""
+else
+  rc=$?
+  processor_pid=""
+  tail -n 20 "$dir/processor.log" >&2
+  log "event-processor exited with status $rc on SIGTERM (log above)"
+  [ "$verdict" -ne 0 ] || verdict=2
+fi
+
+case "$verdict" in
+  0) log "run $run_id: PASS ($TARGET_EVENTS events, $mode); artifacts in $dir" ;;
+  1) log "run $run_id: FAIL (the report above says why); artifacts in $dir" ;;
+  *) log "run $run_id: could not be verified (exit $verdict; messages above); artifacts in $dir" ;;
+esac
+exit "$verdict"
