@@ -50,7 +50,7 @@ events=3000
 # run_demo.sh's stdout is the pane (the dashboard starts only on a terminal); its report is read
 # from the run folder afterwards.
 tmux new-session -d -s demo-test -x 120 -y 40 \
-  "TARGET_EVENTS=$events RATE=150 LOG_LEVEL=INFO scripts/demo/run_demo.sh 2>$tmp/dash.err; echo \$? >$tmp/dash.rc"
+  "TARGET_EVENTS=$events RATE=120 LOG_LEVEL=INFO scripts/demo/run_demo.sh 2>$tmp/dash.err; echo \$? >$tmp/dash.rc"
 screen=""
 verified=""
 mid_run() { [ -n "$verified" ] && [ "$verified" -ge 600 ] && [ "$verified" -lt "$events" ]; }
@@ -71,7 +71,7 @@ for panel in "Throughput" "Backlog" "Latency per stage" "End to end by event typ
   grep -q "┌ $panel" "$tmp/screen.txt" || fail "the dashboard has no '$panel' panel"
 done
 number='[0-9]+(\.[0-9]+)?'
-grep -Eq "run [0-9]+ +rate mode · target $events events at 150/s · elapsed $number s · following" "$tmp/screen.txt" ||
+grep -Eq "run [0-9]+ +rate mode · target $events events at 120/s · elapsed $number s · following" "$tmp/screen.txt" ||
   fail "the header does not name the run, its target, rate and elapsed time"
 grep -Eq "Kafka +[1-9][0-9]*(\.[0-9]+)? ev/s +MongoDB +[1-9][0-9]*(\.[0-9]+)? ev/s" "$tmp/screen.txt" ||
   fail "the throughput panel shows no live rates"

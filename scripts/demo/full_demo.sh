@@ -51,7 +51,7 @@ latest_run() { readlink "$DEMO_DIR/latest" | sed 's/^run-//'; }
 warmups=()
 for round in $(seq 1 "$WARMUP_ROUNDS"); do
   phase "warm-up round $round of at most $WARMUP_ROUNDS: $WARMUP_EVENTS events (integrity checked, latency shown, not judged)"
-  TARGET_EVENTS="$WARMUP_EVENTS" RATE="${RATE:-150}" LOG_LEVEL=WARNING scripts/demo/run_demo.sh >/dev/null && rc=0 || rc=$?
+  TARGET_EVENTS="$WARMUP_EVENTS" RATE="${RATE:-120}" LOG_LEVEL=WARNING scripts/demo/run_demo.sh >/dev/null && rc=0 || rc=$?
   warmups+=("$(latest_run)")
   report="$(run_dir "$(latest_run)")/report.json"
   [ "$rc" -le 1 ] || die "warm-up round $round could not run (exit $rc; messages above)"

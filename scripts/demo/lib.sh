@@ -97,7 +97,7 @@ clear_demo_data() {
     die "event-processor --reset failed (above)"
 }
 
-# The body of load_N.sh: run_demo.sh with N events logging at LEVEL, at RATE 150 unless set.
+# The body of load_N.sh: run_demo.sh with N events logging at LEVEL, at RATE 120 unless set.
 # Usage: demo_load N LEVEL "$@"
 demo_load() {
   local n="$1" level="$2"
@@ -110,5 +110,5 @@ demo_load() {
     "") ;;
     *) die "unknown argument '$1' (usage: $0)" ;;
   esac
-  TARGET_EVENTS="$n" LOG_LEVEL="$level" RATE="${RATE:-150}" exec "$REPO_ROOT/scripts/demo/run_demo.sh"
+  TARGET_EVENTS="$n" LOG_LEVEL="$level" RATE="${RATE:-120}" exec "$REPO_ROOT/scripts/demo/run_demo.sh"
 }

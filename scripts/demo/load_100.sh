@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Demo load of 100 events, logging at INFO: run_demo.sh with TARGET_EVENTS=100 LOG_LEVEL=INFO and,
-# unless set, RATE=150 (a steady load the local pipeline sustains; the default SLOs are latency
+# unless set, RATE=120 (a steady load the local pipeline sustains; the default SLOs are latency
 # targets, which a bulk load meets only when the pipeline drains it within them; RATE=bulk for
 # that). Any other run_demo.sh variable (BATCH_SIZE, MIX, SEED, SLO_FILE, ...) passes through.
 #

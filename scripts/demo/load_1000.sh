@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Demo load of 1,000 events, logging at WARNING: run_demo.sh with TARGET_EVENTS=1000 LOG_LEVEL=WARNING and,
-# unless set, RATE=150 (a steady load the local pipeline sustains; the default SLOs are latency
+# unless set, RATE=120 (a steady load the local pipeline sustains; the default SLOs are latency
 # targets, which a bulk load meets only when the pipeline drains it within them; RATE=bulk for
 # that). Any other run_demo.sh variable (BATCH_SIZE, MIX, SEED, SLO_FILE, ...) passes through.
 #

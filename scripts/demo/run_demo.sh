@@ -2,10 +2,11 @@
 # One demo run, start to verdict:
 #   1. starts event-processor (release build) with METRICS_FILE, and waits until the consumer
 #      group has given it the CDC topic's partitions;
-#   2. generates TARGET_EVENTS events in PostgreSQL: at RATE events/s with CALL demo_run(n, rate),
-#      or in one transaction with demo_generate(n) when RATE is unset, empty or "bulk";
-#   3. follows the run with the verifier until every event is on Kafka and in MongoDB (live
+#   2. starts the verifier, which opens its Kafka read and waits for the next run (live
 #      dashboard when stdout is a terminal, a progress line per second otherwise);
+#   3. generates TARGET_EVENTS events in PostgreSQL: at RATE events/s with CALL demo_run(n, rate),
+#      or in one transaction with demo_generate(n) when RATE is unset, empty or "bulk"; the
+#      verifier follows them until every event is on Kafka and in MongoDB;
 #   4. stops the processor cleanly (SIGTERM: it commits and exits 0);
 #   5. prints the report and exits with the verdict: 0 pass, 1 fail (integrity or an SLO),
 #      2 could not run.
@@ -23,6 +24,7 @@
 #   SLO_FILE       JSON objectives for the verdict (verifier --slo)     default: the defaults
 #   IDLE_TIMEOUT   seconds without progress before the verifier gives up   default 30
 #   PROCESSOR_METRICS_ADDR  the processor's /metrics                    default 127.0.0.1:9101
+#   VERIFIER_ADDR  the verifier's /status and /metrics during the run   default 127.0.0.1:9102
 #
 # Usage: [TARGET_EVENTS=N] [RATE=R] [LOG_LEVEL=L] [BATCH_SIZE=B] scripts/demo/run_demo.sh
 set -euo pipefail
@@ -30,7 +32,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 case "${1:-}" in
   -h | --help)
-    script_help 2 27
+    script_help 2 28
     exit 0
     ;;
   "") ;;
@@ -43,6 +45,7 @@ LOG_LEVEL="${LOG_LEVEL:-INFO}"
 BATCH_SIZE="${BATCH_SIZE:-1000}"
 IDLE_TIMEOUT="${IDLE_TIMEOUT:-30}"
 PROCESSOR_METRICS_ADDR="${PROCESSOR_METRICS_ADDR:-127.0.0.1:9101}"
+VERIFIER_ADDR="${VERIFIER_ADDR:-127.0.0.1:9102}"
 [[ "$TARGET_EVENTS" =~ ^[1-9][0-9]*$ ]] || die "TARGET_EVENTS must be a positive whole number (got '$TARGET_EVENTS')"
 [[ "$BATCH_SIZE" =~ ^[1-9][0-9]*$ ]] || die "BATCH_SIZE must be a positive whole number (got '$BATCH_SIZE')"
 MIX="${MIX:-50/30/20}"
@@ -102,7 +105,10 @@ assigned() {
 wait_until 60 assigned ||
   die "event-processor was not given the topic's partitions within 60 s (is another member of $PROCESSOR_GROUP running?); see its log: $work/processor.log"
 
-# ---- 2. the generator
+# ---- 2. the verifier, waiting for the run; 3. the generator, once the verifier waits
+# The verifier starts first (--run next) and opens its Kafka read before the run exists, so
+# nothing of its own start-up overlaps the run's first events; the generator starts when its
+# /status says it is waiting.
 before="$(app_sql "SELECT coalesce(max(run_id), 0) FROM outbox_demo.runs")"
 options="mix => '$MIX'"
 [ -z "${SEED:-}" ] || options="$options, seed => $SEED"
@@ -113,34 +119,40 @@ else
   sql="CALL demo_run($TARGET_EVENTS, $RATE, $options)"
   mode="rate mode, $RATE events/s"
 fi
-log "generating $TARGET_EVENTS events, $mode: $sql"
-PGOPTIONS="-c client_min_messages=warning" psql -X -v ON_ERROR_STOP=1 -c "$sql" >"$work/generator.txt" 2>&1 &
+log "generating $TARGET_EVENTS events, $mode, once the verifier waits: $sql"
+# shellcheck disable=SC2317 # called by wait_until
+verifier_waiting() {
+  curl -fsS --max-time 2 "http://$VERIFIER_ADDR/status" 2>/dev/null | grep -q '"phase":"waiting'
+}
+(
+  wait_until 60 verifier_waiting || {
+    echo "the verifier at $VERIFIER_ADDR was not waiting for the run within 60 s: nothing generated"
+    exit 3
+  }
+  PGOPTIONS="-c client_min_messages=warning" exec psql -X -v ON_ERROR_STOP=1 -c "$sql"
+) >"$work/generator.txt" 2>&1 &
 generator_pid=$!
-run_id=""
-until [ -n "$run_id" ]; do
-  run_id="$(app_sql "SELECT run_id FROM outbox_demo.runs WHERE run_id > $before ORDER BY run_id LIMIT 1")"
-  if [ -z "$run_id" ] && ! kill -0 "$generator_pid" 2>/dev/null; then
-    wait "$generator_pid" && rc=0 || rc=$?
-    cat "$work/generator.txt" >&2
-    die "the generator wrote no run (psql exit $rc, output above)"
-  fi
-  [ -n "$run_id" ] || sleep 0.1
-done
+
+args=(--log-level "$LOG_LEVEL" watch --run next --out "$work" --idle-timeout "$IDLE_TIMEOUT" --listen "$VERIFIER_ADDR")
+[ -z "${SLO_FILE:-}" ] || args+=(--slo "$SLO_FILE")
+if [ -t 1 ]; then
+  args+=(--dashboard)
+  args=(--log-file "$work/verifier.log" "${args[@]}")
+fi
+"$VERIFIER_BIN" "${args[@]}" && verdict=0 || verdict=$?
+
+run_id="$(app_sql "SELECT run_id FROM outbox_demo.runs WHERE run_id > $before ORDER BY run_id LIMIT 1")"
+if [ -z "$run_id" ]; then
+  wait "$generator_pid" && rc=0 || rc=$?
+  generator_pid=""
+  cat "$work/generator.txt" >&2
+  die "the generator wrote no run (exit $rc, output above; the verifier exited $verdict)"
+fi
 dir="$(run_dir "$run_id")"
 rm -rf "$dir"
 mv "$work" "$dir"
 work=""
 ln -sfn "run-$run_id" "$DEMO_DIR/latest"
-log "run $run_id: $TARGET_EVENTS events, $mode; event-processor pid $processor_pid (LOG_LEVEL=$LOG_LEVEL, BATCH_SIZE=$BATCH_SIZE)"
-
-# ---- 3. the verifier
-args=(--log-level "$LOG_LEVEL" watch --run "$run_id" --out "$dir" --idle-timeout "$IDLE_TIMEOUT" --listen off)
-[ -z "${SLO_FILE:-}" ] || args+=(--slo "$SLO_FILE")
-if [ -t 1 ]; then
-  args+=(--dashboard)
-  args=(--log-file "$dir/verifier.log" "${args[@]}")
-fi
-"$VERIFIER_BIN" "${args[@]}" && verdict=0 || verdict=$?
 
 # ---- 4. the generator's and the processor's ends
 if wait "$generator_pid"; then

@@ -101,7 +101,8 @@ impl ServiceArgs {
 /// Options shared by every subcommand.
 #[derive(Debug, Clone, Args)]
 pub struct RunArgs {
-    /// The run: its id, or `latest`.
+    /// The run: its id, `latest`, or (watch only) `next`: the first run started after the
+    /// verifier, which it waits for (up to --idle-timeout), its Kafka read already open.
     #[arg(long, default_value = "latest")]
     pub run: RunSpec,
     /// Stop waiting when, for this many seconds after the generator finished, nothing moved:
@@ -238,6 +239,11 @@ mod tests {
             panic!()
         };
         assert_eq!(w.run.run, RunSpec::Latest);
+        let c = Cli::try_parse_from(["verifier", "watch", "--run", "next"]).unwrap();
+        let Command::Watch(next) = c.command else {
+            panic!()
+        };
+        assert_eq!(next.run.run, RunSpec::Next);
         assert_eq!(
             w.listen_addr().unwrap(),
             Some("127.0.0.1:9102".parse().unwrap())
@@ -249,7 +255,10 @@ mod tests {
         let e = Cli::try_parse_from(["verifier", "check", "--run", "seven"])
             .unwrap_err()
             .to_string();
-        assert!(e.contains("seven") && e.contains("latest"), "{e}");
+        assert!(
+            e.contains("seven") && e.contains("latest") && e.contains("next"),
+            "{e}"
+        );
         let c = Cli::try_parse_from(["verifier", "watch", "--listen", "x"]).unwrap();
         let Command::Watch(w) = c.command else {
             panic!()

@@ -191,8 +191,31 @@ pub async fn follow(
     mut stop: watch::Receiver<bool>,
     log: &mut crate::hlog::Logs,
 ) -> anyhow::Result<Outcome> {
+    let (mut run, reader) = match opts.run {
+        RunSpec::Next => {
+            // The run starts after this moment: open the topic now, so that nothing of the
+            // verifier's own start-up overlaps the run's first events.
+            let base = s.pg.max_run_id().await?;
+            let reader = sources::open_topic(
+                &s.endpoints,
+                chrono::Utc::now().timestamp_micros() - 5_000_000,
+            )?;
+            let _ = snapshots.send(Arc::new(Snapshot {
+                phase: format!("waiting for the run after run {base}"),
+                ..Snapshot::default()
+            }));
+            (
+                wait_for_run(s, base, opts.idle_timeout, &mut stop).await?,
+                reader,
+            )
+        }
+        spec => {
+            let run = s.pg.run(spec).await?;
+            let reader = sources::open_topic(&s.endpoints, run.started_us - 5_000_000)?;
+            (run, reader)
+        }
+    };
     let started = Instant::now();
-    let mut run = s.pg.run(opts.run).await?;
     let run_id = run.run_id;
     let mut join = Join::new(run.n.max(0) as u64, run.started_us);
     if run.finished() {
@@ -200,7 +223,6 @@ pub async fn follow(
         // is what must arrive (an outbox holding fewer rows fails integrity on its own).
         join.set_expected(run.written.max(0) as u64);
     }
-    let reader = sources::open_topic(&s.endpoints, run.started_us - 5_000_000)?;
     let end_at_start = reader.end_at_start.clone();
     let (tx, mut rx) = mpsc::channel(10_000);
     let consumer_task = tokio::spawn(read_topic(
@@ -373,6 +395,34 @@ pub async fn follow(
         &run, &join, &live, &backlog, started, "done", 0.0, 0.0,
     )));
     Ok(Outcome { report, stopped })
+}
+
+/// Waits for the first run with an id above `base` (`--run next`), for at most `limit`.
+async fn wait_for_run(
+    s: &Services,
+    base: i64,
+    limit: Duration,
+    stop: &mut watch::Receiver<bool>,
+) -> anyhow::Result<RunInfo> {
+    let since = Instant::now();
+    loop {
+        if let Some(run) = s.pg.run_after(base).await? {
+            return Ok(run);
+        }
+        if since.elapsed() > limit {
+            return Err(sources::Unavailable(format!(
+                "no run started after run {base} within {} s (--idle-timeout); start one with CALL demo_run(1000, 150)",
+                limit.as_secs()
+            ))
+            .into());
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_millis(50)) => {}
+            _ = stop.changed() => {
+                return Err(sources::Unavailable(format!("stopped while waiting for the run after run {base}")).into());
+            }
+        }
+    }
 }
 
 /// Whether the reader reports the position of a record of another run: at most every 100 ms,

@@ -85,6 +85,14 @@ async fn run(cli: Cli, dashboard: bool) -> ExitCode {
             }
         },
     };
+    if run_args.run == verifier::sources::RunSpec::Next
+        && !matches!(&cli.command, Command::Watch(_))
+    {
+        return fail(
+            2,
+            "--run next waits for a run to start: only watch does that; report and check need a run id or latest",
+        );
+    }
     if let Some(r) = &report_opts {
         if r.format == Format::Html && r.out.is_none() {
             return fail(2, "--format html writes report.html: give --out DIR");

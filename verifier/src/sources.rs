@@ -51,19 +51,23 @@ pub enum RunSpec {
     Latest,
     /// This run.
     Id(i64),
+    /// The first run started after the verifier (`watch` only): it waits for it.
+    Next,
 }
 
 impl std::str::FromStr for RunSpec {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        if s == "latest" {
-            return Ok(RunSpec::Latest);
+        match s {
+            "latest" => return Ok(RunSpec::Latest),
+            "next" => return Ok(RunSpec::Next),
+            _ => {}
         }
         s.parse::<i64>()
             .ok()
             .filter(|n| *n > 0)
             .map(RunSpec::Id)
-            .ok_or_else(|| format!("{s:?} is not a run id (a positive number) or `latest`"))
+            .ok_or_else(|| format!("{s:?} is not a run id (a positive number), `latest` or `next`"))
     }
 }
 
@@ -129,17 +133,25 @@ impl Pg {
 
     /// The run's manifest.
     pub async fn run(&self, spec: RunSpec) -> anyhow::Result<RunInfo> {
-        let q = match spec {
-            RunSpec::Latest => {
-                format!("SELECT {RUN_COLUMNS} FROM outbox_demo.runs ORDER BY run_id DESC LIMIT 1")
-            }
-            RunSpec::Id(_) => {
-                format!("SELECT {RUN_COLUMNS} FROM outbox_demo.runs WHERE run_id = $1")
+        let (q, after) = match spec {
+            RunSpec::Latest => (
+                format!("SELECT {RUN_COLUMNS} FROM outbox_demo.runs ORDER BY run_id DESC LIMIT 1"),
+                None,
+            ),
+            RunSpec::Id(id) => (
+                format!("SELECT {RUN_COLUMNS} FROM outbox_demo.runs WHERE run_id = $1"),
+                Some(id),
+            ),
+            RunSpec::Next => {
+                return Err(Unavailable(
+                    "`--run next` is resolved by waiting for the run (watch only)".into(),
+                )
+                .into())
             }
         };
-        let rows = match spec {
-            RunSpec::Latest => self.client.query(&q, &[]).await,
-            RunSpec::Id(id) => self.client.query(&q, &[&id]).await,
+        let rows = match after {
+            None => self.client.query(&q, &[]).await,
+            Some(id) => self.client.query(&q, &[&id]).await,
         }
         .map_err(|err| {
             Unavailable(format!(
@@ -157,7 +169,37 @@ impl Pg {
                 "run {id} is not in outbox_demo.runs; list the runs with SELECT * FROM demo_status()"
             ))
             .into()),
+            (None, RunSpec::Next) => unreachable!("returned above"),
         }
+    }
+
+    /// The highest run id in the manifest (0 when it is empty).
+    pub async fn max_run_id(&self) -> anyhow::Result<i64> {
+        let row = self
+            .client
+            .query_one("SELECT coalesce(max(run_id), 0) FROM outbox_demo.runs", &[])
+            .await
+            .map_err(|err| {
+                Unavailable(format!(
+                    "cannot read the run manifest outbox_demo.runs in PostgreSQL at {}: {err}; is the extension installed (CREATE EXTENSION outbox_demo)?",
+                    self.addr
+                ))
+            })?;
+        Ok(row.get(0))
+    }
+
+    /// The first run with an id above `id`, if one exists yet.
+    pub async fn run_after(&self, id: i64) -> anyhow::Result<Option<RunInfo>> {
+        let q = format!(
+            "SELECT {RUN_COLUMNS} FROM outbox_demo.runs WHERE run_id > $1 ORDER BY run_id LIMIT 1"
+        );
+        let rows = self.client.query(&q, &[&id]).await.map_err(|err| {
+            Unavailable(format!(
+                "cannot read the run manifest outbox_demo.runs in PostgreSQL at {}: {err}",
+                self.addr
+            ))
+        })?;
+        Ok(rows.first().map(Self::run_info))
     }
 
     /// Rows of the run in the outbox.
