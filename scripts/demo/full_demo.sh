@@ -2,7 +2,7 @@
 # The demo, one command (the README's main one). On a fresh machine it installs and starts the
 # real pipeline first (stack/up.sh runs stack/install.sh when something is missing), then:
 #   setup     scripts/demo/setup.sh: checks every part, clears the demo's data
-#   warm-up   rounds of WARMUP_EVENTS events at the loads' rate through the whole pipeline,
+#   warm-up   rounds of WARMUP_EVENTS events at 120/s (RATE if set) through the whole pipeline,
 #             until one round meets the SLOs or WARMUP_ROUNDS were run: Kafka's and Connect's
 #             JVMs compile their hot paths during their first minutes, and a fresh stack would
 #             otherwise measure its JIT compiler. Each round's integrity is checked; its latency
@@ -90,6 +90,7 @@ row() {
     def ms(s): (.stages[] | select(.name == "end_to_end") | .[s]) as $v
       | if $v == null then "-" else ($v * 100 | round / 100 | tostring) end;
     [$phase, (.run.run_id | tostring), (.run.written | tostring),
+     (if .run.rate == null then "bulk" else (.run.rate | tostring) end),
      "\(.counts.kafka)+\(.counts.kafka_duplicates)", (.counts.receipts | tostring),
      (.integrity.missing_total | tostring), (.integrity.applied_twice | tostring),
      ms("p50_ms"), ms("p95_ms"), ms("p99_ms"),
@@ -99,9 +100,9 @@ row() {
      .verdict] | @tsv' "$2"
 }
 {
-  printf 'phase\trun\tevents\tKafka(+dup)\tMongoDB\tmissing\tapplied twice\te2e p50 ms\tp95 ms\tp99 ms\tevents/s\tintegrity\tSLOs\tverdict\n'
+  printf 'phase\trun\tevents\trate/s\tKafka(+dup)\tMongoDB\tmissing\tapplied twice\te2e p50 ms\tp95 ms\tp99 ms\tevents/s\tintegrity\tSLOs\tverdict\n'
   for run in "${warmups[@]}"; do
-    row "warm-up" "$(run_dir "$run")/report.json" | awk -F'\t' -v OFS='\t' '{ $13 = "not judged"; $14 = "-"; print }'
+    row "warm-up" "$(run_dir "$run")/report.json" | awk -F'\t' -v OFS='\t' '{ $14 = "not judged"; $15 = "-"; print }'
   done
   i=0
   for n in 10 100 1000 10000; do
@@ -109,7 +110,7 @@ row() {
     i=$((i + 1))
   done
 } | column -t -s $'\t'
-printf '\nsetup %ss, warm-up and loads %ss, verification %ss; %ss in all. Reports: %s/run-<id>/\n' \
+printf '\nstack and setup %ss, warm-up and loads %ss, verification %ss; %ss in all. Reports: %s/run-<id>/\n' \
   "$((setup_done - started))" "$((loads_done - setup_done))" "$((SECONDS - loads_done))" \
   "$((SECONDS - started))" "$DEMO_DIR"
 if [ "$failed" -eq 0 ]; then

@@ -97,18 +97,19 @@ clear_demo_data() {
     die "event-processor --reset failed (above)"
 }
 
-# The body of load_N.sh: run_demo.sh with N events logging at LEVEL, at RATE 120 unless set.
-# Usage: demo_load N LEVEL "$@"
+# The body of load_N.sh: run_demo.sh with N events logging at LEVEL, at RATE events/s unless
+# the caller set RATE.
+# Usage: demo_load N LEVEL RATE "$@"
 demo_load() {
-  local n="$1" level="$2"
-  shift 2
+  local n="$1" level="$2" rate="$3"
+  shift 3
   case "${1:-}" in
     -h | --help)
-      script_help 2 7
+      script_help 2 9
       exit 0
       ;;
     "") ;;
     *) die "unknown argument '$1' (usage: $0)" ;;
   esac
-  TARGET_EVENTS="$n" LOG_LEVEL="$level" RATE="${RATE:-120}" exec "$REPO_ROOT/scripts/demo/run_demo.sh"
+  TARGET_EVENTS="$n" LOG_LEVEL="$level" RATE="${RATE:-$rate}" exec "$REPO_ROOT/scripts/demo/run_demo.sh"
 }

@@ -191,6 +191,11 @@ pub async fn follow(
     mut stop: watch::Receiver<bool>,
     log: &mut crate::hlog::Logs,
 ) -> anyhow::Result<Outcome> {
+    // Every connection is made before the run is known: with `--run next` none of it overlaps
+    // the run's first events.
+    let (probes_stop, probes_stop_rx) = watch::channel(false);
+    let lags = spawn_lag_probes(&s.endpoints, probes_stop_rx);
+    let receipts_pg = Pg::connect(&s.endpoints).await?;
     let (mut run, reader) = match opts.run {
         RunSpec::Next => {
             // The run starts after this moment: open the topic now, so that nothing of the
@@ -239,15 +244,13 @@ pub async fn follow(
     let mut second = tokio::time::interval(Duration::from_secs(1));
     second.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut last_progress = Instant::now();
-    let (probes_stop, probes_stop_rx) = watch::channel(false);
-    let lags = spawn_lag_probes(&s.endpoints, probes_stop_rx);
     let mut backlog = Backlog::default();
     let mut receipt_low = 1_i64;
     // Receipts are fetched by their own task so that a slow store never stalls the Kafka read.
     let (want_tx, want_rx) = mpsc::channel::<Vec<i64>>(RECEIPT_REQUESTS);
     let (got_tx, mut got_rx) = mpsc::channel(RECEIPT_REQUESTS);
     let fetcher = tokio::spawn(fetch_receipts(
-        Pg::connect(&s.endpoints).await?,
+        receipts_pg,
         s.mongo.clone(),
         run_id,
         want_rx,
