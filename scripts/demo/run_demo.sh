@@ -86,6 +86,7 @@ finish() {
   [ ! -d "$work" ] || rm -rf "$work"
 }
 trap finish EXIT
+trap 'exit 130' INT TERM HUP
 
 # ---- 1. the processor
 LOG_LEVEL="$LOG_LEVEL" BATCH_SIZE="$BATCH_SIZE" METRICS_FILE="$work/processor-events.jsonl" \
