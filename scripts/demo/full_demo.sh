@@ -43,6 +43,7 @@ command -v jq >/dev/null || die "jq is missing: run stack/install.sh"
 
 phase "setup"
 scripts/demo/setup.sh
+export DEMO_BINARIES_BUILT=1 # setup.sh built them
 setup_done=$SECONDS
 
 # The run id of the latest run_demo.sh.

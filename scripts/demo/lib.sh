@@ -27,8 +27,10 @@ app_sql() {
 }
 
 # Builds event-processor and verifier (release) when missing or out of date; cargo does nothing
-# when they are current.
+# when they are current. Skipped when DEMO_BINARIES_BUILT=1: full_demo.sh sets it once setup.sh
+# has built them, so the nine scripts it runs after do not each ask cargo again.
 build_binaries() {
+  [ "${DEMO_BINARIES_BUILT:-}" != 1 ] || return 0
   if [ ! -x "$PROCESSOR_BIN" ] || [ ! -x "$VERIFIER_BIN" ]; then
     log "building event-processor and verifier (release; a few minutes the first time)"
   fi
