@@ -205,6 +205,17 @@ ensure_extension() {
     return 0
   fi
   script="$("$PG_CONFIG" --sharedir)/extension/outbox_demo--$default.sql"
+  # A failed or interrupted `cargo pgrx test` leaves its test build installed (its script also
+  # creates schemas tests and activity): put the release build back before using it.
+  if grep -q 'outbox_demo::tests' "$script"; then
+    log "postgresql: the installed outbox_demo is a pgrx test build (left by a failed or interrupted cargo pgrx test): installing the release build"
+    (cd "$REPO_ROOT/pg_extension" && cargo pgrx install --release --pg-config "$PG_CONFIG") \
+      >"$LOG_DIR/extension-install.log" 2>&1 ||
+      die "building or installing the extension failed; see $LOG_DIR/extension-install.log"
+    if grep -q 'outbox_demo::tests' "$script"; then
+      die "$script is still a test build after cargo pgrx install --release"
+    fi
+  fi
   # pgrx's script carries source locations in comments and no stable order: hash the sorted
   # set of its SQL lines, which changes only when the SQL does
   hash="$(grep -vE '^[[:space:]]*(--|/\*|\*/)' "$script" | sort | sha256sum | cut -c1-16)"

@@ -68,7 +68,10 @@ GRANT SELECT ON outbox_demo.runs TO PUBLIC;
     bootstrap
 );
 
-/// Creates the manifest row of a run and returns its id.
+/// Creates the manifest row of a run and returns its id. A rate run starts at the origin of its
+/// schedule (`first_due_us`): `started_at` and `first_due_at` are one value, so its
+/// `elapsed_ms` and `events_per_sec` are measured from when event 1 was due, not from a clock
+/// read made a moment later. A bulk run starts when its row is written.
 pub fn insert(
     client: &mut SpiClient<'_>,
     mode: &str,
@@ -82,9 +85,10 @@ pub fn insert(
     client
         .update(
             "INSERT INTO outbox_demo.runs
-                 (mode, status, n, seed, mix, reuse_entities, batch_size, rate, txn_size, first_due_at)
-             VALUES ($1, 'running', $2, $3, $4, $5, $6, $7, $8,
-                     'epoch'::timestamptz + $9 * interval '1 microsecond')
+                 (mode, status, n, seed, mix, reuse_entities, batch_size, rate, txn_size,
+                  first_due_at, started_at)
+             SELECT $1, 'running', $2, $3, $4, $5, $6, $7, $8, due, coalesce(due, clock_timestamp())
+               FROM (SELECT 'epoch'::timestamptz + $9 * interval '1 microsecond' AS due) origin
              RETURNING run_id",
             None,
             &[
@@ -128,7 +132,8 @@ pub struct Lag {
     pub over_10ms: i64,
 }
 
-/// Records progress (and lag), and, with `status`, ends the run. Returns whether someone asked
+/// Records progress (and lag), and, with `status`, ends the run. One clock read stamps
+/// `progress_at`, `finished_at` and `elapsed_ms`, so they agree to the microsecond. Returns whether someone asked
 /// the run to stop (`demo_stop`).
 pub fn update(
     client: &mut SpiClient<'_>,
@@ -143,15 +148,16 @@ pub fn update(
         .update(
             "UPDATE outbox_demo.runs SET
                  users = $2, activities = $3, participants = $4, written = $2 + $3 + $4,
-                 deviations = $5, progress_at = clock_timestamp(),
+                 deviations = $5, progress_at = c.now,
                  lag_p50_us = coalesce($6, lag_p50_us), lag_p90_us = coalesce($7, lag_p90_us),
                  lag_p99_us = coalesce($8, lag_p99_us), lag_max_us = coalesce($9, lag_max_us),
                  lag_over_10ms = coalesce($10, lag_over_10ms),
                  status = coalesce($11, status), error = coalesce($12, error),
-                 finished_at = CASE WHEN $11 IS NULL THEN NULL ELSE clock_timestamp() END,
-                 elapsed_ms = extract(epoch FROM clock_timestamp() - started_at) * 1000,
+                 finished_at = CASE WHEN $11 IS NULL THEN NULL ELSE c.now END,
+                 elapsed_ms = extract(epoch FROM c.now - started_at) * 1000,
                  events_per_sec = ($2 + $3 + $4) / greatest(
-                     extract(epoch FROM clock_timestamp() - started_at), 1e-6)
+                     extract(epoch FROM c.now - started_at), 1e-6)
+             FROM (SELECT clock_timestamp() AS now) c
              WHERE run_id = $1
              RETURNING stop_requested",
             None,

@@ -233,8 +233,10 @@ fn a_rate_run_follows_its_schedule_exactly_and_records_its_lag() {
     ));
     assert_eq!(gaps, "500");
     let first_due: bool = one(&format!(
-        "SELECT r.first_due_at = min(e.scheduled_at) FROM outbox_demo.runs r
-           JOIN activity.event_outbox e ON e.run_id = r.run_id WHERE r.run_id = {run_id} GROUP BY r.first_due_at"
+        "SELECT r.first_due_at = min(e.scheduled_at) AND r.started_at = r.first_due_at
+           FROM outbox_demo.runs r
+           JOIN activity.event_outbox e ON e.run_id = r.run_id WHERE r.run_id = {run_id}
+          GROUP BY r.first_due_at, r.started_at"
     ));
     assert!(first_due);
     // no event went in before it was due

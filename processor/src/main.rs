@@ -62,6 +62,8 @@ async fn async_main(config: processor::config::Config) -> ExitCode {
                 return ExitCode::from(2);
             }
         };
+        // With port 0 the OS picks the port: the log names the one bound.
+        let bound = listener.local_addr().unwrap_or(addr);
         let m = Arc::clone(&metrics);
         let mut stop = stop_rx.clone();
         tokio::spawn(telemetry::http::serve(
@@ -76,7 +78,7 @@ async fn async_main(config: processor::config::Config) -> ExitCode {
                 let _ = stop.wait_for(|s| *s).await;
             },
         ));
-        tracing::info!("metrics on http://{addr}/metrics");
+        tracing::info!("metrics on http://{bound}/metrics");
     }
     let processor = match Processor::connect(config, metrics, stop_rx).await {
         Ok(p) => p,

@@ -1,12 +1,23 @@
 //! End-to-end tests against the real local stack started by `stack/up.sh`: PostgreSQL, Kafka,
 //! Kafka Connect with Debezium, and the MongoDB-compatible store. Nothing here is mocked.
 //!
-//! This library holds what the tests share: connections built from the environment of
-//! `DESIGN.md` (`PG*`, `KAFKA_BOOTSTRAP`, `MONGODB_URI`) with the local stack's defaults, and
-//! errors that name the service and address that could not be reached.
+//! This library is the one harness of every real-stack test (processor, verifier, generator):
+//! connections built from the environment of `docs/design.md` (`PG*`, `KAFKA_BOOTSTRAP`,
+//! `MONGODB_URI`) with the local stack's defaults and errors that name the service and address
+//! that could not be reached; a [`Scratch`] per test (its own MongoDB database, a consumer group
+//! at the topic's end, the binaries started against them, metrics on ports the OS picks); one
+//! lock, [`exclusive`], for tests that share the topic's processors or load the pipeline
+//! heavily; and [`wait::until`], so that a test waits for a condition, never for a guessed
+//! duration.
 #![forbid(unsafe_code)]
 
+pub mod scratch;
+pub mod wait;
+
+use std::path::PathBuf;
 use std::time::Duration;
+
+pub use scratch::{Proc, RateRun, Scratch};
 
 use anyhow::{bail, Context as _};
 use events::names::defaults;
@@ -54,6 +65,22 @@ impl StackEnv {
             mongodb_uri: env_or("MONGODB_URI", defaults::MONGODB_URI),
             cdc_topic: env_or("CDC_TOPIC", events::names::CDC_TOPIC),
         })
+    }
+
+    /// The MongoDB URI of database `db` on the same store.
+    pub fn mongodb_uri_for(&self, db: &str) -> String {
+        let base = self
+            .mongodb_uri
+            .rsplit_once('/')
+            .map_or(self.mongodb_uri.as_str(), |(b, _)| b);
+        format!("{base}/{db}")
+    }
+
+    /// Whether the store is the local FerretDB that `stack/up.sh` runs (and `stack/down.sh`
+    /// can stop).
+    pub fn store_is_local(&self) -> bool {
+        self.mongodb_uri.starts_with("mongodb://127.0.0.1:27017")
+            || self.mongodb_uri.starts_with("mongodb://localhost:27017")
     }
 
     /// Connects to PostgreSQL and drives the connection on a task.
@@ -185,4 +212,111 @@ pub fn commit_group(
             )
         })?;
     Ok(())
+}
+
+/// The pipeline lock: held by every test that runs `event-processor` on the shared topic (each
+/// [`Scratch`] holds it) and by tests that load the pipeline heavily, so that no test's
+/// processor applies another test's run and two cores are not shared by two loads.
+pub async fn exclusive() -> tokio::sync::MutexGuard<'static, ()> {
+    static PIPELINE: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    PIPELINE.lock().await
+}
+
+/// The highest run id in the manifest (0 when empty): "the run created after this point" is
+/// the first run above it.
+pub async fn max_run_id(pg: &tokio_postgres::Client) -> anyhow::Result<i64> {
+    Ok(pg
+        .query_one("SELECT coalesce(max(run_id), 0) FROM outbox_demo.runs", &[])
+        .await
+        .context("reading outbox_demo.runs")?
+        .get(0))
+}
+
+/// The first run with an id above `before`, if one exists yet.
+pub async fn run_after(pg: &tokio_postgres::Client, before: i64) -> anyhow::Result<Option<i64>> {
+    Ok(pg
+        .query_opt(
+            "SELECT run_id FROM outbox_demo.runs WHERE run_id > $1 ORDER BY run_id LIMIT 1",
+            &[&before],
+        )
+        .await
+        .context("reading outbox_demo.runs")?
+        .map(|r| r.get(0)))
+}
+
+/// The built binary `name` of the workspace, next to the test executable's profile folder
+/// (`target/debug/<name>`).
+pub fn binary(name: &str) -> anyhow::Result<PathBuf> {
+    let exe = std::env::current_exe().context("locating the test executable")?;
+    let profile = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .context("the test executable is not in target/<profile>/deps")?;
+    let path = profile.join(name);
+    anyhow::ensure!(
+        path.exists(),
+        "{} is not built; run the workspace's tests (cargo test --workspace) or cargo build -p {}",
+        path.display(),
+        if name == "verifier" {
+            "verifier"
+        } else {
+            "event-processor"
+        }
+    );
+    Ok(path)
+}
+
+/// `target/tmp/e2e`, where the tests keep their logs and artifacts.
+pub fn target_tmp() -> PathBuf {
+    std::env::current_exe()
+        .ok()
+        .and_then(|exe| Some(exe.parent()?.parent()?.parent()?.join("tmp").join("e2e")))
+        .unwrap_or_else(|| std::env::temp_dir().join("e2e"))
+}
+
+/// `GET path` from an HTTP endpoint at `addr` (`host:port`); the whole response, headers
+/// included.
+pub async fn http_get(addr: &str, path: &str) -> anyhow::Result<String> {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let mut s = tokio::net::TcpStream::connect(addr)
+        .await
+        .with_context(|| format!("connecting to http://{addr}"))?;
+    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\n\r\n").as_bytes())
+        .await?;
+    let mut text = String::new();
+    s.read_to_string(&mut text).await?;
+    Ok(text)
+}
+
+/// The sum of the Prometheus samples in `text` whose line starts with `prefix`.
+pub fn metric_sum(text: &str, prefix: &str) -> f64 {
+    text.lines()
+        .filter(|l| l.starts_with(prefix))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+/// The `host:port` of the first `metrics on http://host:port/` line in a log.
+pub fn listen_addr_in(log: &str) -> Option<String> {
+    let (_, rest) = log.split_once("metrics on http://")?;
+    Some(rest.split('/').next()?.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_bound_address_is_read_from_the_log() {
+        let log = "INFO x\nINFO metrics on http://127.0.0.1:40123/metrics, status on http://127.0.0.1:40123/status\n";
+        assert_eq!(listen_addr_in(log).as_deref(), Some("127.0.0.1:40123"));
+        assert_eq!(listen_addr_in("INFO starting"), None);
+    }
+
+    #[test]
+    fn metric_lines_are_summed_by_prefix() {
+        let text = "# HELP a\nx_total{k=\"a\"} 2\nx_total{k=\"b\"} 3.5\ny 9\n";
+        assert_eq!(metric_sum(text, "x_total{"), 5.5);
+        assert_eq!(metric_sum(text, "z"), 0.0);
+    }
 }

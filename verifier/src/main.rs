@@ -121,6 +121,7 @@ async fn run(cli: Cli, dashboard: bool) -> ExitCode {
                     )
                 }
                 Ok(listener) => {
+                    let addr = listener.local_addr().unwrap_or(addr);
                     let rx = snap_rx.clone();
                     let mut stop = stop_rx.clone();
                     tokio::spawn(telemetry::http::serve(

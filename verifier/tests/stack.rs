@@ -1,141 +1,59 @@
 //! The verifier on the real stack: PostgreSQL (`demo_generate`) → Debezium → Kafka →
-//! `event-processor` → FerretDB, followed by the built `verifier` binary. The test uses its own
-//! MongoDB database and processor group (starting at the topic's current end).
+//! `event-processor` → FerretDB, followed by the built `verifier` binary. Each test that runs a
+//! processor works in an [`e2e::Scratch`] (its own MongoDB database and processor group at the
+//! topic's current end, and the pipeline lock) and picks its own run, never "the newest".
 
-use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use anyhow::{bail, Context as _};
-use e2e::StackEnv;
+use anyhow::Context as _;
+use e2e::wait::{self, Step};
+use e2e::{Scratch, StackEnv};
 use mongodb::bson::{doc, Document};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::Message as _;
 use tokio::process::Command;
 
-fn verifier_bin() -> &'static str {
-    env!("CARGO_BIN_EXE_verifier")
-}
+/// Generous objectives: these tests are about counting, not about this machine's speed.
+const GENEROUS_SLO: &str =
+    r#"{"p50_max_ms": 60000, "p95_max_ms": 60000, "p99_max_ms": 60000, "throughput_min_eps": 1}"#;
 
-fn processor_bin() -> anyhow::Result<PathBuf> {
-    let p = Path::new(verifier_bin()).with_file_name("event-processor");
-    if !p.exists() {
-        bail!("{} is not built; run the workspace's tests (cargo test --workspace) or cargo build -p event-processor", p.display());
-    }
-    Ok(p)
-}
-
-struct Stack {
-    env: StackEnv,
-    pg: tokio_postgres::Client,
-    mongo: mongodb::Database,
-    uri: String,
-    group: String,
-}
-
-impl Stack {
-    async fn new(db: &str) -> anyhow::Result<Self> {
-        let env = StackEnv::from_env()?;
-        let pg = env.postgres().await?;
-        let mongo = env.mongodb().await?.database(db);
-        mongo.drop().await?;
-        let base = env
-            .mongodb_uri
-            .rsplit_once('/')
-            .map_or(env.mongodb_uri.as_str(), |(b, _)| b);
-        let uri = format!("{base}/{db}");
-        let group = format!("e2e-verifier-{}", uuid::Uuid::now_v7());
-        let start = e2e::end_offsets(&env, &env.cdc_topic)?;
-        e2e::commit_group(&env, &group, &env.cdc_topic, &start)?;
-        Ok(Self {
-            env,
-            pg,
-            mongo,
-            uri,
-            group,
-        })
-    }
-
-    fn verifier(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(verifier_bin());
-        c.args(args)
-            .env("MONGODB_URI", &self.uri)
-            .env("PROCESSOR_GROUP", &self.group)
-            .env("KAFKA_BOOTSTRAP", &self.env.kafka_bootstrap)
-            .env("CDC_TOPIC", &self.env.cdc_topic)
-            .env("LOG_LEVEL", "WARNING")
-            .stdin(Stdio::null())
-            .kill_on_drop(true);
-        c
-    }
-
-    /// Starts `event-processor` on this test's database and group.
-    fn processor(&self, log: &Path) -> anyhow::Result<tokio::process::Child> {
-        Ok(Command::new(processor_bin()?)
-            .env("MONGODB_URI", &self.uri)
-            .env("PROCESSOR_GROUP", &self.group)
-            .env("KAFKA_BOOTSTRAP", &self.env.kafka_bootstrap)
-            .env("CDC_TOPIC", &self.env.cdc_topic)
-            .env("METRICS_ADDR", "off")
-            .env("LOG_LEVEL", "WARNING")
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(log)?)
-            .kill_on_drop(true)
-            .spawn()?)
-    }
-
-    async fn run_verifier(&self, args: &[&str]) -> anyhow::Result<(i32, String, String)> {
-        let out = self
-            .verifier(args)
-            .output()
-            .await
-            .context("running verifier")?;
-        Ok((
-            out.status.code().unwrap_or(-1),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        ))
-    }
-}
-
-async fn get(addr: &str, path: &str) -> anyhow::Result<String> {
-    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-    let mut s = tokio::net::TcpStream::connect(addr).await?;
-    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes())
-        .await?;
-    let mut text = String::new();
-    s.read_to_string(&mut text).await?;
-    Ok(text)
+/// `verifier ARGS` in the scratch (log level WARNING), run to its end: exit code, stdout,
+/// stderr.
+async fn run_verifier(s: &Scratch, args: &[&str]) -> anyhow::Result<(i32, String, String)> {
+    let out = s
+        .command("verifier")?
+        .args(args)
+        .env("LOG_LEVEL", "WARNING")
+        .output()
+        .await
+        .context("running verifier")?;
+    Ok((
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    ))
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_run_is_verified_three_ways_and_a_lost_receipt_is_named() -> anyhow::Result<()> {
-    let st = Stack::new("e2e_verifier").await?;
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("verifier-e2e");
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir)?;
-    // Generous objectives: this test is about counting, not about this machine's speed.
-    let slo = dir.join("slo.json");
-    std::fs::write(
-        &slo,
-        r#"{"p50_max_ms": 60000, "p95_max_ms": 60000, "p99_max_ms": 60000, "throughput_min_eps": 1}"#,
-    )?;
-    let mut processor = st.processor(&dir.join("processor.log"))?;
+    let st = Scratch::new("verifier").await?;
+    let slo = st.dir.join("slo.json");
+    std::fs::write(&slo, GENEROUS_SLO)?;
+    let mut processor = st.processor("a", &[])?;
     let topic_reader = st.env.consumer_at_end(&st.env.cdc_topic)?;
-    let run_id: i64 = st
-        .pg
-        .query_one("SELECT run_id FROM demo_generate(2000)", &[])
-        .await?
-        .get(0);
+    let run_id = st.generate(2000).await?;
     let run = run_id.to_string();
-    let out = dir.join("report");
+    let out = st.dir.join("report");
+    let log = st.dir.join("verifier.log");
     let watch = st
-        .verifier(&[
+        .command("verifier")?
+        .args([
             "watch",
             "--run",
             &run,
             "--listen",
-            "127.0.0.1:19122",
+            "127.0.0.1:0",
             "--format",
             "json",
             "--out",
@@ -144,23 +62,35 @@ async fn a_run_is_verified_three_ways_and_a_lost_receipt_is_named() -> anyhow::R
             slo.to_str().unwrap(),
             "--timeout",
             "240",
+            "--log-file",
+            log.to_str().unwrap(),
         ])
+        .env("LOG_LEVEL", "INFO")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()?;
-    // /metrics and /status answer while it follows.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let status = loop {
-        match get("127.0.0.1:19122", "/status").await {
-            Ok(s) if s.contains("\"run_id\":") && s.contains(&format!("\"run_id\":{run_id}")) => {
-                break s
-            }
-            _ if Instant::now() > deadline => bail!("no /status from the verifier within 30 s"),
-            _ => tokio::time::sleep(Duration::from_millis(200)).await,
-        }
-    };
+    // /metrics and /status answer while it follows, on the port the OS gave it.
+    let addr = wait::until(
+        "the verifier's HTTP address in its log",
+        TIMEOUT,
+        || async {
+            let a = e2e::listen_addr_in(&std::fs::read_to_string(&log).unwrap_or_default());
+            Ok(Step::when(a.is_some(), a.unwrap_or_default(), || {
+                "no `metrics on http://` line yet".into()
+            }))
+        },
+    )
+    .await?;
+    let status = wait::until("/status naming the run", TIMEOUT, || async {
+        let s = e2e::http_get(&addr, "/status").await?;
+        let named = s.contains(&format!("\"run_id\":{run_id}"));
+        Ok(Step::when(named, s.clone(), || {
+            s.lines().last().unwrap_or("").to_owned()
+        }))
+    })
+    .await?;
     assert!(status.contains("\"backlog\""), "{status}");
-    let metrics = get("127.0.0.1:19122", "/metrics").await?;
+    let metrics = e2e::http_get(&addr, "/metrics").await?;
     assert!(
         metrics.contains(&format!(
             "verifier_events{{run_id=\"{run_id}\",state=\"expected\"}} 2000"
@@ -208,9 +138,13 @@ async fn a_run_is_verified_three_ways_and_a_lost_receipt_is_named() -> anyhow::R
     ] {
         assert!(out.join(f).exists(), "{f} missing in {}", out.display());
     }
+    // Progress lines: at least one (the last one is printed when following ends).
+    let progress = format!("run {run_id} [");
     assert!(
-        stderr.contains("progress") || stderr.contains("in MongoDB"),
-        "progress lines on stderr:\n{stderr}"
+        stderr
+            .lines()
+            .any(|l| l.starts_with(&progress) && l.contains("/2000 in MongoDB")),
+        "no progress line on stderr:\n{stderr}"
     );
 
     // One record of the run produced again: a Kafka duplicate, still a pass.
@@ -236,8 +170,9 @@ async fn a_run_is_verified_three_ways_and_a_lost_receipt_is_named() -> anyhow::R
         .send(rec, Duration::from_secs(10))
         .await
         .map_err(|(e, _)| e)?;
-    let (code, stdout, stderr) = st
-        .run_verifier(&[
+    let (code, stdout, stderr) = run_verifier(
+        &st,
+        &[
             "report",
             "--run",
             &run,
@@ -247,8 +182,9 @@ async fn a_run_is_verified_three_ways_and_a_lost_receipt_is_named() -> anyhow::R
             slo.to_str().unwrap(),
             "--idle-timeout",
             "5",
-        ])
-        .await?;
+        ],
+    )
+    .await?;
     assert_eq!(code, 0, "{stderr}\n{stdout}");
     let report: serde_json::Value = serde_json::from_str(&stdout)?;
     assert_eq!(
@@ -258,13 +194,19 @@ async fn a_run_is_verified_three_ways_and_a_lost_receipt_is_named() -> anyhow::R
     );
     assert_eq!(report["integrity"]["passed"], true);
 
-    // One effect applied twice (a participant counted again): check finds it and fails.
-    let stats = st.mongo.collection::<Document>(events::names::STATISTICS);
-    let doc = stats
-        .find_one(doc! { "participant_count": { "$gt": 0 } })
-        .await?
-        .context("a statistics document with participants")?;
-    let activity = doc.get_str("_id")?.to_owned();
+    // One effect applied twice (a participant counted again): check finds it and fails. The
+    // activity is one this run joined, so `check --run` audits it.
+    let stats = st.db.collection::<Document>(events::names::STATISTICS);
+    let activity: String = st
+        .pg
+        .query_one(
+            "SELECT aggregate_id::text FROM activity.event_outbox
+              WHERE run_id = $1 AND event_type = 'ParticipantJoined' ORDER BY seq LIMIT 1",
+            &[&run_id],
+        )
+        .await
+        .context("a join of the run")?
+        .get(0);
     let bump = |by: i32| {
         stats.update_one(
             doc! { "_id": &activity },
@@ -272,9 +214,8 @@ async fn a_run_is_verified_three_ways_and_a_lost_receipt_is_named() -> anyhow::R
         )
     };
     bump(1).await?;
-    let (code, stdout, stderr) = st
-        .run_verifier(&["check", "--run", &run, "--idle-timeout", "3"])
-        .await?;
+    let (code, stdout, stderr) =
+        run_verifier(&st, &["check", "--run", &run, "--idle-timeout", "3"]).await?;
     assert_eq!(code, 1, "{stderr}\n{stdout}");
     assert!(
         stdout.contains("applied twice 1 · broken references 0 · missing effects 0"),
@@ -290,20 +231,19 @@ async fn a_run_is_verified_three_ways_and_a_lost_receipt_is_named() -> anyhow::R
 
     // One receipt deleted: check names the event and fails.
     let victim = st
-        .mongo
+        .db
         .collection::<Document>(events::names::PROCESSED_EVENTS)
         .find_one(doc! { "run_id": run_id, "seq": 777_i64 })
         .await?
         .context("receipt of seq 777")?;
     let id = victim.get_str("_id")?.to_owned();
-    processor.kill().await?;
-    st.mongo
+    processor.child.kill().await?;
+    st.db
         .collection::<Document>(events::names::PROCESSED_EVENTS)
         .delete_one(doc! { "_id": &id })
         .await?;
-    let (code, stdout, stderr) = st
-        .run_verifier(&["check", "--run", &run, "--idle-timeout", "3"])
-        .await?;
+    let (code, stdout, stderr) =
+        run_verifier(&st, &["check", "--run", &run, "--idle-timeout", "3"]).await?;
     assert_eq!(code, 1, "{stderr}\n{stdout}");
     assert!(
         stdout.contains(&format!("missing: event {id} seq 777 last seen at kafka")),
@@ -326,7 +266,7 @@ async fn unreachable_services_and_unknown_runs_exit_2_with_the_address() -> anyh
         ("KAFKA_BOOTSTRAP", "127.0.0.1:1", "Kafka at 127.0.0.1:1"),
     ];
     for (var, value, named) in cases {
-        let mut c = Command::new(verifier_bin());
+        let mut c = Command::new(e2e::binary("verifier")?);
         c.args(["check", "--run", "latest"])
             .env("KAFKA_BOOTSTRAP", &env.kafka_bootstrap)
             .env(var, value)
@@ -336,7 +276,7 @@ async fn unreachable_services_and_unknown_runs_exit_2_with_the_address() -> anyh
         assert_eq!(out.status.code(), Some(2), "{var}={value}: {stderr}");
         assert!(stderr.contains(named), "{var}={value}: {stderr}");
     }
-    let out = Command::new(verifier_bin())
+    let out = Command::new(e2e::binary("verifier")?)
         .args(["check", "--run", "987654321"])
         .env("KAFKA_BOOTSTRAP", &env.kafka_bootstrap)
         .output()
@@ -352,35 +292,33 @@ async fn unreachable_services_and_unknown_runs_exit_2_with_the_address() -> anyh
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_stopped_rate_run_is_judged_by_what_it_wrote_from_its_schedule() -> anyhow::Result<()> {
-    let st = Stack::new("e2e_verifier_rate").await?;
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("verifier-e2e-rate");
-    std::fs::create_dir_all(&dir)?;
-    let _processor = st.processor(&dir.join("processor.log"))?;
-    // 100,000 events at 400/s would take minutes: stop the run after about 3 s.
-    let runner = st.env.postgres().await?;
-    let call =
-        tokio::spawn(async move { runner.batch_execute("CALL demo_run(100000, 400)").await });
-    tokio::time::sleep(Duration::from_secs(3)).await;
-    let stopped: i64 = st.pg.query_one("SELECT demo_stop()", &[]).await?.get(0);
-    assert_eq!(stopped, 1);
-    call.await??;
-    let row = st
+    let st = Scratch::new("verifier_rate").await?;
+    let _processor = st.processor("a", &[])?;
+    // 100,000 events at 400/s would take minutes: stop the run once it has written 1,000.
+    let run = st.start_rate_run(100_000, 400.0).await?;
+    let run_id = run.run_id;
+    wait::until("1,000 events of the rate run written", TIMEOUT, || async {
+        let (_, written) = st.run_status(run_id).await?;
+        Ok(Step::when(written >= 1_000, (), || {
+            format!("{written} written")
+        }))
+    })
+    .await?;
+    let stopped: i64 = st
         .pg
-        .query_one(
-            "SELECT run_id, written, status FROM outbox_demo.runs ORDER BY run_id DESC LIMIT 1",
-            &[],
-        )
-        .await?;
-    let (run_id, written, status): (i64, i64, String) = (row.get(0), row.get(1), row.get(2));
+        .query_one("SELECT demo_stop($1)", &[&run_id])
+        .await?
+        .get(0);
+    assert_eq!(stopped, 1);
+    run.call.await??;
+    let (status, written) = st.run_status(run_id).await?;
     assert_eq!(status, "stopped");
-    assert!((100..100_000).contains(&written), "{written}");
-    let slo = dir.join("slo.json");
-    std::fs::write(
-        &slo,
-        r#"{"p50_max_ms": 60000, "p95_max_ms": 60000, "p99_max_ms": 60000, "throughput_min_eps": 1}"#,
-    )?;
-    let (code, stdout, stderr) = st
-        .run_verifier(&[
+    assert!((1_000..100_000).contains(&written), "{written}");
+    let slo = st.dir.join("slo.json");
+    std::fs::write(&slo, GENEROUS_SLO)?;
+    let (code, stdout, stderr) = run_verifier(
+        &st,
+        &[
             "report",
             "--run",
             &run_id.to_string(),
@@ -392,8 +330,9 @@ async fn a_stopped_rate_run_is_judged_by_what_it_wrote_from_its_schedule() -> an
             "20",
             "--timeout",
             "120",
-        ])
-        .await?;
+        ],
+    )
+    .await?;
     assert_eq!(code, 0, "{stderr}\n{stdout}");
     let r: serde_json::Value = serde_json::from_str(&stdout)?;
     assert_eq!(r["counts"]["expected"], written, "{}", r["counts"]);
@@ -405,3 +344,6 @@ async fn a_stopped_rate_run_is_judged_by_what_it_wrote_from_its_schedule() -> an
     assert!(r["stages"][5]["max_ms"].as_f64() >= r["generator_lag"]["max_ms"].as_f64());
     Ok(())
 }
+
+/// Bound for what takes a moment on any machine.
+const TIMEOUT: Duration = Duration::from_secs(60);
