@@ -1,6 +1,6 @@
 """The usual way a Python shop fills an outbox: Faker for the data, psycopg2 batched inserts.
 
-The baseline of bench/generate.sh. Same event shapes as outbox_demo (DESIGN.md, "Events"),
+The baseline of bench/generate.sh. Same event shapes as outbox_demo (docs/design.md, "Events"),
 same mix (50/30/20) and the same referential rules (an organiser exists; a participant
 exists, is not the organiser, joins once, within capacity), same table, UUIDv7-like
 time-ordered event ids, batches of 5000 rows with psycopg2.extras.execute_values, one commit.

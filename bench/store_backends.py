@@ -1,7 +1,7 @@
 """Processor-shaped write workload against MongoDB-compatible endpoints; prints docs/s and ratios.
 
 Used by bench/store_backends.sh to choose FerretDB's backend. Each endpoint gets the same work,
-in the shapes the event processor uses (DESIGN.md, "MongoDB"):
+in the shapes the event processor uses (docs/design.md, "MongoDB"):
   receipts      insert_many(ordered=False) of processed_events documents, batches of 500
   upserts       multi-statement `update` commands with upsert ($setOnInsert), batches of 500
   increments    multi-statement `update` commands ($inc + $addToSet) on existing documents

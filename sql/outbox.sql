@@ -1,4 +1,4 @@
--- The application's tables in schema activity (DESIGN.md, "PostgreSQL"): the outbox the pipeline
+-- The application's tables in schema activity (docs/design.md, "PostgreSQL"): the outbox the pipeline
 -- carries and the heartbeat table that keeps the replication slot moving. Plain SQL, idempotent.
 -- Included by sql/schema.sql (as role app), and by the outbox_demo extension's test build, so
 -- its pgrx tests run against the same table.

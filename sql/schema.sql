@@ -1,4 +1,4 @@
--- The application schema in database app (DESIGN.md, "PostgreSQL"): the outbox and heartbeat
+-- The application schema in database app (docs/design.md, "PostgreSQL"): the outbox and heartbeat
 -- tables (sql/outbox.sql), the publication Debezium reads, and the connector's grants. The
 -- outbox belongs to the application, not to the outbox_demo extension.
 -- Run by stack/up.sh as a superuser connected to database app, after sql/roles.sql.

@@ -118,9 +118,7 @@ pub mod outbox_demo {
                 n: args.generator.n,
                 next: 1,
                 progress: Progress::default(),
-                // 1 µs to 1 hour, 3 significant digits
-                lag: Histogram::new_with_bounds(1, 3_600_000_000, 3)
-                    .unwrap_or_else(|e| error!("outbox_demo: lag histogram: {e}")),
+                lag: events::stages::latency_histogram(),
                 over_10ms: 0,
             };
             RUNS.with(|runs| runs.borrow_mut().insert(run_id, run));

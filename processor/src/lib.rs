@@ -1,6 +1,6 @@
 //! `event-processor`: consumes `postgres.activity.event_outbox` (group `event-processor-group`)
 //! and projects each event into MongoDB (`users`, `activities`, `statistics`), writing one
-//! receipt per event into `processed_events` with every stage timestamp. Names: `DESIGN.md`.
+//! receipt per event into `processed_events` with every stage timestamp. Names: `docs/design.md`.
 //!
 //! - [`config`]: flags and environment, validated.
 //! - [`decode`]: Kafka record → event, or the reason it is dead-lettered (pure).

@@ -1,7 +1,7 @@
 //! The processor's measurements: Prometheus counters and histograms for `/metrics`, and an
 //! interval HdrHistogram of end-to-end latency for the periodic summary line.
 //!
-//! Stage durations follow `DESIGN.md`: commit `t0c-t0`, capture `t1-t0c`, publish `t2-t1`,
+//! Stage durations follow `docs/design.md`: commit `t0c-t0`, capture `t1-t0c`, publish `t2-t1`,
 //! queue `t3-t2`, process `t5-t3`, end_to_end `t5-t0` (from `t_sched` in rate mode). A negative
 //! duration is counted as clock skew for its stage and not put into a histogram; nothing is
 //! dropped silently. Stages that need the Kafka timestamp are skipped only for records without
@@ -11,14 +11,12 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::time::Instant;
 
-use events::stages::{self, Sample};
+use events::stages::{self, latency_histogram, PerStage, Sample, Stage};
 use events::EventType;
 use hdrhistogram::Histogram as Hdr;
 use telemetry::prom::{self, Histogram};
 
-use crate::decode::{Stamps, REJECTION_KINDS};
-
-pub use events::stages::STAGES;
+use crate::decode::{RejectionKind, Stamps};
 
 const LATENCY_BOUNDS_S: [f64; 14] = [
     0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0,
@@ -74,16 +72,39 @@ struct Inner {
     /// Per event type: applied for the first time, and replayed (already had a receipt).
     applied: [u64; 3],
     replayed: [u64; 3],
-    dead_lettered: BTreeMap<&'static str, u64>,
+    dead_lettered: BTreeMap<RejectionKind, u64>,
     batches: Histogram,
-    stages: Vec<Histogram>,
-    skew: [u64; 6],
+    stages: PerStage<Histogram>,
+    skew: PerStage<u64>,
     no_kafka_timestamp: u64,
     below_resolution: u64,
     store_retries: u64,
     kafka_errors: u64,
     assigned_partitions: usize,
     period: Period,
+}
+
+impl Inner {
+    /// The batch-size histogram, the stage histograms and the skew counters per stage.
+    fn render_histograms(&self, out: &mut String) {
+        let batches = "processor_batch_records";
+        prom::header(out, batches, "histogram", "Records per applied batch.");
+        self.batches.write(out, batches, &[]);
+        let latency = "processor_stage_latency_seconds";
+        prom::header(out, latency, "histogram", "Duration of each pipeline stage per event (docs/design.md, Timestamps); negative durations are counted in processor_clock_skew_total instead.");
+        for (stage, h) in self.stages.iter() {
+            h.write(out, latency, &[("stage", stage.as_str())]);
+        }
+        prom::family(
+            out,
+            "processor_clock_skew_total",
+            "counter",
+            "Stage durations that came out negative (clocks disagree), by stage.",
+            self.skew
+                .iter()
+                .map(|(stage, n)| (vec![("stage", stage.as_str())], *n as f64)),
+        );
+    }
 }
 
 #[derive(Debug)]
@@ -102,8 +123,7 @@ impl Period {
             events: 0,
             dead_lettered: 0,
             skewed: 0,
-            // 1 µs to 1 hour, 3 significant digits: fixed size whatever the load.
-            end_to_end_us: Hdr::new_with_bounds(1, 3_600_000_000, 3).expect("valid bounds"),
+            end_to_end_us: latency_histogram(),
         }
     }
 }
@@ -127,13 +147,10 @@ impl Metrics {
             inner: Mutex::new(Inner {
                 applied: [0; 3],
                 replayed: [0; 3],
-                dead_lettered: REJECTION_KINDS.iter().map(|k| (*k, 0)).collect(),
+                dead_lettered: RejectionKind::ALL.iter().map(|k| (*k, 0)).collect(),
                 batches: Histogram::new(&BATCH_BOUNDS),
-                stages: STAGES
-                    .iter()
-                    .map(|_| Histogram::new(&LATENCY_BOUNDS_S))
-                    .collect(),
-                skew: [0; 6],
+                stages: PerStage::from_fn(|_| Histogram::new(&LATENCY_BOUNDS_S)),
+                skew: PerStage::default(),
                 no_kafka_timestamp: 0,
                 below_resolution: 0,
                 store_retries: 0,
@@ -162,29 +179,29 @@ impl Metrics {
         if stamps.t2.is_none() {
             m.no_kafka_timestamp += 1;
         }
-        for (i, d) in stamps.durations(t3, t5).into_iter().enumerate() {
-            let Some(d) = d else { continue };
-            let d = match stages::judge(i, d) {
+        for (stage, d) in stamps.durations(t3, t5).iter() {
+            let Some(d) = *d else { continue };
+            let d = match stages::judge(stage, d) {
                 Sample::Measured(d) => d,
                 Sample::BelowResolution => {
                     m.below_resolution += 1;
                     0
                 }
                 Sample::Skewed(_) => {
-                    m.skew[i] += 1;
+                    m.skew[stage] += 1;
                     m.period.skewed += 1;
                     continue;
                 }
             };
-            m.stages[i].observe(d as f64 / 1e6);
-            if i == stages::stage::END_TO_END {
+            m.stages[stage].observe(d as f64 / 1e6);
+            if stage == Stage::EndToEnd {
                 m.period.end_to_end_us.saturating_record(d.max(1) as u64);
             }
         }
     }
 
     /// Records one dead-lettered record.
-    pub fn dead_lettered(&self, kind: &'static str) {
+    pub fn dead_lettered(&self, kind: RejectionKind) {
         let mut m = self.lock();
         *m.dead_lettered.entry(kind).or_insert(0) += 1;
         m.period.dead_lettered += 1;
@@ -233,116 +250,39 @@ impl Metrics {
     pub fn render(&self) -> String {
         let m = self.lock();
         let mut out = String::with_capacity(8192);
-        prom::header(&mut out, "processor_events_total", "counter", "Events applied to MongoDB, by type and outcome (applied: first time; replayed: already had a receipt, changed nothing).");
-        for t in EventType::ALL {
-            for (outcome, n) in [
-                ("applied", m.applied[t.index()]),
-                ("replayed", m.replayed[t.index()]),
-            ] {
-                prom::sample(
-                    &mut out,
-                    "processor_events_total",
-                    &[("event_type", t.as_str()), ("outcome", outcome)],
-                    n as f64,
-                );
-            }
-        }
-        prom::header(
+        prom::family(
+            &mut out,
+            "processor_events_total",
+            "counter",
+            "Events applied to MongoDB, by type and outcome (applied: first time; replayed: already had a receipt, changed nothing).",
+            EventType::ALL.iter().flat_map(|t| {
+                [("applied", m.applied[t.index()]), ("replayed", m.replayed[t.index()])]
+                    .map(|(o, n)| (vec![("event_type", t.as_str()), ("outcome", o)], n as f64))
+            }),
+        );
+        prom::family(
             &mut out,
             "processor_dead_letters_total",
             "counter",
             "Records sent to the dead-letter topic, by reason.",
+            m.dead_lettered
+                .iter()
+                .map(|(kind, n)| (vec![("reason", kind.as_str())], *n as f64)),
         );
-        for (kind, n) in &m.dead_lettered {
-            prom::sample(
-                &mut out,
-                "processor_dead_letters_total",
-                &[("reason", kind)],
-                *n as f64,
-            );
+        m.render_histograms(&mut out);
+        for (name, help, v) in [
+            ("processor_records_without_kafka_timestamp_total", "Records without a Kafka timestamp (publish and queue stages not measured for them).", m.no_kafka_timestamp),
+            ("processor_publish_below_resolution_total", "Publish durations (t2-t1) between -1 ms and 0: Kafka timestamps have millisecond resolution, so these are recorded as 0, not as skew.", m.below_resolution),
+            ("processor_store_retries_total", "Batches whose MongoDB writes failed and were retried.", m.store_retries),
+            ("processor_kafka_errors_total", "Errors reported by the Kafka client.", m.kafka_errors),
+        ] {
+            prom::single(&mut out, name, "counter", help, v as f64);
         }
-        prom::header(
-            &mut out,
-            "processor_batch_records",
-            "histogram",
-            "Records per applied batch.",
-        );
-        m.batches.write(&mut out, "processor_batch_records", &[]);
-        prom::header(&mut out, "processor_stage_latency_seconds", "histogram", "Duration of each pipeline stage per event (DESIGN.md, Timestamps); negative durations are counted in processor_clock_skew_total instead.");
-        for (i, stage) in STAGES.iter().enumerate() {
-            m.stages[i].write(
-                &mut out,
-                "processor_stage_latency_seconds",
-                &[("stage", stage)],
-            );
-        }
-        prom::header(
-            &mut out,
-            "processor_clock_skew_total",
-            "counter",
-            "Stage durations that came out negative (clocks disagree), by stage.",
-        );
-        for (i, stage) in STAGES.iter().enumerate() {
-            prom::sample(
-                &mut out,
-                "processor_clock_skew_total",
-                &[("stage", stage)],
-                m.skew[i] as f64,
-            );
-        }
-        prom::header(
-            &mut out,
-            "processor_records_without_kafka_timestamp_total",
-            "counter",
-            "Records without a Kafka timestamp (publish and queue stages not measured for them).",
-        );
-        prom::sample(
-            &mut out,
-            "processor_records_without_kafka_timestamp_total",
-            &[],
-            m.no_kafka_timestamp as f64,
-        );
-        prom::header(&mut out, "processor_publish_below_resolution_total", "counter", "Publish durations (t2-t1) between -1 ms and 0: Kafka timestamps have millisecond resolution, so these are recorded as 0, not as skew.");
-        prom::sample(
-            &mut out,
-            "processor_publish_below_resolution_total",
-            &[],
-            m.below_resolution as f64,
-        );
-        prom::header(
-            &mut out,
-            "processor_store_retries_total",
-            "counter",
-            "Batches whose MongoDB writes failed and were retried.",
-        );
-        prom::sample(
-            &mut out,
-            "processor_store_retries_total",
-            &[],
-            m.store_retries as f64,
-        );
-        prom::header(
-            &mut out,
-            "processor_kafka_errors_total",
-            "counter",
-            "Errors reported by the Kafka client.",
-        );
-        prom::sample(
-            &mut out,
-            "processor_kafka_errors_total",
-            &[],
-            m.kafka_errors as f64,
-        );
-        prom::header(
+        prom::single(
             &mut out,
             "processor_assigned_partitions",
             "gauge",
             "Partitions of the CDC topic this instance consumes now (0 until the group assigns them).",
-        );
-        prom::sample(
-            &mut out,
-            "processor_assigned_partitions",
-            &[],
             m.assigned_partitions as f64,
         );
         out
@@ -350,7 +290,7 @@ impl Metrics {
 }
 
 /// One line of `METRICS_FILE` for an applied event (JSON, newline-terminated). Times are µs
-/// since the epoch; `t1_kafka` is the Kafka record timestamp (`t2` in `DESIGN.md`), or Debezium's
+/// since the epoch; `t1_kafka` is the Kafka record timestamp (`t2` in `docs/design.md`), or Debezium's
 /// read time when the record has none.
 pub fn metrics_file_line(id: &uuid::Uuid, t: EventType, s: &Stamps, t3: i64, t5: i64) -> String {
     let t1_kafka = s.t2.unwrap_or(s.t1);
@@ -450,9 +390,9 @@ mod tests {
     #[test]
     fn dead_letters_are_counted_by_reason() {
         let m = Metrics::new();
-        m.dead_lettered("invalid_payload");
-        m.dead_lettered("invalid_payload");
-        m.dead_lettered("unknown_event_type");
+        m.dead_lettered(RejectionKind::InvalidPayload);
+        m.dead_lettered(RejectionKind::InvalidPayload);
+        m.dead_lettered(RejectionKind::UnknownEventType);
         let text = m.render();
         assert!(text.contains("processor_dead_letters_total{reason=\"invalid_payload\"} 2\n"));
         assert!(text.contains("processor_dead_letters_total{reason=\"not_an_insert\"} 0\n"));

@@ -24,7 +24,7 @@ use rdkafka::{ClientConfig, ClientContext, Offset, TopicPartitionList};
 use tokio::sync::watch;
 
 use crate::config::Config;
-use crate::decode::{decode_record, Event};
+use crate::decode::{decode_record, Event, RejectionKind};
 use crate::metrics::{metrics_file_line, Metrics};
 use crate::plan::{receipt, Plan, Position};
 use crate::store::Store;
@@ -153,19 +153,8 @@ impl Processor {
             .set("fetch.wait.max.ms", "50")
             .create_with_context(context)
             .with_context(|| format!("creating the Kafka consumer for {}", config.bootstrap))?;
-        let metadata = consumer
-            .fetch_metadata(Some(&config.topic), Duration::from_secs(10))
-            .with_context(|| format!("Kafka at {} is not reachable (KAFKA_BOOTSTRAP); is the stack up (stack/up.sh)?", config.bootstrap))?;
-        let exists = metadata
-            .topics()
-            .iter()
-            .any(|t| t.name() == config.topic && !t.partitions().is_empty());
-        anyhow::ensure!(
-            exists,
-            "topic {} does not exist on Kafka at {}; stack/up.sh creates it (CDC_TOPIC)",
-            config.topic,
-            config.bootstrap
-        );
+        cdc_kafka::partitions(&consumer, &config.topic, Duration::from_secs(10))
+            .map_err(|e| topic_error(&config, e))?;
         consumer
             .subscribe(&[&config.topic])
             .context("subscribing to the CDC topic")?;
@@ -387,7 +376,7 @@ impl Processor {
     async fn dead_letter(
         &self,
         r: &Received,
-        kind: &'static str,
+        kind: RejectionKind,
         reason: &str,
     ) -> anyhow::Result<()> {
         let m = &r.message;
@@ -406,7 +395,7 @@ impl Processor {
             })
             .insert(Header {
                 key: "dlq.reason.kind",
-                value: Some(kind),
+                value: Some(kind.as_str()),
             })
             .insert(Header {
                 key: "dlq.source.topic",
@@ -478,6 +467,21 @@ impl Processor {
     }
 }
 
+/// What a failure to read the topic means for the user, with Kafka's address.
+fn topic_error(config: &Config, e: cdc_kafka::TopicError) -> anyhow::Error {
+    match e {
+        cdc_kafka::TopicError::NoTopic(_) => anyhow::anyhow!(
+            "topic {} does not exist on Kafka at {}; stack/up.sh creates it (CDC_TOPIC)",
+            config.topic,
+            config.bootstrap
+        ),
+        e => anyhow::anyhow!(
+            "Kafka at {} is not reachable (KAFKA_BOOTSTRAP): {e}; is the stack up (stack/up.sh)?",
+            config.bootstrap
+        ),
+    }
+}
+
 /// `event-processor --reset`: drops the projections and receipts in the store and commits the
 /// consumer group's offsets at the end of every partition of the topic, so the next start
 /// consumes only what is written after it. Returns a one-line account of what was done.
@@ -489,36 +493,13 @@ pub async fn reset(config: &Config) -> anyhow::Result<String> {
         .set("enable.auto.commit", "false")
         .create()
         .with_context(|| format!("creating a Kafka client for {}", config.bootstrap))?;
-    let timeout = Duration::from_secs(10);
-    let metadata = consumer
-        .fetch_metadata(Some(&config.topic), timeout)
-        .with_context(|| {
-            format!(
-                "Kafka at {} is not reachable (KAFKA_BOOTSTRAP); is the stack up (stack/up.sh)?",
-                config.bootstrap
-            )
-        })?;
+    let ends_at = cdc_kafka::end_offsets(&consumer, &config.topic, Duration::from_secs(10))
+        .map_err(|e| topic_error(config, e))?;
     let mut ends = TopicPartitionList::new();
-    let mut at = Vec::new();
-    for topic in metadata
-        .topics()
-        .iter()
-        .filter(|t| t.name() == config.topic)
-    {
-        for p in topic.partitions() {
-            let (_, high) = consumer
-                .fetch_watermarks(&config.topic, p.id(), timeout)
-                .with_context(|| format!("reading the end of {} [{}]", config.topic, p.id()))?;
-            ends.add_partition_offset(&config.topic, p.id(), Offset::Offset(high))?;
-            at.push(format!("{}:{high}", p.id()));
-        }
+    for (&p, &high) in &ends_at {
+        ends.add_partition_offset(&config.topic, p, Offset::Offset(high))?;
     }
-    anyhow::ensure!(
-        ends.count() > 0,
-        "topic {} does not exist on Kafka at {}; stack/up.sh creates it (CDC_TOPIC)",
-        config.topic,
-        config.bootstrap
-    );
+    let at: Vec<String> = ends_at.iter().map(|(p, o)| format!("{p}:{o}")).collect();
     consumer.commit(&ends, CommitMode::Sync).with_context(|| {
         format!(
             "moving group {} to the end of {}: is an event-processor of that group still running? Stop it first",

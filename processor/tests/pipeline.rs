@@ -284,12 +284,74 @@ async fn rereading_the_whole_run_from_the_start_changes_no_document() -> anyhow:
     h.assert_converged(run_id, n as u64).await
 }
 
+/// Records the processor must dead-letter: what each is, its value, and the kind of rejection.
+fn poison_records() -> anyhow::Result<Vec<(&'static str, String, &'static str)>> {
+    let valid = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../crates/events/tests/fixtures/debezium_create.json"
+    ))?;
+    let mut no_row: serde_json::Value = serde_json::from_str(&valid)?;
+    no_row["after"] = serde_json::Value::Null;
+    Ok(vec![
+        (
+            "not JSON",
+            "{this is not json".to_owned(),
+            "invalid_envelope",
+        ),
+        (
+            "unknown type",
+            valid.replace("\"UserCreated\"", "\"UserDeleted\""),
+            "unknown_event_type",
+        ),
+        // the fixture's payload lacks country and interests
+        ("payload missing fields", valid.clone(), "invalid_payload"),
+        (
+            "an update, not an insert",
+            valid.replace("\"op\":\"c\"", "\"op\":\"u\""),
+            "not_an_insert",
+        ),
+        (
+            "an insert without its row",
+            no_row.to_string(),
+            "invalid_envelope",
+        ),
+    ])
+}
+
+/// Reads `n` dead letters: `(dlq.reason.kind, dlq.reason)` of each, checking the source topic.
+async fn dead_letters(
+    h: &Harness,
+    consumer: &rdkafka::consumer::StreamConsumer,
+    n: usize,
+) -> anyhow::Result<Vec<(String, String)>> {
+    use rdkafka::message::Headers as _;
+    use rdkafka::Message as _;
+    let mut out = Vec::new();
+    for _ in 0..n {
+        let m = tokio::time::timeout(Duration::from_secs(30), consumer.recv()).await??;
+        let headers = m.headers().context("dead letter without headers")?;
+        let get = |k: &str| {
+            (0..headers.count())
+                .map(|i| headers.get(i))
+                .find(|hd| hd.key == k)
+                .and_then(|hd| hd.value.map(|v| String::from_utf8_lossy(v).into_owned()))
+        };
+        assert_eq!(
+            get("dlq.source.topic").as_deref(),
+            Some(h.env.cdc_topic.as_str())
+        );
+        let reason = get("dlq.reason").unwrap_or_default();
+        assert!(!reason.is_empty(), "a dead letter without a reason");
+        out.push((get("dlq.reason.kind").unwrap_or_default(), reason));
+    }
+    out.sort();
+    Ok(out)
+}
+
 #[tokio::test]
 async fn poison_records_go_to_the_dead_letter_topic_and_the_rest_is_applied() -> anyhow::Result<()>
 {
-    use rdkafka::message::Headers as _;
     use rdkafka::producer::{FutureProducer, FutureRecord};
-    use rdkafka::Message as _;
     let h = Harness::new("poison").await?;
     let dlq = format!("{}.dlq", h.env.cdc_topic);
     let dlq_start = e2e::end_offsets(&h.env, &dlq)?;
@@ -298,32 +360,15 @@ async fn poison_records_go_to_the_dead_letter_topic_and_the_rest_is_applied() ->
 
     // good events around the poison: a run before and a run after
     let first = h.generate(1_000).await?;
-    let valid = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../crates/events/tests/fixtures/debezium_create.json"
-    ))?;
-    let poison: Vec<(&str, String)> = vec![
-        ("not JSON", "{this is not json".to_owned()),
-        (
-            "unknown type",
-            valid.replace("\"UserCreated\"", "\"UserDeleted\""),
-        ),
-        ("payload missing fields", valid.clone()), // the fixture's payload lacks country and interests
-        (
-            "an update, not an insert",
-            valid.replace("\"op\":\"c\"", "\"op\":\"u\""),
-        ),
-    ];
+    let poison = poison_records()?;
     let producer: FutureProducer = h.env.kafka_config().create()?;
-    for (i, (what, value)) in poison.iter().enumerate() {
+    for (i, (what, value, _)) in poison.iter().enumerate() {
+        let record = FutureRecord::to(&h.env.cdc_topic)
+            .key("poison")
+            .partition(i as i32 % 3)
+            .payload(value);
         producer
-            .send(
-                FutureRecord::to(&h.env.cdc_topic)
-                    .key("poison")
-                    .partition(i as i32 % 3)
-                    .payload(value),
-                Duration::from_secs(10),
-            )
+            .send(record, Duration::from_secs(10))
             .await
             .map_err(|(e, _)| anyhow::anyhow!("producing {what}: {e}"))?;
     }
@@ -331,7 +376,7 @@ async fn poison_records_go_to_the_dead_letter_topic_and_the_rest_is_applied() ->
     h.wait_receipts(first, 1_000, DRAIN, &p).await?;
     h.wait_receipts(second, 1_000, DRAIN, &p).await?;
 
-    // exactly the injected records, each with a reason
+    // exactly the injected records, each with its kind and a reason
     let dlq_end = e2e::end_offsets(&h.env, &dlq)?;
     let added: i64 = dlq_end
         .iter()
@@ -339,32 +384,14 @@ async fn poison_records_go_to_the_dead_letter_topic_and_the_rest_is_applied() ->
         .map(|((_, e), (_, s))| e - s)
         .sum();
     assert_eq!(added, poison.len() as i64, "dead letters written");
-    let mut kinds = Vec::new();
-    for _ in 0..poison.len() {
-        let m = tokio::time::timeout(Duration::from_secs(30), dlq_consumer.recv()).await??;
-        let headers = m.headers().context("dead letter without headers")?;
-        let get = |k: &str| {
-            (0..headers.count())
-                .map(|i| headers.get(i))
-                .find(|hd| hd.key == k)
-                .and_then(|hd| hd.value.map(|v| String::from_utf8_lossy(v).into_owned()))
-        };
-        assert!(get("dlq.reason").is_some_and(|r| !r.is_empty()));
-        assert_eq!(
-            get("dlq.source.topic").as_deref(),
-            Some(h.env.cdc_topic.as_str())
-        );
-        kinds.push(get("dlq.reason.kind").unwrap_or_default());
-    }
-    kinds.sort();
-    assert_eq!(
-        kinds,
-        [
-            "invalid_envelope",
-            "invalid_payload",
-            "not_an_insert",
-            "unknown_event_type"
-        ]
+    let letters = dead_letters(&h, &dlq_consumer, poison.len()).await?;
+    let mut want: Vec<&str> = poison.iter().map(|(_, _, kind)| *kind).collect();
+    want.sort();
+    let kinds: Vec<&str> = letters.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(kinds, want);
+    assert!(
+        letters.iter().any(|(_, r)| r.contains("\"after\": null")),
+        "the insert without its row is named for it: {letters:?}"
     );
     assert_eq!(
         p.metric("processor_dead_letters_total{").await?,

@@ -19,7 +19,7 @@ use std::time::Duration;
 
 pub use scratch::{Proc, RateRun, Scratch};
 
-use anyhow::{bail, Context as _};
+use anyhow::Context as _;
 use events::names::defaults;
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
@@ -146,12 +146,6 @@ impl StackEnv {
             .create()
             .context("creating a Kafka consumer")?;
         let ends = end_offsets(self, topic)?;
-        if ends.is_empty() {
-            bail!(
-                "topic {topic} does not exist on {}; stack/up.sh creates it",
-                self.kafka_bootstrap
-            );
-        }
         let mut assignment = TopicPartitionList::new();
         for (p, high) in ends {
             assignment.add_partition_offset(topic, p, Offset::Offset(high))?;
@@ -163,26 +157,13 @@ impl StackEnv {
 
 /// Offsets of each partition of `topic`: `(partition, end offset)`.
 pub fn end_offsets(env: &StackEnv, topic: &str) -> anyhow::Result<Vec<(i32, i64)>> {
-    let timeout = Duration::from_secs(10);
     let consumer: rdkafka::consumer::BaseConsumer = env
         .kafka_config()
         .create()
         .context("creating a Kafka client")?;
-    let metadata = consumer
-        .fetch_metadata(Some(topic), timeout)
-        .with_context(|| format!("Kafka at {} is not reachable", env.kafka_bootstrap))?;
-    let partitions = metadata
-        .topics()
-        .iter()
-        .find(|t| t.name() == topic)
-        .map(|t| t.partitions().len())
-        .unwrap_or(0);
-    let mut out = Vec::new();
-    for p in 0..i32::try_from(partitions)? {
-        let (_, high) = consumer.fetch_watermarks(topic, p, timeout)?;
-        out.push((p, high));
-    }
-    Ok(out)
+    let ends = cdc_kafka::end_offsets(&consumer, topic, Duration::from_secs(10))
+        .with_context(|| format!("Kafka at {}", env.kafka_bootstrap))?;
+    Ok(ends.into_iter().collect())
 }
 
 /// Commits `offsets` of `topic` for consumer group `group` (which must have no active

@@ -45,9 +45,7 @@ async fn run_seqs_on_topic(
                 env.cdc_topic
             ),
         };
-        let Some(row) = events::decode_envelope(msg.payload())?.after else {
-            continue;
-        };
+        let row = events::decode_envelope(msg.payload())?.after;
         if row.run_id == Some(run_id) {
             check(&msg, &row)?;
             seen.insert(row.seq.context("seq")?);

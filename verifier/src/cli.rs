@@ -1,14 +1,12 @@
-//! Command line and environment.
+//! The command line and environment, as given (raw): [`crate::config::Config`] validates them.
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use events::names::{self, defaults};
 
-use crate::slo::Slo;
-use crate::sources::{Endpoints, RunSpec};
+use crate::manifest::RunSpec;
+use crate::sources::Endpoints;
 
 /// Follows every event of a generator run (outbox_demo) from PostgreSQL through Debezium and
 /// Kafka into MongoDB; measures each stage (T0 created … T5 written) with HdrHistogram; proves
@@ -45,7 +43,7 @@ pub enum Command {
     Check(CheckArgs),
 }
 
-/// Service addresses, from flags or the environment (`DESIGN.md`, "Environment").
+/// Service addresses, from flags or the environment (`docs/design.md`, "Environment").
 #[derive(Debug, Clone, Args)]
 pub struct ServiceArgs {
     /// PostgreSQL host.
@@ -115,18 +113,6 @@ pub struct RunArgs {
     pub timeout: u64,
 }
 
-impl RunArgs {
-    /// Idle timeout.
-    pub fn idle(&self) -> Duration {
-        Duration::from_secs(self.idle_timeout)
-    }
-
-    /// Overall limit.
-    pub fn limit(&self) -> Option<Duration> {
-        (self.timeout > 0).then(|| Duration::from_secs(self.timeout))
-    }
-}
-
 /// Report formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {
@@ -157,20 +143,6 @@ pub struct ReportOpts {
     pub baseline: Option<PathBuf>,
 }
 
-impl ReportOpts {
-    /// The objectives: the file's, or the defaults.
-    pub fn slo(&self) -> Result<Slo, String> {
-        match &self.slo {
-            None => Ok(Slo::default()),
-            Some(p) => {
-                let text = std::fs::read_to_string(p)
-                    .map_err(|e| format!("--slo {}: {e}", p.display()))?;
-                Slo::from_json(&text).map_err(|e| format!("--slo {}: {e}", p.display()))
-            }
-        }
-    }
-}
-
 /// `verifier watch`.
 #[derive(Debug, Clone, Args)]
 pub struct WatchArgs {
@@ -187,13 +159,6 @@ pub struct WatchArgs {
     /// The report at the end.
     #[command(flatten)]
     pub report: ReportOpts,
-}
-
-impl WatchArgs {
-    /// The HTTP address, if any.
-    pub fn listen_addr(&self) -> Result<Option<SocketAddr>, String> {
-        telemetry::http::parse_listen(&self.listen, "--listen (VERIFIER_ADDR)", "127.0.0.1:9102")
-    }
 }
 
 /// `verifier report`.
@@ -244,10 +209,7 @@ mod tests {
             panic!()
         };
         assert_eq!(next.run.run, RunSpec::Next);
-        assert_eq!(
-            w.listen_addr().unwrap(),
-            Some("127.0.0.1:9102".parse().unwrap())
-        );
+        assert_eq!(w.listen, "127.0.0.1:9102");
     }
 
     #[test]
@@ -259,10 +221,5 @@ mod tests {
             e.contains("seven") && e.contains("latest") && e.contains("next"),
             "{e}"
         );
-        let c = Cli::try_parse_from(["verifier", "watch", "--listen", "x"]).unwrap();
-        let Command::Watch(w) = c.command else {
-            panic!()
-        };
-        assert!(w.listen_addr().unwrap_err().contains("VERIFIER_ADDR"));
     }
 }

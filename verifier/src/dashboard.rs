@@ -12,7 +12,7 @@ use ratatui::widgets::{Block, Borders, Cell, Gauge, Paragraph, Row, Sparkline, T
 use ratatui::Frame;
 use tokio::sync::watch;
 
-use crate::follow::Snapshot;
+use crate::view::{Phase, Snapshot};
 
 fn ms(v: f64, count: u64) -> String {
     if count == 0 {
@@ -24,8 +24,9 @@ fn ms(v: f64, count: u64) -> String {
     }
 }
 
-fn opt<T: std::fmt::Display>(v: Option<T>) -> String {
-    v.map_or("-".into(), |v| v.to_string())
+/// A backlog figure, or `unknown` when its probe has none (never shown as 0).
+fn known<T: std::fmt::Display>(v: Option<T>) -> String {
+    v.map_or("unknown".into(), |v| v.to_string())
 }
 
 /// Draws the dashboard for `s` into `area`.
@@ -115,12 +116,12 @@ fn render_backlog(f: &mut Frame<'_>, area: Rect, s: &Snapshot) {
     let lines = vec![
         Line::from(format!(
             "replication slot   {:>10} bytes",
-            opt(b.slot_lag_bytes)
+            known(b.slot_lag_bytes)
         )),
         Line::from(format!("not yet on Kafka   {:>10} events", b.not_on_kafka)),
         Line::from(format!(
             "processor lag      {:>10} records",
-            opt(b.processor_lag)
+            known(b.processor_lag)
         )),
         Line::from(format!(
             "awaiting MongoDB   {:>10} events",
@@ -243,7 +244,7 @@ pub fn run(
     let result = (|| loop {
         let s = rx.borrow_and_update().clone();
         terminal.draw(|f| render(f, &s))?;
-        if s.phase == "done" || rx.has_changed().is_err() {
+        if s.phase == Phase::Done || rx.has_changed().is_err() {
             return Ok(());
         }
         if event::poll(Duration::from_millis(250))? {
@@ -262,10 +263,10 @@ pub fn run(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::follow::Backlog;
     use crate::join::Recent;
+    use crate::manifest::{RunInfo, RunMode, RunStatus};
     use crate::measure::StageSummary;
-    use crate::report::RunInfo;
+    use crate::view::Backlog;
     use ratatui::backend::TestBackend;
     use ratatui::Terminal;
 
@@ -282,14 +283,14 @@ mod tests {
         Snapshot {
             run: RunInfo {
                 run_id: 42,
-                mode: "bulk".into(),
-                status: "completed".into(),
+                mode: RunMode::Bulk,
+                status: RunStatus::Completed,
                 n: 1000,
                 written: 1000,
                 ..RunInfo::default()
             },
             elapsed_s: 12.5,
-            phase: "following".into(),
+            phase: Phase::Following,
             expected: 1000,
             on_kafka: 900,
             kafka_duplicates: 2,
@@ -385,7 +386,7 @@ mod tests {
     }
 
     #[test]
-    fn an_empty_run_renders_dashes_not_zeros() {
+    fn an_empty_run_renders_dashes_and_unknowns_not_zeros() {
         let mut s = snapshot();
         for st in &mut s.stages {
             st.count = 0;
@@ -398,7 +399,7 @@ mod tests {
             l[11]
         );
         assert!(
-            l[3].contains("│replication slot            - bytes"),
+            l[3].contains("│replication slot      unknown bytes"),
             "{}",
             l[3]
         );

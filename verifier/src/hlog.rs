@@ -8,7 +8,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use base64::Engine as _;
-use events::stages::STAGES;
+use events::stages::PerStage;
 use hdrhistogram::serialization::{Serializer as _, V2DeflateSerializer};
 
 use crate::join::Join;
@@ -17,7 +17,7 @@ use crate::join::Join;
 pub struct Logs {
     started: Instant,
     last: f64,
-    lines: Vec<String>,
+    lines: PerStage<String>,
     serializer: V2DeflateSerializer,
     buf: Vec<u8>,
 }
@@ -31,7 +31,7 @@ impl Logs {
         Self {
             started: Instant::now(),
             last: 0.0,
-            lines: vec![header; STAGES.len()],
+            lines: PerStage::from_fn(|_| header.clone()),
             serializer: V2DeflateSerializer::new(),
             buf: Vec::new(),
         }
@@ -41,21 +41,30 @@ impl Logs {
     /// resets it.
     pub fn take(&mut self, join: &mut Join) {
         let now = self.started.elapsed().as_secs_f64();
-        for (i, h) in join.measurements.stages.iter_mut().enumerate() {
+        for (stage, h) in join.measurements.stages.iter_mut() {
             let h = &mut h.interval;
             if h.is_empty() {
                 continue;
             }
             self.buf.clear();
-            if self.serializer.serialize(h, &mut self.buf).is_ok() {
-                let _ = writeln!(
-                    self.lines[i],
-                    "{:.3},{:.3},{:.3},{}",
+            match self.serializer.serialize(h, &mut self.buf) {
+                Ok(_) => {
+                    let _ = writeln!(
+                        self.lines[stage],
+                        "{:.3},{:.3},{:.3},{}",
+                        self.last,
+                        now - self.last,
+                        h.max() as f64 / 1000.0,
+                        base64::engine::general_purpose::STANDARD.encode(&self.buf)
+                    );
+                }
+                // The samples stay in the run's histograms and the report; only this interval's
+                // line of the log is missing, and the log says so.
+                Err(e) => tracing::warn!(
+                    "{stage}.hlog: the interval at {:.3} s ({} samples) could not be encoded: {e}",
                     self.last,
-                    now - self.last,
-                    h.max() as f64 / 1000.0,
-                    base64::engine::general_purpose::STANDARD.encode(&self.buf)
-                );
+                    h.len()
+                ),
             }
             h.reset();
         }
@@ -64,8 +73,8 @@ impl Logs {
 
     /// Writes `<stage>.hlog` for every stage into `dir`.
     pub fn write(&self, dir: &Path) -> std::io::Result<()> {
-        for (name, text) in STAGES.iter().zip(&self.lines) {
-            std::fs::write(dir.join(format!("{name}.hlog")), text)?;
+        for (stage, text) in self.lines.iter() {
+            std::fs::write(dir.join(format!("{stage}.hlog")), text)?;
         }
         Ok(())
     }

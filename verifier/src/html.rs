@@ -128,7 +128,7 @@ fn throughput_plot(r: &Report) -> String {
 
 /// The HTML page.
 pub fn render(r: &Report) -> String {
-    let verdict_color = if r.verdict == "pass" {
+    let verdict_color = if r.verdict == crate::report::Verdict::Pass {
         "#2ca02c"
     } else {
         "#d62728"
@@ -142,7 +142,7 @@ pub fn render(r: &Report) -> String {
 <h2>Report</h2><pre>{text}</pre>\
 <p>report.json holds the same figures; the .hlog files hold each stage's histogram per second.</p></body></html>\n",
         id = r.run.run_id,
-        verdict = r.verdict.to_uppercase(),
+        verdict = r.verdict.as_str().to_uppercase(),
         pct = percentile_plot(r),
         tput = throughput_plot(r),
         text = esc(&r.text()),

@@ -157,124 +157,119 @@ fn duplicates(v: &[String]) -> Vec<&String> {
     v.iter().filter(|x| !seen.insert(*x)).collect()
 }
 
+/// Findings as the rules find them.
+#[derive(Default)]
+struct Findings(Vec<Finding>);
+
+impl Findings {
+    fn push(&mut self, kind: Kind, at: &str, detail: String) {
+        self.0.push(Finding {
+            kind,
+            at: at.to_owned(),
+            detail,
+        });
+    }
+}
+
 /// Applies every rule; findings sorted by kind, then place.
 pub fn audit(expected: &Expected, state: &State) -> Vec<Finding> {
-    let mut out = Vec::new();
-    let mut push = |kind, at: String, detail: String| out.push(Finding { kind, at, detail });
+    let mut out = Findings::default();
     for u in &expected.users {
         if !state.users.contains(u) {
-            push(
-                Kind::MissingEffect,
-                format!("users/{u}"),
-                "created by the run, not in users".into(),
-            );
+            let detail = "created by the run, not in users".into();
+            out.push(Kind::MissingEffect, &format!("users/{u}"), detail);
         }
     }
     for a in &expected.activities {
         if !state.activities.contains_key(a) {
-            push(
-                Kind::MissingEffect,
-                format!("activities/{a}"),
-                "created by the run, not in activities".into(),
-            );
+            let detail = "created by the run, not in activities".into();
+            out.push(Kind::MissingEffect, &format!("activities/{a}"), detail);
         }
     }
     for (id, joined) in &expected.joins {
-        let at = format!("activities/{id}");
-        let Some(doc) = state.activities.get(id) else {
-            if !expected.activities.contains(id) {
-                push(
-                    Kind::BrokenReference,
-                    at,
-                    format!(
-                        "joined by {} participant(s), not in activities",
-                        joined.len()
-                    ),
-                );
+        match state.activities.get(id) {
+            Some(doc) => {
+                activity(&mut out, doc, joined, state);
+                statistics(&mut out, id, joined.len() as i64, state);
             }
-            continue;
-        };
-        match &doc.organizer_id {
-            Some(o) if !state.users.contains(o) => push(
+            // A missing activity the run created is already a missing effect.
+            None if expected.activities.contains(id) => {}
+            None => out.push(
                 Kind::BrokenReference,
-                at.clone(),
-                format!("organizer {o} is not in users"),
+                &format!("activities/{id}"),
+                format!(
+                    "joined by {} participant(s), not in activities",
+                    joined.len()
+                ),
             ),
-            None => push(
-                Kind::MissingEffect,
-                at.clone(),
-                "no organizer_id: its ActivityCreated was not applied".into(),
-            ),
-            _ => {}
-        }
-        for p in &doc.participants {
-            if !state.users.contains(p) {
-                push(
-                    Kind::BrokenReference,
-                    at.clone(),
-                    format!("participant {p} is not in users"),
-                );
-            }
-        }
-        for d in duplicates(&doc.participants) {
-            push(
-                Kind::AppliedTwice,
-                at.clone(),
-                format!("participant {d} listed more than once"),
-            );
-        }
-        for d in duplicates(&doc.applied_events) {
-            push(
-                Kind::AppliedTwice,
-                at.clone(),
-                format!("event {d} applied more than once"),
-            );
-        }
-        let want: BTreeSet<&String> = joined.iter().collect();
-        let have: BTreeSet<&String> = doc.participants.iter().collect();
-        for m in want.difference(&have) {
-            push(
-                Kind::MissingEffect,
-                at.clone(),
-                format!("participant {m} joined in the outbox, not in participants"),
-            );
-        }
-        let expected_count = joined.len() as i64;
-        let sat = format!("statistics/{id}");
-        match state.statistics.get(id) {
-            None => push(Kind::MissingEffect, sat, "no statistics document".into()),
-            Some(s) => {
-                if s.participant_count > expected_count {
-                    push(
-                        Kind::AppliedTwice,
-                        sat.clone(),
-                        format!(
-                            "participant_count {} > {} ParticipantJoined events in the outbox",
-                            s.participant_count, expected_count
-                        ),
-                    );
-                } else if s.participant_count < expected_count {
-                    push(
-                        Kind::MissingEffect,
-                        sat.clone(),
-                        format!(
-                            "participant_count {} < {} ParticipantJoined events in the outbox",
-                            s.participant_count, expected_count
-                        ),
-                    );
-                }
-                for d in duplicates(&s.applied_events) {
-                    push(
-                        Kind::AppliedTwice,
-                        sat.clone(),
-                        format!("event {d} counted more than once"),
-                    );
-                }
-            }
         }
     }
-    out.sort();
-    out
+    out.0.sort();
+    out.0
+}
+
+/// An activity's organizer and participants exist, nobody is listed or applied twice, and
+/// every join in the outbox is there.
+fn activity(out: &mut Findings, doc: &ActivityDoc, joined: &[String], state: &State) {
+    let at = &format!("activities/{}", doc.id);
+    match &doc.organizer_id {
+        Some(o) if !state.users.contains(o) => out.push(
+            Kind::BrokenReference,
+            at,
+            format!("organizer {o} is not in users"),
+        ),
+        None => out.push(
+            Kind::MissingEffect,
+            at,
+            "no organizer_id: its ActivityCreated was not applied".into(),
+        ),
+        _ => {}
+    }
+    for p in doc
+        .participants
+        .iter()
+        .filter(|p| !state.users.contains(*p))
+    {
+        let detail = format!("participant {p} is not in users");
+        out.push(Kind::BrokenReference, at, detail);
+    }
+    for d in duplicates(&doc.participants) {
+        let detail = format!("participant {d} listed more than once");
+        out.push(Kind::AppliedTwice, at, detail);
+    }
+    for d in duplicates(&doc.applied_events) {
+        let detail = format!("event {d} applied more than once");
+        out.push(Kind::AppliedTwice, at, detail);
+    }
+    let want: BTreeSet<&String> = joined.iter().collect();
+    let have: BTreeSet<&String> = doc.participants.iter().collect();
+    for m in want.difference(&have) {
+        let detail = format!("participant {m} joined in the outbox, not in participants");
+        out.push(Kind::MissingEffect, at, detail);
+    }
+}
+
+/// An activity's statistics count exactly the joins the outbox holds, each once.
+fn statistics(out: &mut Findings, id: &str, joins: i64, state: &State) {
+    let at = &format!("statistics/{id}");
+    let Some(s) = state.statistics.get(id) else {
+        out.push(Kind::MissingEffect, at, "no statistics document".into());
+        return;
+    };
+    let count = s.participant_count;
+    if count > joins {
+        let detail =
+            format!("participant_count {count} > {joins} ParticipantJoined events in the outbox");
+        out.push(Kind::AppliedTwice, at, detail);
+    } else if count < joins {
+        let detail =
+            format!("participant_count {count} < {joins} ParticipantJoined events in the outbox");
+        out.push(Kind::MissingEffect, at, detail);
+    }
+    for d in duplicates(&s.applied_events) {
+        let detail = format!("event {d} counted more than once");
+        out.push(Kind::AppliedTwice, at, detail);
+    }
 }
 
 #[cfg(test)]

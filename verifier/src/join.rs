@@ -10,7 +10,7 @@
 
 use std::collections::{BTreeMap, VecDeque};
 
-use events::stages::{stage, Stamps};
+use events::stages::{Stage, Stamps};
 use events::EventType;
 use serde::{Deserialize, Serialize};
 
@@ -240,12 +240,13 @@ impl Join {
         self.counts.kafka += 1;
         self.see_t0(e.stamps.t0);
         let m = &mut self.measurements;
-        for (i, d) in e.stamps.kafka_durations().into_iter().enumerate().take(3) {
-            m.stages[i].record(i, e.event_type, d);
+        let d = e.stamps.kafka_durations();
+        for stage in Stage::ON_KAFKA {
+            m.stages[stage].record(stage, e.event_type, d[stage]);
         }
         if let Some(ts) = e.stamps.t_sched {
             m.generator_lag
-                .record(stage::END_TO_END, e.event_type, Some(e.stamps.t0 - ts));
+                .record(Stage::EndToEnd, e.event_type, Some(e.stamps.t0 - ts));
         }
         self.kafka_timeline.add(e.stamps.t1);
         if self.receipts.contains(e.seq) {
@@ -273,9 +274,9 @@ impl Join {
         self.see_t0(r.stamps.t0);
         self.last_t5 = Some(self.last_t5.map_or(r.t5, |l| l.max(r.t5)));
         let d = r.stamps.durations(r.t3, r.t5);
-        let e2e = d[stage::END_TO_END];
-        for (i, d) in d.iter().enumerate().skip(stage::QUEUE) {
-            self.measurements.stages[i].record(i, r.event_type, *d);
+        let e2e = d[Stage::EndToEnd];
+        for stage in Stage::ON_RECEIPT {
+            self.measurements.stages[stage].record(stage, r.event_type, d[stage]);
         }
         self.done_timeline.add(r.t5);
         if self.kafka.contains(r.seq) {
@@ -402,8 +403,8 @@ mod tests {
         }
         assert!(j.complete());
         assert_eq!(j.counts().matched, 3);
-        assert_eq!(j.measurements.stages[stage::END_TO_END].all.len(), 3);
-        assert_eq!(j.measurements.stages[stage::COMMIT].all.len(), 3);
+        assert_eq!(j.measurements.stages[Stage::EndToEnd].all.len(), 3);
+        assert_eq!(j.measurements.stages[Stage::Commit].all.len(), 3);
         assert_eq!(j.oldest_pending_s(), None);
         assert_eq!(j.recent().count(), 3);
     }
@@ -442,8 +443,8 @@ mod tests {
         assert_eq!(j.first_not_on_kafka(), Some(6));
         assert_eq!(j.oldest_pending_s(), Some(1_000));
         // Kafka-side stages counted once per event, receipt-side once per receipt.
-        assert_eq!(j.measurements.stages[stage::CAPTURE].all.len(), 5);
-        assert_eq!(j.measurements.stages[stage::PROCESS].all.len(), 4);
+        assert_eq!(j.measurements.stages[Stage::Capture].all.len(), 5);
+        assert_eq!(j.measurements.stages[Stage::Process].all.len(), 4);
     }
 
     #[test]
@@ -465,10 +466,10 @@ mod tests {
         r.t5 = r.t3 - 50; // MongoDB ack before receive
         j.on_receipt(&r);
         let m = &j.measurements.stages;
-        assert_eq!(m[stage::CAPTURE].skewed, 1);
-        assert_eq!(m[stage::CAPTURE].skew_min_us, -2_000);
-        assert_eq!(m[stage::PROCESS].skewed, 1);
-        assert_eq!(m[stage::CAPTURE].all.len() + m[stage::CAPTURE].skewed, 1);
+        assert_eq!(m[Stage::Capture].skewed, 1);
+        assert_eq!(m[Stage::Capture].skew_min_us, -2_000);
+        assert_eq!(m[Stage::Process].skewed, 1);
+        assert_eq!(m[Stage::Capture].all.len() + m[Stage::Capture].skewed, 1);
     }
 
     #[test]
@@ -483,7 +484,7 @@ mod tests {
         let lag = j.measurements.generator_lag.all.max();
         assert!((2_995..=3_005).contains(&lag), "{lag}");
         // end to end = t5 - t_sched = 12 ms + 3 ms
-        let e2e = j.measurements.stages[stage::END_TO_END].all.max();
+        let e2e = j.measurements.stages[Stage::EndToEnd].all.max();
         assert!((14_990..=15_010).contains(&e2e), "{e2e}");
     }
 

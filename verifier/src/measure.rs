@@ -5,19 +5,12 @@
 //! largest magnitude seen, not put into the histogram, never dropped). `count + skewed` is the
 //! number of samples the stage received.
 
-use events::stages::{judge, Sample, STAGES};
+use events::stages::{judge, latency_histogram, PerStage, Sample, Stage};
 use events::EventType;
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
-/// Highest value a histogram holds: one hour in µs. Larger samples are recorded at this value
-/// and counted in [`StageStats::over_range`].
-pub const MAX_US: u64 = 3_600_000_000;
-
-/// An empty histogram of µs, 1 µs to one hour, 3 significant digits.
-pub fn histogram() -> Histogram<u64> {
-    Histogram::new_with_bounds(1, MAX_US, 3).expect("valid histogram bounds")
-}
+pub use events::stages::MAX_US;
 
 /// One stage's samples: all events, and per event type.
 #[derive(Debug, Clone)]
@@ -43,9 +36,13 @@ pub struct StageHist {
 impl Default for StageHist {
     fn default() -> Self {
         Self {
-            all: histogram(),
-            by_type: [histogram(), histogram(), histogram()],
-            interval: histogram(),
+            all: latency_histogram(),
+            by_type: [
+                latency_histogram(),
+                latency_histogram(),
+                latency_histogram(),
+            ],
+            interval: latency_histogram(),
             skewed: 0,
             skew_min_us: 0,
             below_resolution: 0,
@@ -56,9 +53,9 @@ impl Default for StageHist {
 }
 
 impl StageHist {
-    /// Records one sample of stage `stage` (index into [`STAGES`]) for an event of type `t`.
-    /// `None`: the stage could not be measured for this event.
-    pub fn record(&mut self, stage: usize, t: EventType, d: Option<i64>) {
+    /// Records one sample of `stage` for an event of type `t`. `None`: the stage could not be
+    /// measured for this event.
+    pub fn record(&mut self, stage: Stage, t: EventType, d: Option<i64>) {
         let Some(d) = d else {
             self.unmeasured += 1;
             return;
@@ -87,9 +84,10 @@ impl StageHist {
         }
     }
 
-    /// Summary of all events, with percentile curves (`full`) or without (live views).
-    pub fn summary(&self, stage: &str, full: bool) -> StageSummary {
-        let mut s = StageSummary::of(stage, &self.all, full);
+    /// Summary of all events under `name`, with percentile curves (`full`) or without (live
+    /// views).
+    pub fn summary(&self, name: &str, full: bool) -> StageSummary {
+        let mut s = StageSummary::of(name, &self.all, full);
         s.skewed = self.skewed;
         s.skew_min_ms = self.skew_min_us as f64 / 1000.0;
         s.below_resolution = self.below_resolution;
@@ -219,8 +217,8 @@ impl Timeline {
 /// Every stage's histograms plus the generator's lag (`t0 - t_sched`, rate mode).
 #[derive(Debug, Clone, Default)]
 pub struct Measurements {
-    /// Per stage, index as [`STAGES`].
-    pub stages: [StageHist; 6],
+    /// Per stage.
+    pub stages: PerStage<StageHist>,
     /// `t0 - t_sched`: how late the generator wrote each event (rate mode only).
     pub generator_lag: StageHist,
 }
@@ -228,10 +226,9 @@ pub struct Measurements {
 impl Measurements {
     /// Summaries of every stage, in pipeline order (`full`: with percentile curves).
     pub fn summaries(&self, full: bool) -> Vec<StageSummary> {
-        STAGES
+        self.stages
             .iter()
-            .zip(&self.stages)
-            .map(|(name, h)| h.summary(name, full))
+            .map(|(stage, h)| h.summary(stage.as_str(), full))
             .collect()
     }
 }
@@ -239,18 +236,17 @@ impl Measurements {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use events::stages::stage;
 
     #[test]
     fn every_sample_is_counted_somewhere() {
         let mut h = StageHist::default();
         let t = EventType::UserCreated;
         for d in [5_000, 7_000, -20, 0] {
-            h.record(stage::CAPTURE, t, Some(d));
+            h.record(Stage::Capture, t, Some(d));
         }
-        h.record(stage::PUBLISH, t, Some(-400)); // resolution
-        h.record(stage::PUBLISH, t, None); // no Kafka timestamp
-        h.record(stage::CAPTURE, t, Some(MAX_US as i64 + 5));
+        h.record(Stage::Publish, t, Some(-400)); // resolution
+        h.record(Stage::Publish, t, None); // no Kafka timestamp
+        h.record(Stage::Capture, t, Some(MAX_US as i64 + 5));
         assert_eq!(h.all.len(), 5);
         assert_eq!(h.skewed, 1);
         assert_eq!(h.skew_min_us, -20);
@@ -268,7 +264,7 @@ mod tests {
     fn percentiles_are_in_milliseconds() {
         let mut h = StageHist::default();
         for ms in 1..=100 {
-            h.record(stage::QUEUE, EventType::ActivityCreated, Some(ms * 1000));
+            h.record(Stage::Queue, EventType::ActivityCreated, Some(ms * 1000));
         }
         let s = h.summary("queue", true);
         assert!((s.p50_ms - 50.0).abs() < 0.1, "{}", s.p50_ms);

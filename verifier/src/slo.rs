@@ -68,6 +68,29 @@ pub struct Actual {
     pub success_rate: f64,
 }
 
+/// How one objective came out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Judgement {
+    /// The run met it.
+    Pass,
+    /// The run missed it, or has no figure for it.
+    Fail,
+    /// Not judged (the reason is in [`Check::note`]).
+    NotJudged,
+}
+
+impl Judgement {
+    /// `pass`, `fail` or `not_judged`, as report.json spells it.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Judgement::Pass => "pass",
+            Judgement::Fail => "fail",
+            Judgement::NotJudged => "not_judged",
+        }
+    }
+}
+
 /// One objective judged.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Check {
@@ -78,7 +101,7 @@ pub struct Check {
     /// The run's figure (`null` when not measured).
     pub actual: Option<f64>,
     /// `pass`, `fail` or `not_judged` (with the reason in `note`).
-    pub verdict: String,
+    pub verdict: Judgement,
     /// Why an objective was not judged.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
@@ -94,11 +117,10 @@ impl Slo {
                 target,
                 actual,
                 verdict: if actual.is_some_and(ok) {
-                    "pass"
+                    Judgement::Pass
                 } else {
-                    "fail"
-                }
-                .into(),
+                    Judgement::Fail
+                },
                 note: None,
             };
         let mut throughput = check(
@@ -108,7 +130,7 @@ impl Slo {
             &|v| v > self.throughput_min_eps,
         );
         if a.events < self.throughput_min_events {
-            throughput.verdict = "not_judged".into();
+            throughput.verdict = Judgement::NotJudged;
             throughput.note = Some(format!(
                 "the run has {} events; throughput is judged from {} (throughput_min_events)",
                 a.events, self.throughput_min_events
@@ -153,18 +175,21 @@ mod tests {
     #[test]
     fn defaults_are_the_planned_targets() {
         let checks = Slo::default().judge(&actual());
-        assert!(checks.iter().all(|c| c.verdict == "pass"), "{checks:?}");
+        assert!(
+            checks.iter().all(|c| c.verdict == Judgement::Pass),
+            "{checks:?}"
+        );
         let slow = Actual {
             p99_ms: Some(200.0),
             ..actual()
         };
         let c = Slo::default().judge(&slow);
-        assert_eq!(c[3].verdict, "fail");
+        assert_eq!(c[3].verdict, Judgement::Fail);
         let lossy = Actual {
             success_rate: 0.999,
             ..actual()
         };
-        assert_eq!(Slo::default().judge(&lossy)[4].verdict, "fail");
+        assert_eq!(Slo::default().judge(&lossy)[4].verdict, Judgement::Fail);
     }
 
     #[test]
@@ -175,13 +200,17 @@ mod tests {
             ..actual()
         };
         let c = Slo::default().judge(&small);
-        assert_eq!(c[0].verdict, "not_judged");
+        assert_eq!(c[0].verdict, Judgement::NotJudged);
+        assert_eq!(
+            serde_json::to_string(&c[0].verdict).unwrap(),
+            "\"not_judged\""
+        );
         assert!(c[0].note.as_deref().unwrap().contains("10 events"));
         let none = Actual {
             p50_ms: None,
             ..actual()
         };
-        assert_eq!(Slo::default().judge(&none)[1].verdict, "fail");
+        assert_eq!(Slo::default().judge(&none)[1].verdict, Judgement::Fail);
     }
 
     #[test]

@@ -3,7 +3,7 @@
 use telemetry::http::Response;
 use telemetry::prom;
 
-use crate::follow::Snapshot;
+use crate::view::Snapshot;
 
 /// The response to `path`, or `None` (404).
 pub fn route(path: &str, s: &Snapshot) -> Option<Response> {
@@ -20,136 +20,128 @@ pub fn route(path: &str, s: &Snapshot) -> Option<Response> {
     }
 }
 
+/// One gauge family, each sample labelled with the run first.
+fn gauge<'a>(
+    o: &mut String,
+    run: &'a str,
+    name: &str,
+    help: &str,
+    samples: impl IntoIterator<Item = (Vec<(&'a str, &'a str)>, f64)>,
+) {
+    let labelled = samples.into_iter().map(|(labels, v)| {
+        let mut all = vec![("run_id", run)];
+        all.extend(labels);
+        (all, v)
+    });
+    prom::family(o, name, "gauge", help, labelled);
+}
+
 /// The Prometheus exposition of a snapshot.
 pub fn metrics(s: &Snapshot) -> String {
     let mut o = String::with_capacity(4096);
     let run = s.run.run_id.to_string();
-    let r = [("run_id", run.as_str())];
-    prom::header(
+    counts(&mut o, &run, s);
+    stages(&mut o, &run, s);
+    backlog(&mut o, &run, s);
+    gauge(
         &mut o,
+        &run,
+        "verifier_throughput_events_per_second",
+        "Events per second over the last 5 s, by where they arrived.",
+        [
+            (vec![("at", "kafka")], s.kafka_per_s),
+            (vec![("at", "mongodb")], s.done_per_s),
+        ],
+    );
+    o
+}
+
+fn counts<'a>(o: &mut String, run: &'a str, s: &'a Snapshot) {
+    gauge(
+        o,
+        run,
         "verifier_events",
-        "gauge",
         "Events of the run: expected, distinct on Kafka, receipted in MongoDB, matched (both).",
+        [
+            ("expected", s.expected),
+            ("on_kafka", s.on_kafka),
+            ("receipted", s.receipts),
+            ("matched", s.matched),
+        ]
+        .map(|(state, v)| (vec![("state", state)], v as f64)),
     );
-    for (state, v) in [
-        ("expected", s.expected),
-        ("on_kafka", s.on_kafka),
-        ("receipted", s.receipts),
-        ("matched", s.matched),
-    ] {
-        prom::sample(
-            &mut o,
-            "verifier_events",
-            &[r[0], ("state", state)],
-            v as f64,
-        );
-    }
-    prom::header(
-        &mut o,
+    gauge(
+        o,
+        run,
         "verifier_kafka_duplicates",
-        "gauge",
         "Extra copies of the run's events seen on Kafka (at-least-once delivery).",
+        [(vec![], s.kafka_duplicates as f64)],
     );
-    prom::sample(
-        &mut o,
-        "verifier_kafka_duplicates",
-        &r,
-        s.kafka_duplicates as f64,
-    );
-    prom::header(
-        &mut o,
+}
+
+fn stages<'a>(o: &mut String, run: &'a str, s: &'a Snapshot) {
+    gauge(
+        o,
+        run,
         "verifier_stage_latency_ms",
-        "gauge",
         "Stage latency percentiles of the run so far, ms (HdrHistogram).",
+        s.stages.iter().flat_map(|st| {
+            [
+                ("0.5", st.p50_ms),
+                ("0.95", st.p95_ms),
+                ("0.99", st.p99_ms),
+                ("0.999", st.p999_ms),
+                ("1", st.max_ms),
+            ]
+            .map(|(q, v)| (vec![("stage", st.name.as_str()), ("quantile", q)], v))
+        }),
     );
-    for st in &s.stages {
-        for (q, v) in [
-            ("0.5", st.p50_ms),
-            ("0.95", st.p95_ms),
-            ("0.99", st.p99_ms),
-            ("0.999", st.p999_ms),
-            ("1", st.max_ms),
-        ] {
-            prom::sample(
-                &mut o,
-                "verifier_stage_latency_ms",
-                &[r[0], ("stage", &st.name), ("quantile", q)],
-                v,
-            );
-        }
-    }
-    prom::header(
-        &mut o,
+    gauge(
+        o,
+        run,
         "verifier_stage_samples",
-        "gauge",
         "Samples in each stage's histogram.",
+        s.stages
+            .iter()
+            .map(|st| (vec![("stage", st.name.as_str())], st.count as f64)),
     );
-    for st in &s.stages {
-        prom::sample(
-            &mut o,
-            "verifier_stage_samples",
-            &[r[0], ("stage", &st.name)],
-            st.count as f64,
-        );
-    }
-    prom::header(
-        &mut o,
+    gauge(
+        o,
+        run,
         "verifier_clock_skew",
-        "gauge",
         "Negative stage durations (clocks disagree), counted beside the histograms.",
+        s.stages
+            .iter()
+            .map(|st| (vec![("stage", st.name.as_str())], st.skewed as f64)),
     );
-    for st in &s.stages {
-        prom::sample(
-            &mut o,
-            "verifier_clock_skew",
-            &[r[0], ("stage", &st.name)],
-            st.skewed as f64,
-        );
-    }
+}
+
+fn backlog<'a>(o: &mut String, run: &'a str, s: &'a Snapshot) {
     let b = &s.backlog;
-    prom::header(&mut o, "verifier_backlog", "gauge", "Backlog per stage: slot_lag_bytes (WAL not confirmed by Debezium), processor_lag (records not committed by the processor group), not_on_kafka, awaiting_receipt, unmatched (events).");
-    for (what, v) in [
+    let known = [
         ("slot_lag_bytes", b.slot_lag_bytes.map(|v| v as f64)),
         ("processor_lag", b.processor_lag.map(|v| v as f64)),
         ("not_on_kafka", Some(b.not_on_kafka as f64)),
         ("awaiting_receipt", Some(b.awaiting_receipt as f64)),
         ("unmatched", Some(b.unmatched as f64)),
-    ] {
-        if let Some(v) = v {
-            prom::sample(&mut o, "verifier_backlog", &[r[0], ("what", what)], v);
-        }
-    }
-    prom::header(
-        &mut o,
+    ];
+    // An unknown figure has no sample at all, rather than a 0.
+    gauge(
+        o,
+        run,
+        "verifier_backlog",
+        "Backlog per stage: slot_lag_bytes (WAL not confirmed by Debezium), processor_lag (records not committed by the processor group), not_on_kafka, awaiting_receipt, unmatched (events).",
+        known
+            .into_iter()
+            .filter_map(|(what, v)| Some((vec![("what", what)], v?))),
+    );
+    gauge(
+        o,
+        run,
         "verifier_oldest_unmatched_seconds",
-        "gauge",
         "Age of the oldest event not yet matched (0 when none).",
+        [(vec![], b.oldest_unmatched_s.unwrap_or(0.0))],
     );
-    prom::sample(
-        &mut o,
-        "verifier_oldest_unmatched_seconds",
-        &r,
-        b.oldest_unmatched_s.unwrap_or(0.0),
-    );
-    prom::header(
-        &mut o,
-        "verifier_throughput_events_per_second",
-        "gauge",
-        "Events per second over the last 5 s, by where they arrived.",
-    );
-    prom::sample(
-        &mut o,
-        "verifier_throughput_events_per_second",
-        &[r[0], ("at", "kafka")],
-        s.kafka_per_s,
-    );
-    prom::sample(
-        &mut o,
-        "verifier_throughput_events_per_second",
-        &[r[0], ("at", "mongodb")],
-        s.done_per_s,
-    );
-    o
 }
 
 #[cfg(test)]

@@ -3,13 +3,16 @@
 //! processor works in an [`e2e::Scratch`] (its own MongoDB database and processor group at the
 //! topic's current end, and the pipeline lock) and picks its own run, never "the newest".
 
+use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
 use anyhow::Context as _;
 use e2e::wait::{self, Step};
 use e2e::{Scratch, StackEnv};
+use events::Stage;
 use mongodb::bson::{doc, Document};
+use rdkafka::consumer::StreamConsumer;
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::Message as _;
 use tokio::process::Command;
@@ -17,6 +20,14 @@ use tokio::process::Command;
 /// Generous objectives: these tests are about counting, not about this machine's speed.
 const GENEROUS_SLO: &str =
     r#"{"p50_max_ms": 60000, "p95_max_ms": 60000, "p99_max_ms": 60000, "throughput_min_eps": 1}"#;
+
+/// The summary of `stage` in a report.json.
+fn stage(report: &serde_json::Value, stage: Stage) -> &serde_json::Value {
+    report["stages"]
+        .as_array()
+        .and_then(|a| a.iter().find(|s| s["name"] == stage.as_str()))
+        .unwrap_or(&serde_json::Value::Null)
+}
 
 /// `verifier ARGS` in the scratch (log level WARNING), run to its end: exit code, stdout,
 /// stderr.
@@ -43,6 +54,16 @@ async fn a_run_is_verified_three_ways_and_a_lost_receipt_is_named() -> anyhow::R
     let mut processor = st.processor("a", &[])?;
     let topic_reader = st.env.consumer_at_end(&st.env.cdc_topic)?;
     let run_id = st.generate(2000).await?;
+    watch_verifies_the_run(&st, run_id, &slo).await?;
+    a_kafka_duplicate_still_passes(&st, run_id, &topic_reader, &slo).await?;
+    a_count_applied_twice_fails_check(&st, run_id).await?;
+    processor.child.kill().await?;
+    a_lost_receipt_is_named(&st, run_id).await
+}
+
+/// `watch` serves /status and /metrics while it follows, prints progress, and reports every
+/// event on Kafka and in MongoDB with the state audited clean.
+async fn watch_verifies_the_run(st: &Scratch, run_id: i64, slo: &Path) -> anyhow::Result<()> {
     let run = run_id.to_string();
     let out = st.dir.join("report");
     let log = st.dir.join("verifier.log");
@@ -69,12 +90,44 @@ async fn a_run_is_verified_three_ways_and_a_lost_receipt_is_named() -> anyhow::R
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()?;
-    // /metrics and /status answer while it follows, on the port the OS gave it.
+    endpoints_answer_while_it_follows(run_id, &log).await?;
+    let output = tokio::time::timeout(Duration::from_secs(300), watch.wait_with_output()).await??;
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "verifier watch failed:\n{stderr}\n{}",
+        String::from_utf8_lossy(&output.stdout)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout)?;
+    report_counts_every_event(st, run_id, &report).await?;
+    for f in [
+        "report.json",
+        "report.html",
+        "end_to_end.hlog",
+        "commit.hlog",
+    ] {
+        assert!(out.join(f).exists(), "{f} missing in {}", out.display());
+    }
+    // Progress lines: at least one (the last one is printed when following ends).
+    let progress = format!("run {run_id} [");
+    assert!(
+        stderr
+            .lines()
+            .any(|l| l.starts_with(&progress) && l.contains("/2000 in MongoDB")),
+        "no progress line on stderr:\n{stderr}"
+    );
+    Ok(())
+}
+
+/// /metrics and /status answer while `watch` follows, on the port the OS gave it (named in
+/// its log).
+async fn endpoints_answer_while_it_follows(run_id: i64, log: &Path) -> anyhow::Result<()> {
     let addr = wait::until(
         "the verifier's HTTP address in its log",
         TIMEOUT,
         || async {
-            let a = e2e::listen_addr_in(&std::fs::read_to_string(&log).unwrap_or_default());
+            let a = e2e::listen_addr_in(&std::fs::read_to_string(log).unwrap_or_default());
             Ok(Step::when(a.is_some(), a.unwrap_or_default(), || {
                 "no `metrics on http://` line yet".into()
             }))
@@ -97,15 +150,16 @@ async fn a_run_is_verified_three_ways_and_a_lost_receipt_is_named() -> anyhow::R
         )),
         "{metrics}"
     );
-    let output = tokio::time::timeout(Duration::from_secs(300), watch.wait_with_output()).await??;
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "verifier watch failed:\n{stderr}\n{}",
-        String::from_utf8_lossy(&output.stdout)
-    );
-    let report: serde_json::Value = serde_json::from_slice(&output.stdout)?;
+    Ok(())
+}
+
+/// The report's counts equal the outbox's rows, every end-to-end sample is counted, and the
+/// state is audited clean.
+async fn report_counts_every_event(
+    st: &Scratch,
+    run_id: i64,
+    report: &serde_json::Value,
+) -> anyhow::Result<()> {
     let outbox: i64 = st
         .pg
         .query_one(
@@ -127,27 +181,21 @@ async fn a_run_is_verified_three_ways_and_a_lost_receipt_is_named() -> anyhow::R
     assert_eq!(i["state_audited"], true);
     assert_eq!(i["applied_twice"], 0);
     assert_eq!(
-        report["stages"][5]["count"], 2000,
+        stage(report, Stage::EndToEnd)["count"],
+        2000,
         "every end-to-end sample counted"
     );
-    for f in [
-        "report.json",
-        "report.html",
-        "end_to_end.hlog",
-        "commit.hlog",
-    ] {
-        assert!(out.join(f).exists(), "{f} missing in {}", out.display());
-    }
-    // Progress lines: at least one (the last one is printed when following ends).
-    let progress = format!("run {run_id} [");
-    assert!(
-        stderr
-            .lines()
-            .any(|l| l.starts_with(&progress) && l.contains("/2000 in MongoDB")),
-        "no progress line on stderr:\n{stderr}"
-    );
+    Ok(())
+}
 
-    // One record of the run produced again: a Kafka duplicate, still a pass.
+/// One record of the run produced again: a Kafka duplicate, still a pass.
+async fn a_kafka_duplicate_still_passes(
+    st: &Scratch,
+    run_id: i64,
+    topic_reader: &StreamConsumer,
+    slo: &Path,
+) -> anyhow::Result<()> {
+    let run = run_id.to_string();
     let record = tokio::time::timeout(Duration::from_secs(30), async {
         loop {
             let m = topic_reader.recv().await?;
@@ -171,7 +219,7 @@ async fn a_run_is_verified_three_ways_and_a_lost_receipt_is_named() -> anyhow::R
         .await
         .map_err(|(e, _)| e)?;
     let (code, stdout, stderr) = run_verifier(
-        &st,
+        st,
         &[
             "report",
             "--run",
@@ -194,7 +242,12 @@ async fn a_run_is_verified_three_ways_and_a_lost_receipt_is_named() -> anyhow::R
     );
     assert_eq!(report["integrity"]["passed"], true);
 
-    // One effect applied twice (a participant counted again): check finds it and fails. The
+    Ok(())
+}
+
+/// One effect applied twice (a participant counted again): check finds it and fails.
+async fn a_count_applied_twice_fails_check(st: &Scratch, run_id: i64) -> anyhow::Result<()> {
+    let run = run_id.to_string();
     // activity is one this run joined, so `check --run` audits it.
     let stats = st.db.collection::<Document>(events::names::STATISTICS);
     let activity: String = st
@@ -215,7 +268,7 @@ async fn a_run_is_verified_three_ways_and_a_lost_receipt_is_named() -> anyhow::R
     };
     bump(1).await?;
     let (code, stdout, stderr) =
-        run_verifier(&st, &["check", "--run", &run, "--idle-timeout", "3"]).await?;
+        run_verifier(st, &["check", "--run", &run, "--idle-timeout", "3"]).await?;
     assert_eq!(code, 1, "{stderr}\n{stdout}");
     assert!(
         stdout.contains("applied twice 1 · broken references 0 · missing effects 0"),
@@ -229,7 +282,12 @@ async fn a_run_is_verified_three_ways_and_a_lost_receipt_is_named() -> anyhow::R
     );
     bump(-1).await?;
 
-    // One receipt deleted: check names the event and fails.
+    Ok(())
+}
+
+/// One receipt deleted: check names the event and fails.
+async fn a_lost_receipt_is_named(st: &Scratch, run_id: i64) -> anyhow::Result<()> {
+    let run = run_id.to_string();
     let victim = st
         .db
         .collection::<Document>(events::names::PROCESSED_EVENTS)
@@ -237,13 +295,12 @@ async fn a_run_is_verified_three_ways_and_a_lost_receipt_is_named() -> anyhow::R
         .await?
         .context("receipt of seq 777")?;
     let id = victim.get_str("_id")?.to_owned();
-    processor.child.kill().await?;
     st.db
         .collection::<Document>(events::names::PROCESSED_EVENTS)
         .delete_one(doc! { "_id": &id })
         .await?;
     let (code, stdout, stderr) =
-        run_verifier(&st, &["check", "--run", &run, "--idle-timeout", "3"]).await?;
+        run_verifier(st, &["check", "--run", &run, "--idle-timeout", "3"]).await?;
     assert_eq!(code, 1, "{stderr}\n{stdout}");
     assert!(
         stdout.contains(&format!("missing: event {id} seq 777 last seen at kafka")),
@@ -341,7 +398,7 @@ async fn a_stopped_rate_run_is_judged_by_what_it_wrote_from_its_schedule() -> an
     // Rate mode: the generator's lag is measured beside end to end, and end to end starts at
     // scheduled_at, so it is at least the lag.
     assert_eq!(r["generator_lag"]["count"], written);
-    assert!(r["stages"][5]["max_ms"].as_f64() >= r["generator_lag"]["max_ms"].as_f64());
+    assert!(stage(&r, Stage::EndToEnd)["max_ms"].as_f64() >= r["generator_lag"]["max_ms"].as_f64());
     Ok(())
 }
 

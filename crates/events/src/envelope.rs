@@ -85,13 +85,12 @@ impl OutboxRow {
     }
 }
 
-/// A decoded Debezium envelope.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+/// A decoded Debezium envelope (the fields the pipeline reads; `before` and the rest are
+/// ignored).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Envelope {
-    /// The row before the change (inserts: `None`).
-    pub before: Option<OutboxRow>,
-    /// The row after the change (deletes: `None`).
-    pub after: Option<OutboxRow>,
+    /// The row after the change.
+    pub after: OutboxRow,
     /// Where and when the change was committed.
     pub source: Source,
     /// What happened.
@@ -101,21 +100,80 @@ pub struct Envelope {
 }
 
 /// Why a record value is not a usable outbox envelope. The processor puts the reason in the
-/// dead-letter record's header.
+/// dead-letter record's header; each message says which part of the value is wrong.
 #[derive(Debug, thiserror::Error)]
 pub enum DecodeError {
     /// The record has no value (a tombstone).
     #[error("record has no value (tombstone)")]
     Empty,
-    /// The value is not JSON of the envelope's shape.
-    #[error("not a Debezium envelope: {0}")]
-    Json(#[from] serde_json::Error),
+    /// The value is not JSON.
+    #[error("not a Debezium envelope: not JSON: {0}")]
+    Json(#[source] serde_json::Error),
+    /// The value is JSON, but not an object.
+    #[error("not a Debezium envelope: the value is JSON but not an object")]
+    NotAnObject,
+    /// `"after": null` (or no `after`): the envelope carries no row. `op` is what the envelope
+    /// says happened, when it says it in a known way (a delete has no row after it).
+    #[error("the envelope has \"after\": null{}: it carries no outbox row", .op.map(|o| format!(" (op {})", o.code())).unwrap_or_default())]
+    NoRow {
+        /// The envelope's `op`, when known.
+        op: Option<Op>,
+    },
+    /// The `after` row is not an outbox row.
+    #[error("the envelope's \"after\" row is not an activity.event_outbox row: {0}")]
+    Row(#[source] serde_json::Error),
+    /// Another field of the envelope is missing or of the wrong shape.
+    #[error("not a Debezium envelope: field {field:?}: {source}")]
+    Field {
+        /// The field.
+        field: &'static str,
+        /// What is wrong with it.
+        #[source]
+        source: serde_json::Error,
+    },
 }
 
-/// Decodes a record value into an [`Envelope`].
+impl Op {
+    /// Whether the operation carries a new row: an insert (`c`) or a snapshot read (`r`).
+    pub const fn is_insert(self) -> bool {
+        matches!(self, Op::Create | Op::Read)
+    }
+
+    /// Debezium's one-letter code.
+    pub const fn code(self) -> &'static str {
+        match self {
+            Op::Create => "c",
+            Op::Read => "r",
+            Op::Update => "u",
+            Op::Delete => "d",
+            Op::Truncate => "t",
+        }
+    }
+}
+
+/// Decodes a record value into an [`Envelope`]. A missing row is said before anything else is
+/// looked at, so a value with `"after": null` is named for that, not for another field.
 pub fn decode_envelope(value: Option<&[u8]>) -> Result<Envelope, DecodeError> {
+    use serde_json::Value;
     let bytes = value.ok_or(DecodeError::Empty)?;
-    Ok(serde_json::from_slice(bytes)?)
+    let value: Value = serde_json::from_slice(bytes).map_err(DecodeError::Json)?;
+    let Value::Object(mut fields) = value else {
+        return Err(DecodeError::NotAnObject);
+    };
+    let mut take = |field: &'static str| fields.remove(field).unwrap_or(Value::Null);
+    let (after, op) = (take("after"), take("op"));
+    if after.is_null() {
+        return Err(DecodeError::NoRow {
+            op: serde_json::from_value(op).ok(),
+        });
+    }
+    let field = |field: &'static str| move |source| DecodeError::Field { field, source };
+    Ok(Envelope {
+        after: serde_json::from_value(after).map_err(DecodeError::Row)?,
+        op: serde_json::from_value(op).map_err(field("op"))?,
+        source: serde_json::from_value(take("source")).map_err(field("source"))?,
+        ts_us: serde_json::from_value(take("ts_us")).map_err(field("ts_us"))?,
+    })
 }
 
 #[cfg(test)]
@@ -128,7 +186,6 @@ mod tests {
     fn decodes_a_captured_insert() {
         let env = decode_envelope(Some(CREATE.as_bytes())).unwrap();
         assert_eq!(env.op, Op::Create);
-        assert_eq!(env.before, None);
         assert_eq!(env.ts_us, 1_795_816_353_328_219);
         assert_eq!(env.source.ts_us, 1_795_816_353_212_871);
         assert_eq!(env.source.lsn, Some(26_662_920));
@@ -137,7 +194,7 @@ mod tests {
             (env.source.schema.as_str(), env.source.table.as_str()),
             ("activity", "event_outbox")
         );
-        let row = env.after.unwrap();
+        let row = env.after;
         assert_eq!(
             row.id,
             "0193a1b2-0000-7000-8000-000000000001"
@@ -160,11 +217,41 @@ mod tests {
             decode_envelope(Some(b"not json")),
             Err(DecodeError::Json(_))
         ));
-        // valid JSON, but no source block
         assert!(matches!(
-            decode_envelope(Some(br#"{"op":"c","ts_us":1}"#)),
-            Err(DecodeError::Json(_))
+            decode_envelope(Some(b"[1]")),
+            Err(DecodeError::NotAnObject)
         ));
+        // valid JSON with a row, but no source block
+        let no_source = CREATE.replace("\"source\":", "\"sauce\":");
+        let e = decode_envelope(Some(no_source.as_bytes())).unwrap_err();
+        assert!(e.to_string().contains("field \"source\""), "{e}");
+    }
+
+    #[test]
+    fn an_envelope_without_a_row_says_so_before_anything_else() {
+        // no source, no ts_us either: the missing row is what is named
+        let e = decode_envelope(Some(br#"{"op":"c","after":null}"#)).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                DecodeError::NoRow {
+                    op: Some(Op::Create)
+                }
+            ),
+            "{e:?}"
+        );
+        assert_eq!(
+            e.to_string(),
+            "the envelope has \"after\": null (op c): it carries no outbox row"
+        );
+        let e = decode_envelope(Some(br#"{"before":{"id":1}}"#)).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "the envelope has \"after\": null: it carries no outbox row"
+        );
+        let bad_row = CREATE.replace("\"event_type\":\"UserCreated\",", "");
+        let e = decode_envelope(Some(bad_row.as_bytes())).unwrap_err();
+        assert!(e.to_string().contains("missing field `event_type`"), "{e}");
     }
 
     #[test]
@@ -173,10 +260,7 @@ mod tests {
             r#""scheduled_at":"2026-11-27T21:52:33.210643Z""#,
             r#""scheduled_at":null"#,
         );
-        let row = decode_envelope(Some(text.as_bytes()))
-            .unwrap()
-            .after
-            .unwrap();
+        let row = decode_envelope(Some(text.as_bytes())).unwrap().after;
         assert_eq!(row.t_sched_us().unwrap(), None);
     }
 }

@@ -1,10 +1,11 @@
 //! The event model shared by the generator, the processor, the verifier and the tests.
 //!
 //! - [`names`]: the names every part agrees on (topics, databases, collections, groups), from
-//!   `DESIGN.md`.
+//!   `docs/design.md`.
 //! - [`envelope`]: decoding the Debezium change envelope of an `activity.event_outbox` row as it
 //!   arrives on Kafka (JSON, schemas disabled).
-//! - [`stages`]: the pipeline's stages and how timestamps become stage durations.
+//! - [`stages`]: the pipeline's stages ([`Stage`], [`PerStage`]), how timestamps become stage
+//!   durations, and the one latency histogram shape.
 //! - [`time`]: microsecond timestamps since the Unix epoch, the unit of every measurement.
 //!
 //! Pure logic only: no I/O, no clocks read except where a function says so.
@@ -18,5 +19,5 @@ pub mod time;
 
 pub use envelope::{decode_envelope, DecodeError, Envelope, Op, OutboxRow, Source};
 pub use payload::{EventType, Payload};
-pub use stages::{Sample, Stamps, STAGES};
+pub use stages::{PerStage, Sample, Stage, Stamps};
 pub use time::{parse_timestamp_us, TimestampError};

@@ -1,4 +1,4 @@
-//! Names fixed by `DESIGN.md`. Change one only together with every place that uses it.
+//! Names fixed by `docs/design.md`. Change one only together with every place that uses it.
 
 /// Kafka topic Debezium writes the outbox's changes to (`<topic.prefix>.<schema>.<table>`).
 pub const CDC_TOPIC: &str = "postgres.activity.event_outbox";
@@ -29,7 +29,7 @@ pub const STATISTICS: &str = "statistics";
 /// One receipt per processed event, `_id` = event id.
 pub const PROCESSED_EVENTS: &str = "processed_events";
 
-/// Default addresses (all loopback; see `DESIGN.md`, "Ports").
+/// Default addresses (all loopback; see `docs/design.md`, "Ports").
 pub mod defaults {
     /// `KAFKA_BOOTSTRAP` when unset.
     pub const KAFKA_BOOTSTRAP: &str = "127.0.0.1:9092";

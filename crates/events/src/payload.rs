@@ -1,4 +1,4 @@
-//! The three event types and their payloads (`DESIGN.md`, "Events").
+//! The three event types and their payloads (`docs/design.md`, "Events").
 //!
 //! The generator serialises these into `activity.event_outbox.payload`; the processor decodes
 //! them from the envelope's `after.payload`. Decoding is strict about what is required and

@@ -1,30 +1,130 @@
 //! The pipeline's stages and how one event's timestamps turn into stage durations
-//! (`DESIGN.md`, "Timestamps"). Shared by the processor and the verifier so both measure alike.
+//! (`docs/design.md`, "Timestamps"). Shared by the processor and the verifier so both measure
+//! alike: a [`Stage`] names a stage, a [`PerStage`] holds one value for each, and
+//! [`latency_histogram`] is the one histogram shape every latency is recorded in.
 
-/// Stage names, in pipeline order.
-pub const STAGES: [&str; 6] = [
-    "commit",
-    "capture",
-    "publish",
-    "queue",
-    "process",
-    "end_to_end",
-];
+use std::fmt;
+use std::ops::{Index, IndexMut};
 
-/// Index of each stage in [`STAGES`].
-pub mod stage {
-    /// `t0c - t0`: insert to commit in PostgreSQL.
-    pub const COMMIT: usize = 0;
-    /// `t1 - t0c`: commit to Debezium reading it.
-    pub const CAPTURE: usize = 1;
-    /// `t2 - t1`: Debezium read to the Kafka record timestamp.
-    pub const PUBLISH: usize = 2;
-    /// `t3 - t2`: in Kafka until the processor received it.
-    pub const QUEUE: usize = 3;
-    /// `t5 - t3`: received to written in MongoDB.
-    pub const PROCESS: usize = 4;
-    /// `t5 - t0` (from `t_sched` in rate mode).
-    pub const END_TO_END: usize = 5;
+use hdrhistogram::Histogram;
+use serde::{Deserialize, Serialize};
+
+/// A stage of the pipeline, in pipeline order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stage {
+    /// `t0c − t0`: insert to commit in PostgreSQL.
+    Commit,
+    /// `t1 − t0c`: commit to Debezium reading it.
+    Capture,
+    /// `t2 − t1`: Debezium read to the Kafka record timestamp.
+    Publish,
+    /// `t3 − t2`: in Kafka until the processor received it.
+    Queue,
+    /// `t5 − t3`: received to written in MongoDB.
+    Process,
+    /// `t5 − t0` (from `t_sched` in rate mode).
+    EndToEnd,
+}
+
+impl Stage {
+    /// Every stage, in pipeline order.
+    pub const ALL: [Stage; 6] = [
+        Stage::Commit,
+        Stage::Capture,
+        Stage::Publish,
+        Stage::Queue,
+        Stage::Process,
+        Stage::EndToEnd,
+    ];
+
+    /// The stages measurable from the Kafka record alone.
+    pub const ON_KAFKA: [Stage; 3] = [Stage::Commit, Stage::Capture, Stage::Publish];
+
+    /// The stages that need the consumer's receipt (`t3`, `t5`).
+    pub const ON_RECEIPT: [Stage; 3] = [Stage::Queue, Stage::Process, Stage::EndToEnd];
+
+    /// The name reports, metrics and logs use.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Stage::Commit => "commit",
+            Stage::Capture => "capture",
+            Stage::Publish => "publish",
+            Stage::Queue => "queue",
+            Stage::Process => "process",
+            Stage::EndToEnd => "end_to_end",
+        }
+    }
+
+    /// Position in [`Stage::ALL`].
+    pub const fn index(self) -> usize {
+        self as usize
+    }
+}
+
+impl fmt::Display for Stage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One value per stage, indexed by [`Stage`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct PerStage<T>([T; 6]);
+
+impl<T> PerStage<T> {
+    /// The value of each stage from `f`.
+    pub fn from_fn(mut f: impl FnMut(Stage) -> T) -> Self {
+        Self(Stage::ALL.map(&mut f))
+    }
+
+    /// `(stage, value)` in pipeline order.
+    pub fn iter(&self) -> impl Iterator<Item = (Stage, &T)> {
+        Stage::ALL.into_iter().zip(&self.0)
+    }
+
+    /// `(stage, value)` in pipeline order, mutably.
+    pub fn iter_mut(&mut self) -> impl Iterator<Item = (Stage, &mut T)> {
+        Stage::ALL.into_iter().zip(&mut self.0)
+    }
+
+    /// The values in pipeline order.
+    pub fn values(&self) -> impl Iterator<Item = &T> {
+        self.0.iter()
+    }
+
+    /// Each value mapped.
+    pub fn map<U>(self, mut f: impl FnMut(Stage, T) -> U) -> PerStage<U> {
+        let mut next = 0;
+        PerStage(self.0.map(|v| {
+            next += 1;
+            f(Stage::ALL[next - 1], v)
+        }))
+    }
+}
+
+impl<T> Index<Stage> for PerStage<T> {
+    type Output = T;
+    fn index(&self, s: Stage) -> &T {
+        &self.0[s.index()]
+    }
+}
+
+impl<T> IndexMut<Stage> for PerStage<T> {
+    fn index_mut(&mut self, s: Stage) -> &mut T {
+        &mut self.0[s.index()]
+    }
+}
+
+/// Highest value a latency histogram holds: one hour in µs. Larger samples are recorded at it
+/// (and counted by whoever records them).
+pub const MAX_US: u64 = 3_600_000_000;
+
+/// An empty latency histogram of µs: 1 µs to one hour, 3 significant digits, so it has a fixed
+/// size whatever the load. Every latency of the project is recorded in one of these.
+pub fn latency_histogram() -> Histogram<u64> {
+    // The bounds are constants that HdrHistogram accepts (1 ≤ low, high ≥ 2·low, 3 digits).
+    Histogram::new_with_bounds(1, MAX_US, 3).expect("1 µs to 1 h at 3 digits are valid bounds")
 }
 
 /// Every timestamp of an event known once it is on Kafka (µs since the epoch).
@@ -43,27 +143,25 @@ pub struct Stamps {
 }
 
 impl Stamps {
-    /// The duration of each stage in µs, given when the processor received the record (`t3`)
+    /// The duration of each stage in µs, given when the consumer received the record (`t3`)
     /// and MongoDB acknowledged the write (`t5`). `None` where an end is unknown.
-    pub fn durations(&self, t3: i64, t5: i64) -> [Option<i64>; 6] {
+    pub fn durations(&self, t3: i64, t5: i64) -> PerStage<Option<i64>> {
         let mut d = self.kafka_durations();
-        d[stage::QUEUE] = self.t2.map(|t2| t3 - t2);
-        d[stage::PROCESS] = Some(t5 - t3);
-        d[stage::END_TO_END] = Some(t5 - self.t_sched.unwrap_or(self.t0));
+        d[Stage::Queue] = self.t2.map(|t2| t3 - t2);
+        d[Stage::Process] = Some(t5 - t3);
+        d[Stage::EndToEnd] = Some(t5 - self.t_sched.unwrap_or(self.t0));
         d
     }
 
-    /// The stages measurable from the Kafka record alone (commit, capture, publish); the rest
-    /// are `None`.
-    pub fn kafka_durations(&self) -> [Option<i64>; 6] {
-        [
-            Some(self.t0c - self.t0),
-            Some(self.t1 - self.t0c),
-            self.t2.map(|t2| t2 - self.t1),
-            None,
-            None,
-            None,
-        ]
+    /// The stages measurable from the Kafka record alone ([`Stage::ON_KAFKA`]); the rest are
+    /// `None`.
+    pub fn kafka_durations(&self) -> PerStage<Option<i64>> {
+        PerStage::from_fn(|s| match s {
+            Stage::Commit => Some(self.t0c - self.t0),
+            Stage::Capture => Some(self.t1 - self.t0c),
+            Stage::Publish => self.t2.map(|t2| t2 - self.t1),
+            Stage::Queue | Stage::Process | Stage::EndToEnd => None,
+        })
     }
 }
 
@@ -80,11 +178,11 @@ pub enum Sample {
     Skewed(i64),
 }
 
-/// Judges the duration `d` µs of stage `stage` (an index into [`STAGES`]).
-pub fn judge(stage: usize, d: i64) -> Sample {
+/// Judges the duration `d` µs of `stage`.
+pub fn judge(stage: Stage, d: i64) -> Sample {
     if d >= 0 {
         Sample::Measured(d)
-    } else if stage == stage::PUBLISH && d > -1000 {
+    } else if stage == Stage::Publish && d > -1000 {
         Sample::BelowResolution
     } else {
         Sample::Skewed(d)
@@ -107,35 +205,63 @@ mod tests {
 
     #[test]
     fn durations_follow_the_design() {
-        assert_eq!(
-            stamps().durations(6_000, 10_000),
-            [
-                Some(500),
-                Some(1_500),
-                Some(1_000),
-                Some(2_000),
-                Some(4_000),
-                Some(9_000)
-            ]
-        );
+        let d = stamps().durations(6_000, 10_000);
+        let want = [500, 1_500, 1_000, 2_000, 4_000, 9_000].map(Some);
+        assert_eq!(d.values().copied().collect::<Vec<_>>(), want);
+        assert_eq!(d[Stage::Queue], Some(2_000));
         let rate = Stamps {
             t_sched: Some(500),
             ..stamps()
         };
-        assert_eq!(rate.durations(6_000, 10_000)[5], Some(9_500));
+        assert_eq!(rate.durations(6_000, 10_000)[Stage::EndToEnd], Some(9_500));
         let no_ts = Stamps {
             t2: None,
             ..stamps()
         };
-        assert_eq!(no_ts.durations(6_000, 10_000)[2..4], [None, None]);
-        assert_eq!(stamps().kafka_durations()[3..], [None, None, None]);
+        let d = no_ts.durations(6_000, 10_000);
+        assert_eq!((d[Stage::Publish], d[Stage::Queue]), (None, None));
+        let k = stamps().kafka_durations();
+        assert!(Stage::ON_RECEIPT.iter().all(|s| k[*s].is_none()));
+        assert!(Stage::ON_KAFKA.iter().all(|s| k[*s].is_some()));
+    }
+
+    #[test]
+    fn stages_have_their_names_and_order() {
+        let names: Vec<&str> = Stage::ALL.iter().map(|s| s.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "commit",
+                "capture",
+                "publish",
+                "queue",
+                "process",
+                "end_to_end"
+            ]
+        );
+        assert_eq!(
+            serde_json::to_string(&Stage::EndToEnd).unwrap(),
+            "\"end_to_end\""
+        );
+        let p = PerStage::from_fn(Stage::index);
+        assert_eq!(p.iter().map(|(s, i)| s.index() - i).sum::<usize>(), 0);
+        assert_eq!(p.map(|s, _| s.as_str())[Stage::Queue], "queue");
     }
 
     #[test]
     fn negative_publish_within_a_millisecond_is_resolution_not_skew() {
-        assert_eq!(judge(stage::PUBLISH, -999), Sample::BelowResolution);
-        assert_eq!(judge(stage::PUBLISH, -1000), Sample::Skewed(-1000));
-        assert_eq!(judge(stage::CAPTURE, -1), Sample::Skewed(-1));
-        assert_eq!(judge(stage::QUEUE, 0), Sample::Measured(0));
+        assert_eq!(judge(Stage::Publish, -999), Sample::BelowResolution);
+        assert_eq!(judge(Stage::Publish, -1000), Sample::Skewed(-1000));
+        assert_eq!(judge(Stage::Capture, -1), Sample::Skewed(-1));
+        assert_eq!(judge(Stage::Queue, 0), Sample::Measured(0));
+    }
+
+    #[test]
+    fn the_latency_histogram_spans_a_microsecond_to_an_hour() {
+        let mut h = latency_histogram();
+        h.record(1).unwrap();
+        h.record(MAX_US).unwrap();
+        assert!(h.record(MAX_US * 2).is_err());
+        assert_eq!(h.len(), 2);
     }
 }

@@ -1,6 +1,6 @@
 //! Microsecond timestamps since the Unix epoch.
 //!
-//! Every stage timestamp in this project (`t_sched`, `t0` … `t5`, see `DESIGN.md`) is an `i64`
+//! Every stage timestamp in this project (`t_sched`, `t0` … `t5`, see `docs/design.md`) is an `i64`
 //! count of microseconds since 1970-01-01T00:00:00Z. Debezium sends `timestamptz` columns as
 //! ISO-8601 strings with an offset (`2026-11-27T21:33:47.123456Z`); [`parse_timestamp_us`] turns
 //! them into that unit without losing the microseconds.

@@ -20,6 +20,26 @@ pub fn sample(out: &mut String, name: &str, labels: &[(&str, &str)], value: f64)
     let _ = writeln!(out, " {}", format_value(value));
 }
 
+/// Appends a whole family: its `# HELP` and `# TYPE` lines, then one sample per
+/// `(labels, value)`.
+pub fn family<'a>(
+    out: &mut String,
+    name: &str,
+    kind: &str,
+    help: &str,
+    samples: impl IntoIterator<Item = (Vec<(&'a str, &'a str)>, f64)>,
+) {
+    header(out, name, kind, help);
+    for (labels, v) in samples {
+        sample(out, name, &labels, v);
+    }
+}
+
+/// Appends a family of one unlabelled sample.
+pub fn single(out: &mut String, name: &str, kind: &str, help: &str, value: f64) {
+    family(out, name, kind, help, [(Vec::new(), value)]);
+}
+
 fn write_labels(out: &mut String, labels: &[(&str, &str)]) {
     if labels.is_empty() {
         return;

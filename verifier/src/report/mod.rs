@@ -1,49 +1,47 @@
-//! The report of a run: what `verifier report` prints and writes as `report.json` (schema in
-//! the README), built from the join, the integrity audit and the SLOs (pure).
+//! The report of a run: what `verifier report` prints ([`text`]) and writes as `report.json`
+//! (schema in the README), built from the join, the integrity audit and the SLOs (pure).
 
-use std::fmt::Write as _;
+mod text;
 
 use serde::{Deserialize, Serialize};
 
 pub use crate::integrity::LISTED;
 use crate::integrity::{Audit, Finding};
 use crate::join::{Counts, Join, LastStage};
+use crate::manifest::RunInfo;
 use crate::measure::StageSummary;
-use crate::slo::{Actual, Check, Slo};
-use events::stages::stage;
+use crate::slo::{Actual, Check, Judgement, Slo};
+use events::stages::Stage;
 
 /// Version of the `report.json` layout.
 pub const SCHEMA: &str = "cdc-verifier-report/1";
 
-/// A generator run, from `outbox_demo.runs`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct RunInfo {
-    /// `run_id`.
-    pub run_id: i64,
-    /// `bulk` or `rate`.
-    pub mode: String,
-    /// `running`, `completed`, `stopped`, `interrupted` or `failed`.
-    pub status: String,
-    /// Events asked for.
-    pub n: i64,
-    /// Events written so far (the manifest's count).
-    pub written: i64,
-    /// Seed.
-    pub seed: i64,
-    /// Mix, as the manifest spells it.
-    pub mix: String,
-    /// Events per second asked for (rate mode).
-    pub rate: Option<f64>,
-    /// Start, µs since the epoch.
-    pub started_us: i64,
-    /// End, µs since the epoch, once finished.
-    pub finished_us: Option<i64>,
+/// The run's verdict: integrity and every judged SLO.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    /// Integrity passed and no objective failed.
+    Pass,
+    /// Integrity failed, or an objective did.
+    Fail,
 }
 
-impl RunInfo {
-    /// Whether the generator is done writing.
-    pub fn finished(&self) -> bool {
-        self.status != "running"
+impl Verdict {
+    /// `pass` or `fail`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Pass => "pass",
+            Verdict::Fail => "fail",
+        }
+    }
+
+    /// `pass` when `passed`.
+    pub const fn of(passed: bool) -> Self {
+        if passed {
+            Verdict::Pass
+        } else {
+            Verdict::Fail
+        }
     }
 }
 
@@ -143,7 +141,7 @@ pub struct Report {
     /// The run.
     pub run: RunInfo,
     /// `pass` or `fail` (integrity and SLOs).
-    pub verdict: String,
+    pub verdict: Verdict,
     /// The join's counts.
     pub counts: Counts,
     /// Share of the run's events with a receipt.
@@ -188,63 +186,82 @@ pub struct Inputs {
     pub stopped_following_us: i64,
 }
 
-impl Report {
-    /// Builds the report.
-    pub fn build(join: &Join, inputs: Inputs) -> Self {
-        let counts = join.counts().clone();
-        let stages = join.measurements.summaries(true);
-        let e2e = &stages[stage::END_TO_END];
-        let success_rate = if counts.expected == 0 {
-            0.0
-        } else {
-            counts.receipts as f64 / counts.expected as f64
-        };
-        let (first_t0, last_t0, last_t5) = join.span();
+impl Throughput {
+    /// First `t0` to last `t5` of `join`, and its timelines.
+    fn of(join: &Join) -> Self {
+        let (first_t0, _, last_t5) = join.span();
         let duration_s = match (first_t0, last_t5) {
             (Some(a), Some(b)) if b > a => Some((b - a) as f64 / 1e6),
             _ => None,
         };
-        let throughput = Throughput {
-            events_per_s: duration_s.map(|d| counts.receipts as f64 / d),
+        Throughput {
+            events_per_s: duration_s.map(|d| join.counts().receipts as f64 / d),
             duration_s,
             first_t0_us: first_t0,
             last_t5_us: last_t5,
             origin_s: join.done_timeline.origin_s,
             kafka_per_second: join.kafka_timeline.per_second.clone(),
             done_per_second: join.done_timeline.per_second.clone(),
-        };
+        }
+    }
+}
+
+impl Integrity {
+    /// The three-way count of `join`, the outbox and the manifest, and the state audit: passed
+    /// only when every expected event is receipted, outbox, manifest and join agree on how
+    /// many there are, nothing is out of range, and the audited state is clean.
+    fn of(join: &Join, inputs: &Inputs) -> Self {
+        let counts = join.counts();
         let missing_total = counts.expected - counts.receipts.min(counts.expected);
         let (missing_at_outbox, missing_at_kafka) = join.missing_by_stage();
+        let (_, last_t0, last_t5) = join.span();
         let complete = missing_total == 0;
         let audit = inputs.audit.clone().unwrap_or_default();
-        let mut integrity = Integrity {
-            outbox_rows: inputs.outbox_rows,
-            manifest_written: inputs.run.written.max(0) as u64,
+        let outbox_rows = inputs.outbox_rows;
+        let manifest_written = inputs.run.written.max(0) as u64;
+        Integrity {
+            passed: complete
+                && outbox_rows == counts.expected
+                && manifest_written == counts.expected
+                && counts.out_of_range == 0
+                && inputs.audit.is_some()
+                && audit.clean(),
+            outbox_rows,
+            manifest_written,
             missing_total,
             missing_at_outbox,
             missing_at_kafka,
-            missing: inputs.missing,
+            missing: inputs.missing.clone(),
             kafka_duplicates: counts.kafka_duplicates,
             out_of_range: counts.out_of_range,
             state_audited: inputs.audit.is_some(),
             applied_twice: audit.applied_twice,
             broken_references: audit.broken_references,
             missing_effects: audit.missing_effects,
-            findings: audit.listed.clone(),
+            findings: audit.listed,
             audit_documents: audit.documents_read,
             audit_seconds: audit.seconds,
             convergence_ms: match (complete, last_t0, last_t5) {
                 (true, Some(a), Some(b)) => Some((b - a) as f64 / 1000.0),
                 _ => None,
             },
-            passed: false,
+        }
+    }
+}
+
+impl Report {
+    /// Builds the report.
+    pub fn build(join: &Join, inputs: Inputs) -> Self {
+        let counts = join.counts().clone();
+        let stages = join.measurements.summaries(true);
+        let success_rate = if counts.expected == 0 {
+            0.0
+        } else {
+            counts.receipts as f64 / counts.expected as f64
         };
-        integrity.passed = complete
-            && integrity.outbox_rows == counts.expected
-            && integrity.manifest_written == counts.expected
-            && counts.out_of_range == 0
-            && integrity.state_audited
-            && audit.clean();
+        let throughput = Throughput::of(join);
+        let integrity = Integrity::of(join, &inputs);
+        let e2e = &stages[Stage::EndToEnd.index()];
         let has = e2e.count > 0;
         let actual = Actual {
             events: counts.expected,
@@ -255,22 +272,14 @@ impl Report {
             success_rate,
         };
         let slo_checks = inputs.slo.judge(&actual);
-        let slo_ok = slo_checks.iter().all(|c| c.verdict != "fail");
-        let generator_lag = (!join.measurements.generator_lag.all.is_empty()).then(|| {
-            join.measurements
-                .generator_lag
-                .summary("generator_lag", true)
-        });
+        let slo_ok = slo_checks.iter().all(|c| c.verdict != Judgement::Fail);
+        let lag = &join.measurements.generator_lag;
+        let generator_lag = (!lag.all.is_empty()).then(|| lag.summary("generator_lag", true));
         Report {
             schema: SCHEMA.into(),
             generated_at: inputs.generated_at,
             run: inputs.run,
-            verdict: if integrity.passed && slo_ok {
-                "pass"
-            } else {
-                "fail"
-            }
-            .into(),
+            verdict: Verdict::of(integrity.passed && slo_ok),
             counts,
             success_rate,
             throughput,
@@ -284,9 +293,9 @@ impl Report {
         }
     }
 
-    /// Whether the SLOs all passed (or were not judged).
-    pub fn slo_passed(&self) -> bool {
-        self.slo_checks.iter().all(|c| c.verdict != "fail")
+    /// The summary of `stage` (the report lists every stage, in pipeline order).
+    pub fn stage(&self, stage: Stage) -> Option<&StageSummary> {
+        self.stages.iter().find(|s| s.name == stage.as_str())
     }
 
     /// Sets the differences against `base`: every stage's percentiles and the throughput.
@@ -318,197 +327,6 @@ impl Report {
             }
         }
         self.baseline = Some(diffs);
-    }
-
-    /// The integrity part of [`Report::text`]: what `verifier check` prints.
-    pub fn integrity_text(&self) -> String {
-        let mut o = format!(
-            "run {}: {} expected, {} on Kafka, {} in MongoDB\n",
-            self.run.run_id, self.counts.expected, self.counts.kafka, self.counts.receipts
-        );
-        self.write_integrity(&mut o);
-        o
-    }
-
-    fn write_integrity(&self, o: &mut String) {
-        let c = &self.counts;
-        let i = &self.integrity;
-        let _ = writeln!(o, "\nintegrity: {}", if i.passed { "PASS" } else { "FAIL" });
-        let _ = writeln!(
-            o,
-            "  outbox rows {} · manifest written {} · expected {}",
-            i.outbox_rows, i.manifest_written, c.expected
-        );
-        let _ = writeln!(
-            o,
-            "  missing {} (never on Kafka {}, on Kafka without receipt {}) · Kafka duplicates {} · out of range {}",
-            i.missing_total, i.missing_at_outbox, i.missing_at_kafka, i.kafka_duplicates, i.out_of_range
-        );
-        for m in &i.missing {
-            let _ = writeln!(
-                o,
-                "    missing: event {} seq {} last seen at {}",
-                m.event_id.as_deref().unwrap_or("(no outbox row)"),
-                m.seq,
-                match m.last_stage {
-                    LastStage::Outbox => "outbox",
-                    LastStage::Kafka => "kafka",
-                }
-            );
-        }
-        if i.state_audited {
-            let _ = writeln!(
-                o,
-                "  MongoDB state: applied twice {} · broken references {} · missing effects {} ({} documents read in {:.1} s)",
-                i.applied_twice, i.broken_references, i.missing_effects, i.audit_documents, i.audit_seconds
-            );
-        } else {
-            let _ = writeln!(o, "  MongoDB state: not audited (events are missing)");
-        }
-        for f in &i.findings {
-            let _ = writeln!(o, "    {}: {} {}", f.kind.as_str(), f.at, f.detail);
-        }
-        if let Some(ms) = i.convergence_ms {
-            let _ = writeln!(
-                o,
-                "  convergence: {ms:.1} ms from the last event's t0 to the last write"
-            );
-        }
-    }
-
-    /// The text form: what the terminal shows.
-    pub fn text(&self) -> String {
-        let mut o = String::new();
-        let r = &self.run;
-        let c = &self.counts;
-        let _ = writeln!(
-            o,
-            "run {} ({} mode, {} of {} events written, status {}, seed {}, mix {}{})",
-            r.run_id,
-            r.mode,
-            r.written,
-            r.n,
-            r.status,
-            r.seed,
-            r.mix,
-            r.rate.map(|x| format!(", rate {x}/s")).unwrap_or_default()
-        );
-        let _ = writeln!(
-            o,
-            "events: {} expected · {} on Kafka (+{} duplicate copies) · {} in MongoDB · success {:.3}%",
-            c.expected,
-            c.kafka,
-            c.kafka_duplicates,
-            c.receipts,
-            self.success_rate * 100.0
-        );
-        if let (Some(eps), Some(d)) = (self.throughput.events_per_s, self.throughput.duration_s) {
-            let _ = writeln!(
-                o,
-                "throughput: {eps:.1} events/s over {d:.2} s (first t0 to last t5)"
-            );
-        }
-        let _ = writeln!(
-            o,
-            "\n{:<20}{:>8}{:>10}{:>10}{:>10}{:>10}{:>10}{:>10}{:>7}",
-            "stage (ms)", "count", "p50", "p90", "p95", "p99", "p99.9", "max", "skew"
-        );
-        let row = |o: &mut String, s: &StageSummary, indent: &str| {
-            let _ = writeln!(
-                o,
-                "{:<20}{:>8}{:>10.2}{:>10.2}{:>10.2}{:>10.2}{:>10.2}{:>10.2}{:>7}",
-                format!("{indent}{}", s.name),
-                s.count,
-                s.p50_ms,
-                s.p90_ms,
-                s.p95_ms,
-                s.p99_ms,
-                s.p999_ms,
-                s.max_ms,
-                s.skewed
-            );
-        };
-        for s in &self.stages {
-            row(&mut o, s, "");
-        }
-        if let Some(s) = self.stages.get(stage::END_TO_END) {
-            for t in &s.by_type {
-                row(&mut o, t, "  ");
-            }
-        }
-        if let Some(g) = &self.generator_lag {
-            row(&mut o, g, "");
-        }
-        let notes: Vec<String> = self
-            .stages
-            .iter()
-            .flat_map(|s| {
-                let mut n = Vec::new();
-                if s.skewed > 0 {
-                    n.push(format!(
-                        "{}: {} negative durations (clock skew, down to {:.3} ms), counted beside the histogram",
-                        s.name, s.skewed, s.skew_min_ms
-                    ));
-                }
-                if s.below_resolution > 0 {
-                    n.push(format!(
-                        "{}: {} samples within Kafka's 1 ms timestamp resolution, recorded as 0",
-                        s.name, s.below_resolution
-                    ));
-                }
-                if s.unmeasured > 0 {
-                    n.push(format!("{}: {} events without a Kafka timestamp", s.name, s.unmeasured));
-                }
-                n
-            })
-            .collect();
-        for n in notes {
-            let _ = writeln!(o, "  note: {n}");
-        }
-        self.write_integrity(&mut o);
-        let _ = writeln!(
-            o,
-            "\nSLO (end to end{}):",
-            if r.mode == "rate" {
-                ", from scheduled_at"
-            } else {
-                ""
-            }
-        );
-        for ch in &self.slo_checks {
-            let _ = writeln!(
-                o,
-                "  {:<13}{:<18}{:>14}  {}{}",
-                ch.name,
-                ch.target,
-                ch.actual
-                    .map_or("-".into(), |v| if ch.name == "success_rate" {
-                        format!("{:.3}%", v * 100.0)
-                    } else {
-                        format!("{v:.2}")
-                    }),
-                ch.verdict.to_uppercase(),
-                ch.note
-                    .as_deref()
-                    .map(|n| format!(" ({n})"))
-                    .unwrap_or_default()
-            );
-        }
-        if let Some(diffs) = &self.baseline {
-            let _ = writeln!(o, "\nagainst the baseline:");
-            for d in diffs {
-                let _ = writeln!(
-                    o,
-                    "  {:<28}{:>12.2} → {:>12.2}  {}",
-                    d.metric,
-                    d.baseline,
-                    d.current,
-                    d.ratio.map_or("-".into(), |r| format!("{r:.2}×"))
-                );
-            }
-        }
-        let _ = writeln!(o, "\nverdict: {}", self.verdict.to_uppercase());
-        o
     }
 }
 
@@ -551,8 +369,8 @@ mod tests {
         Inputs {
             run: RunInfo {
                 run_id: 7,
-                mode: "bulk".into(),
-                status: "completed".into(),
+                mode: crate::manifest::RunMode::Bulk,
+                status: crate::manifest::RunStatus::Completed,
                 n,
                 written: n,
                 ..RunInfo::default()
@@ -572,10 +390,10 @@ mod tests {
     #[test]
     fn a_complete_run_passes_with_its_figures() {
         let r = Report::build(&join(2000, 2000), inputs(2000, Some(Audit::default())));
-        assert_eq!(r.verdict, "pass", "{}", r.text());
+        assert_eq!(r.verdict, Verdict::Pass, "{}", r.text());
         assert!(r.integrity.passed);
         assert_eq!(r.integrity.convergence_ms, Some(5.0));
-        let e2e = &r.stages[stage::END_TO_END];
+        let e2e = r.stage(Stage::EndToEnd).unwrap();
         assert_eq!(e2e.count, 2000);
         assert!((e2e.p50_ms - 5.0).abs() < 0.01);
         // 2000 events, t0 every 10 ms, 5 ms end to end: 19.995 s
@@ -600,7 +418,7 @@ mod tests {
             last_stage: LastStage::Kafka,
         }];
         let r = Report::build(&j, i);
-        assert_eq!(r.verdict, "fail");
+        assert_eq!(r.verdict, Verdict::Fail);
         assert_eq!(r.integrity.missing_total, 2);
         assert_eq!(r.integrity.missing_at_kafka, 2);
         assert_eq!(r.integrity.convergence_ms, None);
@@ -613,7 +431,7 @@ mod tests {
     fn a_baseline_gives_ratios() {
         let base = Report::build(&join(100, 100), inputs(100, Some(Audit::default())));
         let mut cur = base.clone();
-        cur.stages[stage::END_TO_END].p99_ms *= 2.0;
+        cur.stages[Stage::EndToEnd.index()].p99_ms *= 2.0;
         cur.compare(&base);
         let d = cur.baseline.as_ref().unwrap();
         let p99 = d.iter().find(|d| d.metric == "end_to_end.p99_ms").unwrap();

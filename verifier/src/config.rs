@@ -1,0 +1,256 @@
+//! The command line validated, in one place, into a typed [`Config`]: every check of a flag and
+//! every file a flag names (the SLO file, the baseline report) is read here, so that `run`
+//! starts only with a configuration that can work.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::cli::{Cli, Command, Format, ReportOpts, RunArgs, ServiceArgs};
+use crate::follow::stop::Limits;
+use crate::follow::Options;
+use crate::manifest::RunSpec;
+use crate::report::Report;
+use crate::slo::Slo;
+use crate::sources::Endpoints;
+
+/// A configuration that can run.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Where the services are.
+    pub endpoints: Endpoints,
+    /// What to follow and how long.
+    pub follow: Options,
+    /// What to do with the result.
+    pub output: Output,
+    /// Where `/metrics` and `/status` listen (`watch` only; `None`: nowhere).
+    pub listen: Option<SocketAddr>,
+    /// Show the live dashboard (`watch --dashboard` with stdout on a terminal).
+    pub dashboard: bool,
+    /// Logging.
+    pub log: LogConfig,
+}
+
+/// What the command prints and writes.
+#[derive(Debug, Clone)]
+pub enum Output {
+    /// `check`: integrity only, as text or JSON.
+    Check {
+        /// The `integrity` object of report.json instead of text.
+        json: bool,
+    },
+    /// `watch` and `report`: the whole report.
+    Report {
+        /// What stdout shows.
+        format: Format,
+        /// Where the artifacts go.
+        out: Option<PathBuf>,
+        /// An earlier report to compare with.
+        baseline: Option<Box<Report>>,
+    },
+}
+
+/// Where the log goes and how much of it.
+#[derive(Debug, Clone)]
+pub struct LogConfig {
+    /// The most detailed level logged.
+    pub level: tracing::Level,
+    /// A file instead of stderr.
+    pub file: Option<PathBuf>,
+}
+
+/// A flag, a combination of flags, or a file a flag names, that cannot work: exit code 2.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ConfigError {
+    /// `LOG_LEVEL` is not a level.
+    #[error("{0}")]
+    LogLevel(String),
+    /// `--run next` outside `watch`.
+    #[error("--run next waits for a run to start: only watch does that; report and check need a run id or latest")]
+    NextOutsideWatch,
+    /// `--format html` without a folder to write it into.
+    #[error("--format html writes report.html: give --out DIR")]
+    HtmlWithoutOut,
+    /// `--listen` is not an address.
+    #[error("{0}")]
+    Listen(String),
+    /// The SLO file cannot be read or is not an SLO file.
+    #[error("--slo {path}: {problem}")]
+    Slo {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        problem: String,
+    },
+    /// The baseline cannot be read or is not a report.json.
+    #[error("--baseline {path}: not a report.json: {problem}")]
+    Baseline {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        problem: String,
+    },
+}
+
+impl Config {
+    /// Validates `cli`. `terminal`: stdout is a terminal (the dashboard needs one).
+    pub fn from_cli(cli: Cli, terminal: bool) -> Result<Self, ConfigError> {
+        let level = telemetry::parse_level(&cli.log_level).map_err(ConfigError::LogLevel)?;
+        let watch = matches!(cli.command, Command::Watch(_));
+        let (run, report, listen, dashboard, output) = match cli.command {
+            Command::Watch(w) => {
+                let listen = telemetry::http::parse_listen(
+                    &w.listen,
+                    "--listen (VERIFIER_ADDR)",
+                    "127.0.0.1:9102",
+                )
+                .map_err(ConfigError::Listen)?;
+                let output = report_output(&w.report)?;
+                (
+                    w.run,
+                    Some(w.report),
+                    listen,
+                    w.dashboard && terminal,
+                    output,
+                )
+            }
+            Command::Report(r) => {
+                let output = report_output(&r.report)?;
+                (r.run, Some(r.report), None, false, output)
+            }
+            Command::Check(c) => (c.run, None, None, false, Output::Check { json: c.json }),
+        };
+        if run.run == RunSpec::Next && !watch {
+            return Err(ConfigError::NextOutsideWatch);
+        }
+        let slo = match report.as_ref().and_then(|r| r.slo.as_deref()) {
+            Some(path) => read_slo(path)?,
+            None => Slo::default(),
+        };
+        Ok(Config {
+            endpoints: endpoints(&cli.services),
+            follow: options(&run, slo),
+            output,
+            listen,
+            dashboard,
+            log: LogConfig {
+                level,
+                file: cli
+                    .log_file
+                    .or_else(|| dashboard.then(|| "verifier.log".into())),
+            },
+        })
+    }
+}
+
+fn report_output(r: &ReportOpts) -> Result<Output, ConfigError> {
+    if r.format == Format::Html && r.out.is_none() {
+        return Err(ConfigError::HtmlWithoutOut);
+    }
+    Ok(Output::Report {
+        format: r.format,
+        out: r.out.clone(),
+        baseline: r.baseline.as_deref().map(read_baseline).transpose()?,
+    })
+}
+
+fn read_slo(path: &Path) -> Result<Slo, ConfigError> {
+    let problem = |problem: String| ConfigError::Slo {
+        path: path.to_owned(),
+        problem,
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| problem(e.to_string()))?;
+    Slo::from_json(&text).map_err(problem)
+}
+
+fn read_baseline(path: &Path) -> Result<Box<Report>, ConfigError> {
+    let problem = |problem: String| ConfigError::Baseline {
+        path: path.to_owned(),
+        problem,
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| problem(e.to_string()))?;
+    serde_json::from_str(&text).map_err(|e| problem(e.to_string()))
+}
+
+fn options(r: &RunArgs, slo: Slo) -> Options {
+    Options {
+        run: r.run,
+        limits: Limits {
+            idle_timeout: Duration::from_secs(r.idle_timeout),
+            timeout: (r.timeout > 0).then(|| Duration::from_secs(r.timeout)),
+        },
+        slo,
+    }
+}
+
+fn endpoints(s: &ServiceArgs) -> Endpoints {
+    Endpoints {
+        pg_host: s.pg_host.clone(),
+        pg_port: s.pg_port,
+        pg_user: s.pg_user.clone(),
+        pg_password: s.pg_password.clone(),
+        pg_database: s.pg_database.clone(),
+        bootstrap: s.bootstrap.clone(),
+        mongodb_uri: s.mongodb_uri.clone(),
+        topic: s.topic.clone(),
+        group: s.group.clone(),
+        processor_group: s.processor_group.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser as _;
+
+    fn config(args: &[&str]) -> Result<Config, ConfigError> {
+        let mut argv = vec!["verifier"];
+        argv.extend_from_slice(args);
+        Config::from_cli(Cli::try_parse_from(argv).unwrap(), false)
+    }
+
+    #[test]
+    fn defaults_follow_the_design() {
+        let c = config(&["watch"]).unwrap();
+        assert_eq!(c.follow.run, RunSpec::Latest);
+        assert_eq!(c.follow.limits.idle_timeout, Duration::from_secs(30));
+        assert_eq!(c.follow.limits.timeout, None);
+        assert_eq!(c.follow.slo, Slo::default());
+        assert_eq!(c.listen, Some("127.0.0.1:9102".parse().unwrap()));
+        assert_eq!(c.endpoints.topic, events::names::CDC_TOPIC);
+        assert_eq!(c.endpoints.group, events::names::VERIFIER_GROUP);
+        assert!(!c.dashboard && c.log.file.is_none());
+        assert_eq!(c.log.level, tracing::Level::INFO);
+        let c = config(&["check", "--run", "7", "--timeout", "9"]).unwrap();
+        assert!(matches!(c.output, Output::Check { json: false }));
+        assert_eq!(c.follow.run, RunSpec::Id(7));
+        assert_eq!(c.follow.limits.timeout, Some(Duration::from_secs(9)));
+        assert_eq!(c.listen, None);
+    }
+
+    #[test]
+    fn combinations_that_cannot_work_are_named() {
+        assert_eq!(
+            config(&["report", "--run", "next"]).unwrap_err(),
+            ConfigError::NextOutsideWatch
+        );
+        assert_eq!(
+            config(&["check", "--run", "next"]).unwrap_err(),
+            ConfigError::NextOutsideWatch
+        );
+        assert!(config(&["watch", "--run", "next", "--listen", "off"]).is_ok());
+        assert_eq!(
+            config(&["report", "--format", "html"]).unwrap_err(),
+            ConfigError::HtmlWithoutOut
+        );
+        let e = config(&["watch", "--listen", "x"]).unwrap_err();
+        assert!(e.to_string().contains("VERIFIER_ADDR"), "{e}");
+        let e = config(&["report", "--slo", "/nonexistent/slo.json"]).unwrap_err();
+        assert!(
+            e.to_string().starts_with("--slo /nonexistent/slo.json: "),
+            "{e}"
+        );
+        let e = config(&["report", "--baseline", "/nonexistent/r.json"]).unwrap_err();
+        assert!(e.to_string().contains("not a report.json"), "{e}");
+    }
+}

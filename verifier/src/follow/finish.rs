@@ -1,0 +1,77 @@
+//! After following stops: a last look for the receipts of every event still unaccounted for,
+//! the missing events named, MongoDB's state audited (once every event has a receipt), and the
+//! report built.
+
+use crate::join::Join;
+use crate::manifest::RunInfo;
+use crate::report::{Inputs, Missing, Report, LISTED};
+use crate::slo::Slo;
+use crate::sources::{SourceError, IN_CHUNK};
+
+use super::Services;
+
+/// Sweeps, audits and reports on `run`.
+pub(crate) async fn finish(
+    s: &Services,
+    run: &RunInfo,
+    join: &mut Join,
+    slo: &Slo,
+    stopped_following_us: i64,
+) -> Result<Report, SourceError> {
+    sweep(s, run.run_id, join).await?;
+    let outbox_rows = s.pg.outbox_rows(run.run_id).await?;
+    let missing = missing(s, run.run_id, join).await?;
+    let audit = if join.counts().receipts == join.counts().expected {
+        Some(crate::audit::audit(&s.pg, &s.mongo, run.run_id).await?)
+    } else {
+        None
+    };
+    Ok(Report::build(
+        join,
+        Inputs {
+            run: run.clone(),
+            outbox_rows,
+            missing,
+            audit,
+            slo: slo.clone(),
+            generated_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            stopped_following_us,
+        },
+    ))
+}
+
+/// Looks for the receipt of every event still without one, whether or not the verifier saw it
+/// on Kafka.
+async fn sweep(s: &Services, run_id: i64, join: &mut Join) -> Result<(), SourceError> {
+    let mut from = 1;
+    loop {
+        let chunk: Vec<i64> = join
+            .unfinished(from, IN_CHUNK)
+            .into_iter()
+            .map(|(seq, _)| seq)
+            .collect();
+        let Some(&last) = chunk.last() else {
+            return Ok(());
+        };
+        let ids: Vec<String> = s.pg.ids(run_id, &chunk).await?.into_values().collect();
+        for r in s.mongo.receipts(&ids).await? {
+            join.on_receipt(&r);
+        }
+        from = last + 1;
+    }
+}
+
+/// The first [`LISTED`] events without a receipt, with their ids and where they were last seen.
+async fn missing(s: &Services, run_id: i64, join: &Join) -> Result<Vec<Missing>, SourceError> {
+    let listed = join.unfinished(1, LISTED);
+    let seqs: Vec<i64> = listed.iter().map(|(seq, _)| *seq).collect();
+    let ids = s.pg.ids(run_id, &seqs).await?;
+    Ok(listed
+        .into_iter()
+        .map(|(seq, last_stage)| Missing {
+            event_id: ids.get(&seq).cloned(),
+            seq,
+            last_stage,
+        })
+        .collect())
+}

@@ -1,0 +1,355 @@
+//! Following a run until every event is accounted for. `watch`, `report` and `check` all run
+//! this; they differ in what they show while it runs and what they do with the result.
+//!
+//! Each part waits on one thing, in a module of its own: the Kafka read ([`topic`]), the receipt
+//! reads ([`receipts`]), the backlog probes ([`probes`]). The follow loop is a [`Follower`]
+//! with one method per event it reacts to; whether to stop is the pure [`stop::decide`]; what
+//! happens after the loop is [`finish`].
+
+mod finish;
+mod history;
+mod probes;
+mod receipts;
+pub mod stop;
+mod topic;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::{mpsc, watch};
+
+use crate::hlog::Logs;
+use crate::join::Join;
+use crate::manifest::{RunInfo, RunSpec};
+use crate::report::Report;
+use crate::slo::Slo;
+use crate::sources::{self, Endpoints, KafkaReader, Mongo, Pg, SourceError};
+use crate::view::{Backlog, Phase, Snapshot};
+use history::History;
+use receipts::Requests;
+use stop::{Limits, StopReason};
+use topic::{CaughtUp, TopicItem};
+
+/// What to follow, how long, and against which objectives.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Which run.
+    pub run: RunSpec,
+    /// When to give up.
+    pub limits: Limits,
+    /// The objectives.
+    pub slo: Slo,
+}
+
+/// The services, connected.
+pub struct Services {
+    /// PostgreSQL.
+    pub pg: Pg,
+    /// MongoDB.
+    pub mongo: Mongo,
+    /// Addresses.
+    pub endpoints: Endpoints,
+}
+
+impl Services {
+    /// Connects to PostgreSQL and MongoDB (Kafka is opened per run).
+    pub async fn connect(endpoints: Endpoints) -> Result<Self, SourceError> {
+        Ok(Self {
+            pg: Pg::connect(&endpoints).await?,
+            mongo: Mongo::connect(&endpoints).await?,
+            endpoints,
+        })
+    }
+}
+
+/// The report, and why following stopped.
+pub struct Outcome {
+    /// The report.
+    pub report: Report,
+    /// Why following stopped.
+    pub stopped: StopReason,
+}
+
+/// How often receipts are asked for and the views refreshed.
+const POLL: Duration = Duration::from_millis(250);
+/// Margin before the run's start where its Kafka read begins (clock skew between hosts).
+const READ_MARGIN_US: i64 = 5_000_000;
+
+/// Follows the run until it is complete, idle, timed out or stopped; then audits and reports.
+/// `snapshots` receives what is known about four times a second; `stop` ends following early.
+pub async fn follow(
+    s: &Services,
+    opts: &Options,
+    snapshots: &watch::Sender<Arc<Snapshot>>,
+    mut stop: watch::Receiver<bool>,
+    logs: &mut Logs,
+) -> Result<Outcome, SourceError> {
+    // Every connection is made before the run is known: with `--run next` none of it overlaps
+    // the run's first events.
+    let (probes_stop, probes_stop_rx) = watch::channel(false);
+    let lags = probes::spawn(&s.endpoints, probes_stop_rx);
+    let receipts_pg = Pg::connect(&s.endpoints).await?;
+    let (run, reader) = open(s, opts, snapshots, &mut stop).await?;
+    let (topic_tx, mut topic_rx) = mpsc::channel(10_000);
+    let reader_task = tokio::spawn(topic::read(
+        reader.consumer,
+        run.run_id,
+        reader.end_at_start.clone(),
+        topic_tx,
+    ));
+    let (want_tx, want_rx) = mpsc::channel(receipts::IN_FLIGHT);
+    let (got_tx, mut got_rx) = mpsc::channel(receipts::IN_FLIGHT);
+    let fetcher = tokio::spawn(receipts::fetch(
+        receipts_pg,
+        s.mongo.clone(),
+        run.run_id,
+        want_rx,
+        got_tx,
+    ));
+    let mut f = Follower::new(s, run, reader.end_at_start, lags, want_tx, snapshots);
+    let mut poll = interval(POLL);
+    let mut second = interval(Duration::from_secs(1));
+    let stopped = loop {
+        let mut stop_requested = false;
+        tokio::select! {
+            item = topic_rx.recv() => f.on_topic(item)?,
+            answer = got_rx.recv() => f.on_receipts(answer)?,
+            _ = poll.tick() => f.on_poll(),
+            _ = second.tick() => f.on_second(logs).await?,
+            _ = stop.changed() => stop_requested = true,
+        }
+        if let Some(reason) = stop::decide(&f.progress(stop_requested), &opts.limits) {
+            break reason;
+        }
+    };
+    reader_task.abort();
+    fetcher.abort();
+    let _ = probes_stop.send(true);
+    let report = f.finish(logs, &opts.slo).await?;
+    Ok(Outcome { report, stopped })
+}
+
+fn interval(period: Duration) -> tokio::time::Interval {
+    let mut i = tokio::time::interval(period);
+    i.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    i
+}
+
+/// Finds the run and opens the Kafka read at its start (`--run next`: before it starts, then
+/// waits for it).
+async fn open(
+    s: &Services,
+    opts: &Options,
+    snapshots: &watch::Sender<Arc<Snapshot>>,
+    stop: &mut watch::Receiver<bool>,
+) -> Result<(RunInfo, KafkaReader), SourceError> {
+    let run = match opts.run {
+        RunSpec::Next => {
+            let after = s.pg.max_run_id().await?;
+            let now = chrono::Utc::now().timestamp_micros();
+            let reader = sources::open_topic(&s.endpoints, now - READ_MARGIN_US)?;
+            let _ = snapshots.send(Arc::new(Snapshot {
+                phase: Phase::Waiting { after },
+                ..Snapshot::default()
+            }));
+            let run = wait_for_run(s, after, opts.limits.idle_timeout, stop).await?;
+            return Ok((run, reader));
+        }
+        RunSpec::Latest => s.pg.latest().await?,
+        RunSpec::Id(id) => s.pg.run(id).await?,
+    };
+    let reader = sources::open_topic(&s.endpoints, run.started_us - READ_MARGIN_US)?;
+    Ok((run, reader))
+}
+
+/// Waits for the first run with an id above `after` (`--run next`), for at most `limit`.
+async fn wait_for_run(
+    s: &Services,
+    after: i64,
+    limit: Duration,
+    stop: &mut watch::Receiver<bool>,
+) -> Result<RunInfo, SourceError> {
+    let since = Instant::now();
+    loop {
+        if let Some(run) = s.pg.run_after(after).await? {
+            return Ok(run);
+        }
+        if since.elapsed() > limit {
+            return Err(SourceError::NoRunAfter {
+                after,
+                seconds: limit.as_secs(),
+            });
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_millis(50)) => {}
+            _ = stop.changed() => return Err(SourceError::StoppedWaiting(after)),
+        }
+    }
+}
+
+/// The follow loop's state, and what it does on each event.
+struct Follower<'a> {
+    s: &'a Services,
+    run: RunInfo,
+    join: Join,
+    caught_up: CaughtUp,
+    history: History,
+    backlog: Backlog,
+    last_progress: Instant,
+    requests: Requests,
+    lags: Arc<probes::SharedLags>,
+    want: mpsc::Sender<Vec<i64>>,
+    snapshots: &'a watch::Sender<Arc<Snapshot>>,
+}
+
+impl<'a> Follower<'a> {
+    fn new(
+        s: &'a Services,
+        run: RunInfo,
+        end_at_start: std::collections::BTreeMap<i32, i64>,
+        lags: Arc<probes::SharedLags>,
+        want: mpsc::Sender<Vec<i64>>,
+        snapshots: &'a watch::Sender<Arc<Snapshot>>,
+    ) -> Self {
+        let mut join = Join::new(run.n.max(0) as u64, run.started_us);
+        if run.finished() {
+            // A run stopped early wrote fewer events than it was asked for; the manifest's
+            // count is what must arrive (an outbox holding fewer rows fails integrity).
+            join.set_expected(run.written.max(0) as u64);
+        }
+        Self {
+            s,
+            run,
+            join,
+            caught_up: CaughtUp::new(end_at_start),
+            history: History::new(),
+            backlog: Backlog::default(),
+            last_progress: Instant::now(),
+            requests: Requests::new(),
+            lags,
+            want,
+            snapshots,
+        }
+    }
+
+    /// A record of the run, or the position the read reached.
+    fn on_topic(&mut self, item: Option<TopicItem>) -> Result<(), SourceError> {
+        // Records of other runs still flowing mean the pipeline is busy ahead of this run's
+        // events, not idle: both kinds count as progress.
+        match item.ok_or(SourceError::TaskEnded("Kafka reader"))? {
+            TopicItem::Event(partition, offset, e) => {
+                self.join.on_kafka(&e);
+                self.caught_up.reached(partition, offset);
+            }
+            TopicItem::Position(partition, offset) => self.caught_up.reached(partition, offset),
+        }
+        self.last_progress = Instant::now();
+        Ok(())
+    }
+
+    /// Receipts read from the store.
+    fn on_receipts(&mut self, answer: Option<receipts::Answer>) -> Result<(), SourceError> {
+        self.requests.answered();
+        let receipts = answer.ok_or(SourceError::TaskEnded("receipt reader"))??;
+        let found = receipts.iter().filter(|r| self.join.on_receipt(r)).count();
+        if found > 0 {
+            self.last_progress = Instant::now();
+            // More may be waiting: ask again now rather than at the next tick.
+            self.requests.send(&self.join, &self.want);
+        }
+        Ok(())
+    }
+
+    /// Every [`POLL`]: ask for receipts, refresh the views.
+    fn on_poll(&mut self) {
+        self.requests.send(&self.join, &self.want);
+        self.publish(Phase::Following, true);
+    }
+
+    /// Every second: close a second of history, read the manifest while the run writes, and
+    /// take the backlog.
+    async fn on_second(&mut self, logs: &mut Logs) -> Result<(), SourceError> {
+        self.history.tick(&mut self.join, logs);
+        if !self.run.finished() {
+            self.run = self.s.pg.run(self.run.run_id).await?;
+            if self.run.finished() {
+                self.join.set_expected(self.run.written.max(0) as u64);
+            }
+        }
+        let before = self.backlog.slot_lag_bytes;
+        self.backlog = self.take_backlog().await;
+        if let (Some(b), Some(a)) = (before, self.backlog.slot_lag_bytes) {
+            if a < b && self.join.first_not_on_kafka().is_some() {
+                // Debezium confirmed more WAL while events of the run are not on Kafka yet: it
+                // is still working through a backlog ahead of them. (Once all are on Kafka, its
+                // heartbeats moving the slot say nothing about them.)
+                self.last_progress = Instant::now();
+            }
+        }
+        Ok(())
+    }
+
+    fn progress(&self, stop_requested: bool) -> stop::Progress {
+        stop::Progress {
+            stop_requested,
+            complete: self.join.complete(),
+            caught_up: self.caught_up.all(),
+            run_finished: self.run.finished(),
+            idle_for: self.last_progress.elapsed(),
+            elapsed: self.history.elapsed(),
+        }
+    }
+
+    fn publish(&mut self, phase: Phase, rates: bool) {
+        let live = self.history.live(&self.join, rates);
+        let snapshot = Snapshot::of(&self.run, &self.join, phase, live, &self.backlog);
+        let _ = self.snapshots.send(Arc::new(snapshot));
+    }
+
+    /// The backlog per stage now.
+    async fn take_backlog(&self) -> Backlog {
+        let c = self.join.counts();
+        // While a rate run is writing, only what it wrote so far can be on its way.
+        let written = if self.run.finished() {
+            c.expected
+        } else {
+            (self.run.written.max(0) as u64).min(c.expected)
+        };
+        let mut oldest = self.join.oldest_pending_s().map(|s| s * 1_000_000);
+        if c.kafka < written {
+            if let Some(seq) = self.join.first_not_on_kafka() {
+                if let Ok(Some(t0)) = self.s.pg.created_us(self.run.run_id, seq).await {
+                    oldest = Some(oldest.map_or(t0, |o| o.min(t0)));
+                }
+            }
+        }
+        let now_us = chrono::Utc::now().timestamp_micros();
+        let lags = self.lags.get();
+        Backlog {
+            slot_lag_bytes: lags.slot_bytes,
+            processor_lag: lags.processor,
+            not_on_kafka: written.saturating_sub(c.kafka),
+            awaiting_receipt: c.kafka.saturating_sub(c.matched),
+            unmatched: c.expected.saturating_sub(c.matched),
+            oldest_unmatched_s: oldest
+                .filter(|_| c.matched < c.expected)
+                .map(|t| (now_us - t) as f64 / 1e6),
+        }
+    }
+
+    /// After the loop: the last second of history, the final manifest and backlog, then the
+    /// sweep, the audit and the report.
+    async fn finish(mut self, logs: &mut Logs, slo: &Slo) -> Result<Report, SourceError> {
+        let stopped_following_us = chrono::Utc::now().timestamp_micros();
+        self.history.tick(&mut self.join, logs);
+        if !self.run.finished() {
+            self.run = self.s.pg.run(self.run.run_id).await?;
+        }
+        self.backlog = self.take_backlog().await;
+        self.publish(Phase::Auditing, false);
+        let report =
+            finish::finish(self.s, &self.run, &mut self.join, slo, stopped_following_us).await?;
+        self.publish(Phase::Done, false);
+        Ok(report)
+    }
+}

@@ -1,0 +1,222 @@
+//! The text form of a report: what the terminal shows, section by section.
+
+use std::fmt::Write as _;
+
+use events::stages::Stage;
+
+use super::{LastStage, Report};
+use crate::manifest::RunMode;
+use crate::measure::StageSummary;
+
+impl Report {
+    /// The integrity part of [`Report::text`]: what `verifier check` prints.
+    pub fn integrity_text(&self) -> String {
+        let mut o = format!(
+            "run {}: {} expected, {} on Kafka, {} in MongoDB\n",
+            self.run.run_id, self.counts.expected, self.counts.kafka, self.counts.receipts
+        );
+        self.write_integrity(&mut o);
+        o
+    }
+
+    fn write_integrity(&self, o: &mut String) {
+        let c = &self.counts;
+        let i = &self.integrity;
+        let _ = writeln!(o, "\nintegrity: {}", if i.passed { "PASS" } else { "FAIL" });
+        let _ = writeln!(
+            o,
+            "  outbox rows {} · manifest written {} · expected {}",
+            i.outbox_rows, i.manifest_written, c.expected
+        );
+        let _ = writeln!(
+            o,
+            "  missing {} (never on Kafka {}, on Kafka without receipt {}) · Kafka duplicates {} · out of range {}",
+            i.missing_total, i.missing_at_outbox, i.missing_at_kafka, i.kafka_duplicates, i.out_of_range
+        );
+        for m in &i.missing {
+            let _ = writeln!(
+                o,
+                "    missing: event {} seq {} last seen at {}",
+                m.event_id.as_deref().unwrap_or("(no outbox row)"),
+                m.seq,
+                match m.last_stage {
+                    LastStage::Outbox => "outbox",
+                    LastStage::Kafka => "kafka",
+                }
+            );
+        }
+        if i.state_audited {
+            let _ = writeln!(
+                o,
+                "  MongoDB state: applied twice {} · broken references {} · missing effects {} ({} documents read in {:.1} s)",
+                i.applied_twice, i.broken_references, i.missing_effects, i.audit_documents, i.audit_seconds
+            );
+        } else {
+            let _ = writeln!(o, "  MongoDB state: not audited (events are missing)");
+        }
+        for f in &i.findings {
+            let _ = writeln!(o, "    {}: {} {}", f.kind.as_str(), f.at, f.detail);
+        }
+        if let Some(ms) = i.convergence_ms {
+            let _ = writeln!(
+                o,
+                "  convergence: {ms:.1} ms from the last event's t0 to the last write"
+            );
+        }
+    }
+
+    /// The text form: what the terminal shows.
+    pub fn text(&self) -> String {
+        let mut o = String::new();
+        self.write_header(&mut o);
+        self.write_stages(&mut o);
+        self.write_notes(&mut o);
+        self.write_integrity(&mut o);
+        self.write_slo(&mut o);
+        self.write_baseline(&mut o);
+        let _ = writeln!(o, "\nverdict: {}", self.verdict.as_str().to_uppercase());
+        o
+    }
+
+    /// The run, the counts and the throughput.
+    fn write_header(&self, o: &mut String) {
+        let r = &self.run;
+        let c = &self.counts;
+        let _ = writeln!(
+            o,
+            "run {} ({} mode, {} of {} events written, status {}, seed {}, mix {}{})",
+            r.run_id,
+            r.mode,
+            r.written,
+            r.n,
+            r.status,
+            r.seed,
+            r.mix,
+            r.rate.map(|x| format!(", rate {x}/s")).unwrap_or_default()
+        );
+        let _ = writeln!(
+            o,
+            "events: {} expected · {} on Kafka (+{} duplicate copies) · {} in MongoDB · success {:.3}%",
+            c.expected,
+            c.kafka,
+            c.kafka_duplicates,
+            c.receipts,
+            self.success_rate * 100.0
+        );
+        if let (Some(eps), Some(d)) = (self.throughput.events_per_s, self.throughput.duration_s) {
+            let _ = writeln!(
+                o,
+                "throughput: {eps:.1} events/s over {d:.2} s (first t0 to last t5)"
+            );
+        }
+    }
+
+    /// The table of stages, end to end by event type, and the generator's lag.
+    fn write_stages(&self, o: &mut String) {
+        let _ = writeln!(
+            o,
+            "\n{:<20}{:>8}{:>10}{:>10}{:>10}{:>10}{:>10}{:>10}{:>7}",
+            "stage (ms)", "count", "p50", "p90", "p95", "p99", "p99.9", "max", "skew"
+        );
+        for s in &self.stages {
+            stage_row(o, s, "");
+        }
+        if let Some(s) = self.stage(Stage::EndToEnd) {
+            for t in &s.by_type {
+                stage_row(o, t, "  ");
+            }
+        }
+        if let Some(g) = &self.generator_lag {
+            stage_row(o, g, "");
+        }
+    }
+
+    /// What the stage table does not show: skew, resolution, unmeasured samples.
+    fn write_notes(&self, o: &mut String) {
+        for s in &self.stages {
+            if s.skewed > 0 {
+                let _ = writeln!(
+                    o,
+                    "  note: {}: {} negative durations (clock skew, down to {:.3} ms), counted beside the histogram",
+                    s.name, s.skewed, s.skew_min_ms
+                );
+            }
+            if s.below_resolution > 0 {
+                let _ = writeln!(
+                    o,
+                    "  note: {}: {} samples within Kafka's 1 ms timestamp resolution, recorded as 0",
+                    s.name, s.below_resolution
+                );
+            }
+            if s.unmeasured > 0 {
+                let _ = writeln!(
+                    o,
+                    "  note: {}: {} events without a Kafka timestamp",
+                    s.name, s.unmeasured
+                );
+            }
+        }
+    }
+
+    /// Each objective judged.
+    fn write_slo(&self, o: &mut String) {
+        let from = if self.run.mode == RunMode::Rate {
+            ", from scheduled_at"
+        } else {
+            ""
+        };
+        let _ = writeln!(o, "\nSLO (end to end{from}):");
+        for ch in &self.slo_checks {
+            let actual = ch.actual.map_or("-".into(), |v| {
+                if ch.name == "success_rate" {
+                    format!("{:.3}%", v * 100.0)
+                } else {
+                    format!("{v:.2}")
+                }
+            });
+            let note = ch.note.as_deref().map(|n| format!(" ({n})"));
+            let _ = writeln!(
+                o,
+                "  {:<13}{:<18}{:>14}  {}{}",
+                ch.name,
+                ch.target,
+                actual,
+                ch.verdict.as_str().to_uppercase(),
+                note.unwrap_or_default()
+            );
+        }
+    }
+
+    /// The differences against `--baseline`, when given.
+    fn write_baseline(&self, o: &mut String) {
+        let Some(diffs) = &self.baseline else { return };
+        let _ = writeln!(o, "\nagainst the baseline:");
+        for d in diffs {
+            let _ = writeln!(
+                o,
+                "  {:<28}{:>12.2} → {:>12.2}  {}",
+                d.metric,
+                d.baseline,
+                d.current,
+                d.ratio.map_or("-".into(), |r| format!("{r:.2}×"))
+            );
+        }
+    }
+}
+
+/// One row of the stage table.
+fn stage_row(o: &mut String, s: &StageSummary, indent: &str) {
+    let _ = writeln!(
+        o,
+        "{:<20}{:>8}{:>10.2}{:>10.2}{:>10.2}{:>10.2}{:>10.2}{:>10.2}{:>7}",
+        format!("{indent}{}", s.name),
+        s.count,
+        s.p50_ms,
+        s.p90_ms,
+        s.p95_ms,
+        s.p99_ms,
+        s.p999_ms,
+        s.max_ms,
+        s.skewed
+    );
+}

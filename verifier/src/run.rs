@@ -1,0 +1,115 @@
+//! The verifier's entry point, [`run`]: connect, serve `/metrics` and `/status`, show progress
+//! (the dashboard or progress lines), follow the run, and print and write the result. One
+//! shutdown path: the `shutdown` future (Ctrl-C in the binary) or `q` in the dashboard sets
+//! one stop signal, following ends, and the report of what was seen is still made.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use tokio::sync::watch;
+
+use crate::config::{Config, Output};
+use crate::error::Error;
+use crate::follow::{self, Outcome, Services};
+use crate::hlog::Logs;
+use crate::report::Verdict;
+use crate::view::Snapshot;
+
+/// Runs the command `config` describes until it is done or `shutdown` completes. `Ok`: the
+/// verdict (check: integrity; watch and report: integrity and the SLOs); `Err`: it could not
+/// run.
+pub async fn run(
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<Verdict, Error> {
+    let services = Services::connect(config.endpoints.clone()).await?;
+    let (snapshots, snapshot_rx) = watch::channel(Arc::new(Snapshot::default()));
+    let (stop, stop_rx) = watch::channel(false);
+    let on_shutdown = stop.clone();
+    tokio::spawn(async move {
+        shutdown.await;
+        let _ = on_shutdown.send(true);
+    });
+    if let Some(addr) = config.listen {
+        serve_status(addr, snapshot_rx.clone(), stop_rx.clone()).await?;
+    }
+    let ui = if config.dashboard {
+        let (rx, stop) = (snapshot_rx.clone(), stop.clone());
+        std::thread::spawn(move || crate::dashboard::run(rx, stop))
+    } else {
+        crate::progress::spawn(snapshot_rx.clone())
+    };
+    let started_epoch_s = chrono::Utc::now().timestamp_micros() as f64 / 1e6;
+    let mut logs = Logs::new(started_epoch_s);
+    let outcome = follow::follow(&services, &config.follow, &snapshots, stop_rx, &mut logs).await;
+    drop(snapshots);
+    if let Ok(Err(e)) = ui.join() {
+        tracing::error!("dashboard: {e}");
+    }
+    let outcome = outcome?;
+    tracing::info!("stopped following: {}", outcome.stopped);
+    eprintln!("verifier: stopped following: {}", outcome.stopped);
+    emit(&config.output, outcome, &logs)
+}
+
+/// Serves `/metrics` and `/status` from the latest snapshot until `stop`.
+async fn serve_status(
+    addr: SocketAddr,
+    snapshots: watch::Receiver<Arc<Snapshot>>,
+    mut stop: watch::Receiver<bool>,
+) -> Result<(), Error> {
+    let listener = telemetry::http::bind(addr).await.map_err(Error::Listen)?;
+    // With port 0 the OS picks the port: the log names the one bound.
+    let addr = listener.local_addr().unwrap_or(addr);
+    tokio::spawn(telemetry::http::serve(
+        listener,
+        move |path| crate::status::route(path, &snapshots.borrow()),
+        async move {
+            let _ = stop.wait_for(|s| *s).await;
+        },
+    ));
+    tracing::info!("metrics on http://{addr}/metrics, status on http://{addr}/status");
+    Ok(())
+}
+
+/// Prints the result on stdout, writes the artifacts, and returns the verdict.
+fn emit(output: &Output, outcome: Outcome, logs: &Logs) -> Result<Verdict, Error> {
+    let mut report = outcome.report;
+    match output {
+        Output::Check { json } => {
+            if *json {
+                println!("{}", pretty(&report.integrity));
+            } else {
+                print!("{}", report.integrity_text());
+            }
+            Ok(Verdict::of(report.integrity.passed))
+        }
+        Output::Report {
+            format,
+            out,
+            baseline,
+        } => {
+            if let Some(base) = baseline {
+                report.compare(base);
+            }
+            if let Some(dir) = out {
+                crate::artifacts::write(dir, &report, logs)?;
+                eprintln!(
+                    "verifier: report.txt, report.json, report.html and the .hlog files are in {}",
+                    dir.display()
+                );
+            }
+            match format {
+                crate::cli::Format::Text | crate::cli::Format::Html => print!("{}", report.text()),
+                crate::cli::Format::Json => println!("{}", pretty(&report)),
+            }
+            Ok(report.verdict)
+        }
+    }
+}
+
+fn pretty<T: serde::Serialize>(v: &T) -> String {
+    // The report's types serialise to JSON without fail (no maps with non-string keys).
+    serde_json::to_string_pretty(v).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
+}

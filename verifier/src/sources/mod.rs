@@ -1,0 +1,163 @@
+//! The three places the verifier reads, one module each: [`postgres`] (the run manifest, the
+//! outbox, the replication slot), [`kafka`] (its own read of the CDC topic, positioned by time at
+//! the run's start, and the processor group's lag), and [`mongo`] (receipts and projections).
+//! Every error is a [`SourceError`] that names the service, its address and the cause.
+
+pub mod kafka;
+pub mod mongo;
+pub mod postgres;
+
+pub use kafka::{open_topic, parse_record, KafkaReader, LagProbe};
+pub use mongo::{Mongo, IN_CHUNK};
+pub use postgres::Pg;
+
+/// Where the services are.
+#[derive(Debug, Clone)]
+pub struct Endpoints {
+    /// PostgreSQL host.
+    pub pg_host: String,
+    /// PostgreSQL port.
+    pub pg_port: u16,
+    /// PostgreSQL role.
+    pub pg_user: String,
+    /// Its password.
+    pub pg_password: String,
+    /// Database.
+    pub pg_database: String,
+    /// Kafka bootstrap servers.
+    pub bootstrap: String,
+    /// MongoDB connection string (path = database).
+    pub mongodb_uri: String,
+    /// The CDC topic.
+    pub topic: String,
+    /// The verifier's consumer group.
+    pub group: String,
+    /// The processor's consumer group (for its lag).
+    pub processor_group: String,
+}
+
+impl Endpoints {
+    /// PostgreSQL's address as messages name it.
+    pub fn pg_addr(&self) -> String {
+        format!(
+            "{}:{} (database {}, role {})",
+            self.pg_host, self.pg_port, self.pg_database, self.pg_user
+        )
+    }
+}
+
+/// A service the verifier could not read, or a run it could not find: exit code 2. Each
+/// variant names the service and its address, and says what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    /// PostgreSQL refused or did not answer the connection.
+    #[error("PostgreSQL at {addr} is not reachable: {source}; is the stack up (stack/up.sh)? (PGHOST, PGPORT)")]
+    PgConnect {
+        /// Host, port, database and role.
+        addr: String,
+        /// The driver's error.
+        #[source]
+        source: tokio_postgres::Error,
+    },
+    /// The run manifest could not be read.
+    #[error("cannot read the run manifest outbox_demo.runs in PostgreSQL at {addr}: {source}; is the extension installed (CREATE EXTENSION outbox_demo)?")]
+    Manifest {
+        /// Host, port, database and role.
+        addr: String,
+        /// The driver's error.
+        #[source]
+        source: tokio_postgres::Error,
+    },
+    /// A manifest row holds a value this verifier does not know.
+    #[error("run {run_id} in outbox_demo.runs (PostgreSQL at {addr}): {source}; is this verifier older than the extension?")]
+    ManifestValue {
+        /// Host, port, database and role.
+        addr: String,
+        /// The run.
+        run_id: i64,
+        /// The value.
+        #[source]
+        source: crate::manifest::UnknownValue,
+    },
+    /// Another query failed.
+    #[error("PostgreSQL at {addr}: {what}: {source}")]
+    PgQuery {
+        /// Host, port, database and role.
+        addr: String,
+        /// What was being read.
+        what: &'static str,
+        /// The driver's error.
+        #[source]
+        source: tokio_postgres::Error,
+    },
+    /// The manifest holds no run at all.
+    #[error("no generator run yet in outbox_demo.runs; start one with SELECT * FROM demo_generate(1000)")]
+    NoRun,
+    /// The run asked for is not in the manifest.
+    #[error("run {0} is not in outbox_demo.runs; list the runs with SELECT * FROM demo_status()")]
+    UnknownRun(i64),
+    /// `--run next`: no run started in time.
+    #[error("no run started after run {after} within {seconds} s (--idle-timeout); start one with CALL demo_run(1000, 150)")]
+    NoRunAfter {
+        /// The highest run id when the verifier started.
+        after: i64,
+        /// How long it waited.
+        seconds: u64,
+    },
+    /// `--run next`: stopped before a run started.
+    #[error("stopped while waiting for the run after run {0}")]
+    StoppedWaiting(i64),
+    /// Kafka did not answer, or refused a request.
+    #[error("Kafka at {addr} (KAFKA_BOOTSTRAP): {what}: {source}; is the stack up (stack/up.sh)?")]
+    Kafka {
+        /// Bootstrap servers.
+        addr: String,
+        /// What was being done.
+        what: &'static str,
+        /// The client's error.
+        #[source]
+        source: rdkafka::error::KafkaError,
+    },
+    /// The CDC topic could not be read.
+    #[error("Kafka at {addr} (KAFKA_BOOTSTRAP): {source}; stack/up.sh creates the topic and starts Kafka (CDC_TOPIC names it)")]
+    Topic {
+        /// Bootstrap servers.
+        addr: String,
+        /// What could not be read.
+        #[source]
+        source: Box<cdc_kafka::TopicError>,
+    },
+    /// The store refused or did not answer the connection.
+    #[error("the MongoDB store at {uri} (MONGODB_URI) is not reachable: {source}; is the stack up (stack/up.sh)?")]
+    MongoConnect {
+        /// The connection string.
+        uri: String,
+        /// The driver's error.
+        #[source]
+        source: Box<mongodb::error::Error>,
+    },
+    /// A read from the store failed.
+    #[error("the MongoDB store at {uri}: {what}: {source}")]
+    Mongo {
+        /// The connection string.
+        uri: String,
+        /// What was being read.
+        what: String,
+        /// The driver's error.
+        #[source]
+        source: Box<mongodb::error::Error>,
+    },
+    /// A receipt lacks a field the join needs.
+    #[error("receipt {id} in processed_events of the store at {uri}: {problem}; was it written by a consumer that follows docs/design.md?")]
+    BadReceipt {
+        /// The connection string.
+        uri: String,
+        /// The receipt's `_id`.
+        id: String,
+        /// What is wrong with it.
+        problem: String,
+    },
+    /// A task of the follow loop ended (it only does when its service failed for good).
+    #[error("the {0} stopped")]
+    TaskEnded(&'static str),
+}

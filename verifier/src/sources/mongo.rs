@@ -1,0 +1,218 @@
+//! MongoDB: the receipts (`processed_events`) and the projections the integrity rules read.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use events::stages::Stamps;
+use futures_util::TryStreamExt as _;
+use mongodb::bson::{doc, Bson, Document};
+
+use super::{Endpoints, SourceError};
+use crate::integrity::{ActivityDoc, Expected, State, StatisticsDoc};
+use crate::join::Receipt;
+
+/// MongoDB: receipts and projections.
+#[derive(Clone)]
+pub struct Mongo {
+    db: mongodb::Database,
+    uri: String,
+}
+
+/// Largest `$in` list sent in one query.
+pub const IN_CHUNK: usize = 1000;
+
+fn strings(d: &Document, key: &str) -> Vec<String> {
+    d.get_array(key)
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn int(d: &Document, key: &str) -> Option<i64> {
+    match d.get(key)? {
+        Bson::Int64(v) => Some(*v),
+        Bson::Int32(v) => Some(i64::from(*v)),
+        Bson::Double(v) => Some(*v as i64),
+        _ => None,
+    }
+}
+
+impl Mongo {
+    /// Connects and checks that the store answers.
+    pub async fn connect(e: &Endpoints) -> Result<Self, SourceError> {
+        let unreachable = |source| SourceError::MongoConnect {
+            uri: e.mongodb_uri.clone(),
+            source: Box::new(source),
+        };
+        let mut opts = mongodb::options::ClientOptions::parse(&e.mongodb_uri)
+            .await
+            .map_err(unreachable)?;
+        opts.server_selection_timeout = Some(Duration::from_secs(5));
+        opts.app_name = Some("verifier".into());
+        let db_name = opts
+            .default_database
+            .clone()
+            .unwrap_or_else(|| events::names::MONGO_DATABASE.into());
+        let client = mongodb::Client::with_options(opts).map_err(unreachable)?;
+        client
+            .database("admin")
+            .run_command(doc! { "ping": 1 })
+            .await
+            .map_err(unreachable)?;
+        Ok(Self {
+            db: client.database(&db_name),
+            uri: e.mongodb_uri.clone(),
+        })
+    }
+
+    fn error(&self, what: String) -> impl FnOnce(mongodb::error::Error) -> SourceError + '_ {
+        move |source| SourceError::Mongo {
+            uri: self.uri.clone(),
+            what,
+            source: Box::new(source),
+        }
+    }
+
+    async fn by_ids(
+        &self,
+        coll: &str,
+        ids: &[String],
+        projection: Document,
+    ) -> Result<Vec<Document>, SourceError> {
+        let mut out = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(IN_CHUNK) {
+            let cursor = self
+                .db
+                .collection::<Document>(coll)
+                .find(doc! { "_id": { "$in": chunk } })
+                .projection(projection.clone())
+                .batch_size(IN_CHUNK as u32)
+                .await
+                .map_err(self.error(format!("reading {coll}")))?;
+            let docs: Vec<Document> = cursor
+                .try_collect()
+                .await
+                .map_err(self.error(format!("reading {coll}")))?;
+            out.extend(docs);
+        }
+        Ok(out)
+    }
+
+    /// Receipts of the given event ids (`seq` → receipt), where present.
+    pub async fn receipts(&self, ids: &[String]) -> Result<Vec<Receipt>, SourceError> {
+        let docs = self
+            .by_ids(
+                events::names::PROCESSED_EVENTS,
+                ids,
+                doc! { "partition": 0, "offset": 0 },
+            )
+            .await?;
+        docs.iter().map(|d| self.receipt(d)).collect()
+    }
+
+    fn receipt(&self, d: &Document) -> Result<Receipt, SourceError> {
+        let bad = |problem: String| SourceError::BadReceipt {
+            uri: self.uri.clone(),
+            id: d.get_str("_id").unwrap_or("?").to_owned(),
+            problem,
+        };
+        let get = |k: &str| int(d, k).ok_or_else(|| bad(format!("no integer {k}")));
+        let t = d.get_str("event_type").unwrap_or("");
+        Ok(Receipt {
+            seq: get("seq")?,
+            event_type: t.parse().map_err(|e| bad(format!("{e}")))?,
+            stamps: Stamps {
+                t_sched: int(d, "t_sched"),
+                t0: get("t0")?,
+                t0c: get("t0c")?,
+                t1: get("t1")?,
+                t2: int(d, "t2"),
+            },
+            t3: get("t3")?,
+            t5: get("t5")?,
+        })
+    }
+
+    /// Which of `ids` exist in `coll`. Counts first: when all exist (the usual case) no
+    /// document is transferred.
+    async fn existing(
+        &self,
+        coll: &str,
+        ids: &[String],
+        read: &mut u64,
+    ) -> Result<BTreeSet<String>, SourceError> {
+        let mut out = BTreeSet::new();
+        for chunk in ids.chunks(IN_CHUNK) {
+            let c = self.db.collection::<Document>(coll);
+            let n = c
+                .count_documents(doc! { "_id": { "$in": chunk } })
+                .await
+                .map_err(self.error(format!("counting in {coll}")))?;
+            *read += n;
+            if n as usize == chunk.len() {
+                out.extend(chunk.iter().cloned());
+            } else {
+                let docs = self.by_ids(coll, chunk, doc! { "_id": 1 }).await?;
+                out.extend(
+                    docs.iter()
+                        .filter_map(|d| d.get_str("_id").ok().map(str::to_owned)),
+                );
+            }
+        }
+        Ok(out)
+    }
+
+    /// The documents the integrity rules read for one chunk of expectations.
+    pub async fn state(&self, expected: &Expected, read: &mut u64) -> Result<State, SourceError> {
+        use events::names::{ACTIVITIES, STATISTICS, USERS};
+        let ids: Vec<String> = expected.joins.keys().cloned().collect();
+        let activity_docs = self
+            .by_ids(
+                ACTIVITIES,
+                &ids,
+                doc! { "organizer_id": 1, "participants": 1, "applied_events": 1 },
+            )
+            .await?;
+        let stats_docs = self
+            .by_ids(
+                STATISTICS,
+                &ids,
+                doc! { "participant_count": 1, "applied_events": 1 },
+            )
+            .await?;
+        *read += (activity_docs.len() + stats_docs.len()) as u64;
+        let activities: Vec<ActivityDoc> = activity_docs
+            .iter()
+            .map(|d| ActivityDoc {
+                id: d.get_str("_id").unwrap_or("").to_owned(),
+                organizer_id: d.get_str("organizer_id").ok().map(str::to_owned),
+                participants: strings(d, "participants"),
+                applied_events: strings(d, "applied_events"),
+            })
+            .collect();
+        let statistics = stats_docs
+            .iter()
+            .map(|d| {
+                let id = d.get_str("_id").unwrap_or("").to_owned();
+                let s = StatisticsDoc {
+                    id: id.clone(),
+                    participant_count: int(d, "participant_count").unwrap_or(0),
+                    applied_events: strings(d, "applied_events"),
+                };
+                (id, s)
+            })
+            .collect();
+        let want: Vec<String> = State::users_to_check(expected, &activities)
+            .into_iter()
+            .collect();
+        let users = self.existing(USERS, &want, read).await?;
+        Ok(State {
+            users,
+            activities: activities.into_iter().map(|a| (a.id.clone(), a)).collect(),
+            statistics,
+        })
+    }
+}

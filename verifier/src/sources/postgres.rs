@@ -1,0 +1,193 @@
+//! PostgreSQL: the run manifest, the outbox and the replication slot.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use crate::manifest::RunInfo;
+
+use super::{Endpoints, SourceError};
+
+/// A connection to database `app`.
+pub struct Pg {
+    pub(crate) client: tokio_postgres::Client,
+    addr: String,
+}
+
+const RUN_COLUMNS: &str = "run_id, mode, status, n, written, seed, mix, rate, \
+    (extract(epoch from started_at) * 1e6)::bigint, (extract(epoch from finished_at) * 1e6)::bigint";
+
+impl Pg {
+    /// Connects.
+    pub async fn connect(e: &Endpoints) -> Result<Self, SourceError> {
+        let addr = e.pg_addr();
+        let mut config = tokio_postgres::Config::new();
+        config
+            .host(&e.pg_host)
+            .port(e.pg_port)
+            .user(&e.pg_user)
+            .password(&e.pg_password)
+            .dbname(&e.pg_database)
+            .application_name("verifier")
+            // The audit's DROP TABLE IF EXISTS would log a NOTICE for every run.
+            .options("-c client_min_messages=warning")
+            .connect_timeout(Duration::from_secs(5));
+        let (client, connection) =
+            config
+                .connect(tokio_postgres::NoTls)
+                .await
+                .map_err(|source| SourceError::PgConnect {
+                    addr: addr.clone(),
+                    source,
+                })?;
+        tokio::spawn(async move {
+            if let Err(err) = connection.await {
+                tracing::error!("PostgreSQL connection closed: {err}");
+            }
+        });
+        Ok(Self { client, addr })
+    }
+
+    /// Host, port, database and role, as messages name them.
+    pub fn addr(&self) -> &str {
+        &self.addr
+    }
+
+    /// A failed query, with what it was reading.
+    pub(crate) fn query_error(
+        &self,
+        what: &'static str,
+    ) -> impl FnOnce(tokio_postgres::Error) -> SourceError + '_ {
+        move |source| SourceError::PgQuery {
+            addr: self.addr.clone(),
+            what,
+            source,
+        }
+    }
+
+    fn manifest_error(&self, source: tokio_postgres::Error) -> SourceError {
+        SourceError::Manifest {
+            addr: self.addr.clone(),
+            source,
+        }
+    }
+
+    fn run_info(&self, row: &tokio_postgres::Row) -> Result<RunInfo, SourceError> {
+        let run_id: i64 = row.get(0);
+        let bad = |source| SourceError::ManifestValue {
+            addr: self.addr.clone(),
+            run_id,
+            source,
+        };
+        Ok(RunInfo {
+            run_id,
+            mode: row.get::<_, &str>(1).parse().map_err(bad)?,
+            status: row.get::<_, &str>(2).parse().map_err(bad)?,
+            n: row.get(3),
+            written: row.get(4),
+            seed: row.get(5),
+            mix: row.get(6),
+            rate: row.get(7),
+            started_us: row.get(8),
+            finished_us: row.get(9),
+        })
+    }
+
+    /// The manifest rows of `query` (over [`RUN_COLUMNS`]) with its one optional parameter.
+    async fn runs(&self, query: &str, param: Option<i64>) -> Result<Vec<RunInfo>, SourceError> {
+        let q = format!("SELECT {RUN_COLUMNS} FROM outbox_demo.runs {query}");
+        let rows = match param {
+            None => self.client.query(&q, &[]).await,
+            Some(p) => self.client.query(&q, &[&p]).await,
+        }
+        .map_err(|e| self.manifest_error(e))?;
+        rows.iter().map(|r| self.run_info(r)).collect()
+    }
+
+    /// The manifest of run `id`.
+    pub async fn run(&self, id: i64) -> Result<RunInfo, SourceError> {
+        let runs = self.runs("WHERE run_id = $1", Some(id)).await?;
+        runs.into_iter().next().ok_or(SourceError::UnknownRun(id))
+    }
+
+    /// The manifest of the run with the highest id.
+    pub async fn latest(&self) -> Result<RunInfo, SourceError> {
+        let runs = self.runs("ORDER BY run_id DESC LIMIT 1", None).await?;
+        runs.into_iter().next().ok_or(SourceError::NoRun)
+    }
+
+    /// The first run with an id above `id`, if one exists yet.
+    pub async fn run_after(&self, id: i64) -> Result<Option<RunInfo>, SourceError> {
+        let runs = self
+            .runs("WHERE run_id > $1 ORDER BY run_id LIMIT 1", Some(id))
+            .await?;
+        Ok(runs.into_iter().next())
+    }
+
+    /// The highest run id in the manifest (0 when it is empty).
+    pub async fn max_run_id(&self) -> Result<i64, SourceError> {
+        let row = self
+            .client
+            .query_one("SELECT coalesce(max(run_id), 0) FROM outbox_demo.runs", &[])
+            .await
+            .map_err(|e| self.manifest_error(e))?;
+        Ok(row.get(0))
+    }
+
+    /// Rows of the run in the outbox.
+    pub async fn outbox_rows(&self, run_id: i64) -> Result<u64, SourceError> {
+        let n: i64 = self
+            .client
+            .query_one(
+                "SELECT count(*) FROM activity.event_outbox WHERE run_id = $1",
+                &[&run_id],
+            )
+            .await
+            .map_err(self.query_error("counting the run's outbox rows"))?
+            .get(0);
+        Ok(n as u64)
+    }
+
+    /// Event ids of the given seqs of a run (seqs without an outbox row are left out).
+    pub async fn ids(
+        &self,
+        run_id: i64,
+        seqs: &[i64],
+    ) -> Result<BTreeMap<i64, String>, SourceError> {
+        let rows = self
+            .client
+            .query(
+                "SELECT seq, id::text FROM activity.event_outbox WHERE run_id = $1 AND seq = ANY($2)",
+                &[&run_id, &seqs],
+            )
+            .await
+            .map_err(self.query_error("reading event ids from the outbox"))?;
+        Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+    }
+
+    /// `created_at` of one event of the run, µs.
+    pub async fn created_us(&self, run_id: i64, seq: i64) -> Result<Option<i64>, SourceError> {
+        Ok(self
+            .client
+            .query_opt(
+                "SELECT (extract(epoch from created_at) * 1e6)::bigint FROM activity.event_outbox WHERE run_id = $1 AND seq = $2",
+                &[&run_id, &seq],
+            )
+            .await
+            .map_err(self.query_error("reading an event's created_at"))?
+            .map(|r| r.get(0)))
+    }
+
+    /// Bytes of WAL the replication slot has not confirmed (`None`: no such slot).
+    pub async fn slot_lag_bytes(&self) -> Result<Option<i64>, SourceError> {
+        Ok(self
+            .client
+            .query_opt(
+                "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn)::bigint \
+                 FROM pg_replication_slots WHERE slot_name = $1",
+                &[&events::names::REPLICATION_SLOT],
+            )
+            .await
+            .map_err(self.query_error("reading the replication slot"))?
+            .and_then(|r| r.get(0)))
+    }
+}
