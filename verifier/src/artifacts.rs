@@ -8,7 +8,7 @@ use crate::hlog::Logs;
 use crate::report::Report;
 
 /// Writes every artifact of `report` into `dir` (created when missing).
-pub fn write(dir: &Path, report: &Report, logs: &Logs) -> Result<(), Error> {
+pub(crate) fn write(dir: &Path, report: &Report, logs: &Logs) -> Result<(), Error> {
     let failed = |source| Error::Artifacts {
         dir: dir.to_owned(),
         source,

@@ -15,7 +15,7 @@ const AUDIT_CONCURRENCY: usize = 2;
 
 /// Audits MongoDB's state after a run: first the users the run created, then every activity it
 /// touched with every join of it in the outbox (from any run).
-pub async fn audit(pg: &Pg, mongo: &Mongo, run_id: i64) -> Result<Audit, SourceError> {
+pub(crate) async fn audit(pg: &Pg, mongo: &Mongo, run_id: i64) -> Result<Audit, SourceError> {
     let started = std::time::Instant::now();
     let mut auditor = Auditor {
         mongo,

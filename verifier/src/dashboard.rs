@@ -30,7 +30,7 @@ fn known<T: std::fmt::Display>(v: Option<T>) -> String {
 }
 
 /// Draws the dashboard for `s` into `area`.
-pub fn render(f: &mut Frame<'_>, s: &Snapshot) {
+pub(crate) fn render(f: &mut Frame<'_>, s: &Snapshot) {
     let [header, gauge, middle, latency, bottom] = Layout::vertical([
         Constraint::Length(1),
         Constraint::Length(1),
@@ -236,7 +236,7 @@ fn render_recent(f: &mut Frame<'_>, area: Rect, s: &Snapshot) {
 
 /// Owns the terminal until following is done (the snapshot's phase is `done` or the sender is
 /// gone) or the user presses `q` / Esc (then `stop` is set).
-pub fn run(
+pub(crate) fn run(
     mut rx: watch::Receiver<Arc<Snapshot>>,
     stop: watch::Sender<bool>,
 ) -> std::io::Result<()> {

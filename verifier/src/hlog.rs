@@ -14,7 +14,7 @@ use hdrhistogram::serialization::{Serializer as _, V2DeflateSerializer};
 use crate::join::Join;
 
 /// The logs being written, in memory until [`Logs::write`].
-pub struct Logs {
+pub(crate) struct Logs {
     started: Instant,
     last: f64,
     lines: PerStage<String>,
@@ -24,7 +24,7 @@ pub struct Logs {
 
 impl Logs {
     /// Empty logs whose time 0 is now, `start_epoch_s` seconds since the epoch.
-    pub fn new(start_epoch_s: f64) -> Self {
+    pub(crate) fn new(start_epoch_s: f64) -> Self {
         let header = format!(
             "#[Histogram log format version 1.3]\n#[StartTime: {start_epoch_s:.3} (seconds since epoch)]\n#[Values in microseconds; Interval_Max in milliseconds]\n\"StartTimestamp\",\"Interval_Length\",\"Interval_Max\",\"Interval_Compressed_Histogram\"\n"
         );
@@ -39,7 +39,7 @@ impl Logs {
 
     /// Ends an interval: appends each stage's interval histogram (when it has samples) and
     /// resets it.
-    pub fn take(&mut self, join: &mut Join) {
+    pub(crate) fn take(&mut self, join: &mut Join) {
         let now = self.started.elapsed().as_secs_f64();
         for (stage, h) in join.measurements.stages.iter_mut() {
             let h = &mut h.interval;
@@ -72,7 +72,7 @@ impl Logs {
     }
 
     /// Writes `<stage>.hlog` for every stage into `dir`.
-    pub fn write(&self, dir: &Path) -> std::io::Result<()> {
+    pub(crate) fn write(&self, dir: &Path) -> std::io::Result<()> {
         for (stage, text) in self.lines.iter() {
             std::fs::write(dir.join(format!("{stage}.hlog")), text)?;
         }

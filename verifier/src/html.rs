@@ -127,7 +127,7 @@ fn throughput_plot(r: &Report) -> String {
 }
 
 /// The HTML page.
-pub fn render(r: &Report) -> String {
+pub(crate) fn render(r: &Report) -> String {
     let verdict_color = if r.verdict == crate::report::Verdict::Pass {
         "#2ca02c"
     } else {

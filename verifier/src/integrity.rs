@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 /// What the outbox says the state must be.
 #[derive(Debug, Clone, Default)]
-pub struct Expected {
+pub(crate) struct Expected {
     /// Users the run created.
     pub users: BTreeSet<String>,
     /// Activities the run created.
@@ -27,7 +27,7 @@ pub struct Expected {
 
 /// An activity document, the fields the rules read.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct ActivityDoc {
+pub(crate) struct ActivityDoc {
     /// `_id`.
     pub id: String,
     /// `organizer_id` (absent on a stub created by an early join).
@@ -40,7 +40,7 @@ pub struct ActivityDoc {
 
 /// A statistics document, the fields the rules read.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct StatisticsDoc {
+pub(crate) struct StatisticsDoc {
     /// `_id` (the activity id).
     pub id: String,
     /// `participant_count`.
@@ -51,7 +51,7 @@ pub struct StatisticsDoc {
 
 /// What was read from MongoDB.
 #[derive(Debug, Clone, Default)]
-pub struct State {
+pub(crate) struct State {
     /// Ids found in `users` among those asked for.
     pub users: BTreeSet<String>,
     /// Activities found.
@@ -63,7 +63,10 @@ pub struct State {
 impl State {
     /// The user ids the rules need to look up in `users`: the run's users, organizers and
     /// participants of the activities read.
-    pub fn users_to_check(expected: &Expected, activities: &[ActivityDoc]) -> BTreeSet<String> {
+    pub(crate) fn users_to_check(
+        expected: &Expected,
+        activities: &[ActivityDoc],
+    ) -> BTreeSet<String> {
         let mut ids = expected.users.clone();
         for a in activities {
             ids.extend(a.organizer_id.iter().cloned());
@@ -111,7 +114,7 @@ pub struct Finding {
 }
 
 /// Most findings listed one by one (all are counted).
-pub const LISTED: usize = 100;
+pub(crate) const LISTED: usize = 100;
 
 /// The audit of a run, accumulated chunk by chunk: counts by kind and the first [`LISTED`]
 /// findings.
@@ -172,7 +175,7 @@ impl Findings {
 }
 
 /// Applies every rule; findings sorted by kind, then place.
-pub fn audit(expected: &Expected, state: &State) -> Vec<Finding> {
+pub(crate) fn audit(expected: &Expected, state: &State) -> Vec<Finding> {
     let mut out = Findings::default();
     for u in &expected.users {
         if !state.users.contains(u) {

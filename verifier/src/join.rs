@@ -18,14 +18,14 @@ use crate::measure::{Measurements, Timeline};
 
 /// A fixed-size set of seqs 1..=n.
 #[derive(Debug, Clone)]
-pub struct SeqSet {
+pub(crate) struct SeqSet {
     words: Vec<u64>,
     n: u64,
 }
 
 impl SeqSet {
     /// An empty set for seqs 1..=n.
-    pub fn new(n: u64) -> Self {
+    pub(crate) fn new(n: u64) -> Self {
         Self {
             words: vec![0; n.div_ceil(64) as usize],
             n,
@@ -41,7 +41,7 @@ impl SeqSet {
 
     /// Adds `seq`; false when it was already there. Panics on a seq outside 1..=n (callers
     /// check with [`SeqSet::in_range`]).
-    pub fn insert(&mut self, seq: i64) -> bool {
+    pub(crate) fn insert(&mut self, seq: i64) -> bool {
         let (w, bit) = self.slot(seq).expect("seq in range");
         let new = self.words[w] & bit == 0;
         self.words[w] |= bit;
@@ -49,18 +49,18 @@ impl SeqSet {
     }
 
     /// Whether `seq` is in the set.
-    pub fn contains(&self, seq: i64) -> bool {
+    pub(crate) fn contains(&self, seq: i64) -> bool {
         self.slot(seq)
             .is_some_and(|(w, bit)| self.words[w] & bit != 0)
     }
 
     /// Whether `seq` is within 1..=n.
-    pub fn in_range(&self, seq: i64) -> bool {
+    pub(crate) fn in_range(&self, seq: i64) -> bool {
         self.slot(seq).is_some()
     }
 
     /// Seqs from `from` upward that are in `self` but not in `other`, at most `limit`.
-    pub fn difference(&self, other: &SeqSet, from: i64, limit: usize) -> Vec<i64> {
+    pub(crate) fn difference(&self, other: &SeqSet, from: i64, limit: usize) -> Vec<i64> {
         (from.max(1)..=self.n as i64)
             .filter(|&s| self.contains(s) && !other.contains(s))
             .take(limit)
@@ -68,7 +68,7 @@ impl SeqSet {
     }
 
     /// Seqs from `from` upward that are not in the set, at most `limit`.
-    pub fn absent(&self, from: i64, limit: usize) -> Vec<i64> {
+    pub(crate) fn absent(&self, from: i64, limit: usize) -> Vec<i64> {
         (from.max(1)..=self.n as i64)
             .filter(|&s| !self.contains(s))
             .take(limit)
@@ -137,7 +137,7 @@ pub struct Recent {
 }
 
 /// How many recent events the join keeps.
-pub const RECENT: usize = 8;
+pub(crate) const RECENT: usize = 8;
 
 /// Counts of the join, as reports show them.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

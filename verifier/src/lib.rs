@@ -20,28 +20,29 @@
 //! [`logging`], and [`run`].
 #![forbid(unsafe_code)]
 
-pub mod integrity;
-pub mod join;
-pub mod manifest;
-pub mod measure;
-pub mod report;
-pub mod slo;
-pub mod view;
+mod integrity;
+mod join;
+mod manifest;
+mod measure;
+mod report;
+mod slo;
+mod view;
 
-pub mod artifacts;
-pub mod audit;
+mod artifacts;
+mod audit;
 pub mod cli;
 pub mod config;
-pub mod dashboard;
+mod dashboard;
 pub mod error;
-pub mod follow;
-pub mod hlog;
-pub mod html;
+mod follow;
+mod hlog;
+mod html;
 pub mod logging;
-pub mod progress;
+mod progress;
 pub mod run;
-pub mod sources;
-pub mod status;
+mod sources;
+mod status;
 
 pub use config::Config;
 pub use error::Error;
+pub use report::Verdict;

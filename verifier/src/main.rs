@@ -6,8 +6,7 @@ use std::process::ExitCode;
 
 use clap::Parser as _;
 use verifier::cli::Cli;
-use verifier::report::Verdict;
-use verifier::{Config, Error};
+use verifier::{Config, Error, Verdict};
 
 fn main() -> ExitCode {
     match start() {

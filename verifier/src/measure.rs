@@ -10,7 +10,7 @@ use events::EventType;
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
-pub use events::stages::MAX_US;
+pub(crate) use events::stages::MAX_US;
 
 /// One stage's samples: all events, and per event type.
 #[derive(Debug, Clone)]
@@ -147,7 +147,7 @@ pub struct StageSummary {
 }
 
 /// Percentiles of the curve in reports.
-pub const CURVE: [f64; 14] = [
+pub(crate) const CURVE: [f64; 14] = [
     0.0, 10.0, 25.0, 50.0, 75.0, 90.0, 95.0, 99.0, 99.5, 99.9, 99.95, 99.99, 99.999, 100.0,
 ];
 

@@ -10,7 +10,7 @@ use tokio::sync::watch;
 use crate::view::{progress_line, Phase, Snapshot};
 
 /// Prints progress lines until the snapshot says `done` or its sender is gone.
-pub fn spawn(mut rx: watch::Receiver<Arc<Snapshot>>) -> JoinHandle<std::io::Result<()>> {
+pub(crate) fn spawn(mut rx: watch::Receiver<Arc<Snapshot>>) -> JoinHandle<std::io::Result<()>> {
     std::thread::spawn(move || {
         let mut last: Option<(Arc<Snapshot>, Instant)> = None;
         loop {

@@ -6,7 +6,7 @@ use telemetry::prom;
 use crate::view::Snapshot;
 
 /// The response to `path`, or `None` (404).
-pub fn route(path: &str, s: &Snapshot) -> Option<Response> {
+pub(crate) fn route(path: &str, s: &Snapshot) -> Option<Response> {
     match path {
         "/metrics" => Some(Response {
             content_type: prom::CONTENT_TYPE,
@@ -37,7 +37,7 @@ fn gauge<'a>(
 }
 
 /// The Prometheus exposition of a snapshot.
-pub fn metrics(s: &Snapshot) -> String {
+pub(crate) fn metrics(s: &Snapshot) -> String {
     let mut o = String::with_capacity(4096);
     let run = s.run.run_id.to_string();
     counts(&mut o, &run, s);

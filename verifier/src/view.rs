@@ -13,7 +13,7 @@ use crate::measure::StageSummary;
 
 /// Where following is.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum Phase {
+pub(crate) enum Phase {
     /// Nothing known yet.
     #[default]
     Starting,
@@ -51,7 +51,7 @@ impl Serialize for Phase {
 /// Backlog per stage. `None`: not known (the probe's service does not answer, or there is
 /// nothing to measure), shown as unknown, never as 0.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct Backlog {
+pub(crate) struct Backlog {
     /// WAL bytes the replication slot has not confirmed (Debezium's backlog).
     pub slot_lag_bytes: Option<i64>,
     /// Records the processor group has not committed (its Kafka lag).
@@ -68,7 +68,7 @@ pub struct Backlog {
 
 /// What is known while following: the dashboard, `/status` and the progress line show it.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct Snapshot {
+pub(crate) struct Snapshot {
     /// The run.
     pub run: RunInfo,
     /// Seconds since following began.
@@ -107,7 +107,7 @@ pub struct Snapshot {
 
 /// What a snapshot shows besides the join.
 #[derive(Debug, Clone, Default)]
-pub struct Live {
+pub(crate) struct Live {
     /// Seconds since following began.
     pub elapsed_s: f64,
     /// Events reaching Kafka per second, lately.
@@ -122,7 +122,13 @@ pub struct Live {
 
 impl Snapshot {
     /// The snapshot of `join` for `run` in `phase`.
-    pub fn of(run: &RunInfo, join: &Join, phase: Phase, live: Live, backlog: &Backlog) -> Self {
+    pub(crate) fn of(
+        run: &RunInfo,
+        join: &Join,
+        phase: Phase,
+        live: Live,
+        backlog: &Backlog,
+    ) -> Self {
         let c = join.counts();
         let mut stages = join.measurements.summaries(false);
         let by_type = std::mem::take(&mut stages[Stage::EndToEnd.index()].by_type);
@@ -151,7 +157,7 @@ impl Snapshot {
     }
 
     /// The summary of `stage`.
-    pub fn stage(&self, stage: Stage) -> Option<&StageSummary> {
+    pub(crate) fn stage(&self, stage: Stage) -> Option<&StageSummary> {
         self.stages.iter().find(|s| s.name == stage.as_str())
     }
 }
@@ -162,7 +168,7 @@ fn known<T: fmt::Display>(v: Option<T>, unit: &str) -> String {
 }
 
 /// The one-line progress shown without a terminal.
-pub fn progress_line(s: &Snapshot) -> String {
+pub(crate) fn progress_line(s: &Snapshot) -> String {
     let e2e = s.stage(Stage::EndToEnd).filter(|e| e.count > 0);
     let pct = if s.expected == 0 {
         0.0

@@ -10,7 +10,7 @@ mod finish;
 mod history;
 mod probes;
 mod receipts;
-pub mod stop;
+pub(crate) mod stop;
 mod topic;
 
 use std::sync::Arc;
@@ -42,7 +42,7 @@ pub struct Options {
 }
 
 /// The services, connected.
-pub struct Services {
+pub(crate) struct Services {
     /// PostgreSQL.
     pub pg: Pg,
     /// MongoDB.
@@ -53,7 +53,7 @@ pub struct Services {
 
 impl Services {
     /// Connects to PostgreSQL and MongoDB (Kafka is opened per run).
-    pub async fn connect(endpoints: Endpoints) -> Result<Self, SourceError> {
+    pub(crate) async fn connect(endpoints: Endpoints) -> Result<Self, SourceError> {
         Ok(Self {
             pg: Pg::connect(&endpoints).await?,
             mongo: Mongo::connect(&endpoints).await?,
@@ -63,7 +63,7 @@ impl Services {
 }
 
 /// The report, and why following stopped.
-pub struct Outcome {
+pub(crate) struct Outcome {
     /// The report.
     pub report: Report,
     /// Why following stopped.
@@ -77,7 +77,7 @@ const READ_MARGIN_US: i64 = 5_000_000;
 
 /// Follows the run until it is complete, idle, timed out or stopped; then audits and reports.
 /// `snapshots` receives what is known about four times a second; `stop` ends following early.
-pub async fn follow(
+pub(crate) async fn follow(
     s: &Services,
     opts: &Options,
     snapshots: &watch::Sender<Arc<Snapshot>>,

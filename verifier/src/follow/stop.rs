@@ -15,7 +15,7 @@ pub struct Limits {
 
 /// What the follow loop knows when it asks whether to stop.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Progress {
+pub(crate) struct Progress {
     /// Someone asked to stop (Ctrl-C, `q` in the dashboard).
     pub stop_requested: bool,
     /// Every expected event is on Kafka and receipted.
@@ -32,7 +32,7 @@ pub struct Progress {
 
 /// Why following stopped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StopReason {
+pub(crate) enum StopReason {
     /// Stopped by request.
     Requested,
     /// Every event is on Kafka and in MongoDB.
@@ -55,7 +55,7 @@ impl fmt::Display for StopReason {
 }
 
 /// Whether to stop now, and why.
-pub fn decide(p: &Progress, limits: &Limits) -> Option<StopReason> {
+pub(crate) fn decide(p: &Progress, limits: &Limits) -> Option<StopReason> {
     if p.stop_requested {
         Some(StopReason::Requested)
     } else if p.complete && p.caught_up && p.run_finished {

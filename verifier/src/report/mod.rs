@@ -5,7 +5,7 @@ mod text;
 
 use serde::{Deserialize, Serialize};
 
-pub use crate::integrity::LISTED;
+pub(crate) use crate::integrity::LISTED;
 use crate::integrity::{Audit, Finding};
 use crate::join::{Counts, Join, LastStage};
 use crate::manifest::RunInfo;
@@ -14,7 +14,7 @@ use crate::slo::{Actual, Check, Judgement, Slo};
 use events::stages::Stage;
 
 /// Version of the `report.json` layout.
-pub const SCHEMA: &str = "cdc-verifier-report/1";
+pub(crate) const SCHEMA: &str = "cdc-verifier-report/1";
 
 /// The run's verdict: integrity and every judged SLO.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -19,7 +19,10 @@ const TIMEOUT: Duration = Duration::from_secs(10);
 /// Parses a record of the CDC topic: `Some((run_id, event))` for an outbox row of a generator
 /// run; `None` for anything else (other writers, tombstones, undecodable values: the processor
 /// dead-letters those, the verifier does not follow them).
-pub fn parse_record(value: Option<&[u8]>, timestamp_ms: Option<i64>) -> Option<(i64, KafkaEvent)> {
+pub(crate) fn parse_record(
+    value: Option<&[u8]>,
+    timestamp_ms: Option<i64>,
+) -> Option<(i64, KafkaEvent)> {
     let env = decode_envelope(value).ok()?;
     let row = env.after;
     let run_id = row.run_id?;
@@ -77,7 +80,7 @@ fn topic_error(e: &Endpoints) -> impl FnOnce(cdc_kafka::TopicError) -> SourceErr
 }
 
 /// The verifier's reader of the CDC topic.
-pub struct KafkaReader {
+pub(crate) struct KafkaReader {
     /// The consumer, assigned to every partition.
     pub consumer: StreamConsumer,
     /// Per partition, the end offset when the reader started: once past it and every event is
@@ -87,7 +90,7 @@ pub struct KafkaReader {
 
 /// Opens a consumer on every partition of the topic at the first record written at or after
 /// `from_us` (the run's start, less a margin for clock skew).
-pub fn open_topic(e: &Endpoints, from_us: i64) -> Result<KafkaReader, SourceError> {
+pub(crate) fn open_topic(e: &Endpoints, from_us: i64) -> Result<KafkaReader, SourceError> {
     let consumer: StreamConsumer = kafka_config(e, &e.group)
         .create()
         .map_err(kafka_error(e, "cannot create a consumer"))?;
@@ -124,14 +127,14 @@ pub fn open_topic(e: &Endpoints, from_us: i64) -> Result<KafkaReader, SourceErro
 
 /// Reads the processor group's lag: sum over partitions of end offset minus committed offset.
 /// Blocking; one client reused for every probe.
-pub struct LagProbe {
+pub(crate) struct LagProbe {
     consumer: BaseConsumer,
     endpoints: Endpoints,
 }
 
 impl LagProbe {
     /// A client in the processor's group that never joins it (it only reads commits).
-    pub fn new(e: &Endpoints) -> Result<Self, SourceError> {
+    pub(crate) fn new(e: &Endpoints) -> Result<Self, SourceError> {
         Ok(Self {
             consumer: kafka_config(e, &e.processor_group)
                 .create()
@@ -141,7 +144,7 @@ impl LagProbe {
     }
 
     /// The lag (`None` when the group has committed nothing).
-    pub fn lag(&mut self) -> Result<Option<i64>, SourceError> {
+    pub(crate) fn lag(&mut self) -> Result<Option<i64>, SourceError> {
         let e = &self.endpoints;
         let timeout = Duration::from_secs(3);
         let ends =

@@ -3,13 +3,13 @@
 //! the run's start, and the processor group's lag), and [`mongo`] (receipts and projections).
 //! Every error is a [`SourceError`] that names the service, its address and the cause.
 
-pub mod kafka;
-pub mod mongo;
-pub mod postgres;
+pub(crate) mod kafka;
+pub(crate) mod mongo;
+pub(crate) mod postgres;
 
-pub use kafka::{open_topic, parse_record, KafkaReader, LagProbe};
-pub use mongo::{Mongo, IN_CHUNK};
-pub use postgres::Pg;
+pub(crate) use kafka::{open_topic, parse_record, KafkaReader, LagProbe};
+pub(crate) use mongo::{Mongo, IN_CHUNK};
+pub(crate) use postgres::Pg;
 
 /// Where the services are.
 #[derive(Debug, Clone)]

@@ -13,13 +13,13 @@ use crate::join::Receipt;
 
 /// MongoDB: receipts and projections.
 #[derive(Clone)]
-pub struct Mongo {
+pub(crate) struct Mongo {
     db: mongodb::Database,
     uri: String,
 }
 
 /// Largest `$in` list sent in one query.
-pub const IN_CHUNK: usize = 1000;
+pub(crate) const IN_CHUNK: usize = 1000;
 
 fn strings(d: &Document, key: &str) -> Vec<String> {
     d.get_array(key)
@@ -42,7 +42,7 @@ fn int(d: &Document, key: &str) -> Option<i64> {
 
 impl Mongo {
     /// Connects and checks that the store answers.
-    pub async fn connect(e: &Endpoints) -> Result<Self, SourceError> {
+    pub(crate) async fn connect(e: &Endpoints) -> Result<Self, SourceError> {
         let unreachable = |source| SourceError::MongoConnect {
             uri: e.mongodb_uri.clone(),
             source: Box::new(source),
@@ -102,7 +102,7 @@ impl Mongo {
     }
 
     /// Receipts of the given event ids (`seq` → receipt), where present.
-    pub async fn receipts(&self, ids: &[String]) -> Result<Vec<Receipt>, SourceError> {
+    pub(crate) async fn receipts(&self, ids: &[String]) -> Result<Vec<Receipt>, SourceError> {
         let docs = self
             .by_ids(
                 events::names::PROCESSED_EVENTS,
@@ -166,7 +166,11 @@ impl Mongo {
     }
 
     /// The documents the integrity rules read for one chunk of expectations.
-    pub async fn state(&self, expected: &Expected, read: &mut u64) -> Result<State, SourceError> {
+    pub(crate) async fn state(
+        &self,
+        expected: &Expected,
+        read: &mut u64,
+    ) -> Result<State, SourceError> {
         use events::names::{ACTIVITIES, STATISTICS, USERS};
         let ids: Vec<String> = expected.joins.keys().cloned().collect();
         let activity_docs = self

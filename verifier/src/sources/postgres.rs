@@ -8,7 +8,7 @@ use crate::manifest::RunInfo;
 use super::{Endpoints, SourceError};
 
 /// A connection to database `app`.
-pub struct Pg {
+pub(crate) struct Pg {
     pub(crate) client: tokio_postgres::Client,
     addr: String,
 }
@@ -18,7 +18,7 @@ const RUN_COLUMNS: &str = "run_id, mode, status, n, written, seed, mix, rate, \
 
 impl Pg {
     /// Connects.
-    pub async fn connect(e: &Endpoints) -> Result<Self, SourceError> {
+    pub(crate) async fn connect(e: &Endpoints) -> Result<Self, SourceError> {
         let addr = e.pg_addr();
         let mut config = tokio_postgres::Config::new();
         config
@@ -45,11 +45,6 @@ impl Pg {
             }
         });
         Ok(Self { client, addr })
-    }
-
-    /// Host, port, database and role, as messages name them.
-    pub fn addr(&self) -> &str {
-        &self.addr
     }
 
     /// A failed query, with what it was reading.
@@ -104,19 +99,19 @@ impl Pg {
     }
 
     /// The manifest of run `id`.
-    pub async fn run(&self, id: i64) -> Result<RunInfo, SourceError> {
+    pub(crate) async fn run(&self, id: i64) -> Result<RunInfo, SourceError> {
         let runs = self.runs("WHERE run_id = $1", Some(id)).await?;
         runs.into_iter().next().ok_or(SourceError::UnknownRun(id))
     }
 
     /// The manifest of the run with the highest id.
-    pub async fn latest(&self) -> Result<RunInfo, SourceError> {
+    pub(crate) async fn latest(&self) -> Result<RunInfo, SourceError> {
         let runs = self.runs("ORDER BY run_id DESC LIMIT 1", None).await?;
         runs.into_iter().next().ok_or(SourceError::NoRun)
     }
 
     /// The first run with an id above `id`, if one exists yet.
-    pub async fn run_after(&self, id: i64) -> Result<Option<RunInfo>, SourceError> {
+    pub(crate) async fn run_after(&self, id: i64) -> Result<Option<RunInfo>, SourceError> {
         let runs = self
             .runs("WHERE run_id > $1 ORDER BY run_id LIMIT 1", Some(id))
             .await?;
@@ -124,7 +119,7 @@ impl Pg {
     }
 
     /// The highest run id in the manifest (0 when it is empty).
-    pub async fn max_run_id(&self) -> Result<i64, SourceError> {
+    pub(crate) async fn max_run_id(&self) -> Result<i64, SourceError> {
         let row = self
             .client
             .query_one("SELECT coalesce(max(run_id), 0) FROM outbox_demo.runs", &[])
@@ -134,7 +129,7 @@ impl Pg {
     }
 
     /// Rows of the run in the outbox.
-    pub async fn outbox_rows(&self, run_id: i64) -> Result<u64, SourceError> {
+    pub(crate) async fn outbox_rows(&self, run_id: i64) -> Result<u64, SourceError> {
         let n: i64 = self
             .client
             .query_one(
@@ -148,7 +143,7 @@ impl Pg {
     }
 
     /// Event ids of the given seqs of a run (seqs without an outbox row are left out).
-    pub async fn ids(
+    pub(crate) async fn ids(
         &self,
         run_id: i64,
         seqs: &[i64],
@@ -165,7 +160,11 @@ impl Pg {
     }
 
     /// `created_at` of one event of the run, µs.
-    pub async fn created_us(&self, run_id: i64, seq: i64) -> Result<Option<i64>, SourceError> {
+    pub(crate) async fn created_us(
+        &self,
+        run_id: i64,
+        seq: i64,
+    ) -> Result<Option<i64>, SourceError> {
         Ok(self
             .client
             .query_opt(
@@ -178,7 +177,7 @@ impl Pg {
     }
 
     /// Bytes of WAL the replication slot has not confirmed (`None`: no such slot).
-    pub async fn slot_lag_bytes(&self) -> Result<Option<i64>, SourceError> {
+    pub(crate) async fn slot_lag_bytes(&self) -> Result<Option<i64>, SourceError> {
         Ok(self
             .client
             .query_opt(
