@@ -1,20 +1,20 @@
 #!/usr/bin/env bash
-# Benchmark (not a test): how fast outbox_demo writes events, against two baselines, in one run
-# on one machine, printing events/s and ratios:
-#   demo_generate(N)            the extension, bulk mode (one transaction)
-#   plain SQL floor             one INSERT … SELECT generate_series of N rows of the same shape
-#                               and size (time-ordered ids, ~208-byte jsonb) into the same table
-#   Python Faker + psycopg2     bench/python_generator.py, N_PY events (batched execute_values)
-# Targets (issue "outbox_demo"): 1M events in <= 8 s; >= 0.6x the floor; >= 30x Python.
-#
-# It runs in a scratch database, bench_generate, on the stack's PostgreSQL: same cluster and
-# settings, the same activity.event_outbox (sql/outbox.sql) and the installed extension build,
-# but outside database app, so the millions of rows are neither captured into Kafka nor raced
-# by Debezium's decoding while they are measured. The table is emptied and a CHECKPOINT taken
-# before each contender. With --profile, perf records the backend during demo_generate and the
-# inclusive share of each stage of the insert is printed (needs perf: apt-get install linux-perf).
-#
-# Usage: bench/generate.sh [N] [N_PY] [--profile]     defaults: 1000000 100000
+#/ Benchmark (not a test): how fast outbox_demo writes events, against two baselines, in one run
+#/ on one machine, printing events/s and ratios:
+#/   demo_generate(N)            the extension, bulk mode (one transaction)
+#/   plain SQL floor             one INSERT … SELECT generate_series of N rows of the same shape
+#/                               and size (time-ordered ids, ~208-byte jsonb) into the same table
+#/   Python Faker + psycopg2     bench/python_generator.py, N_PY events (batched execute_values)
+#/ Targets (issue "outbox_demo"): 1M events in <= 8 s; >= 0.6x the floor; >= 30x Python.
+#/
+#/ It runs in a scratch database, bench_generate, on the stack's PostgreSQL: same cluster and
+#/ settings, the same activity.event_outbox (sql/outbox.sql) and the installed extension build,
+#/ but outside database app, so the millions of rows are neither captured into Kafka nor raced
+#/ by Debezium's decoding while they are measured. The table is emptied and a CHECKPOINT taken
+#/ before each contender. With --profile, perf records the backend during demo_generate and the
+#/ inclusive share of each stage of the insert is printed (needs perf: apt-get install linux-perf).
+#/
+#/ Usage: bench/generate.sh [N] [N_PY] [--profile]     defaults: 1000000 100000
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../stack/lib.sh"
 
@@ -24,7 +24,7 @@ for a in "$@"; do
   case "$a" in
     --profile) PROFILE=1 ;;
     -h | --help)
-      script_help 2 19
+      script_help
       exit 0
       ;;
     *) args+=("$a") ;;
@@ -53,7 +53,8 @@ RESET ROLE;
 CREATE EXTENSION outbox_demo;
 GRANT INSERT, UPDATE, DELETE ON outbox_demo.runs TO app;
 SQL
-app_psql() { PGPASSWORD="$APP_PASSWORD" psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PGPORT" -U app -d "$DB" "$@"; }
+# Role app's password comes from PGPASSFILE (stack/lib.sh), never from a command line.
+app_psql() { psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PGPORT" -U app -d "$DB" "$@"; }
 
 # Empty table, nothing dirty: each contender starts from the same state.
 fresh() {
@@ -91,7 +92,7 @@ run_floor() {
 
 run_python() {
   "$PY" "$REPO_ROOT/bench/python_generator.py" "$N_PY" \
-    "host=127.0.0.1 port=$PGPORT user=app password=$APP_PASSWORD dbname=$DB"
+    "host=127.0.0.1 port=$PGPORT user=app dbname=$DB"
 }
 
 profile_extension() {

@@ -1,28 +1,28 @@
 #!/usr/bin/env bash
-# Benchmark (not a test): how fast event-processor drains a backlog into the store, against a
-# minimal Python consumer of the usual kind, in one run on one machine:
-#   event-processor            release build, N events pre-loaded in Kafka, into database
-#                              bench_rust (projections + one receipt per event)
-#   Python consumer            bench/python_consumer.py (confluent-kafka + pymongo, one request
-#                              per write, no receipts), the first N_PY of the same events, into
-#                              bench_python
-#   the store alone            pipeline_tool.py store-alone: FerretDB's own insert_many rate and
-#                              guarded-upsert rate, no Kafka, no processing: the ceiling
-# Prints events/s, CPU seconds per 1,000 events (the consumer's own, and the store's) and the
-# ratio. Target (issue "event-processor"): >= 5x the Python consumer.
-#
-# The N events are written by demo_generate(N) in database app and captured by Debezium, so the
-# stack must be up (stack/up.sh). The Python consumer gets the first N_PY events (default
-# 20,000: at one request per write it needs minutes per 100,000); its collections are smaller,
-# which favours it. Both start from the same offsets; neither commits to event-processor-group.
-#
-# Usage: bench/processor.sh [N] [N_PY]     defaults: 200000 20000
+#/ Benchmark (not a test): how fast event-processor drains a backlog into the store, against a
+#/ minimal Python consumer of the usual kind, in one run on one machine:
+#/   event-processor            release build, N events pre-loaded in Kafka, into database
+#/                              bench_rust (projections + one receipt per event)
+#/   Python consumer            bench/python_consumer.py (confluent-kafka + pymongo, one request
+#/                              per write, no receipts), the first N_PY of the same events, into
+#/                              bench_python
+#/   the store alone            pipeline_tool.py store-alone: FerretDB's own insert_many rate and
+#/                              guarded-upsert rate, no Kafka, no processing: the ceiling
+#/ Prints events/s, CPU seconds per 1,000 events (the consumer's own, and the store's) and the
+#/ ratio. Target (issue "event-processor"): >= 5x the Python consumer.
+#/
+#/ The N events are written by demo_generate(N) in database app and captured by Debezium, so the
+#/ stack must be up (stack/up.sh). The Python consumer gets the first N_PY events (default
+#/ 20,000: at one request per write it needs minutes per 100,000); its collections are smaller,
+#/ which favours it. Both start from the same offsets; neither commits to event-processor-group.
+#/
+#/ Usage: bench/processor.sh [N] [N_PY]     defaults: 200000 20000
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../stack/lib.sh"
 
 case "${1:-}" in
   -h | --help)
-    script_help 2 20
+    script_help
     exit 0
     ;;
 esac
@@ -51,7 +51,7 @@ store_cpu() { if [ -n "$ferretdb_pid" ]; then cpu_seconds "$ferretdb_pid"; else 
 # ---- pre-load N events into Kafka
 start="$("$PY" "$TOOL" ends "$CDC_TOPIC")"
 log "bench: demo_generate($N) in database app; Debezium captures it into $CDC_TOPIC"
-counts="$(PGPASSWORD=app psql -X -q -h 127.0.0.1 -p "$PGPORT" -U app -d app -tAc "SELECT users || ',' || activities || ',' || participants FROM demo_generate($N)")"
+counts="$(psql -X -q -h 127.0.0.1 -p "$PGPORT" -U app -d app -tAc "SELECT users || ',' || activities || ',' || participants FROM demo_generate($N)")"
 total() { tr ',' '\n' <<<"$1" | awk -F: '{ s += $2 } END { print s }'; }
 want=$(($(total "$start") + N))
 for _ in $(seq 1 600); do

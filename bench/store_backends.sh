@@ -19,12 +19,19 @@ pg_healthy || die "PostgreSQL at $PG_ADDR is not up: run stack/up.sh"
 
 PY="$(bench_venv pymongo 'pymongo==4.20.1')"
 
-pg_admin -d postgres <<'SQL'
-SELECT 'CREATE ROLE ferretdb_bench LOGIN PASSWORD ''ferretdb_bench'''
+# The bench role's password is generated once, like the stack's (.stack/secrets/), and reaches
+# psql on its standard input and FerretDB in its environment, never on a command line.
+bench_password="$(password ferretdb_bench)"
+{
+  printf '\\set pw %s\n' "$(psql_quote "$bench_password")"
+  cat <<'SQL'
+SELECT 'CREATE ROLE ferretdb_bench LOGIN'
  WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'ferretdb_bench') \gexec
+ALTER ROLE ferretdb_bench PASSWORD :'pw';
 SELECT 'CREATE DATABASE ferretdb_bench OWNER ferretdb_bench'
  WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = 'ferretdb_bench') \gexec
 SQL
+} | pg_admin -d postgres >/dev/null || die "creating the bench role and database failed"
 
 work="$(mktemp -d)"
 pids=()
@@ -34,10 +41,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-"$FERRETDB_BIN" --listen-addr=127.0.0.1:27018 --handler=postgresql \
-  --postgresql-url="postgres://ferretdb_bench:ferretdb_bench@$PG_ADDR/ferretdb_bench" \
-  --state-dir="$work/state-pg" --telemetry=disable --debug-addr=- --log-level=warn >"$work/pg.log" 2>&1 &
-pids+=($!)
 start_ferretdb() { # NAME ADDR ARGS...
   local name="$1" addr="$2"
   shift 2
@@ -48,8 +51,8 @@ start_ferretdb() { # NAME ADDR ARGS...
   die "bench FerretDB $name on $addr did not start; see $work/$name.log"
 }
 mkdir -p "$work/sqlite" "$work/sqlite-normal"
-start_ferretdb postgresql 127.0.0.1:27018 --handler=postgresql \
-  --postgresql-url="postgres://ferretdb_bench:ferretdb_bench@$PG_ADDR/ferretdb_bench"
+FERRETDB_POSTGRESQL_URL="postgres://ferretdb_bench:$bench_password@$PG_ADDR/ferretdb_bench" \
+  start_ferretdb postgresql 127.0.0.1:27018 --handler=postgresql
 start_ferretdb sqlite 127.0.0.1:27019 --handler=sqlite --sqlite-url="file:$work/sqlite/"
 start_ferretdb sqlite-normal 127.0.0.1:27020 --handler=sqlite \
   --sqlite-url="file:$work/sqlite-normal/?_pragma=synchronous(normal)"

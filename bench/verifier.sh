@@ -1,24 +1,24 @@
 #!/usr/bin/env bash
-# Benchmark (not a test): the verifier following one large run through the real pipeline.
-#   demo_generate(N) in database app → Debezium → Kafka → event-processor (release, its own
-#   group and MongoDB database bench_verifier) → FerretDB, while `verifier watch` (release)
-#   follows the run from its first event to the report.
-# Prints the verifier's peak RSS and CPU seconds (GNU time), and how long after the last event
-# was written to MongoDB the report was ready: split into noticing that every event is
-# accounted for, and auditing MongoDB's state (which reads every document the run touched).
-# Targets (issue "verifier"): peak RSS <= 64 MB through a 1,000,000-event run; report <= 5 s
-# after the last event. Ratios against them are printed.
-#
-# The processor drains ~1,200 events/s into FerretDB on 2 cores, so N = 1,000,000 takes about
-# 15 minutes; N = 100,000 about 1.5.
-#
-# Usage: bench/verifier.sh [N]     default: 1000000
+#/ Benchmark (not a test): the verifier following one large run through the real pipeline.
+#/   demo_generate(N) in database app → Debezium → Kafka → event-processor (release, its own
+#/   group and MongoDB database bench_verifier) → FerretDB, while `verifier watch` (release)
+#/   follows the run from its first event to the report.
+#/ Prints the verifier's peak RSS and CPU seconds (GNU time), and how long after the last event
+#/ was written to MongoDB the report was ready: split into noticing that every event is
+#/ accounted for, and auditing MongoDB's state (which reads every document the run touched).
+#/ Targets (issue "verifier"): peak RSS <= 64 MB through a 1,000,000-event run; report <= 5 s
+#/ after the last event. Ratios against them are printed.
+#/
+#/ The processor drains ~1,200 events/s into FerretDB on 2 cores, so N = 1,000,000 takes about
+#/ 15 minutes; N = 100,000 about 1.5.
+#/
+#/ Usage: bench/verifier.sh [N]     default: 1000000
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../stack/lib.sh"
 
 case "${1:-}" in
   -h | --help)
-    script_help 2 16
+    script_help
     exit 0
     ;;
 esac
@@ -47,10 +47,10 @@ trap 'if kill -0 "$processor_pid" 2>/dev/null; then kill -TERM "$processor_pid";
 trap 'exit 143' INT TERM
 
 log "bench: demo_generate($N) in database app"
-run_id="$(PGPASSWORD=app psql -X -q -h 127.0.0.1 -p "$PGPORT" -U app -d app -tAc "SELECT run_id FROM demo_generate($N)")"
+run_id="$(psql -X -q -h 127.0.0.1 -p "$PGPORT" -U app -d app -tAc "SELECT run_id FROM demo_generate($N)")"
 log "bench: run $run_id written; verifier watch follows it (progress in $OUT/verifier.err)"
 set +e
-PGPASSWORD=app /usr/bin/time -f '%M %U %S %e' -o "$OUT/time" \
+/usr/bin/time -f '%M %U %S %e' -o "$OUT/time" \
   "$REPO_ROOT/target/release/verifier" watch --run "$run_id" --listen off --out "$OUT/report" \
   --format json --idle-timeout 120 >"$OUT/report.stdout" 2>"$OUT/verifier.err"
 rc=$?

@@ -1,27 +1,28 @@
 #!/usr/bin/env bash
-# THE test command (README): brings the real stack up, then runs every check; any failure fails it.
-#   1. stack/up.sh                        PostgreSQL, Kafka, Kafka Connect + Debezium, FerretDB
-#   2. cargo fmt --check
-#   3. cargo clippy --workspace --all-targets -- -D warnings
-#   4. pgrx tests of pg_extension/        (as root: --runas postgres --pgdata .stack/pgrx-test)
-#   5. the release build of the extension installed into PostgreSQL (step 4 leaves a test build)
-#      and the extension in database app brought up to date with it
-#   6. the SQL regression test of the extension's user-visible API (pg_regress against the
-#      stack's PostgreSQL: pg_extension/tests/pg_regress/{sql,expected})
-#   7. workspace tests: unit and property tests of every crate, and the end-to-end tests in
-#      tests/ against the real stack
-#   8. the release build of event-processor and verifier (what the demo runs)
-#   9. docker/docker-compose.yml checked (tests/compose.sh; CI has no Docker engine to run it)
-#  10. the demo's tests (tests/demo.sh): full_demo.sh without a terminal, the dashboard in tmux,
-#      cleanup.sh's and setup.sh's refusals
-# Prints the duration of each step and of the whole run.
+#/ THE test command (README): brings the real stack up, then runs every check; any failure fails it.
+#/   1. stack/up.sh                        PostgreSQL, Kafka, Kafka Connect + Debezium, FerretDB
+#/   2. cargo fmt --check
+#/   3. every script's --help (tests/help.sh)
+#/   4. cargo clippy --workspace --all-targets -- -D warnings
+#/   5. pgrx tests of pg_extension/        (as root: --runas postgres --pgdata .stack/pgrx-test)
+#/   6. the release build of the extension installed into PostgreSQL (step 5 leaves a test build)
+#/      and the extension in database app brought up to date with it
+#/   7. the SQL regression test of the extension's user-visible API (pg_regress against the
+#/      stack's PostgreSQL: pg_extension/tests/pg_regress/{sql,expected})
+#/   8. workspace tests: unit and property tests of every crate, and the end-to-end tests in
+#/      tests/ against the real stack
+#/   9. the release build of event-processor and verifier (what the demo runs)
+#/  10. docker/docker-compose.yml checked (tests/compose.sh; CI has no Docker engine to run it)
+#/  11. the demo's tests (tests/demo.sh): full_demo.sh without a terminal, the dashboard in tmux,
+#/      cleanup.sh's and setup.sh's refusals
+#/ Prints the duration of each step and of the whole run.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source stack/lib.sh
 
 case "${1:-}" in
   -h | --help)
-    script_help 2 14
+    script_help
     exit 0
     ;;
   "") ;;
@@ -71,6 +72,7 @@ sql_regression() {
 
 step "stack up" stack/up.sh
 step "cargo fmt --check" cargo fmt --all --check
+step "scripts' --help" tests/help.sh
 step "cargo clippy" cargo clippy --workspace --all-targets -- -D warnings
 step "pgrx tests" pgrx_tests
 step "install the release extension" install_extension

@@ -1,15 +1,16 @@
 -- Cluster-level objects of the application: its roles and its database.
--- Run by stack/up.sh as a superuser, connected to the "postgres" database:
---   psql -v app_password=... -v debezium_password=... -f sql/roles.sql
+-- Run by stack/up.sh as a superuser, connected to the "postgres" database, with the passwords
+-- set as psql variables on its standard input (never on a command line):
+--   \set app_password ...  \set debezium_password ...  \i sql/roles.sql
 -- Idempotent: creates what is missing, resets the two passwords, destroys nothing.
 
 \if :{?app_password}
 \else
-  \set app_password app
+  DO $$ BEGIN RAISE EXCEPTION 'sql/roles.sql needs the variables app_password and debezium_password (stack/up.sh sets them from .stack/secrets/)'; END $$;
 \endif
 \if :{?debezium_password}
 \else
-  \set debezium_password debezium
+  DO $$ BEGIN RAISE EXCEPTION 'sql/roles.sql needs the variable debezium_password (stack/up.sh sets it from .stack/secrets/)'; END $$;
 \endif
 
 -- app: owns database app, schema activity and the outbox. The processor, the verifier and the

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Stops what stack/up.sh started, by the pids it recorded in .stack/run/, and nothing else: a
-# PostgreSQL cluster that was already running when up.sh came is left running, and so are
-# services named by KAFKA_BOOTSTRAP or MONGODB_URI. Data stays in .stack/data/.
-# Usage: stack/down.sh [PART...]   PART: connect ferretdb kafka postgresql (default: all)
+#/ Stops what stack/up.sh started, by the pids it recorded in .stack/run/, and nothing else: a
+#/ PostgreSQL cluster that was already running when up.sh came is left running, and so are
+#/ services named by KAFKA_BOOTSTRAP or MONGODB_URI. Data stays in .stack/data/.
+#/ Usage: stack/down.sh [PART...]   PART: connect ferretdb kafka postgresql (default: all)
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -36,7 +36,7 @@ for part in "${parts[@]}"; do
   case "$part" in
     connect | ferretdb | kafka | postgresql) stop_pid "$part" ;;
     -h | --help)
-      script_help 2 6
+      script_help
       exit 0
       ;;
     *) die "unknown part '$part' (known: connect ferretdb kafka postgresql)" ;;

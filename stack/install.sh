@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
-# Installs everything the local stack needs that is missing, from the package registries only:
-#   Debian packages  PostgreSQL 15 server and headers, clang/libclang, sudo, build tools
-#   Maven Central    Kafka 4.3 broker, Connect and tools, a log4j2 binding (stack/maven/kafka),
-#                    the Debezium 3.6.1 PostgreSQL connector (stack/maven/debezium)
-#   Go module proxy  FerretDB v1.24.2, built from the wrapper module in stack/ferretdb
-#   crates.io        cargo-pgrx 0.18.1, then `cargo pgrx init` against the system PostgreSQL 15
-# and builds and installs the outbox_demo extension from pg_extension/.
-#
-# Idempotent, asks nothing, safe to re-run: each step checks first and does nothing when its
-# result is already in place. Usage: stack/install.sh [--no-extension]
+#/ Installs everything the local stack needs that is missing, from the package registries only:
+#/   Debian packages  PostgreSQL 15 server and headers, clang/libclang, sudo, build tools
+#/   Maven Central    Kafka 4.3 broker, Connect and tools, a log4j2 binding (stack/maven/kafka),
+#/                    the Debezium 3.6.1 PostgreSQL connector (stack/maven/debezium)
+#/   Go module proxy  FerretDB v1.24.2, built from the wrapper module in stack/ferretdb
+#/   crates.io        cargo-pgrx 0.18.1, then `cargo pgrx init` against the system PostgreSQL 15
+#/ and builds and installs the outbox_demo extension from pg_extension/.
+#/
+#/ Idempotent, asks nothing, safe to re-run: each step checks first and does nothing when its
+#/ result is already in place. Usage: stack/install.sh [--no-extension]
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -16,7 +16,7 @@ WITH_EXTENSION=1
 case "${1:-}" in
   --no-extension) WITH_EXTENSION=0 ;;
   -h | --help)
-    script_help 2 12
+    script_help
     exit 0
     ;;
   "") ;;
@@ -72,6 +72,20 @@ maven_folder "$STACK_SRC/maven/debezium/pom.xml" "$DEBEZIUM_DIR"
 # build/version/version.txt, which the module zip lacks. So: vendor the wrapper module, write
 # that file into the vendored copy, apply stack/ferretdb/patches/*.patch, build with -mod=vendor.
 # The build is redone when the wrapper module or a patch changes (stamp next to the binary).
+# build_ferretdb DIR -> vendors, patches and builds FerretDB in DIR. Every step is checked on
+# its own: `set -e` does nothing in a function or subshell called as `… || die`, and a failed
+# `go mod vendor` or patch must never leave an unpatched binary that still counts as built.
+build_ferretdb() {
+  local src=vendor/github.com/FerretDB/FerretDB p
+  cd "$1" || return 1
+  go mod vendor || return 1
+  echo "$FERRETDB_VERSION" >"$src/build/version/version.txt" || return 1
+  for p in "$STACK_SRC"/ferretdb/patches/*.patch; do
+    echo "applying $(basename "$p")"
+    patch -p1 -d "$src" --forward --batch <"$p" || return 1
+  done
+  go build -mod=vendor -trimpath -o "$FERRETDB_BIN" github.com/FerretDB/FerretDB/cmd/ferretdb
+}
 ferretdb_stamp="$(cat "$STACK_SRC"/ferretdb/go.mod "$STACK_SRC"/ferretdb/go.sum "$STACK_SRC"/ferretdb/patches/*.patch | sha256sum | cut -c1-16)"
 if mongodb_is_local && [ "$(cat "$FERRETDB_BIN.stamp" 2>/dev/null)" != "$ferretdb_stamp" ]; then
   command -v go >/dev/null || die "Go 1.24 or newer is needed to build FerretDB (not found on PATH)"
@@ -80,18 +94,8 @@ if mongodb_is_local && [ "$(cat "$FERRETDB_BIN.stamp" 2>/dev/null)" != "$ferretd
   rm -rf "$build"
   mkdir -p "$build" "$(dirname "$FERRETDB_BIN")"
   cp "$STACK_SRC/ferretdb/go.mod" "$STACK_SRC/ferretdb/go.sum" "$STACK_SRC/ferretdb/tools.go" "$build/"
-  (
-    set -e
-    cd "$build"
-    go mod vendor
-    src=vendor/github.com/FerretDB/FerretDB
-    echo "$FERRETDB_VERSION" >"$src/build/version/version.txt"
-    for p in "$STACK_SRC"/ferretdb/patches/*.patch; do
-      echo "applying $(basename "$p")"
-      patch -p1 -d "$src" --forward --batch <"$p"
-    done
-    go build -mod=vendor -trimpath -o "$FERRETDB_BIN" github.com/FerretDB/FerretDB/cmd/ferretdb
-  ) >"$LOG_DIR/ferretdb-build.log" 2>&1 || die "FerretDB build failed; see $LOG_DIR/ferretdb-build.log"
+  (build_ferretdb "$build") >"$LOG_DIR/ferretdb-build.log" 2>&1 ||
+    die "FerretDB build failed; see $LOG_DIR/ferretdb-build.log"
   # Captured first: `--version | grep -q` fails under pipefail when grep exits on the first line
   # and FerretDB then dies of SIGPIPE writing the rest.
   built_version="$("$FERRETDB_BIN" --version)" || die "the FerretDB binary built at $FERRETDB_BIN does not run; see $LOG_DIR/ferretdb-build.log"

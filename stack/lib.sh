@@ -40,9 +40,55 @@ CDC_PARTITIONS="${CDC_PARTITIONS:-3}"
 CONNECTOR_NAME=outbox-connector
 SLOT_NAME=debezium_outbox
 
-# Roles the stack creates (local development passwords; override through the environment).
-APP_PASSWORD="${APP_PASSWORD:-app}"
-DEBEZIUM_PASSWORD="${DEBEZIUM_PASSWORD:-debezium}"
+# Secrets: the passwords of roles app and debezium are generated once per install into
+# .stack/secrets/ (a folder and files readable by their owner only; APP_PASSWORD and
+# DEBEZIUM_PASSWORD override them). stack/up.sh writes from them pgpass (libpq's password file,
+# for psql, the verifier and the tests) and connect.properties (read by Kafka Connect's file
+# config provider, so its REST API shows a placeholder instead of the password). No password is
+# passed on a command line or written to a log.
+SECRETS_DIR="$STACK_DIR/secrets"
+# psql in every script finds role app's password there (unless PGPASSWORD or PGPASSFILE say
+# otherwise); so does the verifier.
+export PGPASSFILE="${PGPASSFILE:-$SECRETS_DIR/pgpass}"
+
+# password ROLE -> the role's password: $APP_PASSWORD or $DEBEZIUM_PASSWORD when set, else the
+# one generated for this install (created on first use).
+password() {
+  local var file pw
+  var="$(tr '[:lower:]' '[:upper:]' <<<"$1")_PASSWORD"
+  if [ -n "${!var:-}" ]; then
+    printf '%s' "${!var}"
+    return
+  fi
+  file="$SECRETS_DIR/$1.password"
+  if [ ! -s "$file" ]; then
+    (umask 077 && mkdir -p "$SECRETS_DIR" && chmod 700 "$SECRETS_DIR") ||
+      die "cannot create $SECRETS_DIR"
+    pw="$(head -c 48 /dev/urandom | base64 -w0)"
+    pw="${pw//[^A-Za-z0-9]/}"
+    (umask 077 && printf '%s' "${pw:0:24}" >"$file") || die "cannot write $file"
+  fi
+  cat "$file"
+}
+
+# psql_quote TEXT -> TEXT as one single-quoted argument of a psql meta-command.
+psql_quote() {
+  local t="${1//\\/\\\\}"
+  printf "'%s'" "${t//\'/\'\'}"
+}
+
+# write_secrets -> (re)writes pgpass and connect.properties from the two passwords, owner-only.
+write_secrets() {
+  local app debezium
+  app="$(password app)"
+  debezium="$(password debezium)"
+  (
+    umask 077
+    printf '127.0.0.1:%s:*:app:%s\n127.0.0.1:%s:*:debezium:%s\n' "$PGPORT" "$app" "$PGPORT" "$debezium" >"$SECRETS_DIR/pgpass"
+    printf 'debezium.password=%s\n' "$debezium" >"$SECRETS_DIR/connect.properties"
+  ) || die "cannot write the secrets in $SECRETS_DIR"
+  chmod 600 "$SECRETS_DIR"/* || die "cannot restrict the secrets in $SECRETS_DIR to their owner"
+}
 
 # Who runs what: the local store is skipped when MONGODB_URI points elsewhere, Kafka likewise
 # when KAFKA_BOOTSTRAP does.
@@ -53,9 +99,9 @@ mongodb_is_local() { [ "$MONGODB_URI" = "$LOCAL_MONGODB_URI" ]; }
 # DIE_STATUS (1 here; 2 in scripts/demo, where 1 means a failed verification).
 LOG_TAG="${LOG_TAG:-stack}"
 log() { printf '[%s] %s\n' "$LOG_TAG" "$*" >&2; }
-# Prints lines FROM..TO of the running script's header comment, without the leading "# ": the
-# scripts' --help.
-script_help() { sed -n "$1,$2p" "$0" | sed 's/^# \{0,1\}//'; }
+# The scripts' --help: every line of the running script marked "#/" (its header), without the
+# mark. A marked block, not line numbers, so a help text is never cut off or padded with code.
+script_help() { sed -n 's@^#/ \{0,1\}@@p' "$0"; }
 die() {
   printf '[%s] ERROR: %s\n' "$LOG_TAG" "$*" >&2
   exit "${DIE_STATUS:-1}"
@@ -179,17 +225,20 @@ ferretdb_healthy() {
   fi
 }
 
-# Renders a config template from stack/config into .stack/conf, replacing @NAME@ with $NAME.
+# Renders a config template from stack/config into .stack/conf, replacing @NAME@ with $NAME;
+# the folder and the file are readable by their owner only.
 render() {
   local src="$STACK_SRC/config/$1" dst="$CONF_DIR/$1" name
-  mkdir -p "$CONF_DIR"
+  (umask 077 && mkdir -p "$CONF_DIR") || die "cannot create $CONF_DIR"
+  chmod 700 "$CONF_DIR" || die "cannot restrict $CONF_DIR to its owner"
   local content
   content="$(cat "$src")"
-  for name in STACK_DIR DATA_DIR LOG_DIR PLUGIN_DIR KAFKA_BOOTSTRAP PGPORT CDC_TOPIC \
-    CONNECTOR_NAME SLOT_NAME DEBEZIUM_PASSWORD; do
+  for name in STACK_DIR DATA_DIR LOG_DIR PLUGIN_DIR SECRETS_DIR KAFKA_BOOTSTRAP PGPORT CDC_TOPIC \
+    CONNECTOR_NAME SLOT_NAME; do
     content="${content//@$name@/${!name}}"
   done
-  printf '%s\n' "$content" >"$dst"
+  (umask 077 && printf '%s\n' "$content" >"$dst") || die "cannot write $dst"
+  chmod 600 "$dst" || die "cannot restrict $dst to its owner"
   printf '%s\n' "$dst"
 }
 

@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# Prints one line per part of the local stack: healthy or down, address, pid, log.
-# Exits 0 when every part is healthy, 1 otherwise.
+#/ Prints one line per part of the local stack: healthy or down, address, pid, log.
+#/ Exits 0 when every part is healthy, 1 otherwise.
 set -uo pipefail # a part that is down is reported, not fatal
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 case "${1:-}" in
   -h | --help)
-    script_help 2 3
+    script_help
     exit 0
     ;;
 esac

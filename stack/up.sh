@@ -1,19 +1,19 @@
 #!/usr/bin/env bash
-# Starts the real CDC pipeline on this machine, each part only when it is not already healthy,
-# and waits until every part is healthy:
-#   postgresql  127.0.0.1:5432   PostgreSQL 15, wal_level=logical, database app, sql/*.sql applied
-#   kafka       127.0.0.1:9092   Kafka (KRaft, one node); topic postgres.activity.event_outbox
-#   connect     127.0.0.1:8083   Kafka Connect standalone + Debezium PostgreSQL connector
-#   ferretdb    127.0.0.1:27017  FerretDB (MongoDB wire protocol), SQLite backend, patched (stack/ferretdb)
-# Kafka is skipped when KAFKA_BOOTSTRAP points elsewhere, FerretDB when MONGODB_URI does.
-# Runs stack/install.sh first when something is missing. State, pids and logs: .stack/.
-# Running it twice changes nothing; after a part dies, it restarts only that part.
+#/ Starts the real CDC pipeline on this machine, each part only when it is not already healthy,
+#/ and waits until every part is healthy:
+#/   postgresql  127.0.0.1:5432   PostgreSQL 15, wal_level=logical, database app, sql/*.sql applied
+#/   kafka       127.0.0.1:9092   Kafka (KRaft, one node); topic postgres.activity.event_outbox
+#/   connect     127.0.0.1:8083   Kafka Connect standalone + Debezium PostgreSQL connector
+#/   ferretdb    127.0.0.1:27017  FerretDB (MongoDB wire protocol), SQLite backend, patched (stack/ferretdb)
+#/ Kafka is skipped when KAFKA_BOOTSTRAP points elsewhere, FerretDB when MONGODB_URI does.
+#/ Runs stack/install.sh first when something is missing. State, pids and logs: .stack/.
+#/ Running it twice changes nothing; after a part dies, it restarts only that part.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 case "${1:-}" in
   -h | --help)
-    script_help 2 11
+    script_help
     exit 0
     ;;
   "") ;;
@@ -21,6 +21,8 @@ case "${1:-}" in
 esac
 
 mkdir -p "$RUN_DIR" "$LOG_DIR" "$DATA_DIR"
+# Rendered configs are their owner's only (those an older stack/up.sh left readable too).
+if [ -d "$CONF_DIR" ]; then chmod -R go-rwx "$CONF_DIR" || die "cannot restrict $CONF_DIR to its owner"; fi
 
 # ---------------------------------------------------------------- install what is missing
 install_needed() {
@@ -127,8 +129,13 @@ pg_up() {
     log "postgresql: warning: synchronous_commit=off delays what CDC sees until the WAL is flushed"
   fi
 
-  pg_admin -d postgres -v app_password="$APP_PASSWORD" -v debezium_password="$DEBEZIUM_PASSWORD" \
-    -f "$REPO_ROOT/sql/roles.sql" >/dev/null || die "applying sql/roles.sql failed"
+  write_secrets
+  # The passwords reach psql on its standard input, never on its command line.
+  {
+    printf '\\set app_password %s\n' "$(psql_quote "$(password app)")"
+    printf '\\set debezium_password %s\n' "$(psql_quote "$(password debezium)")"
+    printf '\\i %s\n' "$REPO_ROOT/sql/roles.sql"
+  } | pg_admin -d postgres >/dev/null || die "applying sql/roles.sql failed"
   pg_admin -d app -f "$REPO_ROOT/sql/schema.sql" >/dev/null || die "applying sql/schema.sql failed"
   ensure_extension
 }
@@ -204,7 +211,19 @@ discard_stale_offsets() {
   mv -f "$file" "$file.stale"
 }
 
+# Whether the running connector's config shows its password (a worker started by an older
+# stack/up.sh, before the password moved into .stack/secrets/connect.properties).
+connector_shows_password() {
+  local config
+  config="$(curl -fsS --max-time 3 "http://$CONNECT_ADDR/connectors/$CONNECTOR_NAME/config" 2>/dev/null)" || return 1
+  jq -e '."database.password" | startswith("${file:") | not' <<<"$config" >/dev/null
+}
+
 connect_up() {
+  if connect_healthy && connector_shows_password; then
+    log "connect: the running connector's config holds its password (started by an older stack/up.sh); restarting the worker to read it from $SECRETS_DIR"
+    "$STACK_SRC/down.sh" connect
+  fi
   connect_healthy && return
   local logfile="$LOG_DIR/connect.log"
   if connect_running; then

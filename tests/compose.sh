@@ -3,7 +3,8 @@
 # `docker compose config --quiet` where the compose plugin exists; otherwise the YAML is parsed
 # and checked: the six services of the pipeline exist, every build names a Dockerfile and every
 # file a Dockerfile COPYs exists in the repository, every depends_on names a service of the file,
-# published ports bind 127.0.0.1 only, and the services get the environment names of DESIGN.md.
+# published ports bind 127.0.0.1 only, the services get the environment names of docs/design.md,
+# and no password is written in the file (each *PASSWORD is a required ${VAR:?…} substitution).
 #
 # Usage: tests/compose.sh
 set -euo pipefail
@@ -64,6 +65,11 @@ for s in ["processor", "verifier"]:
     check(env(s).get("CDC_TOPIC") == "postgres.activity.event_outbox", f"{s}: CDC_TOPIC")
     check(env(s).get("PROCESSOR_GROUP") == "event-processor-group", f"{s}: PROCESSOR_GROUP")
 check(env("verifier").get("PGHOST") == "postgres", "verifier: PGHOST must be postgres")
+for name in services:
+    for var, value in env(name).items():
+        if var.endswith("PASSWORD"):
+            check(re.fullmatch(r"\$\{[A-Z_]+:\?[^}]+\}", str(value)) is not None,
+                  f"{name}: {var} holds a value instead of a required ${{VAR:?…}} substitution")
 
 if errors:
     print("\n".join(f"{path}: {e}" for e in errors), file=sys.stderr)

@@ -1,15 +1,15 @@
 #!/usr/bin/env bash
-# End-to-end tests of scripts/demo against the real stack (scripts/test.sh runs them last):
-#   1. cleanup.sh without a terminal and without --yes refuses and deletes nothing;
-#   2. setup.sh on the healthy stack exits 0; run_demo.sh in a pseudo-terminal (tmux, 120x40): the dashboard, captured while the run is
-#      followed, shows every panel with live numbers; the run's integrity passes;
-#   3. full_demo.sh without a terminal exits 0, prints the summary with four passing loads, and
-#      each run's report.json says every event reached Kafka and MongoDB;
-#   4. setup.sh with Kafka Connect stopped names it (and its address), exits non-zero, and
-#      deletes nothing; stack/up.sh then brings Connect back.
-# Needs the stack up and tmux. Prints what it checks; any failure fails it.
-#
-# Usage: tests/demo.sh
+#/ End-to-end tests of scripts/demo against the real stack (scripts/test.sh runs them last):
+#/   1. cleanup.sh without a terminal and without --yes refuses and deletes nothing;
+#/   2. setup.sh on the healthy stack exits 0; run_demo.sh in a pseudo-terminal (tmux, 120x40): the dashboard, captured while the run is
+#/      followed, shows every panel with live numbers; the run's integrity passes;
+#/   3. full_demo.sh without a terminal exits 0, prints the summary with four passing loads, and
+#/      each run's report.json says every event reached Kafka and MongoDB;
+#/   4. setup.sh with Kafka Connect stopped names it (and its address), exits non-zero, and
+#/      deletes nothing; stack/up.sh then brings Connect back.
+#/ Needs the stack up and tmux. Prints what it checks; any failure fails it.
+#/
+#/ Usage: tests/demo.sh
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source scripts/demo/lib.sh
@@ -17,7 +17,7 @@ LOG_TAG=demo-test
 
 case "${1:-}" in
   -h | --help)
-    script_help 2 12
+    script_help
     exit 0
     ;;
 esac

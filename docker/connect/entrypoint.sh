@@ -1,14 +1,19 @@
 #!/bin/sh
 # Renders stack/config's templates for the containers (the @NAME@ placeholders, and PostgreSQL's
 # host: postgres instead of 127.0.0.1; the REST port listens on every interface of the
-# container), then runs Kafka Connect standalone with the outbox connector.
+# container), writes the connector's password where the file config provider reads it (owner
+# only), then runs Kafka Connect standalone with the outbox connector.
 set -eu
+: "${DEBEZIUM_PASSWORD:?set DEBEZIUM_PASSWORD}"
+umask 077
+mkdir -p /data/secrets
+printf 'debezium.password=%s\n' "$DEBEZIUM_PASSWORD" >/data/secrets/connect.properties
 render() {
   sed -e "s#@KAFKA_BOOTSTRAP@#${KAFKA_BOOTSTRAP:-kafka:9092}#g" \
     -e "s#@DATA_DIR@#/data#g" -e "s#@PLUGIN_DIR@#/plugins#g" \
     -e "s#@PGPORT@#${PGPORT:-5432}#g" -e "s#@CDC_TOPIC@#postgres.activity.event_outbox#g" \
     -e "s#@CONNECTOR_NAME@#outbox-connector#g" -e "s#@SLOT_NAME@#debezium_outbox#g" \
-    -e "s#@DEBEZIUM_PASSWORD@#${DEBEZIUM_PASSWORD:-debezium}#g" \
+    -e "s#@SECRETS_DIR@#/data/secrets#g" \
     -e "s#^database.hostname=.*#database.hostname=${PGHOST:-postgres}#" \
     -e "s#^listeners=.*#listeners=http://0.0.0.0:8083#" \
     "/opt/cdc-bench/$1" >"/data/$1"

@@ -4,8 +4,13 @@
 # outbox_demo extension with the rights role app needs, as stack/up.sh does.
 set -euo pipefail
 psql=(psql -v ON_ERROR_STOP=1 --username "$POSTGRES_USER")
-"${psql[@]}" -d postgres -v app_password="${APP_PASSWORD:-app}" -v debezium_password="${DEBEZIUM_PASSWORD:-debezium}" \
-  -f /opt/cdc-bench/sql/roles.sql
+# The passwords reach psql on its standard input, never on its command line.
+quote() { local t="${1//\\/\\\\}"; printf "'%s'" "${t//\'/\'\'}"; }
+{
+  printf '\\set app_password %s\n' "$(quote "${APP_PASSWORD:?set APP_PASSWORD}")"
+  printf '\\set debezium_password %s\n' "$(quote "${DEBEZIUM_PASSWORD:?set DEBEZIUM_PASSWORD}")"
+  printf '\\i /opt/cdc-bench/sql/roles.sql\n'
+} | "${psql[@]}" -d postgres
 "${psql[@]}" -d app -f /opt/cdc-bench/sql/schema.sql
 "${psql[@]}" -d app <<'SQL'
 CREATE EXTENSION IF NOT EXISTS outbox_demo;

@@ -149,40 +149,52 @@ pub use telemetry::parse_level;
 #[cfg(test)]
 mod tests {
     use super::*;
+    use clap::{CommandFactory as _, FromArgMatches as _};
 
+    /// Parses `extra` as the command line with no environment variable read, so that what the
+    /// tests see is the flags and the defaults alone, whatever the environment of the test run.
     fn args(extra: &[&str]) -> Result<Config, String> {
+        let mut cmd = Args::command();
+        let ids: Vec<clap::Id> = cmd.get_arguments().map(|a| a.get_id().clone()).collect();
+        for id in ids {
+            cmd = cmd.mut_arg(id, |a| a.env(None::<&str>));
+        }
         let mut argv = vec!["event-processor"];
         argv.extend_from_slice(extra);
-        Args::try_parse_from(argv)
+        let matches = cmd.try_get_matches_from(argv).map_err(|e| e.to_string())?;
+        Args::from_arg_matches(&matches)
             .map_err(|e| e.to_string())?
             .validate()
     }
 
     #[test]
     fn defaults_follow_the_design() {
-        let c = args(&[
-            "--bootstrap",
-            "127.0.0.1:9092",
-            "--mongodb-uri",
-            defaults::MONGODB_URI,
-            "--topic",
-            names::CDC_TOPIC,
-            "--group",
-            names::PROCESSOR_GROUP,
-            "--batch-size",
-            "1000",
-            "--metrics-addr",
-            "127.0.0.1:9101",
-            "--log-level",
-            "INFO",
-            "--summary-interval-s",
-            "10",
-        ])
-        .unwrap();
+        let c = args(&[]).unwrap();
+        assert_eq!(c.bootstrap, "127.0.0.1:9092");
+        assert_eq!(c.mongodb_uri, "mongodb://127.0.0.1:27017/activity");
+        assert_eq!(c.topic, names::CDC_TOPIC);
         assert_eq!(c.dlq_topic, names::DLQ_TOPIC);
+        assert_eq!(c.group, names::PROCESSOR_GROUP);
+        assert_eq!(c.batch_size, 1000);
         assert_eq!(c.metrics_addr, Some("127.0.0.1:9101".parse().unwrap()));
+        assert_eq!(c.metrics_file, None);
         assert_eq!(c.log_level, tracing::Level::INFO);
         assert_eq!(c.summary_interval, Duration::from_secs(10));
+        assert!(!c.reset);
+        // every flag still reads its variable when the tests do not take it away
+        let env: Vec<String> = Args::command()
+            .get_arguments()
+            .filter_map(|a| Some(a.get_env()?.to_string_lossy().into_owned()))
+            .collect();
+        for var in [
+            "KAFKA_BOOTSTRAP",
+            "MONGODB_URI",
+            "CDC_TOPIC",
+            "BATCH_SIZE",
+            "METRICS_FILE",
+        ] {
+            assert!(env.iter().any(|e| e == var), "{var} in {env:?}");
+        }
     }
 
     #[test]

@@ -1,18 +1,18 @@
 #!/usr/bin/env bash
-# Removes the demo's data, and only that: the generated events and the run manifest in
-# PostgreSQL (demo_reset; outbox rows of other writers stay), the projections and receipts in
-# MongoDB (users, activities, statistics, processed_events) with the processor group moved to
-# the end of the topic, and the run folders in .stack/demo. The stack keeps running; Kafka keeps
-# its records (the topic's retention ages them out). Asks first unless --yes.
-#
-# Usage: scripts/demo/cleanup.sh [--yes]
+#/ Removes the demo's data, and only that: the generated events and the run manifest in
+#/ PostgreSQL (demo_reset; outbox rows of other writers stay), the projections and receipts in
+#/ MongoDB (users, activities, statistics, processed_events) with the processor group moved to
+#/ the end of the topic, and the run folders in .stack/demo. The stack keeps running; Kafka keeps
+#/ its records (the topic's retention ages them out). Asks first unless --yes.
+#/
+#/ Usage: scripts/demo/cleanup.sh [--yes]
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 yes=0
 case "${1:-}" in
   -h | --help)
-    script_help 2 8
+    script_help
     exit 0
     ;;
   -y | --yes) yes=1 ;;

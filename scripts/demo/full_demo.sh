@@ -1,29 +1,29 @@
 #!/usr/bin/env bash
-# The demo, one command (the README's main one). On a fresh machine it installs and starts the
-# real pipeline first (stack/up.sh runs stack/install.sh when something is missing), then:
-#   setup     scripts/demo/setup.sh: checks every part, clears the demo's data
-#   warm-up   rounds of WARMUP_EVENTS events at 120/s (RATE if set) through the whole pipeline,
-#             until one round meets the SLOs or WARMUP_ROUNDS were run: Kafka's and Connect's
-#             JVMs compile their hot paths during their first minutes, and a fresh stack would
-#             otherwise measure its JIT compiler. Each round's integrity is checked; its latency
-#             is shown in the summary, not judged (WARMUP_ROUNDS=0 skips the warm-up)
-#   loads     load_10.sh, load_100.sh, load_1000.sh, load_10000.sh: each starts the processor,
-#             generates its events, follows them live (dashboard in a terminal) and reports
-#   verify    verify.sh on each of the four runs once all are done: integrity and latency again,
-#             after every later load (nothing of an earlier run changed)
-#   summary   one table: events, Kafka, MongoDB, missing, applied twice, latency, verdict
-# Exits 0 when all four runs pass (every event verified, nothing lost or applied twice, the
-# default SLOs, or SLO_FILE's, met), 1 when one fails, 2 when the demo could not run.
-# RATE, BATCH_SIZE and SLO_FILE pass through to the loads (run_demo.sh).
-#
-# Usage: [WARMUP_EVENTS=3000] [WARMUP_ROUNDS=6] scripts/demo/full_demo.sh
+#/ The demo, one command (the README's main one). On a fresh machine it installs and starts the
+#/ real pipeline first (stack/up.sh runs stack/install.sh when something is missing), then:
+#/   setup     scripts/demo/setup.sh: checks every part, clears the demo's data
+#/   warm-up   rounds of WARMUP_EVENTS events at 120/s (RATE if set) through the whole pipeline,
+#/             until one round meets the SLOs or WARMUP_ROUNDS were run: Kafka's and Connect's
+#/             JVMs compile their hot paths during their first minutes, and a fresh stack would
+#/             otherwise measure its JIT compiler. Each round's integrity is checked; its latency
+#/             is shown in the summary, not judged (WARMUP_ROUNDS=0 skips the warm-up)
+#/   loads     load_10.sh, load_100.sh, load_1000.sh, load_10000.sh: each starts the processor,
+#/             generates its events, follows them live (dashboard in a terminal) and reports
+#/   verify    verify.sh on each of the four runs once all are done: integrity and latency again,
+#/             after every later load (nothing of an earlier run changed)
+#/   summary   one table: events, Kafka, MongoDB, missing, applied twice, latency, verdict
+#/ Exits 0 when all four runs pass (every event verified, nothing lost or applied twice, the
+#/ default SLOs, or SLO_FILE's, met), 1 when one fails, 2 when the demo could not run.
+#/ RATE, BATCH_SIZE and SLO_FILE pass through to the loads (run_demo.sh).
+#/
+#/ Usage: [WARMUP_EVENTS=3000] [WARMUP_ROUNDS=6] scripts/demo/full_demo.sh
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 source scripts/demo/lib.sh
 
 case "${1:-}" in
   -h | --help)
-    script_help 2 20
+    script_help
     exit 0
     ;;
   "") ;;

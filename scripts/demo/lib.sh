@@ -16,9 +16,9 @@ VERIFIER_BIN="$REPO_ROOT/target/release/verifier"
 # The processor a demo run started (one at a time).
 DEMO_PROCESSOR_PID="$RUN_DIR/demo-processor.pid"
 
-# Role app in database app over TCP, as the application and the verifier connect.
-export PGHOST="${PGHOST:-127.0.0.1}" PGPORT PGUSER="${PGUSER:-app}" \
-  PGPASSWORD="${PGPASSWORD:-$APP_PASSWORD}" PGDATABASE="${PGDATABASE:-app}"
+# Role app in database app over TCP, as the application and the verifier connect; its password
+# comes from PGPASSFILE (stack/lib.sh), unless PGPASSWORD is set.
+export PGHOST="${PGHOST:-127.0.0.1}" PGPORT PGUSER="${PGUSER:-app}" PGDATABASE="${PGDATABASE:-app}"
 export KAFKA_BOOTSTRAP MONGODB_URI CDC_TOPIC
 
 # app_sql SQL -> runs SQL as role app; prints unaligned tuples only; fails on an SQL error.
@@ -107,7 +107,7 @@ demo_load() {
   shift 3
   case "${1:-}" in
     -h | --help)
-      script_help 2 9
+      script_help
       exit 0
       ;;
     "") ;;

@@ -1,17 +1,17 @@
 #!/usr/bin/env bash
-# Attaches the live dashboard to a run: the latest one, or the one given. Read-only: it follows
-# the run through Kafka and MongoDB beside whatever else watches it (its own consumer group,
-# verifier-group, reads by time and commits nothing the pipeline depends on). q or Esc leaves.
-# Without a terminal it prints a progress line per second instead. Exits with the verdict of
-# what it saw (0 pass, 1 fail, 2 could not run).
-#
-# Usage: scripts/demo/monitor.sh [RUN_ID]
+#/ Attaches the live dashboard to a run: the latest one, or the one given. Read-only: it follows
+#/ the run through Kafka and MongoDB beside whatever else watches it (its own consumer group,
+#/ verifier-group, reads by time and commits nothing the pipeline depends on). q or Esc leaves.
+#/ Without a terminal it prints a progress line per second instead. Exits with the verdict of
+#/ what it saw (0 pass, 1 fail, 2 could not run).
+#/
+#/ Usage: scripts/demo/monitor.sh [RUN_ID]
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 case "${1:-}" in
   -h | --help)
-    script_help 2 8
+    script_help
     exit 0
     ;;
   "" | latest) run=latest ;;

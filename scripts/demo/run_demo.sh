@@ -1,38 +1,38 @@
 #!/usr/bin/env bash
-# One demo run, start to verdict:
-#   1. starts event-processor (release build) with METRICS_FILE, and waits until the consumer
-#      group has given it the CDC topic's partitions;
-#   2. starts the verifier, which opens its Kafka read and waits for the next run (live
-#      dashboard when stdout is a terminal, a progress line per second otherwise);
-#   3. generates TARGET_EVENTS events in PostgreSQL: at RATE events/s with CALL demo_run(n, rate),
-#      or in one transaction with demo_generate(n) when RATE is unset, empty or "bulk"; the
-#      verifier follows them until every event is on Kafka and in MongoDB;
-#   4. stops the processor cleanly (SIGTERM: it commits and exits 0);
-#   5. prints the report and exits with the verdict: 0 pass, 1 fail (integrity or an SLO),
-#      2 could not run.
-# Artifacts in .stack/demo/run-<run_id>/ (DEMO_DIR): report.txt, report.json, report.html, one
-# .hlog per stage, processor.log, processor-events.jsonl, generator.txt, verifier.log;
-# .stack/demo/latest points at it.
-#
-# Environment:
-#   TARGET_EVENTS  events to generate                                   default 1000
-#   RATE           events/s (rate mode), or unset / "bulk"              default bulk
-#   LOG_LEVEL      ERROR, WARNING, INFO or DEBUG for both binaries      default INFO
-#   BATCH_SIZE     most records event-processor applies in one batch    default 1000
-#   MIX            UserCreated/ActivityCreated/ParticipantJoined in %   default 50/30/20
-#   SEED           the generator's seed (same seed, same payloads)      default random
-#   SLO_FILE       JSON objectives for the verdict (verifier --slo)     default: the defaults
-#   IDLE_TIMEOUT   seconds without progress before the verifier gives up   default 30
-#   PROCESSOR_METRICS_ADDR  the processor's /metrics                    default 127.0.0.1:9101
-#   VERIFIER_ADDR  the verifier's /status and /metrics during the run   default 127.0.0.1:9102
-#
-# Usage: [TARGET_EVENTS=N] [RATE=R] [LOG_LEVEL=L] [BATCH_SIZE=B] scripts/demo/run_demo.sh
+#/ One demo run, start to verdict:
+#/   1. starts event-processor (release build) with METRICS_FILE, and waits until the consumer
+#/      group has given it the CDC topic's partitions;
+#/   2. starts the verifier, which opens its Kafka read and waits for the next run (live
+#/      dashboard when stdout is a terminal, a progress line per second otherwise);
+#/   3. generates TARGET_EVENTS events in PostgreSQL: at RATE events/s with CALL demo_run(n, rate),
+#/      or in one transaction with demo_generate(n) when RATE is unset, empty or "bulk"; the
+#/      verifier follows them until every event is on Kafka and in MongoDB;
+#/   4. stops the processor cleanly (SIGTERM: it commits and exits 0);
+#/   5. prints the report and exits with the verdict: 0 pass, 1 fail (integrity or an SLO),
+#/      2 could not run.
+#/ Artifacts in .stack/demo/run-<run_id>/ (DEMO_DIR): report.txt, report.json, report.html, one
+#/ .hlog per stage, processor.log, processor-events.jsonl, generator.txt, verifier.log;
+#/ .stack/demo/latest points at it.
+#/
+#/ Environment:
+#/   TARGET_EVENTS  events to generate                                   default 1000
+#/   RATE           events/s (rate mode), or unset / "bulk"              default bulk
+#/   LOG_LEVEL      ERROR, WARNING, INFO or DEBUG for both binaries      default INFO
+#/   BATCH_SIZE     most records event-processor applies in one batch    default 1000
+#/   MIX            UserCreated/ActivityCreated/ParticipantJoined in %   default 50/30/20
+#/   SEED           the generator's seed (same seed, same payloads)      default random
+#/   SLO_FILE       JSON objectives for the verdict (verifier --slo)     default: the defaults
+#/   IDLE_TIMEOUT   seconds without progress before the verifier gives up   default 30
+#/   PROCESSOR_METRICS_ADDR  the processor's /metrics                    default 127.0.0.1:9101
+#/   VERIFIER_ADDR  the verifier's /status and /metrics during the run   default 127.0.0.1:9102
+#/
+#/ Usage: [TARGET_EVENTS=N] [RATE=R] [LOG_LEVEL=L] [BATCH_SIZE=B] scripts/demo/run_demo.sh
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 case "${1:-}" in
   -h | --help)
-    script_help 2 28
+    script_help
     exit 0
     ;;
   "") ;;
@@ -76,11 +76,12 @@ generator_pid=""
 finish() {
   if [ -n "$generator_pid" ] && kill -0 "$generator_pid" 2>/dev/null; then
     log "stopping the generator"
-    app_sql "SELECT demo_stop()" >/dev/null 2>&1 || kill "$generator_pid" 2>/dev/null || :
+    app_sql "SELECT demo_stop()" >/dev/null 2>&1 || kill "$generator_pid" 2>/dev/null ||
+      log "the generator (pid $generator_pid) had already ended"
   fi
   if [ -n "$processor_pid" ] && kill -0 "$processor_pid" 2>/dev/null; then
-    kill -TERM "$processor_pid" 2>/dev/null || :
-    wait "$processor_pid" 2>/dev/null || :
+    kill -TERM "$processor_pid" 2>/dev/null || log "event-processor (pid $processor_pid) had already ended"
+    wait "$processor_pid" 2>/dev/null || log "event-processor exited with status $?"
   fi
   rm -f "$DEMO_PROCESSOR_PID"
   [ ! -d "$work" ] || rm -rf "$work"

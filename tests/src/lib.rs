@@ -33,7 +33,8 @@ pub struct StackEnv {
     pub pg_port: u16,
     /// PostgreSQL role (`PGUSER`).
     pub pg_user: String,
-    /// Its password (`PGPASSWORD`).
+    /// Its password: `PGPASSWORD`, else the password file (`PGPASSFILE`, `~/.pgpass`), else the
+    /// local stack's (`.stack/secrets/pgpass` of this repository).
     pub pg_password: String,
     /// Database (`PGDATABASE`).
     pub pg_database: String,
@@ -52,6 +53,37 @@ fn env_or(name: &str, default: &str) -> String {
 impl StackEnv {
     /// Reads the environment.
     pub fn from_env() -> anyhow::Result<Self> {
+        let mut env = Self::addresses()?;
+        env.pg_password = env.find_password()?;
+        Ok(env)
+    }
+
+    fn find_password(&self) -> anyhow::Result<String> {
+        if let Ok(p) = std::env::var("PGPASSWORD") {
+            return Ok(p);
+        }
+        let target = cdc_pgpass::Target {
+            host: &self.pg_host,
+            port: self.pg_port,
+            database: &self.pg_database,
+            user: &self.pg_user,
+        };
+        if let Some(p) = cdc_pgpass::find(&target) {
+            return Ok(p);
+        }
+        let stack = concat!(env!("CARGO_MANIFEST_DIR"), "/../.stack/secrets/pgpass");
+        let text = std::fs::read_to_string(stack).with_context(|| {
+            format!("no password for role {} of PostgreSQL at {}:{}: set PGPASSWORD or PGPASSFILE, or start the local stack (stack/up.sh writes {stack})", self.pg_user, self.pg_host, self.pg_port)
+        })?;
+        cdc_pgpass::lookup(&text, &target).with_context(|| {
+            format!(
+                "{stack} has no line for role {} at {}:{}/{}",
+                self.pg_user, self.pg_host, self.pg_port, self.pg_database
+            )
+        })
+    }
+
+    fn addresses() -> anyhow::Result<Self> {
         let port = env_or("PGPORT", &defaults::PGPORT.to_string());
         Ok(Self {
             pg_host: env_or("PGHOST", defaults::PGHOST),
@@ -59,7 +91,7 @@ impl StackEnv {
                 .parse()
                 .with_context(|| format!("PGPORT={port:?} is not a port number"))?,
             pg_user: env_or("PGUSER", defaults::PGUSER),
-            pg_password: env_or("PGPASSWORD", defaults::PGPASSWORD),
+            pg_password: String::new(),
             pg_database: env_or("PGDATABASE", events::names::PG_DATABASE),
             kafka_bootstrap: env_or("KAFKA_BOOTSTRAP", defaults::KAFKA_BOOTSTRAP),
             mongodb_uri: env_or("MONGODB_URI", defaults::MONGODB_URI),
@@ -262,8 +294,10 @@ pub async fn http_get(addr: &str, path: &str) -> anyhow::Result<String> {
     let mut s = tokio::net::TcpStream::connect(addr)
         .await
         .with_context(|| format!("connecting to http://{addr}"))?;
-    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\n\r\n").as_bytes())
-        .await?;
+    s.write_all(
+        format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").as_bytes(),
+    )
+    .await?;
     let mut text = String::new();
     s.read_to_string(&mut text).await?;
     Ok(text)

@@ -149,3 +149,63 @@ async fn the_replication_slot_is_active_and_decodes_pgoutput() -> anyhow::Result
     assert_eq!(wal_level, "logical");
     Ok(())
 }
+
+/// The local stack's secrets: the two passwords generated for this install.
+fn stack_secrets() -> anyhow::Result<(std::path::PathBuf, Vec<String>)> {
+    let dir = std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../.stack"));
+    let mut passwords = Vec::new();
+    for role in ["app", "debezium"] {
+        let file = dir.join("secrets").join(format!("{role}.password"));
+        let pw = std::fs::read_to_string(&file)
+            .with_context(|| format!("{}: stack/up.sh generates it", file.display()))?;
+        anyhow::ensure!(pw.len() >= 16, "{} is too short", file.display());
+        passwords.push(pw);
+    }
+    Ok((dir, passwords))
+}
+
+#[tokio::test]
+async fn no_password_is_in_the_rest_api_a_readable_file_or_the_process_list() -> anyhow::Result<()>
+{
+    use std::os::unix::fs::PermissionsExt as _;
+    let (stack, passwords) = stack_secrets()?;
+    // Kafka Connect's REST API shows the file provider's placeholder, not the password.
+    let connect = std::env::var("CONNECT_ADDR").unwrap_or_else(|_| "127.0.0.1:8083".into());
+    let response = e2e::http_get(&connect, "/connectors/outbox-connector/config").await?;
+    let body = response.split("\r\n\r\n").nth(1).unwrap_or("");
+    let config: serde_json::Value = serde_json::from_str(body).context("the connector's config")?;
+    let shown = config["database.password"].as_str().unwrap_or("");
+    assert!(
+        shown.starts_with("${file:"),
+        "database.password = {shown:?}"
+    );
+    // Rendered configs and secrets are their owner's only.
+    for dir in ["conf", "secrets"] {
+        for entry in std::fs::read_dir(stack.join(dir))? {
+            let entry = entry?;
+            let mode = entry.metadata()?.permissions().mode();
+            assert_eq!(
+                mode & 0o077,
+                0,
+                "{} is mode {mode:o}",
+                entry.path().display()
+            );
+        }
+    }
+    // No process shows a password on its command line.
+    for proc in std::fs::read_dir("/proc")? {
+        let cmdline = proc?.path().join("cmdline");
+        let Ok(bytes) = std::fs::read(&cmdline) else {
+            continue;
+        };
+        let text = String::from_utf8_lossy(&bytes);
+        for pw in &passwords {
+            assert!(
+                !text.contains(pw.as_str()),
+                "{} shows a password",
+                cmdline.display()
+            );
+        }
+    }
+    Ok(())
+}

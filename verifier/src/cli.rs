@@ -55,9 +55,11 @@ pub struct ServiceArgs {
     /// PostgreSQL role.
     #[arg(long, env = "PGUSER", default_value = defaults::PGUSER, global = true)]
     pub pg_user: String,
-    /// PostgreSQL password.
-    #[arg(long, env = "PGPASSWORD", default_value = defaults::PGPASSWORD, global = true, hide_env_values = true)]
-    pub pg_password: String,
+    /// PostgreSQL password. Better in the environment than on a command line, where the
+    /// process list shows it; when neither gives one, it is looked up in the password file
+    /// (PGPASSFILE, else ~/.pgpass), as psql does: the local stack's is .stack/secrets/pgpass.
+    #[arg(long, env = "PGPASSWORD", global = true, hide_env_values = true)]
+    pub pg_password: Option<String>,
     /// PostgreSQL database.
     #[arg(long, env = "PGDATABASE", default_value = names::PG_DATABASE, global = true)]
     pub pg_database: String,

@@ -184,11 +184,17 @@ fn options(r: &RunArgs, slo: Slo) -> Options {
 }
 
 fn endpoints(s: &ServiceArgs) -> Endpoints {
+    let target = cdc_pgpass::Target {
+        host: &s.pg_host,
+        port: s.pg_port,
+        database: &s.pg_database,
+        user: &s.pg_user,
+    };
     Endpoints {
         pg_host: s.pg_host.clone(),
         pg_port: s.pg_port,
         pg_user: s.pg_user.clone(),
-        pg_password: s.pg_password.clone(),
+        pg_password: s.pg_password.clone().or_else(|| cdc_pgpass::find(&target)),
         pg_database: s.pg_database.clone(),
         bootstrap: s.bootstrap.clone(),
         mongodb_uri: s.mongodb_uri.clone(),
@@ -201,12 +207,30 @@ fn endpoints(s: &ServiceArgs) -> Endpoints {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::Parser as _;
 
+    /// `cmd` and its subcommands reading no environment variable.
+    fn without_env(mut cmd: clap::Command) -> clap::Command {
+        let ids: Vec<clap::Id> = cmd.get_arguments().map(|a| a.get_id().clone()).collect();
+        for id in ids {
+            cmd = cmd.mut_arg(id, |a| a.env(None::<&str>));
+        }
+        let subs: Vec<String> = cmd
+            .get_subcommands()
+            .map(|s| s.get_name().to_owned())
+            .collect();
+        for sub in subs {
+            cmd = cmd.mut_subcommand(sub, without_env);
+        }
+        cmd
+    }
+
+    /// The configuration of `args` alone, whatever the environment of the test run.
     fn config(args: &[&str]) -> Result<Config, ConfigError> {
+        use clap::{CommandFactory as _, FromArgMatches as _};
         let mut argv = vec!["verifier"];
         argv.extend_from_slice(args);
-        Config::from_cli(Cli::try_parse_from(argv).unwrap(), false)
+        let matches = without_env(Cli::command()).get_matches_from(argv);
+        Config::from_cli(Cli::from_arg_matches(&matches).unwrap(), false)
     }
 
     #[test]

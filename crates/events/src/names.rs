@@ -39,8 +39,7 @@ pub mod defaults {
     pub const PGHOST: &str = "127.0.0.1";
     /// `PGPORT` when unset.
     pub const PGPORT: u16 = 5432;
-    /// `PGUSER` when unset: the application role created by `sql/roles.sql`.
+    /// `PGUSER` when unset: the application role created by `sql/roles.sql`. Its password is
+    /// generated once per install of the local stack (`.stack/secrets/`); there is no default.
     pub const PGUSER: &str = "app";
-    /// `PGPASSWORD` when unset: the local stack's development password for `app`.
-    pub const PGPASSWORD: &str = "app";
 }

@@ -20,8 +20,8 @@ pub struct Endpoints {
     pub pg_port: u16,
     /// PostgreSQL role.
     pub pg_user: String,
-    /// Its password.
-    pub pg_password: String,
+    /// Its password (`None`: none was given or found).
+    pub pg_password: Option<String>,
     /// Database.
     pub pg_database: String,
     /// Kafka bootstrap servers.
@@ -51,7 +51,7 @@ impl Endpoints {
 #[derive(Debug, thiserror::Error)]
 pub enum SourceError {
     /// PostgreSQL refused or did not answer the connection.
-    #[error("PostgreSQL at {addr} is not reachable: {source}; is the stack up (stack/up.sh)? (PGHOST, PGPORT)")]
+    #[error("PostgreSQL at {addr} is not reachable: {source}; is the stack up (stack/up.sh)? (PGHOST, PGPORT; the password comes from PGPASSWORD, else PGPASSFILE or ~/.pgpass: the local stack's is .stack/secrets/pgpass)")]
     PgConnect {
         /// Host, port, database and role.
         addr: String,

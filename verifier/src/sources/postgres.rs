@@ -25,12 +25,14 @@ impl Pg {
             .host(&e.pg_host)
             .port(e.pg_port)
             .user(&e.pg_user)
-            .password(&e.pg_password)
             .dbname(&e.pg_database)
             .application_name("verifier")
             // The audit's DROP TABLE IF EXISTS would log a NOTICE for every run.
             .options("-c client_min_messages=warning")
             .connect_timeout(Duration::from_secs(5));
+        if let Some(p) = &e.pg_password {
+            config.password(p);
+        }
         let (client, connection) =
             config
                 .connect(tokio_postgres::NoTls)
