@@ -20,6 +20,17 @@ pub struct RunArgs {
     pub reuse_entities: bool,
 }
 
+/// A required argument, or SQLSTATE 22023 naming it when it is NULL (`hint`: how to give it).
+pub fn required<T>(name: &str, value: Option<T>, hint: &str) -> T {
+    value.unwrap_or_else(|| {
+        invalid_argument(
+            format!("{name} must not be NULL"),
+            format!("NULL is not a value for {name} (an argument with a default may be left out instead); nothing was written."),
+            hint,
+        )
+    })
+}
+
 /// Checks `n`, `mix` and `seed` (a missing seed is drawn at random).
 pub fn run_args(n: i64, mix: &str, seed: Option<i64>, reuse_entities: bool) -> RunArgs {
     let cap = i64::from(MAX_EVENTS.get());

@@ -13,6 +13,7 @@ use pgrx::prelude::*;
 use crate::args::{self, RunArgs};
 use crate::error::invalid_argument;
 use crate::manifest::{self, Progress};
+use crate::privileges;
 use crate::world;
 use crate::writer::{Batch, OutboxWriter};
 
@@ -26,11 +27,11 @@ const PIPELINE_DEPTH: usize = 2;
 #[search_path(pg_catalog, pg_temp)]
 #[allow(clippy::type_complexity)]
 pub fn demo_generate(
-    n: i64,
-    mix: default!(&str, "'50/30/20'"),
+    n: Option<i64>,
+    mix: default!(Option<&str>, "'50/30/20'"),
     seed: default!(Option<i64>, "NULL"),
-    batch_size: default!(i32, 5000),
-    reuse_entities: default!(bool, false),
+    batch_size: default!(Option<i32>, 5000),
+    reuse_entities: default!(Option<bool>, false),
 ) -> TableIterator<
     'static,
     (
@@ -43,10 +44,31 @@ pub fn demo_generate(
         name!(events_per_sec, f64),
     ),
 > {
-    let args = args::run_args(n, mix, seed, reuse_entities);
+    let n = args::required(
+        "n",
+        n,
+        "Give the number of events, e.g. SELECT * FROM demo_generate(10000).",
+    );
+    let mix = args::required(
+        "mix",
+        mix,
+        "Leave mix out for the default '50/30/20', or give three percentages that sum to 100.",
+    );
+    let batch_size = args::required(
+        "batch_size",
+        batch_size,
+        "Leave batch_size out for the default 5000, or give 1 to 100000.",
+    );
+    let reuse = args::required(
+        "reuse_entities",
+        reuse_entities,
+        "Leave reuse_entities out (false), or give true or false.",
+    );
+    let args = args::run_args(n, mix, seed, reuse);
     let batch_size = args::size("batch_size", batch_size);
 
     Spi::connect_mut(|client| {
+        require_rights(client, "demo_generate", &args);
         let generator = new_generator(client, &args);
         let run_id = manifest::insert(
             client,
@@ -104,6 +126,15 @@ pub fn demo_generate(
             events_per_sec.unwrap_or(0.0),
         ))
     })
+}
+
+/// Raises 42501 when the caller lacks a right a run needs (reading earlier runs too, when it
+/// reuses their entities); nothing is written before.
+pub fn require_rights(client: &pgrx::spi::SpiClient<'_>, operation: &str, args: &RunArgs) {
+    privileges::require(client, operation, privileges::GENERATE);
+    if args.reuse_entities {
+        privileges::require(client, operation, privileges::GENERATE_REUSING);
+    }
 }
 
 /// Creates the generator of a run, over the entities of earlier runs when it reuses them, turning

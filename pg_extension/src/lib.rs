@@ -8,6 +8,7 @@
 //! - [`rate`]: `CALL demo_run(n, rate, txn_size, …)`, an open-loop schedule that commits as it
 //!   goes;
 //! - `demo_status()`, `demo_stop(run_id)`, `demo_reset(confirm)` (SQL, below);
+//! - [`privileges`]: the rights each writing function needs, checked before it writes;
 //! - [`manifest`]: the run manifest; [`world`]: continuing earlier runs; [`writer`]: the insert;
 //!   [`jsonb`]: payloads built in PostgreSQL's binary jsonb format off the backend's thread.
 //!
@@ -23,6 +24,7 @@ pub mod error;
 pub mod gucs;
 pub mod jsonb;
 pub mod manifest;
+pub mod privileges;
 pub mod rate;
 pub mod world;
 pub mod writer;
@@ -83,8 +85,9 @@ $body$;
 COMMENT ON PROCEDURE @extschema@.demo_run(bigint, double precision, integer, text, bigint, boolean) IS
     'Writes n events on an open-loop schedule of rate events/s, txn_size per transaction; stop with demo_stop()';
 
--- Runs, newest first, with progress. Marks as interrupted the rate runs whose progress stopped
--- (their session was cancelled or ended).
+-- Runs, newest first, with progress, as of now (outbox_demo.run_status: a rate run whose
+-- session is gone reads interrupted). Only reads: any role with SELECT on the manifest (PUBLIC)
+-- can look.
 CREATE FUNCTION @extschema@.demo_status()
 RETURNS TABLE (
     run_id bigint, mode text, status text, n bigint, written bigint, progress_pct numeric,
@@ -92,24 +95,16 @@ RETURNS TABLE (
     rate double precision, txn_size integer, started_at timestamptz, finished_at timestamptz,
     elapsed_ms double precision, events_per_sec double precision,
     lag_p50_ms numeric, lag_p99_ms numeric, lag_max_ms numeric, lag_over_10ms bigint, error text)
-LANGUAGE plpgsql VOLATILE
+LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $body$
-BEGIN
-    UPDATE outbox_demo.runs r
-       SET status = 'interrupted', finished_at = r.progress_at,
-           error = 'no progress for 5 s: the session running it was cancelled or ended'
-     WHERE r.status = 'running' AND r.mode = 'rate'
-       AND r.progress_at < clock_timestamp() - interval '5 seconds';
-    RETURN QUERY
     SELECT r.run_id, r.mode, r.status, r.n, r.written, round(100.0 * r.written / r.n, 1),
            r.users, r.activities, r.participants, r.seed, r.mix, r.rate, r.txn_size,
            r.started_at, r.finished_at, r.elapsed_ms, r.events_per_sec,
            round(r.lag_p50_us / 1000.0, 3), round(r.lag_p99_us / 1000.0, 3),
            round(r.lag_max_us / 1000.0, 3), r.lag_over_10ms, r.error
-      FROM outbox_demo.runs r
-     ORDER BY r.run_id DESC;
-END
+      FROM outbox_demo.run_status r
+     ORDER BY r.run_id DESC
 $body$;
 
 -- Asks running rate runs (one, or all) to stop after their current step; returns how many.
@@ -121,6 +116,7 @@ AS $body$
 DECLARE
     v_count bigint;
 BEGIN
+    PERFORM outbox_demo.check_rights('demo_stop');
     UPDATE outbox_demo.runs r SET stop_requested = true
      WHERE r.status = 'running' AND r.mode = 'rate'
        AND (demo_stop.run_id IS NULL OR r.run_id = demo_stop.run_id);
@@ -151,6 +147,7 @@ BEGIN
                   DETAIL = 'Rows of activity.event_outbox written by other code (run_id IS NULL) are kept.',
                   HINT = 'Run SELECT * FROM demo_reset(confirm => true) to go ahead.';
     END IF;
+    PERFORM outbox_demo.check_rights('demo_reset');
     IF EXISTS (SELECT FROM outbox_demo.runs r WHERE r.status = 'running' AND r.mode = 'rate'
                  AND r.progress_at >= clock_timestamp() - interval '5 seconds') THEN
         RAISE EXCEPTION 'a rate run is still running'

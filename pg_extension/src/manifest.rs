@@ -63,6 +63,27 @@ BEGIN
 END $$;
 GRANT USAGE ON SCHEMA outbox_demo TO PUBLIC;
 GRANT SELECT ON outbox_demo.runs TO PUBLIC;
+
+-- Each run as of now: a rate run whose progress stopped for 5 s (src/rate.rs STALE_AFTER: its
+-- session was cancelled or ended) reads interrupted, ended at its last progress. Derived when
+-- read, so looking needs no right to write; the next generator call records it in the manifest.
+CREATE VIEW outbox_demo.run_status AS
+SELECT r.run_id, r.mode,
+       CASE WHEN s.stale THEN 'interrupted' ELSE r.status END AS status,
+       r.n, r.seed, r.mix, r.reuse_entities, r.batch_size, r.rate, r.txn_size, r.written,
+       r.users, r.activities, r.participants, r.deviations, r.started_at, r.first_due_at,
+       r.progress_at,
+       CASE WHEN s.stale THEN r.progress_at ELSE r.finished_at END AS finished_at,
+       r.elapsed_ms, r.events_per_sec, r.lag_p50_us, r.lag_p90_us, r.lag_p99_us, r.lag_max_us,
+       r.lag_over_10ms, r.stop_requested, r.backend_pid,
+       CASE WHEN s.stale THEN 'no progress for 5 s: the session running it was cancelled or ended'
+            ELSE r.error END AS error
+  FROM outbox_demo.runs r
+ CROSS JOIN LATERAL (SELECT r.status = 'running' AND r.mode = 'rate'
+                        AND r.progress_at < clock_timestamp() - interval '5 seconds' AS stale) s;
+COMMENT ON VIEW outbox_demo.run_status IS
+    'outbox_demo.runs as of now: rate runs whose session is gone read interrupted';
+GRANT SELECT ON outbox_demo.run_status TO PUBLIC;
 "#,
     name = "manifest",
     bootstrap
@@ -81,6 +102,7 @@ pub fn insert(
     txn_size: Option<i32>,
     first_due_us: Option<i64>,
 ) -> i64 {
+    record_interrupted(client);
     let g = &args.generator;
     client
         .update(
@@ -106,6 +128,22 @@ pub fn insert(
         .and_then(|t| t.first().get_one::<i64>())
         .unwrap_or_else(|e| error!("outbox_demo: writing the run manifest failed: {e}"))
         .unwrap_or_else(|| error!("outbox_demo: the run manifest returned no run_id"))
+}
+
+/// Records in the manifest the rate runs that `outbox_demo.run_status` reads as interrupted.
+/// Done by a generator call, whose caller has the right to update the manifest (checked
+/// before), never by a reader.
+fn record_interrupted(client: &mut SpiClient<'_>) {
+    client
+        .update(
+            "UPDATE outbox_demo.runs r
+                SET status = s.status, finished_at = s.finished_at, error = s.error
+               FROM outbox_demo.run_status s
+              WHERE s.run_id = r.run_id AND r.status = 'running' AND s.status = 'interrupted'",
+            None,
+            &[],
+        )
+        .unwrap_or_else(|e| error!("outbox_demo: recording interrupted runs failed: {e}"));
 }
 
 /// Progress of a run, written with the events it counts (same transaction).

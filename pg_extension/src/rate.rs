@@ -10,8 +10,9 @@
 //!
 //! A step never waits more than [`MAX_WAIT`] before returning, so the procedure commits (and the
 //! manifest's `progress_at` moves) at least that often. A run whose progress stops for
-//! [`STALE_AFTER`] (its session was cancelled or ended) is marked `interrupted` by the next
-//! `demo_status()`; `demo_stop()` asks a run to stop after its current step.
+//! [`STALE_AFTER`] (its session was cancelled or ended) reads `interrupted` in
+//! `outbox_demo.run_status` and `demo_status()`, and is recorded so by the next generator call;
+//! `demo_stop()` asks a run to stop after its current step.
 //!
 //! The planned run lives in backend memory between steps: a rate run belongs to its session.
 
@@ -31,7 +32,8 @@ use crate::writer::{Batch, OutboxWriter};
 
 /// The longest a step waits before handing back to the procedure.
 pub const MAX_WAIT: Duration = Duration::from_millis(200);
-/// How long without progress makes a running rate run count as interrupted.
+/// How long without progress makes a running rate run count as interrupted (the view
+/// `outbox_demo.run_status` spells the same 5 seconds).
 pub const STALE_AFTER: Duration = Duration::from_secs(5);
 
 struct RateRun {
@@ -86,17 +88,43 @@ pub mod outbox_demo {
     #[pg_extern(volatile, parallel_unsafe)]
     #[search_path(pg_catalog, pg_temp)]
     pub fn run_begin(
-        n: i64,
-        rate: f64,
-        txn_size: i32,
-        mix: &str,
+        n: Option<i64>,
+        rate: Option<f64>,
+        txn_size: Option<i32>,
+        mix: Option<&str>,
         seed: Option<i64>,
-        reuse_entities: bool,
+        reuse_entities: Option<bool>,
     ) -> i64 {
-        let args = args::run_args(n, mix, seed, reuse_entities);
+        let n = args::required(
+            "n",
+            n,
+            "Give the number of events, e.g. CALL demo_run(10000, rate => 500).",
+        );
+        let rate = args::required(
+            "rate",
+            rate,
+            "Give the events per second, e.g. CALL demo_run(10000, rate => 500).",
+        );
+        let txn_size = args::required(
+            "txn_size",
+            txn_size,
+            "Leave txn_size out for the default 1, or give 1 to 100000.",
+        );
+        let mix = args::required(
+            "mix",
+            mix,
+            "Leave mix out for the default '50/30/20', or give three percentages that sum to 100.",
+        );
+        let reuse = args::required(
+            "reuse_entities",
+            reuse_entities,
+            "Leave reuse_entities out (false), or give true or false.",
+        );
+        let args = args::run_args(n, mix, seed, reuse);
         let rate = args::rate(rate);
         let txn = args::size("txn_size", txn_size);
         Spi::connect_mut(|client| {
+            crate::bulk::require_rights(client, "demo_run", &args);
             let generator = new_generator(client, &args);
             let start_us = now_us();
             let run_id = manifest::insert(

@@ -274,14 +274,24 @@ fn demo_stop_ends_a_rate_run_with_a_consistent_partial_record() {
 }
 
 #[pg_test]
-fn demo_status_marks_abandoned_rate_runs_interrupted() {
+fn an_abandoned_rate_run_reads_interrupted_and_the_next_run_records_it() {
     Spi::run(
         "INSERT INTO outbox_demo.runs (mode, status, n, seed, mix, reuse_entities, rate, txn_size, progress_at)
          VALUES ('rate', 'running', 100, 1, '50/30/20', false, 10, 1, clock_timestamp() - interval '1 minute')",
     )
     .expect("insert");
-    let status: String = one("SELECT status FROM demo_status() LIMIT 1");
-    assert_eq!(status, "interrupted");
+    let status: String = one("SELECT status || ',' || (finished_at IS NOT NULL) FROM demo_status() LIMIT 1");
+    assert_eq!(status, "interrupted,true");
+    // demo_status() only read: the manifest still says running
+    let recorded: String = one("SELECT status FROM outbox_demo.runs ORDER BY run_id LIMIT 1");
+    assert_eq!(recorded, "running");
+    // the next generator call records it
+    let _: i64 = one("SELECT run_id FROM demo_generate(10)");
+    let recorded: String = one(
+        "SELECT status || ',' || (finished_at IS NOT NULL) || ',' || (error IS NOT NULL)
+           FROM outbox_demo.runs ORDER BY run_id LIMIT 1",
+    );
+    assert_eq!(recorded, "interrupted,true,true");
 }
 
 #[pg_test]

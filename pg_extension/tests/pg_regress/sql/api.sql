@@ -41,6 +41,10 @@ SELECT run_id, mode, status, n, written, progress_pct, rate, txn_size, lag_p50_m
 -- Bad input: SQLSTATE 22023 with a detail and a hint, and nothing written.
 SELECT * FROM demo_generate(0);
 \echo :LAST_ERROR_SQLSTATE
+SELECT * FROM demo_generate(NULL);
+\echo :LAST_ERROR_SQLSTATE
+CALL demo_run(10, rate => NULL);
+\echo :LAST_ERROR_SQLSTATE
 SELECT * FROM demo_generate(10, mix => '50/30');
 \echo :LAST_ERROR_SQLSTATE
 SELECT * FROM demo_generate(10, mix => '0/50/50');
