@@ -93,7 +93,7 @@ wait_until 120 test -f "$tmp/dash.rc" || fail "run_demo.sh under tmux did not fi
 rc="$(cat "$tmp/dash.rc")"
 run="$(readlink "$DEMO_DIR/latest")"
 run="${run#run-}"
-[ "$rc" -le 1 ] || fail "run_demo.sh under tmux could not run (exit $rc): $(tail -n 5 "$tmp/dash.err")"
+[ "$rc" -le 1 ] || fail "run_demo.sh under tmux could not run, or its run is incomplete (exit $rc): $(tail -n 5 "$tmp/dash.err")"
 [ "$(jq -r .integrity.passed "$(run_dir "$run")/report.json")" = true ] ||
   fail "run $run (dashboard) did not pass integrity: $(cat "$(run_dir "$run")/report.txt")"
 pass "run $run under the dashboard: integrity passed (exit $rc)"

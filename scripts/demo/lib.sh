@@ -99,6 +99,31 @@ clear_demo_data() {
     die "event-processor --reset failed (above)"
 }
 
+# warn_if_behind N -> when the processor group is far behind the CDC topic's end (more records
+# than the N events about to be generated, and over 1,000), says so with the figure, how fast
+# the group drains (two readings 3 s apart) and the wait that means, and how to skip it.
+# Generates nothing and stops nothing: the run's events queue behind those records.
+warn_if_behind() {
+  local first second lag rate group="${PROCESSOR_GROUP:-event-processor-group}"
+  first="$("$VERIFIER_BIN" --log-level ERROR lag --json)" || {
+    log "could not read the processor group's lag (above): going on without the check"
+    return 0
+  }
+  lag="$(jq -r '.lag // 0' <<<"$first")"
+  [ "$lag" -gt 1000 ] && [ "$lag" -gt "$1" ] || return 0
+  sleep 3
+  second="$("$VERIFIER_BIN" --log-level ERROR lag --json)" || {
+    log "could not read the processor group's lag a second time (above): going on"
+    return 0
+  }
+  rate="$(jq -rn --argjson a "$lag" --argjson b "$(jq -r '.lag // 0' <<<"$second")" '(($a - $b) / 3) | floor')"
+  if [ "$rate" -gt 0 ]; then
+    log "WARNING: the processor group $group is $lag records behind the end of $CDC_TOPIC and drains about $rate/s: this run's events wait about $((lag / rate)) s behind them, and its latency counts that wait. To start from the end instead, stop here and run scripts/demo/setup.sh (it moves the group to the end)."
+  else
+    log "WARNING: the processor group $group is $lag records behind the end of $CDC_TOPIC and did not move in 3 s: this run's events wait behind them. Run scripts/demo/setup.sh to move the group to the end."
+  fi
+}
+
 # The body of load_N.sh: run_demo.sh with N events logging at LEVEL, at RATE events/s unless
 # the caller set RATE.
 # Usage: demo_load N LEVEL RATE "$@"

@@ -3,7 +3,7 @@
 #/ the run through Kafka and MongoDB beside whatever else watches it (its own consumer group,
 #/ verifier-group, reads by time and commits nothing the pipeline depends on). q or Esc leaves.
 #/ Without a terminal it prints a progress line per second instead. Exits with the verdict of
-#/ what it saw (0 pass, 1 fail, 2 could not run).
+#/ what it saw (0 pass, 1 fail, 2 could not run, 3 incomplete: events still on their way).
 #/
 #/ Usage: scripts/demo/monitor.sh [RUN_ID]
 set -euo pipefail

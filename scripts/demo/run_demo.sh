@@ -8,8 +8,12 @@
 #/      or in one transaction with demo_generate(n) when RATE is unset, empty or "bulk"; the
 #/      verifier follows them until every event is on Kafka and in MongoDB;
 #/   4. stops the processor cleanly (SIGTERM: it commits and exits 0);
-#/   5. prints the report and exits with the verdict: 0 pass, 1 fail (integrity or an SLO),
-#/      2 could not run.
+#/   5. prints the report and exits with the verdict: 0 pass, 1 fail (integrity or an SLO:
+#/      an event lost or applied twice), 2 could not run, 3 incomplete (the verifier stopped
+#/      with events still on their way, nothing proven lost: the report says how far behind
+#/      the consumer was).
+#/ Before generating, it reads the processor group's lag (verifier lag) and warns when the
+#/ group is far behind the topic's end: the run's events would queue behind those records.
 #/ Artifacts in .stack/demo/run-<run_id>/ (DEMO_DIR): report.txt, report.json, report.html, one
 #/ .hlog per stage, processor.log, processor-events.jsonl, generator.txt, verifier.log;
 #/ .stack/demo/latest points at it.
@@ -106,6 +110,7 @@ assigned() {
 }
 wait_until 60 assigned ||
   die "event-processor was not given the topic's partitions within 60 s (is another member of $PROCESSOR_GROUP running?); see its log: $work/processor.log"
+warn_if_behind "$TARGET_EVENTS"
 
 # ---- 2. the verifier, waiting for the run; 3. the generator, once the verifier waits
 # The verifier starts first (--run next) and opens its Kafka read before the run exists, so
@@ -179,6 +184,7 @@ fi
 case "$verdict" in
   0) log "run $run_id: PASS ($TARGET_EVENTS events, $mode); artifacts in $dir" ;;
   1) log "run $run_id: FAIL (the report above says why); artifacts in $dir" ;;
+  3) log "run $run_id: INCOMPLETE: events still on their way when the verifier stopped, none proven lost (the report above says how far behind the consumer was); artifacts in $dir" ;;
   *) log "run $run_id: could not be verified (exit $verdict; messages above); artifacts in $dir" ;;
 esac
 exit "$verdict"

@@ -4,7 +4,7 @@
 #/ judges the SLOs (SLO_FILE, JSON, replaces the defaults) and prints the report. Writes
 #/ report.txt, report.json, report.html and the .hlog files into the run's folder
 #/ (.stack/demo/run-<id>/verify/). Exit code: 0 pass, 1 fail (integrity or an SLO), 2 could not
-#/ run.
+#/ run, 3 incomplete (events still on their way, none proven lost).
 #/
 #/ Usage: [SLO_FILE=slo.json] scripts/demo/verify.sh [RUN_ID]
 set -euo pipefail

@@ -12,8 +12,9 @@ use crate::sources::Endpoints;
 /// Kafka into MongoDB; measures each stage (T0 created … T5 written) with HdrHistogram; proves
 /// that nothing was lost or applied twice.
 ///
-/// Exit codes: 0 pass, 1 SLO or integrity failure, 2 could not run (the message names the
-/// service and its address, or the unknown run).
+/// Exit codes: 0 pass, 1 SLO or integrity failure (an event lost or applied twice), 2 could
+/// not run (the message names the service and its address, or the unknown run), 3 incomplete:
+/// following stopped with events still on their way and nothing proven lost.
 #[derive(Debug, Parser)]
 #[command(name = "verifier", version)]
 pub struct Cli {
@@ -41,6 +42,9 @@ pub enum Command {
     Report(ReportArgs),
     /// Integrity only: every event on Kafka and in MongoDB, nothing applied twice.
     Check(CheckArgs),
+    /// How far the processor's consumer group is behind the CDC topic's end, per partition (what
+    /// a run's events would queue behind); `--json` for scripts.
+    Lag(LagArgs),
 }
 
 /// Service addresses, from flags or the environment (`docs/design.md`, "Environment").
@@ -172,6 +176,14 @@ pub struct ReportArgs {
     /// Output.
     #[command(flatten)]
     pub report: ReportOpts,
+}
+
+/// `verifier lag`.
+#[derive(Debug, Clone, Args)]
+pub struct LagArgs {
+    /// Print JSON (`{"group", "topic", "lag", "partitions": [{"partition", "committed", "end"}]}`).
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `verifier check`.

@@ -39,6 +39,11 @@ pub enum Output {
         /// The `integrity` object of report.json instead of text.
         json: bool,
     },
+    /// `lag`: the processor group's lag, nothing followed.
+    Lag {
+        /// As JSON.
+        json: bool,
+    },
     /// `watch` and `report`: the whole report.
     Report {
         /// What stdout shows.
@@ -119,6 +124,17 @@ impl Config {
                 (r.run, Some(r.report), None, false, output)
             }
             Command::Check(c) => (c.run, None, None, false, Output::Check { json: c.json }),
+            Command::Lag(l) => (
+                RunArgs {
+                    run: RunSpec::Latest,
+                    idle_timeout: 0,
+                    timeout: 0,
+                },
+                None,
+                None,
+                false,
+                Output::Lag { json: l.json },
+            ),
         };
         if run.run == RunSpec::Next && !watch {
             return Err(ConfigError::NextOutsideWatch);

@@ -14,13 +14,12 @@ use tokio::sync::watch;
 
 use crate::view::{Phase, Snapshot};
 
-fn ms(v: f64, count: u64) -> String {
-    if count == 0 {
-        "-".into()
-    } else if v < 10.0 {
-        format!("{v:.2}")
-    } else {
-        format!("{v:.1}")
+/// A figure in ms, or `-` when the stage has no sample.
+fn ms(v: Option<f64>) -> String {
+    match v {
+        None => "-".into(),
+        Some(v) if v < 10.0 => format!("{v:.2}"),
+        Some(v) => format!("{v:.1}"),
     }
 }
 
@@ -151,10 +150,10 @@ fn render_latency(f: &mut Frame<'_>, area: Rect, s: &Snapshot) {
         Row::new(vec![
             Cell::from(st.name.clone()),
             Cell::from(st.count.to_string()),
-            Cell::from(ms(st.p50_ms, st.count)),
-            Cell::from(ms(st.p95_ms, st.count)),
-            Cell::from(ms(st.p99_ms, st.count)),
-            Cell::from(ms(st.max_ms, st.count)),
+            Cell::from(ms(st.p50_ms)),
+            Cell::from(ms(st.p95_ms)),
+            Cell::from(ms(st.p99_ms)),
+            Cell::from(ms(st.max_ms)),
             Cell::from(st.skewed.to_string()),
         ])
     });
@@ -187,8 +186,8 @@ fn render_types(f: &mut Frame<'_>, area: Rect, s: &Snapshot) {
         Row::new(vec![
             Cell::from(t.name.clone()),
             Cell::from(t.count.to_string()),
-            Cell::from(ms(t.p50_ms, t.count)),
-            Cell::from(ms(t.p99_ms, t.count)),
+            Cell::from(ms(t.p50_ms)),
+            Cell::from(ms(t.p99_ms)),
         ])
     });
     let widths = [
@@ -274,10 +273,10 @@ mod tests {
         let stage = |name: &str, count, p50| StageSummary {
             name: name.into(),
             count,
-            p50_ms: p50,
-            p95_ms: p50 * 2.0,
-            p99_ms: p50 * 3.0,
-            max_ms: p50 * 4.0,
+            p50_ms: Some(p50),
+            p95_ms: Some(p50 * 2.0),
+            p99_ms: Some(p50 * 3.0),
+            max_ms: Some(p50 * 4.0),
             ..StageSummary::default()
         };
         Snapshot {
@@ -390,6 +389,7 @@ mod tests {
         let mut s = snapshot();
         for st in &mut s.stages {
             st.count = 0;
+            (st.p50_ms, st.p95_ms, st.p99_ms, st.max_ms) = (None, None, None, None);
         }
         s.backlog.slot_lag_bytes = None;
         let l = lines(&s);

@@ -85,6 +85,46 @@ pub struct KafkaEvent {
     pub event_type: EventType,
     /// Its timestamps up to `t2`.
     pub stamps: Stamps,
+    /// Its partition.
+    pub partition: i32,
+    /// Its offset in the partition.
+    pub offset: i64,
+}
+
+/// Where the last copy of each event seen on Kafka sits, 8 bytes an event: partition in the top
+/// 16 bits, offset below (`NONE`: not seen). Whether a consumer passed an event is decided
+/// from it ([`crate::fate`]).
+#[derive(Debug, Clone)]
+struct LastCopies(Vec<u64>);
+
+impl LastCopies {
+    const NONE: u64 = u64::MAX;
+    const OFFSET_BITS: u32 = 48;
+
+    fn new(n: u64) -> Self {
+        Self(vec![Self::NONE; n as usize])
+    }
+
+    /// Keeps the later copy: a consumer has passed an event only once it passed every copy.
+    fn see(&mut self, seq: i64, partition: i32, offset: i64) {
+        let packed = ((partition as u64) << Self::OFFSET_BITS)
+            | (offset as u64 & ((1 << Self::OFFSET_BITS) - 1));
+        let slot = &mut self.0[(seq - 1) as usize];
+        if *slot == Self::NONE
+            || (*slot >> Self::OFFSET_BITS) != (partition as u64)
+            || packed > *slot
+        {
+            *slot = packed;
+        }
+    }
+
+    fn get(&self, seq: i64) -> Option<(i32, i64)> {
+        let v = *self.0.get(usize::try_from(seq - 1).ok()?)?;
+        (v != Self::NONE).then(|| {
+            let offset = v & ((1 << Self::OFFSET_BITS) - 1);
+            ((v >> Self::OFFSET_BITS) as i32, offset as i64)
+        })
+    }
 }
 
 /// A receipt from `processed_events`.
@@ -164,6 +204,9 @@ pub struct Counts {
 pub struct Join {
     kafka: SeqSet,
     receipts: SeqSet,
+    last_copies: LastCopies,
+    /// The highest offset of the run's records seen, per partition.
+    last_offsets: BTreeMap<i32, i64>,
     counts: Counts,
     /// Unmatched events seen on Kafka, by second of `t0`.
     pending: BTreeMap<i64, u64>,
@@ -186,6 +229,8 @@ impl Join {
         Self {
             kafka: SeqSet::new(expected),
             receipts: SeqSet::new(expected),
+            last_copies: LastCopies::new(expected),
+            last_offsets: BTreeMap::new(),
             counts: Counts {
                 expected,
                 ..Counts::default()
@@ -233,6 +278,9 @@ impl Join {
             self.counts.out_of_range += 1;
             return KafkaOutcome::OutOfRange;
         }
+        self.last_copies.see(e.seq, e.partition, e.offset);
+        let last = self.last_offsets.entry(e.partition).or_insert(e.offset);
+        *last = (*last).max(e.offset);
         if !self.kafka.insert(e.seq) {
             self.counts.kafka_duplicates += 1;
             return KafkaOutcome::Duplicate;
@@ -327,6 +375,24 @@ impl Join {
             .collect()
     }
 
+    /// The highest offset of the run's records seen on each partition.
+    pub fn last_offsets(&self) -> &BTreeMap<i32, i64> {
+        &self.last_offsets
+    }
+
+    /// Where the last copy of `seq` seen on Kafka is: `(partition, offset)`.
+    pub fn last_copy(&self, seq: i64) -> Option<(i32, i64)> {
+        self.last_copies.get(seq)
+    }
+
+    /// Every expected event without a receipt, in seq order, with where its last copy on Kafka
+    /// is (`None`: never seen there).
+    pub fn unreceipted(&self) -> impl Iterator<Item = (i64, Option<(i32, i64)>)> + '_ {
+        (1..=self.counts.expected as i64)
+            .filter(|s| !self.receipts.contains(*s))
+            .map(|s| (s, self.last_copies.get(s)))
+    }
+
     /// Events without a receipt, by the last place seen: `(outbox, kafka)`.
     pub fn missing_by_stage(&self) -> (u64, u64) {
         let mut at_kafka = 0;
@@ -380,6 +446,8 @@ mod tests {
             seq,
             event_type: EventType::UserCreated,
             stamps: stamps(seq),
+            partition: (seq % 3) as i32,
+            offset: 100 + seq,
         }
     }
 
@@ -486,6 +554,28 @@ mod tests {
         // end to end = t5 - t_sched = 12 ms + 3 ms
         let e2e = j.measurements.stages[Stage::EndToEnd].all.max();
         assert!((14_990..=15_010).contains(&e2e), "{e2e}");
+    }
+
+    #[test]
+    fn the_last_copy_of_each_event_is_where_a_consumer_must_pass() {
+        let mut j = Join::new(4, 1_000_000_000);
+        j.on_kafka(&kafka(1));
+        let mut again = kafka(1);
+        again.offset = 900; // re-sent later (a Connect restart)
+        j.on_kafka(&again);
+        let mut earlier = kafka(1);
+        earlier.offset = 50;
+        j.on_kafka(&earlier);
+        let mut big = kafka(2);
+        big.offset = (1 << 40) + 7;
+        j.on_kafka(&big);
+        assert_eq!(j.last_copy(1), Some((1, 900)));
+        assert_eq!(j.last_copy(2), Some((2, (1 << 40) + 7)));
+        assert_eq!(j.last_copy(3), None);
+        assert_eq!(j.last_copy(0), None);
+        j.on_receipt(&receipt(2));
+        let left: Vec<_> = j.unreceipted().collect();
+        assert_eq!(left, [(1, Some((1, 900))), (3, None), (4, None)]);
     }
 
     #[test]

@@ -7,6 +7,7 @@
 //!
 //! Pure logic:
 //! - [`manifest`]: a run as `outbox_demo.runs` describes it, and which run to follow.
+//! - [`fate`]: where an event without an effect is: lost, pending or undetermined.
 //! - [`join`]: the per-run join of outbox, Kafka and receipts, keyed by seq (bitsets).
 //! - [`measure`]: stage histograms, skew and resolution accounting, throughput timelines.
 //! - [`integrity`]: the rules MongoDB's state must satisfy.
@@ -20,6 +21,7 @@
 //! [`logging`], and [`run`].
 #![forbid(unsafe_code)]
 
+mod fate;
 mod integrity;
 mod join;
 mod manifest;
@@ -37,6 +39,7 @@ pub mod error;
 mod follow;
 mod hlog;
 mod html;
+mod lag;
 pub mod logging;
 mod progress;
 pub mod run;

@@ -12,6 +12,8 @@ fn main() -> ExitCode {
     match start() {
         Ok(Verdict::Pass) => ExitCode::SUCCESS,
         Ok(Verdict::Fail) => ExitCode::from(1),
+        // Nothing proven lost, but events still on their way: neither a pass nor a failure.
+        Ok(Verdict::Incomplete) => ExitCode::from(3),
         Err(e) => {
             eprintln!("verifier: {e}");
             ExitCode::from(2)

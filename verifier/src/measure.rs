@@ -109,20 +109,20 @@ pub struct StageSummary {
     pub name: String,
     /// Samples in the histogram.
     pub count: u64,
-    /// Median, ms.
-    pub p50_ms: f64,
-    /// 90th percentile, ms.
-    pub p90_ms: f64,
-    /// 95th percentile, ms.
-    pub p95_ms: f64,
-    /// 99th percentile, ms.
-    pub p99_ms: f64,
-    /// 99.9th percentile, ms.
-    pub p999_ms: f64,
-    /// Largest sample, ms.
-    pub max_ms: f64,
-    /// Mean, ms.
-    pub mean_ms: f64,
+    /// Median, ms (`None`: no sample, never shown as 0).
+    pub p50_ms: Option<f64>,
+    /// 90th percentile, ms (`None`: no sample, never shown as 0).
+    pub p90_ms: Option<f64>,
+    /// 95th percentile, ms (`None`: no sample, never shown as 0).
+    pub p95_ms: Option<f64>,
+    /// 99th percentile, ms (`None`: no sample, never shown as 0).
+    pub p99_ms: Option<f64>,
+    /// 99.9th percentile, ms (`None`: no sample, never shown as 0).
+    pub p999_ms: Option<f64>,
+    /// Largest sample, ms (`None`: no sample, never shown as 0).
+    pub max_ms: Option<f64>,
+    /// Mean, ms (`None`: no sample, never shown as 0).
+    pub mean_ms: Option<f64>,
     /// Negative durations (clock skew), counted beside the histogram.
     #[serde(default)]
     pub skewed: u64,
@@ -153,18 +153,21 @@ pub(crate) const CURVE: [f64; 14] = [
 
 impl StageSummary {
     /// Percentiles of `h` (µs) in ms; with the percentile curve when `curve`.
+    /// Without samples, every figure is `None`: a stage nobody measured is not a 0 ms stage.
     pub fn of(name: &str, h: &Histogram<u64>, curve: bool) -> Self {
+        let measured = !h.is_empty();
         let q = |q: f64| h.value_at_quantile(q) as f64 / 1000.0;
+        let some = |v: f64| measured.then_some(v);
         Self {
             name: name.to_owned(),
             count: h.len(),
-            p50_ms: q(0.50),
-            p90_ms: q(0.90),
-            p95_ms: q(0.95),
-            p99_ms: q(0.99),
-            p999_ms: q(0.999),
-            max_ms: h.max() as f64 / 1000.0,
-            mean_ms: if h.is_empty() { 0.0 } else { h.mean() / 1000.0 },
+            p50_ms: some(q(0.50)),
+            p90_ms: some(q(0.90)),
+            p95_ms: some(q(0.95)),
+            p99_ms: some(q(0.99)),
+            p999_ms: some(q(0.999)),
+            max_ms: some(h.max() as f64 / 1000.0),
+            mean_ms: some(h.mean() / 1000.0),
             curve: if h.is_empty() || !curve {
                 Vec::new()
             } else {
@@ -267,9 +270,21 @@ mod tests {
             h.record(Stage::Queue, EventType::ActivityCreated, Some(ms * 1000));
         }
         let s = h.summary("queue", true);
-        assert!((s.p50_ms - 50.0).abs() < 0.1, "{}", s.p50_ms);
-        assert!((s.p99_ms - 99.0).abs() < 0.1, "{}", s.p99_ms);
-        assert!((s.max_ms - 100.0).abs() < 0.1, "{}", s.max_ms);
+        let (p50, p99, max) = (s.p50_ms.unwrap(), s.p99_ms.unwrap(), s.max_ms.unwrap());
+        assert!((p50 - 50.0).abs() < 0.1, "{p50}");
+        assert!((p99 - 99.0).abs() < 0.1, "{p99}");
+        assert!((max - 100.0).abs() < 0.1, "{max}");
+        let empty = StageHist::default().summary("queue", true);
+        assert_eq!(
+            (empty.count, empty.p50_ms, empty.max_ms, empty.mean_ms),
+            (0, None, None, None)
+        );
+        assert!(empty.curve.is_empty());
+        let json = serde_json::to_value(&empty).unwrap();
+        assert!(
+            json["p50_ms"].is_null() && json["max_ms"].is_null(),
+            "{json}"
+        );
     }
 
     #[test]

@@ -23,6 +23,10 @@ pub async fn run(
     config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<Verdict, Error> {
+    if let Output::Lag { json } = config.output {
+        crate::lag::print(&config.endpoints, json).await?;
+        return Ok(Verdict::Pass);
+    }
     let services = Services::connect(config.endpoints.clone()).await?;
     let (snapshots, snapshot_rx) = watch::channel(Arc::new(Snapshot::default()));
     let (stop, stop_rx) = watch::channel(false);
@@ -83,8 +87,10 @@ fn emit(output: &Output, outcome: Outcome, logs: &Logs) -> Result<Verdict, Error
             } else {
                 print!("{}", report.integrity_text());
             }
-            Ok(Verdict::of(report.integrity.passed))
+            Ok(Verdict::of_integrity(report.integrity.status))
         }
+        // Answered before anything is followed (in `run`).
+        Output::Lag { .. } => Ok(Verdict::Pass),
         Output::Report {
             format,
             out,

@@ -66,6 +66,9 @@ pub struct Actual {
     pub p99_ms: Option<f64>,
     /// Share delivered.
     pub success_rate: f64,
+    /// Events not delivered but not lost either: still on their way, or whose fate cannot be
+    /// told. Objectives they would decide are not judged while there are any.
+    pub unsettled: u64,
 }
 
 /// How one objective came out.
@@ -136,7 +139,7 @@ impl Slo {
                 a.events, self.throughput_min_events
             ));
         }
-        vec![
+        let mut checks = vec![
             throughput,
             check("p50", format!("< {} ms", self.p50_max_ms), a.p50_ms, &|v| {
                 v < self.p50_max_ms
@@ -153,7 +156,28 @@ impl Slo {
                 Some(a.success_rate),
                 &|v| v > self.success_rate_min,
             ),
-        ]
+        ];
+        if a.unsettled > 0 {
+            for c in &mut checks {
+                unsettled(c, a.unsettled);
+            }
+        }
+        checks
+    }
+}
+
+/// With events still on their way, what they would decide is not judged: the share delivered,
+/// the throughput, and latencies nothing has arrived to measure. Latencies of the events that
+/// did arrive are judged.
+fn unsettled(c: &mut Check, n: u64) {
+    let note = match c.name.as_str() {
+        "success_rate" | "throughput" => format!("{n} events are still on their way"),
+        _ if c.actual.is_none() => format!("no event has arrived yet; {n} are on their way"),
+        _ => return,
+    };
+    if c.verdict != Judgement::NotJudged {
+        c.verdict = Judgement::NotJudged;
+        c.note = Some(note);
     }
 }
 
@@ -169,7 +193,38 @@ mod tests {
             p95_ms: Some(50.0),
             p99_ms: Some(150.0),
             success_rate: 1.0,
+            unsettled: 0,
         }
+    }
+
+    #[test]
+    fn events_on_their_way_leave_what_they_decide_unjudged() {
+        let late = Actual {
+            p50_ms: None,
+            p95_ms: None,
+            p99_ms: None,
+            success_rate: 0.0,
+            throughput_eps: None,
+            unsettled: 3000,
+            ..actual()
+        };
+        let c = Slo::default().judge(&late);
+        assert!(c.iter().all(|c| c.verdict == Judgement::NotJudged), "{c:?}");
+        assert!(c[4]
+            .note
+            .as_deref()
+            .unwrap()
+            .contains("3000 events are still on their way"));
+        // latencies of the events that did arrive are judged
+        let slow = Actual {
+            p99_ms: Some(900.0),
+            success_rate: 0.5,
+            unsettled: 10,
+            ..actual()
+        };
+        let c = Slo::default().judge(&slow);
+        assert_eq!(c[3].verdict, Judgement::Fail);
+        assert_eq!(c[4].verdict, Judgement::NotJudged);
     }
 
     #[test]

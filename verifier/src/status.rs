@@ -93,7 +93,10 @@ fn stages<'a>(o: &mut String, run: &'a str, s: &'a Snapshot) {
                 ("0.999", st.p999_ms),
                 ("1", st.max_ms),
             ]
-            .map(|(q, v)| (vec![("stage", st.name.as_str()), ("quantile", q)], v))
+            // A stage without samples has no percentile: no sample line, rather than a 0.
+            .map(|(q, v)| v.map(|v| (vec![("stage", st.name.as_str()), ("quantile", q)], v)))
+            .into_iter()
+            .flatten()
         }),
     );
     gauge(
@@ -159,7 +162,7 @@ mod tests {
         s.run.run_id = 3;
         s.stages.push(StageSummary {
             name: "end_to_end".into(),
-            p99_ms: 12.5,
+            p99_ms: Some(12.5),
             skewed: 2,
             ..StageSummary::default()
         });

@@ -185,8 +185,8 @@ pub(crate) fn progress_line(s: &Snapshot) -> String {
         s.on_kafka,
         s.kafka_duplicates,
         s.done_per_s,
-        e2e.map_or("-".into(), |e| format!("{:.1} ms", e.p50_ms)),
-        e2e.map_or("-".into(), |e| format!("{:.1} ms", e.p99_ms)),
+        e2e.and_then(|e| e.p50_ms).map_or("-".into(), |v| format!("{v:.1} ms")),
+        e2e.and_then(|e| e.p99_ms).map_or("-".into(), |v| format!("{v:.1} ms")),
         known(s.backlog.slot_lag_bytes, " B"),
         known(s.backlog.processor_lag, ""),
         s.backlog

@@ -302,11 +302,18 @@ async fn a_lost_receipt_is_named(st: &Scratch, run_id: i64) -> anyhow::Result<()
     let (code, stdout, stderr) =
         run_verifier(st, &["check", "--run", &run, "--idle-timeout", "3"]).await?;
     assert_eq!(code, 1, "{stderr}\n{stdout}");
+    // The processor committed past it without an effect: lost, not pending.
     assert!(
-        stdout.contains(&format!("missing: event {id} seq 777 last seen at kafka")),
+        stdout.contains(&format!(
+            "lost: event {id} seq 777 last seen at kafka: partition "
+        )) && stdout.contains("the consumer group committed past it"),
         "{stdout}"
     );
     assert!(stdout.contains("integrity: FAIL"), "{stdout}");
+    assert!(
+        stdout.contains("of the missing: lost 1 · pending 0"),
+        "{stdout}"
+    );
     Ok(())
 }
 
@@ -326,6 +333,7 @@ async fn unreachable_services_and_unknown_runs_exit_2_with_the_address() -> anyh
         let mut c = Command::new(e2e::binary("verifier")?);
         c.args(["check", "--run", "latest"])
             .env("KAFKA_BOOTSTRAP", &env.kafka_bootstrap)
+            .env("PGPASSWORD", &env.pg_password)
             .env(var, value)
             .env("LOG_LEVEL", "ERROR");
         let out = tokio::time::timeout(Duration::from_secs(60), c.output()).await??;
@@ -336,6 +344,7 @@ async fn unreachable_services_and_unknown_runs_exit_2_with_the_address() -> anyh
     let out = Command::new(e2e::binary("verifier")?)
         .args(["check", "--run", "987654321"])
         .env("KAFKA_BOOTSTRAP", &env.kafka_bootstrap)
+        .env("PGPASSWORD", &env.pg_password)
         .output()
         .await?;
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -343,6 +352,96 @@ async fn unreachable_services_and_unknown_runs_exit_2_with_the_address() -> anyh
     assert!(
         stderr.contains("run 987654321 is not in outbox_demo.runs"),
         "{stderr}"
+    );
+    Ok(())
+}
+
+/// The report of a run whose events all sit behind `backlog` records nobody consumed yet:
+/// `verifier report` with a short idle timeout, as JSON.
+async fn report_json(
+    st: &Scratch,
+    run_id: i64,
+    idle: &str,
+) -> anyhow::Result<(i32, serde_json::Value, String)> {
+    let (code, stdout, stderr) = run_verifier(
+        st,
+        &[
+            "report",
+            "--run",
+            &run_id.to_string(),
+            "--format",
+            "json",
+            "--idle-timeout",
+            idle,
+            "--slo",
+            st.dir.join("slo.json").to_str().unwrap(),
+        ],
+    )
+    .await?;
+    let report = serde_json::from_str(&stdout).with_context(|| format!("{stderr}\n{stdout}"))?;
+    Ok((code, report, stderr))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn late_events_are_pending_not_lost_and_a_draining_consumer_is_not_idle() -> anyhow::Result<()>
+{
+    let st = Scratch::new("verifier_late").await?;
+    std::fs::write(st.dir.join("slo.json"), GENEROUS_SLO)?;
+    // 30,000 records ahead of the run that the group has not consumed, and no consumer yet.
+    // The run starts more than the verifier's 5 s read margin after them, so the verifier's
+    // own read of the topic (from the run's start less 5 s) does not pass over the backlog:
+    // while the backlog drains, only the consumer moves.
+    let backlog = st.generate(30_000).await?;
+    wait::until("6 s since the backlog was written", TIMEOUT, || async {
+        let row = st
+            .pg
+            .query_one(
+                "SELECT clock_timestamp() - max(created_at) > interval '6 seconds'
+                   FROM activity.event_outbox WHERE run_id = $1",
+                &[&backlog],
+            )
+            .await?;
+        Ok(Step::when(row.get(0), (), || "not yet".into()))
+    })
+    .await?;
+    let run_id = st.generate(500).await?;
+    let (code, r, stderr) = report_json(&st, run_id, "3").await?;
+    assert_eq!(code, 3, "incomplete, not a failure: {stderr}");
+    assert_eq!(r["verdict"], "incomplete");
+    let i = &r["integrity"];
+    assert_eq!(
+        (
+            i["status"].as_str(),
+            i["lost"].as_u64(),
+            i["pending"].as_u64()
+        ),
+        (Some("incomplete"), Some(0), Some(500)),
+        "{i}"
+    );
+    let first = &i["missing"][0];
+    assert_eq!(first["fate"], "pending", "{first}");
+    assert!(
+        first["ahead"].as_i64() > Some(0),
+        "records ahead of it: {first}"
+    );
+    // nothing reached MongoDB: the stages ending there are unmeasured, not 0
+    let e2e = stage(&r, Stage::EndToEnd);
+    assert_eq!(e2e["count"], 0);
+    assert!(e2e["p50_ms"].is_null() && e2e["max_ms"].is_null(), "{e2e}");
+
+    // Once a processor drains the backlog, the verifier waits for it (its commits, every
+    // second, advance toward the run), though the idle timeout (2 s) is far shorter than the
+    // drain (30,000 records: about 8 to 15 s here), and the run passes. The report starts once
+    // the processor is consuming, so its start-up (joining the group) is not part of the wait.
+    let p = st.processor("a", &[])?;
+    st.wait_receipts(backlog, 1, TIMEOUT, &p).await?;
+    let (code, r, stderr) = report_json(&st, run_id, "2").await?;
+    assert_eq!(code, 0, "{stderr}\n{}\n{}", r["integrity"], p.log());
+    assert_eq!(r["counts"]["receipts"], 500);
+    assert_eq!(
+        st.receipts(backlog).await?,
+        30_000,
+        "the backlog was drained first"
     );
     Ok(())
 }

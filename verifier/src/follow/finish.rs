@@ -1,14 +1,26 @@
 //! After following stops: a last look for the receipts of every event still unaccounted for,
-//! the missing events named, MongoDB's state audited (once every event has a receipt), and the
+//! the fate of each event still without one (lost, pending or undetermined: [`crate::fate`]),
+//! the first of them named, MongoDB's state audited (once every event has a receipt), and the
 //! report built.
 
+use crate::fate::{fate, FateCounts, Reach};
 use crate::join::Join;
 use crate::manifest::RunInfo;
 use crate::report::{Inputs, Missing, Report, LISTED};
 use crate::slo::Slo;
 use crate::sources::{SourceError, IN_CHUNK};
 
-use super::Services;
+use super::{ConsumerProgress, Services};
+
+/// What the follow loop knew when it stopped.
+pub(crate) struct Stopped {
+    /// When following stopped, µs since the epoch.
+    pub(crate) at_us: i64,
+    /// How far each part of the pipeline got.
+    pub(crate) reach: Reach,
+    /// The consumer group then.
+    pub(crate) consumer: Option<ConsumerProgress>,
+}
 
 /// Sweeps, audits and reports on `run`.
 pub(crate) async fn finish(
@@ -16,11 +28,15 @@ pub(crate) async fn finish(
     run: &RunInfo,
     join: &mut Join,
     slo: &Slo,
-    stopped_following_us: i64,
+    stopped: Stopped,
 ) -> Result<Report, SourceError> {
     sweep(s, run.run_id, join).await?;
     let outbox_rows = s.pg.outbox_rows(run.run_id).await?;
-    let missing = missing(s, run.run_id, join).await?;
+    let mut fates = FateCounts::default();
+    for (_, at) in join.unreceipted() {
+        fates.add(fate(at, &stopped.reach));
+    }
+    let missing = missing(s, run.run_id, join, &stopped.reach).await?;
     let audit = if join.counts().receipts == join.counts().expected {
         Some(crate::audit::audit(&s.pg, &s.mongo, run.run_id).await?)
     } else {
@@ -35,7 +51,9 @@ pub(crate) async fn finish(
             audit,
             slo: slo.clone(),
             generated_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-            stopped_following_us,
+            stopped_following_us: stopped.at_us,
+            fates,
+            consumer: stopped.consumer,
         },
     ))
 }
@@ -61,8 +79,14 @@ async fn sweep(s: &Services, run_id: i64, join: &mut Join) -> Result<(), SourceE
     }
 }
 
-/// The first [`LISTED`] events without a receipt, with their ids and where they were last seen.
-async fn missing(s: &Services, run_id: i64, join: &Join) -> Result<Vec<Missing>, SourceError> {
+/// The first [`LISTED`] events without a receipt, with their ids, where they were last seen and
+/// their fate.
+async fn missing(
+    s: &Services,
+    run_id: i64,
+    join: &Join,
+    reach: &Reach,
+) -> Result<Vec<Missing>, SourceError> {
     let listed = join.unfinished(1, LISTED);
     let seqs: Vec<i64> = listed.iter().map(|(seq, _)| *seq).collect();
     let ids = s.pg.ids(run_id, &seqs).await?;
@@ -72,6 +96,7 @@ async fn missing(s: &Services, run_id: i64, join: &Join) -> Result<Vec<Missing>,
             event_id: ids.get(&seq).cloned(),
             seq,
             last_stage,
+            fate: Some(fate(join.last_copy(seq), reach)),
         })
         .collect())
 }

@@ -6,6 +6,7 @@
 //! with one method per event it reacts to; whether to stop is the pure [`stop::decide`]; what
 //! happens after the loop is [`finish`].
 
+mod consumer;
 mod finish;
 mod history;
 mod probes;
@@ -18,6 +19,10 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, watch};
 
+pub(crate) use consumer::ConsumerProgress;
+use consumer::ConsumerWatch;
+
+use crate::fate::Reach;
 use crate::hlog::Logs;
 use crate::join::Join;
 use crate::manifest::{RunInfo, RunSpec};
@@ -200,6 +205,9 @@ struct Follower<'a> {
     lags: Arc<probes::SharedLags>,
     want: mpsc::Sender<Vec<i64>>,
     snapshots: &'a watch::Sender<Arc<Snapshot>>,
+    /// The WAL position once the run was seen finished: every event it wrote is before it.
+    finished_lsn: Option<String>,
+    consumer: ConsumerWatch,
 }
 
 impl<'a> Follower<'a> {
@@ -229,6 +237,8 @@ impl<'a> Follower<'a> {
             lags,
             want,
             snapshots,
+            finished_lsn: None,
+            consumer: ConsumerWatch::default(),
         }
     }
 
@@ -237,9 +247,9 @@ impl<'a> Follower<'a> {
         // Records of other runs still flowing mean the pipeline is busy ahead of this run's
         // events, not idle: both kinds count as progress.
         match item.ok_or(SourceError::TaskEnded("Kafka reader"))? {
-            TopicItem::Event(partition, offset, e) => {
+            TopicItem::Event(e) => {
                 self.join.on_kafka(&e);
-                self.caught_up.reached(partition, offset);
+                self.caught_up.reached(e.partition, e.offset);
             }
             TopicItem::Position(partition, offset) => self.caught_up.reached(partition, offset),
         }
@@ -270,12 +280,7 @@ impl<'a> Follower<'a> {
     /// take the backlog.
     async fn on_second(&mut self, logs: &mut Logs) -> Result<(), SourceError> {
         self.history.tick(&mut self.join, logs);
-        if !self.run.finished() {
-            self.run = self.s.pg.run(self.run.run_id).await?;
-            if self.run.finished() {
-                self.join.set_expected(self.run.written.max(0) as u64);
-            }
-        }
+        self.refresh_run().await?;
         let before = self.backlog.slot_lag_bytes;
         self.backlog = self.take_backlog().await;
         if let (Some(b), Some(a)) = (before, self.backlog.slot_lag_bytes) {
@@ -286,7 +291,62 @@ impl<'a> Follower<'a> {
                 self.last_progress = Instant::now();
             }
         }
+        if let Some(group) = self.lags.get().group {
+            // A consumer draining the records ahead of the run is working toward it.
+            if self.consumer.observe(&group, self.join.last_offsets()) {
+                self.last_progress = Instant::now();
+            }
+        }
         Ok(())
+    }
+
+    /// Reads the manifest while the run writes; once it is finished, notes the WAL position
+    /// (everything the run wrote is before it).
+    async fn refresh_run(&mut self) -> Result<(), SourceError> {
+        if !self.run.finished() {
+            self.run = self.s.pg.run(self.run.run_id).await?;
+            if self.run.finished() {
+                self.join.set_expected(self.run.written.max(0) as u64);
+            }
+        }
+        if self.run.finished() && self.finished_lsn.is_none() {
+            self.finished_lsn = Some(self.s.pg.current_wal_lsn().await?);
+        }
+        Ok(())
+    }
+
+    /// How far each part of the pipeline got when following stopped: the consumer group's
+    /// committed offsets (read afresh), whether Debezium confirmed the WAL past the run, and
+    /// whether the verifier's read reached the topic's end.
+    async fn reach(&self) -> (Reach, Option<ConsumerProgress>) {
+        let endpoints = self.s.endpoints.clone();
+        let fresh = tokio::task::spawn_blocking(move || {
+            sources::LagProbe::new(&endpoints).and_then(|mut p| p.state())
+        })
+        .await;
+        let group = match fresh {
+            Ok(Ok(g)) => Some(g),
+            Ok(Err(e)) => {
+                tracing::warn!("the processor group's offsets when following stopped: {e}");
+                self.lags.get().group
+            }
+            Err(e) => {
+                tracing::warn!("the processor group's offsets when following stopped: {e}");
+                self.lags.get().group
+            }
+        };
+        let debezium_passed = match &self.finished_lsn {
+            Some(lsn) => self.s.pg.slot_passed(lsn).await.unwrap_or(None),
+            None => None,
+        };
+        let reach = Reach {
+            committed: group.as_ref().map(|g| g.committed.clone()),
+            debezium_passed,
+            read_caught_up: group
+                .as_ref()
+                .is_some_and(|g| self.caught_up.covers(&g.ends)),
+        };
+        (reach, self.consumer.progress(group.as_ref()))
     }
 
     fn progress(&self, stop_requested: bool) -> stop::Progress {
@@ -327,7 +387,7 @@ impl<'a> Follower<'a> {
         let lags = self.lags.get();
         Backlog {
             slot_lag_bytes: lags.slot_bytes,
-            processor_lag: lags.processor,
+            processor_lag: lags.processor(),
             not_on_kafka: written.saturating_sub(c.kafka),
             awaiting_receipt: c.kafka.saturating_sub(c.matched),
             unmatched: c.expected.saturating_sub(c.matched),
@@ -340,15 +400,18 @@ impl<'a> Follower<'a> {
     /// After the loop: the last second of history, the final manifest and backlog, then the
     /// sweep, the audit and the report.
     async fn finish(mut self, logs: &mut Logs, slo: &Slo) -> Result<Report, SourceError> {
-        let stopped_following_us = chrono::Utc::now().timestamp_micros();
+        let at_us = chrono::Utc::now().timestamp_micros();
         self.history.tick(&mut self.join, logs);
-        if !self.run.finished() {
-            self.run = self.s.pg.run(self.run.run_id).await?;
-        }
+        self.refresh_run().await?;
         self.backlog = self.take_backlog().await;
         self.publish(Phase::Auditing, false);
-        let report =
-            finish::finish(self.s, &self.run, &mut self.join, slo, stopped_following_us).await?;
+        let (reach, consumer) = self.reach().await;
+        let stopped = finish::Stopped {
+            at_us,
+            reach,
+            consumer,
+        };
+        let report = finish::finish(self.s, &self.run, &mut self.join, slo, stopped).await?;
         self.publish(Phase::Done, false);
         Ok(report)
     }

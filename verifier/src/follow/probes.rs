@@ -8,15 +8,22 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
-use crate::sources::{Endpoints, LagProbe, Pg, SourceError};
+use crate::sources::{Endpoints, GroupState, LagProbe, Pg, SourceError};
 
 /// The latest figures (`None`: unknown).
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub(crate) struct Lags {
     /// WAL bytes the slot has not confirmed.
     pub(crate) slot_bytes: Option<i64>,
+    /// The processor group's committed offsets and the topic's ends.
+    pub(crate) group: Option<GroupState>,
+}
+
+impl Lags {
     /// Records the processor group has not committed.
-    pub(crate) processor: Option<i64>,
+    pub(crate) fn processor(&self) -> Option<i64> {
+        self.group.as_ref().and_then(GroupState::lag)
+    }
 }
 
 /// The latest [`Lags`], written by the probes and read by the follow loop.
@@ -26,7 +33,10 @@ pub(crate) struct SharedLags(Mutex<Lags>);
 impl SharedLags {
     /// The latest figures.
     pub(crate) fn get(&self) -> Lags {
-        *self.0.lock().unwrap_or_else(PoisonError::into_inner)
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     fn update(&self, f: impl FnOnce(&mut Lags)) {
@@ -108,16 +118,16 @@ fn processor(lags: &SharedLags, e: &Endpoints, stop: &watch::Receiver<bool>) {
     let mut health = Health::new("the processor group's lag");
     let mut probe: Option<LagProbe> = None;
     while !*stop.borrow() {
-        let lag = match probe.as_mut() {
-            Some(p) => p.lag(),
+        let state = match probe.as_mut() {
+            Some(p) => p.state(),
             None => LagProbe::new(e).and_then(|mut p| {
-                let lag = p.lag();
+                let state = p.state();
                 probe = Some(p);
-                lag
+                state
             }),
         };
-        let v = health.result(lag);
-        lags.update(|l| l.processor = v);
+        let v = health.result(state.map(Some));
+        lags.update(|l| l.group = v);
         std::thread::sleep(Duration::from_secs(1));
     }
 }

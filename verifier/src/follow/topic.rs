@@ -14,8 +14,8 @@ use crate::sources;
 /// What the reader hands the follow loop.
 #[derive(Debug)]
 pub(crate) enum TopicItem {
-    /// A record of the run: partition, offset, event.
-    Event(i32, i64, KafkaEvent),
+    /// A record of the run (with its partition and offset).
+    Event(KafkaEvent),
     /// The read reached this offset of this partition (records of other runs).
     Position(i32, i64),
 }
@@ -43,8 +43,9 @@ pub(crate) async fn read(
                 continue;
             }
         };
-        let item = match sources::parse_record(m.payload(), m.timestamp().to_millis()) {
-            Some((r, e)) if r == run_id => TopicItem::Event(m.partition(), m.offset(), e),
+        let at = (m.partition(), m.offset());
+        let item = match sources::parse_record(m.payload(), m.timestamp().to_millis(), at) {
+            Some((r, e)) if r == run_id => TopicItem::Event(e),
             // Other runs' records: only the position matters, and not for each one; but always
             // the record that reaches the end the topic had at the start, or the read would
             // never count as caught up when nothing follows it.
@@ -96,22 +97,30 @@ fn position_due(
             .is_some_and(|end| offset + 1 == *end)
 }
 
-/// Which partitions the read has caught up with: read past the end they had at the start.
+/// How far the read got in each partition, and which partitions it has caught up with: read
+/// past the end they had at the start.
 #[derive(Debug, Clone)]
 pub(crate) struct CaughtUp {
     end_at_start: BTreeMap<i32, i64>,
     done: BTreeMap<i32, bool>,
+    reached: BTreeMap<i32, i64>,
 }
 
 impl CaughtUp {
     /// None caught up yet.
     pub(crate) fn new(end_at_start: BTreeMap<i32, i64>) -> Self {
         let done = end_at_start.keys().map(|p| (*p, false)).collect();
-        Self { end_at_start, done }
+        Self {
+            end_at_start,
+            done,
+            reached: BTreeMap::new(),
+        }
     }
 
     /// The read reached `offset` of `partition`.
     pub(crate) fn reached(&mut self, partition: i32, offset: i64) {
+        let r = self.reached.entry(partition).or_insert(offset);
+        *r = (*r).max(offset);
         if self
             .end_at_start
             .get(&partition)
@@ -124,6 +133,13 @@ impl CaughtUp {
     /// Whether every partition is caught up.
     pub(crate) fn all(&self) -> bool {
         self.done.values().all(|c| *c)
+    }
+
+    /// Whether the read reached `ends` (the end offset of each partition now): then every
+    /// record on the topic, the run's included, has been read.
+    pub(crate) fn covers(&self, ends: &BTreeMap<i32, i64>) -> bool {
+        ends.iter()
+            .all(|(p, end)| *end == 0 || self.reached.get(p).is_some_and(|r| r + 1 >= *end))
     }
 }
 
@@ -150,5 +166,14 @@ mod tests {
         assert!(!caught_up.all());
         caught_up.reached(1, 6);
         assert!(caught_up.all());
+        assert!(caught_up.covers(&[(0, 10), (1, 7)].into()));
+        assert!(
+            !caught_up.covers(&[(0, 12), (1, 7)].into()),
+            "records arrived since"
+        );
+        assert!(
+            caught_up.covers(&[(0, 10), (1, 7), (2, 0)].into()),
+            "an empty partition"
+        );
     }
 }

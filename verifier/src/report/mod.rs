@@ -5,6 +5,8 @@ mod text;
 
 use serde::{Deserialize, Serialize};
 
+use crate::fate::{Fate, FateCounts};
+use crate::follow::ConsumerProgress;
 pub(crate) use crate::integrity::LISTED;
 use crate::integrity::{Audit, Finding};
 use crate::join::{Counts, Join, LastStage};
@@ -13,8 +15,9 @@ use crate::measure::StageSummary;
 use crate::slo::{Actual, Check, Judgement, Slo};
 use events::stages::Stage;
 
-/// Version of the `report.json` layout.
-pub(crate) const SCHEMA: &str = "cdc-verifier-report/1";
+/// Version of the `report.json` layout. 2: a stage without samples has `null` figures (not
+/// 0); the verdict and `integrity.status` may be `incomplete`; each missing event has its fate.
+pub(crate) const SCHEMA: &str = "cdc-verifier-report/2";
 
 /// The run's verdict: integrity and every judged SLO.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -22,16 +25,30 @@ pub(crate) const SCHEMA: &str = "cdc-verifier-report/1";
 pub enum Verdict {
     /// Integrity passed and no objective failed.
     Pass,
-    /// Integrity failed, or an objective did.
+    /// Integrity failed (something lost, applied twice, out of range, or a count that does not
+    /// add up), or an objective did.
     Fail,
+    /// Nothing failed, but following stopped with events still on their way (or whose fate
+    /// cannot be told): the run is neither proven whole nor proven broken.
+    Incomplete,
 }
 
 impl Verdict {
-    /// `pass` or `fail`.
+    /// `pass`, `fail` or `incomplete`.
     pub const fn as_str(self) -> &'static str {
         match self {
             Verdict::Pass => "pass",
             Verdict::Fail => "fail",
+            Verdict::Incomplete => "incomplete",
+        }
+    }
+
+    /// The verdict of integrity alone (what `check` judges).
+    pub const fn of_integrity(status: IntegrityStatus) -> Self {
+        match status {
+            IntegrityStatus::Passed => Verdict::Pass,
+            IntegrityStatus::Failed => Verdict::Fail,
+            IntegrityStatus::Incomplete => Verdict::Incomplete,
         }
     }
 
@@ -45,6 +62,20 @@ impl Verdict {
     }
 }
 
+/// How integrity came out.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum IntegrityStatus {
+    /// Every event is on Kafka and in MongoDB, and the state is clean.
+    Passed,
+    /// Something is proven wrong.
+    #[default]
+    Failed,
+    /// Nothing is proven wrong, but events are still on their way (or cannot be told lost
+    /// from pending).
+    Incomplete,
+}
+
 /// An event that did not reach MongoDB.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Missing {
@@ -54,13 +85,36 @@ pub struct Missing {
     pub seq: i64,
     /// The last place it was seen: `outbox` or `kafka`.
     pub last_stage: LastStage,
+    /// Lost, pending (with how far it got), or undetermined (`None` only in reports of schema
+    /// 1, read as a baseline).
+    #[serde(flatten)]
+    pub fate: Option<Fate>,
 }
 
 /// Integrity, three ways.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Integrity {
-    /// Every rule held.
+    /// Every rule held (`status` is `passed`).
     pub passed: bool,
+    /// `passed`, `failed` or `incomplete`.
+    #[serde(default)]
+    pub status: IntegrityStatus,
+    /// Events without an effect proven lost: the consumer committed past them, or (never on
+    /// Kafka) Debezium and the verifier's read passed them.
+    #[serde(default)]
+    pub lost: u64,
+    /// Events still on their way.
+    #[serde(default)]
+    pub pending: u64,
+    /// Of those, not yet on Kafka.
+    #[serde(default)]
+    pub pending_before_kafka: u64,
+    /// Events whose fate cannot be told (the consumer group commits nothing the verifier sees).
+    #[serde(default)]
+    pub undetermined: u64,
+    /// How far behind the consumer group was when following stopped, and how fast it moved.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub consumer: Option<ConsumerProgress>,
     /// Rows of the run in the outbox.
     pub outbox_rows: u64,
     /// Events the manifest says were written.
@@ -184,6 +238,10 @@ pub struct Inputs {
     pub generated_at: String,
     /// When following stopped, µs since the epoch.
     pub stopped_following_us: i64,
+    /// The fate of every event without a receipt, counted.
+    pub fates: FateCounts,
+    /// The consumer group when following stopped.
+    pub consumer: Option<ConsumerProgress>,
 }
 
 impl Throughput {
@@ -209,7 +267,8 @@ impl Throughput {
 impl Integrity {
     /// The three-way count of `join`, the outbox and the manifest, and the state audit: passed
     /// only when every expected event is receipted, outbox, manifest and join agree on how
-    /// many there are, nothing is out of range, and the audited state is clean.
+    /// many there are, nothing is out of range, and the audited state is clean; failed when
+    /// any of that is proven wrong (an event lost included); incomplete otherwise.
     fn of(join: &Join, inputs: &Inputs) -> Self {
         let counts = join.counts();
         let missing_total = counts.expected - counts.receipts.min(counts.expected);
@@ -219,13 +278,26 @@ impl Integrity {
         let audit = inputs.audit.clone().unwrap_or_default();
         let outbox_rows = inputs.outbox_rows;
         let manifest_written = inputs.run.written.max(0) as u64;
+        let wrong = inputs.fates.lost > 0
+            || outbox_rows != counts.expected
+            || manifest_written != counts.expected
+            || counts.out_of_range > 0
+            || !audit.clean();
+        let status = if wrong {
+            IntegrityStatus::Failed
+        } else if !complete || inputs.audit.is_none() {
+            IntegrityStatus::Incomplete
+        } else {
+            IntegrityStatus::Passed
+        };
         Integrity {
-            passed: complete
-                && outbox_rows == counts.expected
-                && manifest_written == counts.expected
-                && counts.out_of_range == 0
-                && inputs.audit.is_some()
-                && audit.clean(),
+            passed: status == IntegrityStatus::Passed,
+            status,
+            lost: inputs.fates.lost,
+            pending: inputs.fates.pending,
+            pending_before_kafka: inputs.fates.pending_before_kafka,
+            undetermined: inputs.fates.undetermined,
+            consumer: inputs.consumer.filter(|_| !complete),
             outbox_rows,
             manifest_written,
             missing_total,
@@ -262,24 +334,29 @@ impl Report {
         let throughput = Throughput::of(join);
         let integrity = Integrity::of(join, &inputs);
         let e2e = &stages[Stage::EndToEnd.index()];
-        let has = e2e.count > 0;
         let actual = Actual {
             events: counts.expected,
             throughput_eps: throughput.events_per_s,
-            p50_ms: has.then_some(e2e.p50_ms),
-            p95_ms: has.then_some(e2e.p95_ms),
-            p99_ms: has.then_some(e2e.p99_ms),
+            p50_ms: e2e.p50_ms,
+            p95_ms: e2e.p95_ms,
+            p99_ms: e2e.p99_ms,
             success_rate,
+            unsettled: integrity.pending + integrity.undetermined,
         };
         let slo_checks = inputs.slo.judge(&actual);
         let slo_ok = slo_checks.iter().all(|c| c.verdict != Judgement::Fail);
+        let verdict = match integrity.status {
+            IntegrityStatus::Failed => Verdict::Fail,
+            _ if !slo_ok => Verdict::Fail,
+            status => Verdict::of_integrity(status),
+        };
         let lag = &join.measurements.generator_lag;
         let generator_lag = (!lag.all.is_empty()).then(|| lag.summary("generator_lag", true));
         Report {
             schema: SCHEMA.into(),
             generated_at: inputs.generated_at,
             run: inputs.run,
-            verdict: Verdict::of(integrity.passed && slo_ok),
+            verdict,
             counts,
             success_rate,
             throughput,
@@ -323,7 +400,10 @@ impl Report {
                 ("p999_ms", b.p999_ms, cur.p999_ms),
                 ("max_ms", b.max_ms, cur.max_ms),
             ] {
-                push(format!("{}.{p}", cur.name), bv, cv);
+                // A figure measured on one side only has no ratio to give.
+                if let (Some(bv), Some(cv)) = (bv, cv) {
+                    push(format!("{}.{p}", cur.name), bv, cv);
+                }
             }
         }
         self.baseline = Some(diffs);
@@ -351,6 +431,8 @@ mod tests {
                 seq,
                 event_type: EventType::UserCreated,
                 stamps,
+                partition: 0,
+                offset: seq,
             });
             if seq <= receipted {
                 j.on_receipt(&Receipt {
@@ -384,6 +466,8 @@ mod tests {
             },
             generated_at: "2026-11-28T00:00:00Z".into(),
             stopped_following_us: 0,
+            fates: FateCounts::default(),
+            consumer: None,
         }
     }
 
@@ -395,7 +479,7 @@ mod tests {
         assert_eq!(r.integrity.convergence_ms, Some(5.0));
         let e2e = r.stage(Stage::EndToEnd).unwrap();
         assert_eq!(e2e.count, 2000);
-        assert!((e2e.p50_ms - 5.0).abs() < 0.01);
+        assert!((e2e.p50_ms.unwrap() - 5.0).abs() < 0.01);
         // 2000 events, t0 every 10 ms, 5 ms end to end: 19.995 s
         let eps = r.throughput.events_per_s.unwrap();
         assert!((eps - 2000.0 / 19.995).abs() < 0.01, "{eps}");
@@ -408,30 +492,99 @@ mod tests {
         assert_eq!(back, r);
     }
 
+    fn missing(seq: i64, fate: Fate) -> Missing {
+        Missing {
+            event_id: Some(format!("e{seq}")),
+            seq,
+            last_stage: LastStage::Kafka,
+            fate: Some(fate),
+        }
+    }
+
     #[test]
-    fn missing_receipts_fail_integrity_and_are_located() {
+    fn a_lost_receipt_fails_integrity_and_is_located() {
         let j = join(10, 8);
         let mut i = inputs(10, None);
-        i.missing = vec![Missing {
-            event_id: Some("e9".into()),
-            seq: 9,
-            last_stage: LastStage::Kafka,
-        }];
+        let lost = Fate::Lost {
+            partition: 1,
+            offset: 41,
+            committed: 60,
+        };
+        i.missing = vec![missing(9, lost)];
+        i.fates = FateCounts {
+            lost: 1,
+            pending: 1,
+            ..FateCounts::default()
+        };
         let r = Report::build(&j, i);
         assert_eq!(r.verdict, Verdict::Fail);
+        assert_eq!(r.integrity.status, IntegrityStatus::Failed);
         assert_eq!(r.integrity.missing_total, 2);
         assert_eq!(r.integrity.missing_at_kafka, 2);
         assert_eq!(r.integrity.convergence_ms, None);
-        assert!(r
-            .text()
-            .contains("missing: event e9 seq 9 last seen at kafka"));
+        let text = r.text();
+        assert!(
+            text.contains("lost: event e9 seq 9 last seen at kafka: partition 1 offset 41, the consumer group committed past it (offset 60)"),
+            "{text}"
+        );
+        let json = serde_json::to_value(&r.integrity.missing[0]).unwrap();
+        assert_eq!(
+            (json["fate"].as_str(), json["committed"].as_i64()),
+            (Some("lost"), Some(60))
+        );
+    }
+
+    #[test]
+    fn late_events_make_an_incomplete_run_not_a_failed_one() {
+        let j = join(10, 0);
+        let mut i = inputs(10, None);
+        let ahead = Fate::Pending {
+            partition: 0,
+            offset: 500,
+            ahead: 480,
+        };
+        i.missing = vec![missing(1, ahead)];
+        i.fates = FateCounts {
+            pending: 10,
+            ..FateCounts::default()
+        };
+        i.consumer = Some(ConsumerProgress {
+            lag: 191_221,
+            records_per_s: Some(4_200.0),
+        });
+        let r = Report::build(&j, i);
+        assert_eq!(r.verdict, Verdict::Incomplete);
+        assert_eq!(r.integrity.status, IntegrityStatus::Incomplete);
+        assert!(!r.integrity.passed);
+        let text = r.text();
+        for want in [
+            "integrity: INCOMPLETE",
+            "lost 0 · pending 10",
+            "pending: event e1 seq 1 last seen at kafka: partition 0 offset 500, 480 records ahead of it",
+            "191221 records behind the topic's end, committing 4200 records/s",
+            "verdict: INCOMPLETE",
+        ] {
+            assert!(text.contains(want), "{want}: {text}");
+        }
+        // the stages nothing arrived for are shown as unmeasured, not as 0
+        let e2e = r.stage(Stage::EndToEnd).unwrap();
+        assert_eq!((e2e.count, e2e.p50_ms), (0, None));
+        assert!(
+            text.contains("end_to_end                 0         -"),
+            "{text}"
+        );
+        let json = serde_json::to_value(&r).unwrap();
+        let stages = json["stages"].as_array().unwrap();
+        let e2e = stages.iter().find(|s| s["name"] == "end_to_end").unwrap();
+        assert!(e2e["p50_ms"].is_null() && e2e["max_ms"].is_null(), "{e2e}");
     }
 
     #[test]
     fn a_baseline_gives_ratios() {
         let base = Report::build(&join(100, 100), inputs(100, Some(Audit::default())));
         let mut cur = base.clone();
-        cur.stages[Stage::EndToEnd.index()].p99_ms *= 2.0;
+        let p99 = &mut cur.stages[Stage::EndToEnd.index()].p99_ms;
+        *p99 = p99.map(|v| v * 2.0);
         cur.compare(&base);
         let d = cur.baseline.as_ref().unwrap();
         let p99 = d.iter().find(|d| d.metric == "end_to_end.p99_ms").unwrap();

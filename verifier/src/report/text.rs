@@ -4,7 +4,8 @@ use std::fmt::Write as _;
 
 use events::stages::Stage;
 
-use super::{LastStage, Report};
+use super::{IntegrityStatus, LastStage, Missing, Report};
+use crate::fate::Fate;
 use crate::manifest::RunMode;
 use crate::measure::StageSummary;
 
@@ -22,7 +23,14 @@ impl Report {
     fn write_integrity(&self, o: &mut String) {
         let c = &self.counts;
         let i = &self.integrity;
-        let _ = writeln!(o, "\nintegrity: {}", if i.passed { "PASS" } else { "FAIL" });
+        let status = match i.status {
+            IntegrityStatus::Passed => "PASS",
+            IntegrityStatus::Failed => "FAIL",
+            IntegrityStatus::Incomplete => {
+                "INCOMPLETE (nothing proven lost; events still on their way)"
+            }
+        };
+        let _ = writeln!(o, "\nintegrity: {status}");
         let _ = writeln!(
             o,
             "  outbox rows {} · manifest written {} · expected {}",
@@ -33,17 +41,25 @@ impl Report {
             "  missing {} (never on Kafka {}, on Kafka without receipt {}) · Kafka duplicates {} · out of range {}",
             i.missing_total, i.missing_at_outbox, i.missing_at_kafka, i.kafka_duplicates, i.out_of_range
         );
-        for m in &i.missing {
+        if i.missing_total > 0 {
             let _ = writeln!(
                 o,
-                "    missing: event {} seq {} last seen at {}",
-                m.event_id.as_deref().unwrap_or("(no outbox row)"),
-                m.seq,
-                match m.last_stage {
-                    LastStage::Outbox => "outbox",
-                    LastStage::Kafka => "kafka",
-                }
+                "  of the missing: lost {} · pending {} (not yet on Kafka {}) · undetermined {}",
+                i.lost, i.pending, i.pending_before_kafka, i.undetermined
             );
+        }
+        if let Some(c) = &i.consumer {
+            let rate = c
+                .records_per_s
+                .map_or("unknown".to_owned(), |r| format!("{r:.0}"));
+            let _ = writeln!(
+                o,
+                "  the consumer group was {} records behind the topic's end, committing {rate} records/s",
+                c.lag
+            );
+        }
+        for m in &i.missing {
+            let _ = writeln!(o, "    {}", missing_line(m));
         }
         if i.state_audited {
             let _ = writeln!(
@@ -52,7 +68,10 @@ impl Report {
                 i.applied_twice, i.broken_references, i.missing_effects, i.audit_documents, i.audit_seconds
             );
         } else {
-            let _ = writeln!(o, "  MongoDB state: not audited (events are missing)");
+            let _ = writeln!(
+                o,
+                "  MongoDB state: not audited (it is audited once every event has a receipt)"
+            );
         }
         for f in &i.findings {
             let _ = writeln!(o, "    {}: {} {}", f.kind.as_str(), f.at, f.detail);
@@ -204,19 +223,48 @@ impl Report {
     }
 }
 
-/// One row of the stage table.
+/// One missing event: its fate, where it is, and where it was last seen.
+fn missing_line(m: &Missing) -> String {
+    let id = m.event_id.as_deref().unwrap_or("(no outbox row)");
+    let seen = match m.last_stage {
+        LastStage::Outbox => "outbox",
+        LastStage::Kafka => "kafka",
+    };
+    let what = format!("event {id} seq {} last seen at {seen}", m.seq);
+    let Some(f) = m.fate else {
+        return format!("missing: {what}");
+    };
+    match f {
+        Fate::Lost {
+            partition,
+            offset,
+            committed,
+        } => format!("lost: {what}: partition {partition} offset {offset}, the consumer group committed past it (offset {committed})"),
+        Fate::LostBeforeKafka => format!("lost: {what}: never on Kafka, though Debezium confirmed the WAL past the run and the topic was read to its end"),
+        Fate::Pending {
+            partition,
+            offset,
+            ahead,
+        } => format!("pending: {what}: partition {partition} offset {offset}, {ahead} records ahead of it for the consumer"),
+        Fate::PendingBeforeKafka => format!("pending: {what}: not on Kafka yet"),
+        Fate::Undetermined { partition, offset } => format!("undetermined: {what}: partition {partition} offset {offset}; the consumer group commits no offset there, so lost cannot be told from pending"),
+    }
+}
+
+/// One row of the stage table; a stage without samples shows `-`, never 0.
 fn stage_row(o: &mut String, s: &StageSummary, indent: &str) {
+    let ms = |v: Option<f64>| v.map_or_else(|| "-".to_owned(), |v| format!("{v:.2}"));
     let _ = writeln!(
         o,
-        "{:<20}{:>8}{:>10.2}{:>10.2}{:>10.2}{:>10.2}{:>10.2}{:>10.2}{:>7}",
+        "{:<20}{:>8}{:>10}{:>10}{:>10}{:>10}{:>10}{:>10}{:>7}",
         format!("{indent}{}", s.name),
         s.count,
-        s.p50_ms,
-        s.p90_ms,
-        s.p95_ms,
-        s.p99_ms,
-        s.p999_ms,
-        s.max_ms,
+        ms(s.p50_ms),
+        ms(s.p90_ms),
+        ms(s.p95_ms),
+        ms(s.p99_ms),
+        ms(s.p999_ms),
+        ms(s.max_ms),
         s.skewed
     );
 }

@@ -22,6 +22,7 @@ const TIMEOUT: Duration = Duration::from_secs(10);
 pub(crate) fn parse_record(
     value: Option<&[u8]>,
     timestamp_ms: Option<i64>,
+    (partition, offset): (i32, i64),
 ) -> Option<(i64, KafkaEvent)> {
     let env = decode_envelope(value).ok()?;
     let row = env.after;
@@ -41,6 +42,8 @@ pub(crate) fn parse_record(
             seq,
             event_type,
             stamps,
+            partition,
+            offset,
         },
     ))
 }
@@ -125,8 +128,31 @@ pub(crate) fn open_topic(e: &Endpoints, from_us: i64) -> Result<KafkaReader, Sou
     })
 }
 
-/// Reads the processor group's lag: sum over partitions of end offset minus committed offset.
-/// Blocking; one client reused for every probe.
+/// Where the processor group is: its committed offset on each partition where it has one (the
+/// next record it will read), and each partition's end.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct GroupState {
+    /// Committed offsets.
+    pub(crate) committed: BTreeMap<i32, i64>,
+    /// End offsets.
+    pub(crate) ends: BTreeMap<i32, i64>,
+}
+
+impl GroupState {
+    /// Records the group has not committed, over the partitions it has committed on (`None`
+    /// when it has committed nothing).
+    pub(crate) fn lag(&self) -> Option<i64> {
+        let behind: Vec<i64> = self
+            .committed
+            .iter()
+            .map(|(p, c)| (self.ends.get(p).copied().unwrap_or(*c) - c).max(0))
+            .collect();
+        (!behind.is_empty()).then(|| behind.iter().sum())
+    }
+}
+
+/// Reads the processor group's committed offsets and the topic's ends. Blocking; one client
+/// reused for every probe.
 pub(crate) struct LagProbe {
     consumer: BaseConsumer,
     endpoints: Endpoints,
@@ -143,8 +169,8 @@ impl LagProbe {
         })
     }
 
-    /// The lag (`None` when the group has committed nothing).
-    pub(crate) fn lag(&mut self) -> Result<Option<i64>, SourceError> {
+    /// The group's state now.
+    pub(crate) fn state(&mut self) -> Result<GroupState, SourceError> {
         let e = &self.endpoints;
         let timeout = Duration::from_secs(3);
         let ends =
@@ -157,14 +183,14 @@ impl LagProbe {
             .consumer
             .committed_offsets(tpl, timeout)
             .map_err(kafka_error(e, "cannot read the processor group's offsets"))?;
-        let behind: Vec<i64> = committed
+        let committed = committed
             .elements()
             .iter()
             .filter_map(|el| match el.offset() {
-                Offset::Offset(o) => Some((ends.get(&el.partition()).copied()? - o).max(0)),
+                Offset::Offset(o) => Some((el.partition(), o)),
                 _ => None,
             })
             .collect();
-        Ok((!behind.is_empty()).then(|| behind.iter().sum()))
+        Ok(GroupState { committed, ends })
     }
 }

@@ -7,7 +7,7 @@ pub(crate) mod kafka;
 pub(crate) mod mongo;
 pub(crate) mod postgres;
 
-pub(crate) use kafka::{open_topic, parse_record, KafkaReader, LagProbe};
+pub(crate) use kafka::{open_topic, parse_record, GroupState, KafkaReader, LagProbe};
 pub(crate) use mongo::{Mongo, IN_CHUNK};
 pub(crate) use postgres::Pg;
 
@@ -53,6 +53,15 @@ pub enum SourceError {
     /// PostgreSQL refused or did not answer the connection.
     #[error("PostgreSQL at {addr} is not reachable: {source}; is the stack up (stack/up.sh)? (PGHOST, PGPORT; the password comes from PGPASSWORD, else PGPASSFILE or ~/.pgpass: the local stack's is .stack/secrets/pgpass)")]
     PgConnect {
+        /// Host, port, database and role.
+        addr: String,
+        /// The driver's error.
+        #[source]
+        source: tokio_postgres::Error,
+    },
+    /// PostgreSQL wanted a password, and none was given or found.
+    #[error("PostgreSQL at {addr} refused the connection ({source}) and no password was found for it: set PGPASSWORD, or PGPASSFILE to a password file with a line for this host, port, database and role (the local stack writes .stack/secrets/pgpass)")]
+    PgNoPassword {
         /// Host, port, database and role.
         addr: String,
         /// The driver's error.

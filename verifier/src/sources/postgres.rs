@@ -37,9 +37,15 @@ impl Pg {
             config
                 .connect(tokio_postgres::NoTls)
                 .await
-                .map_err(|source| SourceError::PgConnect {
-                    addr: addr.clone(),
-                    source,
+                .map_err(|source| match e.pg_password {
+                    None => SourceError::PgNoPassword {
+                        addr: addr.clone(),
+                        source,
+                    },
+                    Some(_) => SourceError::PgConnect {
+                        addr: addr.clone(),
+                        source,
+                    },
                 })?;
         tokio::spawn(async move {
             if let Err(err) = connection.await {
@@ -178,6 +184,30 @@ impl Pg {
             .await
             .map_err(self.query_error("reading an event's created_at"))?
             .map(|r| r.get(0)))
+    }
+
+    /// The WAL position now (as text): every transaction committed before this call is at or
+    /// before it.
+    pub(crate) async fn current_wal_lsn(&self) -> Result<String, SourceError> {
+        Ok(self
+            .client
+            .query_one("SELECT pg_current_wal_lsn()::text", &[])
+            .await
+            .map_err(self.query_error("reading the WAL position"))?
+            .get(0))
+    }
+
+    /// Whether the replication slot has confirmed the WAL up to `lsn` (`None`: no such slot).
+    pub(crate) async fn slot_passed(&self, lsn: &str) -> Result<Option<bool>, SourceError> {
+        Ok(self
+            .client
+            .query_opt(
+                "SELECT confirmed_flush_lsn >= $2::text::pg_lsn FROM pg_replication_slots WHERE slot_name = $1",
+                &[&events::names::REPLICATION_SLOT, &lsn],
+            )
+            .await
+            .map_err(self.query_error("reading the replication slot"))?
+            .and_then(|r| r.get(0)))
     }
 
     /// Bytes of WAL the replication slot has not confirmed (`None`: no such slot).
