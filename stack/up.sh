@@ -141,6 +141,10 @@ pg_up() {
 }
 
 # ---------------------------------------------------------------- Kafka
+# The CDC topic and the dead-letter topic stamp each record with the broker's append time
+# (message.timestamp.type=LogAppendTime), so T2 is when Kafka appended the record, not when Kafka
+# Connect's producer created it (Kafka's default, CreateTime, puts the producer's linger and
+# request in `queue`). docs/design.md, "Timestamps".
 ensure_topics() {
   local existing
   existing="$(kafka_tool org.apache.kafka.tools.TopicCommand --bootstrap-server "$KAFKA_BOOTSTRAP" --list 2>>"$LOG_DIR/kafka-tools.log")" ||
@@ -148,13 +152,36 @@ ensure_topics() {
   local topic parts
   for spec in "$CDC_TOPIC:$CDC_PARTITIONS" "$DLQ_TOPIC:1"; do
     topic="${spec%:*}" parts="${spec##*:}"
-    grep -qx "$topic" <<<"$existing" && continue
-    log "kafka: creating topic $topic ($parts partitions)"
+    if grep -qx "$topic" <<<"$existing"; then
+      ensure_log_append_time "$topic"
+      continue
+    fi
+    log "kafka: creating topic $topic ($parts partitions, message.timestamp.type=LogAppendTime)"
     kafka_tool org.apache.kafka.tools.TopicCommand --bootstrap-server "$KAFKA_BOOTSTRAP" --create \
       --if-not-exists --topic "$topic" --partitions "$parts" --replication-factor 1 \
-      >>"$LOG_DIR/kafka-tools.log" 2>&1 ||
+      --config message.timestamp.type=LogAppendTime >>"$LOG_DIR/kafka-tools.log" 2>&1 ||
       die "could not create topic $topic on Kafka at $KAFKA_BOOTSTRAP; see $LOG_DIR/kafka-tools.log"
   done
+}
+
+# ensure_log_append_time TOPIC -> an existing topic of the local broker on another timestamp
+# type is altered (and says so): records already on it keep the stamp they were written with.
+# A topic of a broker named by KAFKA_BOOTSTRAP is left as it is, and measured as it is.
+ensure_log_append_time() {
+  local described
+  described="$(kafka_tool kafka.admin.ConfigCommand --bootstrap-server "$KAFKA_BOOTSTRAP" \
+    --entity-type topics --entity-name "$1" --describe --all 2>>"$LOG_DIR/kafka-tools.log")" ||
+    die "could not read the configuration of topic $1 on Kafka at $KAFKA_BOOTSTRAP; see $LOG_DIR/kafka-tools.log"
+  grep -q 'message.timestamp.type=LogAppendTime' <<<"$described" && return 0
+  if ! kafka_is_local; then
+    log "kafka: topic $1 on $KAFKA_BOOTSTRAP stamps records with the producer's create time; left as it is (not our broker): the verifier's report says T2 is the producer's create time"
+    return 0
+  fi
+  log "kafka: topic $1 stamps records with the producer's create time; setting message.timestamp.type=LogAppendTime so T2 is the broker's append time (records already on it keep their stamp)"
+  kafka_tool kafka.admin.ConfigCommand --bootstrap-server "$KAFKA_BOOTSTRAP" --entity-type topics \
+    --entity-name "$1" --alter --add-config message.timestamp.type=LogAppendTime \
+    >>"$LOG_DIR/kafka-tools.log" 2>&1 ||
+    die "could not alter topic $1 on Kafka at $KAFKA_BOOTSTRAP; see $LOG_DIR/kafka-tools.log"
 }
 
 kafka_up() {
@@ -164,10 +191,13 @@ kafka_up() {
     ensure_topics
     return
   fi
+  # The marker says the topics are as ensure_topics leaves them (v2: LogAppendTime), so a healthy
+  # broker costs no tool start; a stack set up by an older up.sh checks them once more.
+  local ready="$DATA_DIR/kafka/.topics-ready-v2"
   if kafka_healthy; then
-    [ -f "$DATA_DIR/kafka/.topics-ready" ] && return
+    [ -f "$ready" ] && return
     ensure_topics
-    touch "$DATA_DIR/kafka/.topics-ready"
+    touch "$ready"
     return
   fi
   local logfile="$LOG_DIR/kafka.log" conf
@@ -185,7 +215,7 @@ kafka_up() {
   start_daemon kafka "$logfile" java "${JAVA_OPTS[@]}" -cp "$KAFKA_LIB/*" kafka.Kafka "$conf"
   wait_for kafka 90 "$logfile" kafka_healthy
   ensure_topics
-  touch "$DATA_DIR/kafka/.topics-ready"
+  touch "$ready"
 }
 
 # ---------------------------------------------------------------- Kafka Connect + Debezium

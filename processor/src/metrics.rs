@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::time::Instant;
 
-use events::stages::{self, latency_histogram, PerStage, Sample, Stage};
+use events::stages::{self, latency_histogram, PerStage, Sample, Stage, T2Census, T2Kind};
 use events::EventType;
 use hdrhistogram::Histogram as Hdr;
 use telemetry::prom::{self, Histogram};
@@ -77,6 +77,8 @@ struct Inner {
     stages: PerStage<Histogram>,
     skew: PerStage<u64>,
     no_kafka_timestamp: u64,
+    /// Records received, by the kind of their Kafka timestamp.
+    t2: T2Census,
     below_resolution: u64,
     store_retries: u64,
     kafka_errors: u64,
@@ -152,6 +154,7 @@ impl Metrics {
                 stages: PerStage::from_fn(|_| Histogram::new(&LATENCY_BOUNDS_S)),
                 skew: PerStage::default(),
                 no_kafka_timestamp: 0,
+                t2: T2Census::default(),
                 below_resolution: 0,
                 store_retries: 0,
                 kafka_errors: 0,
@@ -198,6 +201,11 @@ impl Metrics {
                 m.period.end_to_end_us.saturating_record(d.max(1) as u64);
             }
         }
+    }
+
+    /// Counts one record received by the kind of its Kafka timestamp.
+    pub fn timestamp(&self, kind: T2Kind) {
+        self.lock().t2.add(kind);
     }
 
     /// Records one dead-lettered record.
@@ -270,6 +278,13 @@ impl Metrics {
                 .map(|(kind, n)| (vec![("reason", kind.as_str())], *n as f64)),
         );
         m.render_histograms(&mut out);
+        prom::family(
+            &mut out,
+            "processor_records_by_timestamp_type_total",
+            "counter",
+            "Records received by what their Kafka timestamp (t2) is: log_append_time (the broker's append), create_time (the producer's creation, before its linger and the broker), none.",
+            T2Kind::ALL.map(|k| (vec![("type", k.as_str())], m.t2.count(k) as f64)),
+        );
         for (name, help, v) in [
             ("processor_records_without_kafka_timestamp_total", "Records without a Kafka timestamp (publish and queue stages not measured for them).", m.no_kafka_timestamp),
             ("processor_publish_below_resolution_total", "Publish durations (t2-t1) between -1 ms and 0: Kafka timestamps have millisecond resolution, so these are recorded as 0, not as skew.", m.below_resolution),
@@ -385,6 +400,22 @@ mod tests {
         assert!(m.render().contains("processor_assigned_partitions 3\n"));
         m.assigned(0);
         assert!(m.render().contains("processor_assigned_partitions 0\n"));
+    }
+
+    #[test]
+    fn records_are_counted_by_the_kind_of_their_timestamp() {
+        let m = Metrics::new();
+        m.timestamp(T2Kind::LogAppendTime);
+        m.timestamp(T2Kind::LogAppendTime);
+        m.timestamp(T2Kind::None);
+        let text = m.render();
+        for line in [
+            "processor_records_by_timestamp_type_total{type=\"log_append_time\"} 2\n",
+            "processor_records_by_timestamp_type_total{type=\"create_time\"} 0\n",
+            "processor_records_by_timestamp_type_total{type=\"none\"} 1\n",
+        ] {
+            assert!(text.contains(line), "{line} in {text}");
+        }
     }
 
     #[test]

@@ -35,6 +35,15 @@ const STOP_GRACE: Duration = Duration::from_secs(4);
 /// Longest pause between two attempts at a failing batch.
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
+/// What a record's timestamp is: the broker's append time, the producer's create time, or none.
+fn t2_kind(timestamp: rdkafka::Timestamp) -> events::T2Kind {
+    match timestamp {
+        rdkafka::Timestamp::LogAppendTime(_) => events::T2Kind::LogAppendTime,
+        rdkafka::Timestamp::CreateTime(_) => events::T2Kind::CreateTime,
+        rdkafka::Timestamp::NotAvailable => events::T2Kind::None,
+    }
+}
+
 /// The current time in µs since the epoch.
 pub fn now_us() -> i64 {
     chrono::Utc::now().timestamp_micros()
@@ -269,6 +278,7 @@ impl Processor {
         let mut events: Vec<(Event, &Received)> = Vec::with_capacity(batch.len());
         for r in batch {
             let ts = r.message.timestamp().to_millis();
+            self.metrics.timestamp(t2_kind(r.message.timestamp()));
             match decode_record(r.message.payload(), ts) {
                 Ok(e) => events.push((e, r)),
                 Err(rejection) => {

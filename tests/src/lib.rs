@@ -198,6 +198,46 @@ pub fn end_offsets(env: &StackEnv, topic: &str) -> anyhow::Result<Vec<(i32, i64)
     Ok(ends.into_iter().collect())
 }
 
+/// Creates `topic` with `partitions` and topic `configs` (a test's scratch topic); an existing
+/// one is an error.
+pub async fn create_topic(
+    env: &StackEnv,
+    topic: &str,
+    partitions: i32,
+    configs: &[(&str, &str)],
+) -> anyhow::Result<()> {
+    use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+    let admin: AdminClient<rdkafka::client::DefaultClientContext> = env
+        .kafka_config()
+        .create()
+        .context("creating a Kafka admin client")?;
+    let mut new = NewTopic::new(topic, partitions, TopicReplication::Fixed(1));
+    for (k, v) in configs {
+        new = new.set(k, v);
+    }
+    let results = admin
+        .create_topics([&new], &AdminOptions::new())
+        .await
+        .with_context(|| format!("creating topic {topic} on Kafka at {}", env.kafka_bootstrap))?;
+    for r in results {
+        r.map_err(|(t, e)| anyhow::anyhow!("creating topic {t}: {e}"))?;
+    }
+    Ok(())
+}
+
+/// Deletes `topic` (a test's scratch topic).
+pub async fn delete_topic(env: &StackEnv, topic: &str) -> anyhow::Result<()> {
+    use rdkafka::admin::{AdminClient, AdminOptions};
+    let admin: AdminClient<rdkafka::client::DefaultClientContext> = env
+        .kafka_config()
+        .create()
+        .context("creating a Kafka admin client")?;
+    for r in admin.delete_topics(&[topic], &AdminOptions::new()).await? {
+        r.map_err(|(t, e)| anyhow::anyhow!("deleting topic {t}: {e}"))?;
+    }
+    Ok(())
+}
+
 /// Commits `offsets` of `topic` for consumer group `group` (which must have no active
 /// members), so that the group's next consumer starts there.
 pub fn commit_group(

@@ -138,10 +138,22 @@ fn render_backlog(f: &mut Frame<'_>, area: Rect, s: &Snapshot) {
     );
 }
 
+/// The stage legend: what `t2`, the boundary between publish and queue, is.
+fn t2_legend(kind: &str) -> &'static str {
+    match kind {
+        "log_append_time" => "T2 = broker append",
+        "create_time" => "T2 = producer create (CreateTime)",
+        "none" => "no Kafka timestamps",
+        "mixed" => "T2 mixed: append and create times",
+        _ => "T2 not seen yet",
+    }
+}
+
 fn render_latency(f: &mut Frame<'_>, area: Rect, s: &Snapshot) {
-    let block = Block::default()
-        .borders(Borders::ALL)
-        .title(" Latency per stage (ms) · sparkline: end-to-end p99 per second ");
+    let block = Block::default().borders(Borders::ALL).title(format!(
+        " Latency per stage (ms) · {} · sparkline: end-to-end p99 per second ",
+        t2_legend(&s.t2_kind)
+    ));
     let inner = block.inner(area);
     f.render_widget(block, area);
     let [table, spark] =
@@ -326,6 +338,7 @@ mod tests {
                 t5: 0,
             }],
             skewed: 0,
+            t2_kind: "log_append_time".into(),
         }
     }
 
@@ -376,7 +389,11 @@ mod tests {
             "{}",
             l[5]
         );
-        assert!(l[9].contains(" Latency per stage (ms) "), "{}", l[9]);
+        assert!(
+            l[9].contains(" Latency per stage (ms) · T2 = broker append · sparkline"),
+            "{}",
+            l[9]
+        );
         assert!(
             l[19].contains(" End to end by event type (ms) ") && l[19].contains(" Recent events "),
             "{}",

@@ -10,7 +10,7 @@
 
 use std::collections::{BTreeMap, VecDeque};
 
-use events::stages::{Stage, Stamps};
+use events::stages::{Stage, Stamps, T2Census, T2Kind};
 use events::EventType;
 use serde::{Deserialize, Serialize};
 
@@ -89,6 +89,8 @@ pub struct KafkaEvent {
     pub partition: i32,
     /// Its offset in the partition.
     pub offset: i64,
+    /// What its Kafka timestamp (`t2`) is.
+    pub t2_kind: T2Kind,
 }
 
 /// Where the last copy of each event seen on Kafka sits, 8 bytes an event: partition in the top
@@ -207,6 +209,8 @@ pub struct Join {
     last_copies: LastCopies,
     /// The highest offset of the run's records seen, per partition.
     last_offsets: BTreeMap<i32, i64>,
+    /// Every record of the run read, by the kind of its timestamp.
+    t2: T2Census,
     counts: Counts,
     /// Unmatched events seen on Kafka, by second of `t0`.
     pending: BTreeMap<i64, u64>,
@@ -231,6 +235,7 @@ impl Join {
             receipts: SeqSet::new(expected),
             last_copies: LastCopies::new(expected),
             last_offsets: BTreeMap::new(),
+            t2: T2Census::default(),
             counts: Counts {
                 expected,
                 ..Counts::default()
@@ -278,6 +283,7 @@ impl Join {
             self.counts.out_of_range += 1;
             return KafkaOutcome::OutOfRange;
         }
+        self.t2.add(e.t2_kind);
         self.last_copies.see(e.seq, e.partition, e.offset);
         let last = self.last_offsets.entry(e.partition).or_insert(e.offset);
         *last = (*last).max(e.offset);
@@ -375,6 +381,11 @@ impl Join {
             .collect()
     }
 
+    /// Every record of the run read, by the kind of its timestamp (what `t2` means).
+    pub fn t2(&self) -> T2Census {
+        self.t2
+    }
+
     /// The highest offset of the run's records seen on each partition.
     pub fn last_offsets(&self) -> &BTreeMap<i32, i64> {
         &self.last_offsets
@@ -448,6 +459,7 @@ mod tests {
             stamps: stamps(seq),
             partition: (seq % 3) as i32,
             offset: 100 + seq,
+            t2_kind: T2Kind::LogAppendTime,
         }
     }
 

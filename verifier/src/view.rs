@@ -103,6 +103,9 @@ pub(crate) struct Snapshot {
     pub recent: Vec<Recent>,
     /// Total clock-skewed samples over all stages.
     pub skewed: u64,
+    /// What `t2` is for the run's records read so far (`log_append_time`, `create_time`,
+    /// `none`, `mixed`, `unknown`).
+    pub t2_kind: String,
 }
 
 /// What a snapshot shows besides the join.
@@ -153,6 +156,7 @@ impl Snapshot {
             p99_history: live.p99_history,
             backlog: backlog.clone(),
             recent: join.recent().cloned().collect(),
+            t2_kind: join.t2().label().to_owned(),
         }
     }
 

@@ -185,6 +185,16 @@ async fn report_counts_every_event(
         2000,
         "every end-to-end sample counted"
     );
+    // The stack's topic is on LogAppendTime: T2 is the broker's append, for every record read.
+    let read = report["counts"]["kafka"].as_u64().unwrap_or(0)
+        + report["counts"]["kafka_duplicates"].as_u64().unwrap_or(0);
+    assert_eq!(
+        report["t2_kind"], "log_append_time",
+        "{}",
+        report["t2_meaning"]
+    );
+    assert_eq!(report["t2_records"]["log_append_time"].as_u64(), Some(read));
+    assert_eq!(report["t2_records"]["create_time"], 0);
     Ok(())
 }
 
@@ -443,6 +453,64 @@ async fn late_events_are_pending_not_lost_and_a_draining_consumer_is_not_idle() 
         30_000,
         "the backlog was drained first"
     );
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_topic_on_create_time_is_measured_as_it_is_and_said_so() -> anyhow::Result<()> {
+    use rdkafka::producer::{FutureProducer, FutureRecord};
+    let st = Scratch::new("verifier_create_time").await?;
+    let topic = format!("e2e-create-time-{}", uuid::Uuid::now_v7().simple());
+    e2e::create_topic(
+        &st.env,
+        &topic,
+        3,
+        &[("message.timestamp.type", "CreateTime")],
+    )
+    .await?;
+    // The run's records, copied from the CDC topic onto a topic that keeps the producer's
+    // create time (our producer's, here): a user's topic as Kafka creates it by default.
+    let cdc = st.env.consumer_at_end(&st.env.cdc_topic)?;
+    let run_id = st.generate(200).await?;
+    let producer: FutureProducer = st.env.kafka_config().create()?;
+    let mut copied = 0;
+    while copied < 200 {
+        let m = tokio::time::timeout(TIMEOUT, cdc.recv()).await??;
+        let Some(v) = m.payload() else { continue };
+        if !std::str::from_utf8(v).is_ok_and(|s| s.contains(&format!("\"run_id\":{run_id},"))) {
+            continue;
+        }
+        let mut rec = FutureRecord::to(&topic).payload(v).partition(m.partition());
+        if let Some(k) = m.key() {
+            rec = rec.key(k);
+        }
+        producer.send(rec, TIMEOUT).await.map_err(|(e, _)| e)?;
+        copied += 1;
+    }
+    std::fs::write(st.dir.join("slo.json"), GENEROUS_SLO)?;
+    let out = st
+        .command("verifier")?
+        .args([
+            "report",
+            "--run",
+            &run_id.to_string(),
+            "--format",
+            "json",
+            "--idle-timeout",
+            "3",
+        ])
+        .env("CDC_TOPIC", &topic)
+        .env("LOG_LEVEL", "WARNING")
+        .output()
+        .await?;
+    e2e::delete_topic(&st.env, &topic).await?;
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .with_context(|| String::from_utf8_lossy(&out.stderr).into_owned())?;
+    assert_eq!(r["t2_kind"], "create_time", "{}", r["t2_meaning"]);
+    assert_eq!(r["t2_records"]["create_time"], 200);
+    assert_eq!(r["t2_records"]["log_append_time"], 0);
+    let meaning = r["t2_meaning"].as_str().unwrap_or("");
+    assert!(meaning.contains("producer create time"), "{meaning}");
     Ok(())
 }
 

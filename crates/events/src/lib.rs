@@ -19,5 +19,5 @@ pub mod time;
 
 pub use envelope::{decode_envelope, DecodeError, Envelope, Op, OutboxRow, Source};
 pub use payload::{EventType, Payload};
-pub use stages::{PerStage, Sample, Stage, Stamps};
+pub use stages::{PerStage, Sample, Stage, Stamps, T2Census, T2Kind};
 pub use time::{parse_timestamp_us, TimestampError};

@@ -127,6 +127,108 @@ pub fn latency_histogram() -> Histogram<u64> {
     Histogram::new_with_bounds(1, MAX_US, 3).expect("1 µs to 1 h at 3 digits are valid bounds")
 }
 
+/// What a Kafka record's timestamp (`t2`) is: the boundary between `publish` and `queue`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum T2Kind {
+    /// `message.timestamp.type=LogAppendTime`: the broker stamped its append.
+    LogAppendTime,
+    /// `CreateTime` (Kafka's default): the producer stamped the record when it created it,
+    /// before its linger, its request and the broker's append.
+    CreateTime,
+    /// The record has no timestamp: publish and queue cannot be measured for it.
+    None,
+}
+
+impl T2Kind {
+    /// Every kind.
+    pub const ALL: [T2Kind; 3] = [T2Kind::LogAppendTime, T2Kind::CreateTime, T2Kind::None];
+
+    /// The name reports and metrics use.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            T2Kind::LogAppendTime => "log_append_time",
+            T2Kind::CreateTime => "create_time",
+            T2Kind::None => "none",
+        }
+    }
+
+    /// What `t2` means for records of this kind, in words.
+    pub const fn meaning(self) -> &'static str {
+        match self {
+            T2Kind::LogAppendTime => "T2 = broker append time (LogAppendTime)",
+            T2Kind::CreateTime => "T2 = producer create time (CreateTime: publish ends, and queue begins, before the broker has the record)",
+            T2Kind::None => "no Kafka timestamp: publish and queue are not measured",
+        }
+    }
+}
+
+/// How many records of each [`T2Kind`] were read, and what `t2` therefore means for the run.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct T2Census {
+    /// Records stamped by the broker.
+    pub log_append_time: u64,
+    /// Records stamped by their producer.
+    pub create_time: u64,
+    /// Records without a timestamp.
+    pub none: u64,
+}
+
+impl T2Census {
+    /// Counts one record.
+    pub fn add(&mut self, kind: T2Kind) {
+        match kind {
+            T2Kind::LogAppendTime => self.log_append_time += 1,
+            T2Kind::CreateTime => self.create_time += 1,
+            T2Kind::None => self.none += 1,
+        }
+    }
+
+    /// The one kind every record had (`None` when there were none, or several kinds).
+    pub fn kind(&self) -> Option<T2Kind> {
+        let present: Vec<T2Kind> = T2Kind::ALL
+            .into_iter()
+            .filter(|k| self.count(*k) > 0)
+            .collect();
+        match present[..] {
+            [one] => Some(one),
+            _ => None,
+        }
+    }
+
+    /// The run's `t2` in one word: the one kind every record had, `mixed`, or `unknown` when
+    /// no record was read.
+    pub fn label(&self) -> &'static str {
+        match self.kind() {
+            Some(k) => k.as_str(),
+            None if self.log_append_time + self.create_time + self.none == 0 => "unknown",
+            None => "mixed",
+        }
+    }
+
+    /// Records of `kind`.
+    pub fn count(&self, kind: T2Kind) -> u64 {
+        match kind {
+            T2Kind::LogAppendTime => self.log_append_time,
+            T2Kind::CreateTime => self.create_time,
+            T2Kind::None => self.none,
+        }
+    }
+
+    /// What `t2` means for the run, with the counts: nothing is relabelled.
+    pub fn meaning(&self) -> String {
+        let total = self.log_append_time + self.create_time + self.none;
+        match self.kind() {
+            _ if total == 0 => "T2: no record read".to_owned(),
+            Some(k) => format!("{} for all {total} records", k.meaning()),
+            None => format!(
+                "T2 is mixed: {} records with the broker's append time (LogAppendTime), {} with the producer's create time (CreateTime), {} without a timestamp; publish and queue mix both boundaries",
+                self.log_append_time, self.create_time, self.none
+            ),
+        }
+    }
+}
+
 /// Every timestamp of an event known once it is on Kafka (µs since the epoch).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Stamps {
@@ -254,6 +356,41 @@ mod tests {
         assert_eq!(judge(Stage::Publish, -1000), Sample::Skewed(-1000));
         assert_eq!(judge(Stage::Capture, -1), Sample::Skewed(-1));
         assert_eq!(judge(Stage::Queue, 0), Sample::Measured(0));
+    }
+
+    #[test]
+    fn the_t2_boundary_is_named_from_the_records_kinds() {
+        let mut c = T2Census::default();
+        assert_eq!(c.meaning(), "T2: no record read");
+        for _ in 0..3 {
+            c.add(T2Kind::LogAppendTime);
+        }
+        assert_eq!(c.kind(), Some(T2Kind::LogAppendTime));
+        assert_eq!(
+            c.meaning(),
+            "T2 = broker append time (LogAppendTime) for all 3 records"
+        );
+        c.add(T2Kind::CreateTime);
+        assert_eq!((c.kind(), c.label()), (None, "mixed"));
+        assert!(
+            c.meaning().starts_with("T2 is mixed: 3 records"),
+            "{}",
+            c.meaning()
+        );
+        assert_eq!(T2Census::default().label(), "unknown");
+        let create = T2Census {
+            create_time: 2,
+            ..T2Census::default()
+        };
+        assert!(
+            create.meaning().contains("producer create time"),
+            "{}",
+            create.meaning()
+        );
+        assert_eq!(
+            serde_json::to_string(&T2Kind::CreateTime).unwrap(),
+            "\"create_time\""
+        );
     }
 
     #[test]

@@ -44,7 +44,7 @@ pub(crate) async fn read(
             }
         };
         let at = (m.partition(), m.offset());
-        let item = match sources::parse_record(m.payload(), m.timestamp().to_millis(), at) {
+        let item = match sources::parse_record(m.payload(), m.timestamp(), at) {
             Some((r, e)) if r == run_id => TopicItem::Event(e),
             // Other runs' records: only the position matters, and not for each one; but always
             // the record that reaches the end the topic had at the start, or the read would

@@ -13,7 +13,7 @@ use crate::join::{Counts, Join, LastStage};
 use crate::manifest::RunInfo;
 use crate::measure::StageSummary;
 use crate::slo::{Actual, Check, Judgement, Slo};
-use events::stages::Stage;
+use events::stages::{Stage, T2Census};
 
 /// Version of the `report.json` layout. 2: a stage without samples has `null` figures (not
 /// 0); the verdict and `integrity.status` may be `incomplete`; each missing event has its fate.
@@ -202,6 +202,16 @@ pub struct Report {
     pub success_rate: f64,
     /// Throughput.
     pub throughput: Throughput,
+    /// What `t2` (the boundary between publish and queue) is for this run:
+    /// `log_append_time`, `create_time`, `none`, `mixed` or `unknown` (no record read).
+    #[serde(default)]
+    pub t2_kind: String,
+    /// That in words.
+    #[serde(default)]
+    pub t2_meaning: String,
+    /// The run's records read, by the kind of their timestamp.
+    #[serde(default)]
+    pub t2_records: T2Census,
     /// Per stage, in pipeline order.
     pub stages: Vec<StageSummary>,
     /// `t0 - t_sched` (rate mode): how late the generator wrote.
@@ -360,6 +370,9 @@ impl Report {
             counts,
             success_rate,
             throughput,
+            t2_kind: join.t2().label().to_owned(),
+            t2_meaning: join.t2().meaning(),
+            t2_records: join.t2(),
             stages,
             generator_lag,
             integrity,
@@ -433,6 +446,7 @@ mod tests {
                 stamps,
                 partition: 0,
                 offset: seq,
+                t2_kind: events::T2Kind::LogAppendTime,
             });
             if seq <= receipted {
                 j.on_receipt(&Receipt {

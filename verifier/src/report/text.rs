@@ -148,6 +148,7 @@ impl Report {
         if let Some(g) = &self.generator_lag {
             stage_row(o, g, "");
         }
+        let _ = writeln!(o, "  {}", self.t2_meaning);
     }
 
     /// What the stage table does not show: skew, resolution, unmeasured samples.

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use events::stages::Stamps;
+use events::stages::{Stamps, T2Kind};
 use events::{decode_envelope, EventType};
 use rdkafka::consumer::{BaseConsumer, Consumer as _, StreamConsumer};
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
@@ -21,9 +21,10 @@ const TIMEOUT: Duration = Duration::from_secs(10);
 /// dead-letters those, the verifier does not follow them).
 pub(crate) fn parse_record(
     value: Option<&[u8]>,
-    timestamp_ms: Option<i64>,
+    timestamp: rdkafka::Timestamp,
     (partition, offset): (i32, i64),
 ) -> Option<(i64, KafkaEvent)> {
+    let (timestamp_ms, t2_kind) = t2_of(timestamp);
     let env = decode_envelope(value).ok()?;
     let row = env.after;
     let run_id = row.run_id?;
@@ -44,8 +45,19 @@ pub(crate) fn parse_record(
             stamps,
             partition,
             offset,
+            t2_kind,
         },
     ))
+}
+
+/// A record's timestamp in ms and what it is: the broker's append time, the producer's create
+/// time, or none.
+pub(crate) fn t2_of(timestamp: rdkafka::Timestamp) -> (Option<i64>, T2Kind) {
+    match timestamp {
+        rdkafka::Timestamp::LogAppendTime(ms) => (Some(ms), T2Kind::LogAppendTime),
+        rdkafka::Timestamp::CreateTime(ms) => (Some(ms), T2Kind::CreateTime),
+        rdkafka::Timestamp::NotAvailable => (None, T2Kind::None),
+    }
 }
 
 fn kafka_config(e: &Endpoints, group: &str) -> ClientConfig {
