@@ -4,7 +4,9 @@
 #/   2. setup.sh on the healthy stack exits 0; run_demo.sh in a pseudo-terminal (tmux, 120x40): the dashboard, captured while the run is
 #/      followed, shows every panel with live numbers; the run's integrity passes;
 #/   3. full_demo.sh without a terminal exits 0, prints the summary with four passing loads, and
-#/      each run's report.json says every event reached Kafka and MongoDB;
+#/      each run's report.json says every event reached Kafka and MongoDB (with generous
+#/      objectives: the scripts are tested, not this machine's pace, which the benchmarks
+#/      measure; the latency is still shown);
 #/   4. setup.sh with Kafka Connect stopped names it (and its address), exits non-zero, and
 #/      deletes nothing; stack/up.sh then brings Connect back.
 #/ Needs the stack up and tmux. Prints what it checks; any failure fails it.
@@ -36,6 +38,11 @@ pass() { printf '[demo-test] ok: %s\n' "$*" >&2; }
 runs_count() { app_sql "SELECT count(*) FROM outbox_demo.runs"; }
 
 before="$(runs_count)"
+# The demo's own objectives are latency targets for this machine at its normal pace: a test of
+# the scripts must not fail because the machine is slower (speed is the benchmarks' business).
+# Generous objectives here; the latency is still measured and shown.
+generous="$tmp/generous-slo.json"
+printf '{"p50_max_ms": 60000, "p95_max_ms": 60000, "p99_max_ms": 60000, "throughput_min_eps": 1}\n' >"$generous"
 
 # ---- 1. cleanup.sh without a terminal and without --yes
 scripts/demo/cleanup.sh </dev/null >"$tmp/cleanup.out" 2>&1 && rc=0 || rc=$?
@@ -51,7 +58,7 @@ events=3000
 # run_demo.sh's stdout is the pane (the dashboard starts only on a terminal); its report is read
 # from the run folder afterwards.
 tmux new-session -d -s demo-test -x 120 -y 40 \
-  "TARGET_EVENTS=$events RATE=120 LOG_LEVEL=INFO scripts/demo/run_demo.sh 2>$tmp/dash.err; echo \$? >$tmp/dash.rc"
+  "SLO_FILE=$generous TARGET_EVENTS=$events RATE=120 LOG_LEVEL=INFO scripts/demo/run_demo.sh 2>$tmp/dash.err; echo \$? >$tmp/dash.rc"
 screen=""
 verified=""
 mid_run() { [ -n "$verified" ] && [ "$verified" -ge 600 ] && [ "$verified" -lt "$events" ]; }
@@ -100,7 +107,7 @@ pass "run $run under the dashboard: integrity passed (exit $rc)"
 
 # ---- 3. full_demo.sh without a terminal
 start=$SECONDS
-scripts/demo/full_demo.sh </dev/null >"$tmp/full.out" 2>"$tmp/full.err" && rc=0 || rc=$?
+SLO_FILE="$generous" scripts/demo/full_demo.sh </dev/null >"$tmp/full.out" 2>"$tmp/full.err" && rc=0 || rc=$?
 cat "$tmp/full.out"
 [ "$rc" -eq 0 ] || {
   tail -n 40 "$tmp/full.err" >&2
