@@ -15,6 +15,8 @@
 #/  10. docker/docker-compose.yml checked (tests/compose.sh; CI has no Docker engine to run it)
 #/  11. the demo's tests (tests/demo.sh): full_demo.sh without a terminal, the dashboard in tmux,
 #/      cleanup.sh's and setup.sh's refusals
+#/  12. the capacity search's tests (tests/capacity.sh): a short search, an impossible objective,
+#/      a search stopped mid-step
 #/ Prints the duration of each step and of the whole run.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -81,5 +83,6 @@ step "workspace and end-to-end tests" cargo test --workspace --exclude outbox_de
 step "release build of event-processor and verifier" cargo build --release -p event-processor -p verifier
 step "docker compose file" tests/compose.sh
 step "demo tests" tests/demo.sh
+step "capacity tests" tests/capacity.sh
 
 printf '\nscripts/test.sh: all checks passed in %ss\n' "$((SECONDS - run_start))"

@@ -25,11 +25,22 @@ pub struct Cli {
     #[command(flatten)]
     pub services: ServiceArgs,
     /// Log level: ERROR, WARNING, INFO, DEBUG or TRACE.
-    #[arg(long, env = "LOG_LEVEL", default_value = "INFO", global = true)]
+    #[arg(
+        long,
+        env = "LOG_LEVEL",
+        default_value = "INFO",
+        global = true,
+        help_heading = "Logging"
+    )]
     pub log_level: String,
     /// Write the log to this file instead of stderr (the dashboard always does: default
     /// verifier.log in the current directory).
-    #[arg(long, env = "VERIFIER_LOG_FILE", global = true)]
+    #[arg(
+        long,
+        env = "VERIFIER_LOG_FILE",
+        global = true,
+        help_heading = "Logging"
+    )]
     pub log_file: Option<PathBuf>,
 }
 
@@ -45,10 +56,51 @@ pub enum Command {
     /// How far the processor's consumer group is behind the CDC topic's end, per partition (what
     /// a run's events would queue behind); `--json` for scripts.
     Lag(LagArgs),
+    /// The highest rate the pipeline sustains within the SLOs, and where it breaks: steps of
+    /// STEP_S seconds at a fixed offered rate (CALL demo_run), doubling from START_RATE while a
+    /// step is sustainable, then bisecting to 5 %. Writes capacity.json, capacity.html and each
+    /// step's report into --out. Exit 0: a sustainable rate found; 1: none, or an event lost
+    /// or applied twice; 3: stopped (SIGINT, SIGTERM) before the search ended, with what it had
+    /// found so far.
+    Capacity(CapacityArgs),
+}
+
+/// `verifier capacity`.
+#[derive(Debug, Clone, Args)]
+pub struct CapacityArgs {
+    /// The first rate offered, events/s.
+    #[arg(long, env = "START_RATE", default_value_t = 100)]
+    pub start_rate: u64,
+    /// The highest rate offered, events/s.
+    #[arg(long, env = "MAX_RATE", default_value_t = 50_000)]
+    pub max_rate: u64,
+    /// Seconds each step offers its rate.
+    #[arg(long, env = "STEP_S", default_value_t = 30)]
+    pub step_s: u64,
+    /// Seconds after a step within which every event of it must be verified.
+    #[arg(long, env = "DRAIN_S", default_value_t = 5)]
+    pub drain_s: u64,
+    /// Seconds the whole search may take; it stops before a step that would not fit.
+    #[arg(long, env = "BUDGET_S", default_value_t = 600)]
+    pub budget_s: u64,
+    /// Events per transaction of the steps' rate runs (raise it when the generator cannot keep
+    /// its schedule).
+    #[arg(long, env = "TXN_SIZE", default_value_t = 1)]
+    pub txn_size: u32,
+    /// The mix of the steps' rate runs (UserCreated/ActivityCreated/ParticipantJoined %).
+    #[arg(long, env = "MIX", default_value = "50/30/20")]
+    pub mix: String,
+    /// SLO file (as `report --slo`); the latency and success objectives judge each step.
+    #[arg(long, env = "SLO_FILE")]
+    pub slo: Option<PathBuf>,
+    /// Where capacity.json, capacity.html and one folder per step go.
+    #[arg(long, default_value = "capacity")]
+    pub out: PathBuf,
 }
 
 /// Service addresses, from flags or the environment (`docs/design.md`, "Environment").
 #[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Services")]
 pub struct ServiceArgs {
     /// PostgreSQL host.
     #[arg(long, env = "PGHOST", default_value = defaults::PGHOST, global = true)]

@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::capacity::CapacityConfig;
 use crate::cli::{Cli, Command, Format, ReportOpts, RunArgs, ServiceArgs};
 use crate::follow::stop::Limits;
 use crate::follow::Options;
@@ -39,6 +40,8 @@ pub enum Output {
         /// The `integrity` object of report.json instead of text.
         json: bool,
     },
+    /// `capacity`: the search, each step followed.
+    Capacity(Box<CapacityConfig>),
     /// `lag`: the processor group's lag, nothing followed.
     Lag {
         /// As JSON.
@@ -76,6 +79,9 @@ pub enum ConfigError {
     /// `--format html` without a folder to write it into.
     #[error("--format html writes report.html: give --out DIR")]
     HtmlWithoutOut,
+    /// A capacity search that cannot work.
+    #[error("{0}")]
+    Capacity(String),
     /// `--listen` is not an address.
     #[error("{0}")]
     Listen(String),
@@ -124,6 +130,20 @@ impl Config {
                 (r.run, Some(r.report), None, false, output)
             }
             Command::Check(c) => (c.run, None, None, false, Output::Check { json: c.json }),
+            Command::Capacity(c) => {
+                let output = capacity_output(c)?;
+                (
+                    RunArgs {
+                        run: RunSpec::Next,
+                        idle_timeout: 0,
+                        timeout: 0,
+                    },
+                    None,
+                    None,
+                    false,
+                    output,
+                )
+            }
             Command::Lag(l) => (
                 RunArgs {
                     run: RunSpec::Latest,
@@ -136,7 +156,8 @@ impl Config {
                 Output::Lag { json: l.json },
             ),
         };
-        if run.run == RunSpec::Next && !watch {
+        let capacity = matches!(output, Output::Capacity(_));
+        if run.run == RunSpec::Next && !watch && !capacity {
             return Err(ConfigError::NextOutsideWatch);
         }
         let slo = match report.as_ref().and_then(|r| r.slo.as_deref()) {
@@ -157,6 +178,40 @@ impl Config {
             },
         })
     }
+}
+
+fn capacity_output(c: crate::cli::CapacityArgs) -> Result<Output, ConfigError> {
+    let bad = |problem: String| ConfigError::Capacity(problem);
+    if c.start_rate == 0 || c.max_rate < c.start_rate {
+        return Err(bad(format!(
+            "--start-rate (START_RATE) {} and --max-rate (MAX_RATE) {}: give 1 <= START_RATE <= MAX_RATE",
+            c.start_rate, c.max_rate
+        )));
+    }
+    if c.step_s == 0 || c.budget_s < c.step_s + c.drain_s {
+        return Err(bad(format!(
+            "--step-s (STEP_S) {} must be at least 1 and fit with --drain-s (DRAIN_S) {} in --budget-s (BUDGET_S) {}",
+            c.step_s, c.drain_s, c.budget_s
+        )));
+    }
+    if c.txn_size == 0 {
+        return Err(bad("--txn-size (TXN_SIZE) must be at least 1".into()));
+    }
+    let slo = match c.slo.as_deref() {
+        Some(path) => read_slo(path)?,
+        None => Slo::default(),
+    };
+    Ok(Output::Capacity(Box::new(CapacityConfig {
+        start_rate: c.start_rate,
+        max_rate: c.max_rate,
+        step_s: c.step_s,
+        drain_s: c.drain_s,
+        budget_s: c.budget_s,
+        txn_size: c.txn_size,
+        mix: c.mix,
+        slo,
+        out: c.out,
+    })))
 }
 
 fn report_output(r: &ReportOpts) -> Result<Output, ConfigError> {
@@ -190,6 +245,7 @@ fn read_baseline(path: &Path) -> Result<Box<Report>, ConfigError> {
 
 fn options(r: &RunArgs, slo: Slo) -> Options {
     Options {
+        label: String::new(),
         run: r.run,
         limits: Limits {
             idle_timeout: Duration::from_secs(r.idle_timeout),

@@ -46,7 +46,12 @@ pub(crate) fn render(f: &mut Frame<'_>, s: &Snapshot) {
                 Style::default().add_modifier(Modifier::BOLD | Modifier::REVERSED),
             ),
             Span::raw(format!(
-                " {} mode · target {} events{} · elapsed {:.1} s · {} · q quits",
+                " {}{} mode · target {} events{} · elapsed {:.1} s · {} · q quits",
+                if s.label.is_empty() {
+                    String::new()
+                } else {
+                    format!("{} · ", s.label)
+                },
                 r.mode,
                 s.expected,
                 r.rate.map(|x| format!(" at {x}/s")).unwrap_or_default(),
@@ -339,6 +344,7 @@ mod tests {
             }],
             skewed: 0,
             t2_kind: "log_append_time".into(),
+            label: String::new(),
         }
     }
 

@@ -32,6 +32,7 @@ mod view;
 
 mod artifacts;
 mod audit;
+mod capacity;
 pub mod cli;
 pub mod config;
 mod dashboard;

@@ -27,6 +27,9 @@ pub async fn run(
         crate::lag::print(&config.endpoints, json).await?;
         return Ok(Verdict::Pass);
     }
+    if let Output::Capacity(cfg) = config.output {
+        return capacity(config.endpoints, *cfg, shutdown).await;
+    }
     let services = Services::connect(config.endpoints.clone()).await?;
     let (snapshots, snapshot_rx) = watch::channel(Arc::new(Snapshot::default()));
     let (stop, stop_rx) = watch::channel(false);
@@ -55,6 +58,38 @@ pub async fn run(
     tracing::info!("stopped following: {}", outcome.stopped);
     eprintln!("verifier: stopped following: {}", outcome.stopped);
     emit(&config.output, outcome, &logs)
+}
+
+/// `verifier capacity`: the search, then its answer and table on stdout.
+async fn capacity(
+    endpoints: crate::sources::Endpoints,
+    cfg: crate::capacity::CapacityConfig,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<Verdict, Error> {
+    use crate::capacity::search::Ending;
+    let services = Services::connect(endpoints).await?;
+    let (stop, stop_rx) = watch::channel(false);
+    tokio::spawn(async move {
+        shutdown.await;
+        let _ = stop.send(true);
+    });
+    let out = cfg.out.clone();
+    let result = crate::capacity::run(&services, cfg, stop_rx).await?;
+    print!("{}", crate::capacity::answer::table(&result));
+    println!("\n{}", result.answer);
+    eprintln!(
+        "verifier: capacity.json, capacity.html and each step's report are in {}",
+        out.display()
+    );
+    if result.ending == Some(Ending::Stopped) {
+        return Ok(Verdict::Incomplete);
+    }
+    let found = result.max_sustainable.is_some()
+        && !matches!(
+            result.ending,
+            Some(Ending::Broken | Ending::NoneSustainable)
+        );
+    Ok(Verdict::of(found))
 }
 
 /// Serves `/metrics` and `/status` from the latest snapshot until `stop`.
@@ -90,7 +125,7 @@ fn emit(output: &Output, outcome: Outcome, logs: &Logs) -> Result<Verdict, Error
             Ok(Verdict::of_integrity(report.integrity.status))
         }
         // Answered before anything is followed (in `run`).
-        Output::Lag { .. } => Ok(Verdict::Pass),
+        Output::Lag { .. } | Output::Capacity(_) => Ok(Verdict::Pass),
         Output::Report {
             format,
             out,

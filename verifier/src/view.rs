@@ -106,6 +106,10 @@ pub(crate) struct Snapshot {
     /// What `t2` is for the run's records read so far (`log_append_time`, `create_time`,
     /// `none`, `mixed`, `unknown`).
     pub t2_kind: String,
+    /// What the follow is part of (the capacity search's step and the steps so far); empty for
+    /// a plain run.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub label: String,
 }
 
 /// What a snapshot shows besides the join.
@@ -157,6 +161,7 @@ impl Snapshot {
             backlog: backlog.clone(),
             recent: join.recent().cloned().collect(),
             t2_kind: join.t2().label().to_owned(),
+            label: String::new(),
         }
     }
 
@@ -179,8 +184,13 @@ pub(crate) fn progress_line(s: &Snapshot) -> String {
     } else {
         100.0 * s.receipts as f64 / s.expected as f64
     };
+    let label = if s.label.is_empty() {
+        String::new()
+    } else {
+        format!("{} · ", s.label)
+    };
     format!(
-        "run {} [{}] {:.0}s: {}/{} in MongoDB ({pct:.1}%), {} on Kafka (+{} dup), {:.0} ev/s; e2e p50 {} p99 {}; backlog: slot {}, processor lag {}, oldest unmatched {}",
+        "{label}run {} [{}] {:.0}s: {}/{} in MongoDB ({pct:.1}%), {} on Kafka (+{} dup), {:.0} ev/s; e2e p50 {} p99 {}; backlog: slot {}, processor lag {}, oldest unmatched {}",
         s.run.run_id,
         s.phase,
         s.elapsed_s,

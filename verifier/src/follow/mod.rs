@@ -44,6 +44,9 @@ pub struct Options {
     pub limits: Limits,
     /// The objectives.
     pub slo: Slo,
+    /// What the follow is part of, shown with its progress (the capacity search's step);
+    /// empty for a plain run.
+    pub label: String,
 }
 
 /// The services, connected.
@@ -111,7 +114,15 @@ pub(crate) async fn follow(
         want_rx,
         got_tx,
     ));
-    let mut f = Follower::new(s, run, reader.end_at_start, lags, want_tx, snapshots);
+    let mut f = Follower::new(
+        s,
+        opts.label.clone(),
+        run,
+        reader.end_at_start,
+        lags,
+        want_tx,
+        snapshots,
+    );
     let mut poll = interval(POLL);
     let mut second = interval(Duration::from_secs(1));
     let stopped = loop {
@@ -208,11 +219,13 @@ struct Follower<'a> {
     /// The WAL position once the run was seen finished: every event it wrote is before it.
     finished_lsn: Option<String>,
     consumer: ConsumerWatch,
+    label: String,
 }
 
 impl<'a> Follower<'a> {
     fn new(
         s: &'a Services,
+        label: String,
         run: RunInfo,
         end_at_start: std::collections::BTreeMap<i32, i64>,
         lags: Arc<probes::SharedLags>,
@@ -239,6 +252,7 @@ impl<'a> Follower<'a> {
             snapshots,
             finished_lsn: None,
             consumer: ConsumerWatch::default(),
+            label,
         }
     }
 
@@ -362,7 +376,8 @@ impl<'a> Follower<'a> {
 
     fn publish(&mut self, phase: Phase, rates: bool) {
         let live = self.history.live(&self.join, rates);
-        let snapshot = Snapshot::of(&self.run, &self.join, phase, live, &self.backlog);
+        let mut snapshot = Snapshot::of(&self.run, &self.join, phase, live, &self.backlog);
+        snapshot.label.clone_from(&self.label);
         let _ = self.snapshots.send(Arc::new(snapshot));
     }
 

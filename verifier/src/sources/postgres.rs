@@ -55,6 +55,11 @@ impl Pg {
         Ok(Self { client, addr })
     }
 
+    /// `host:port`, for messages.
+    pub(crate) fn addr(&self) -> &str {
+        &self.addr
+    }
+
     /// A failed query, with what it was reading.
     pub(crate) fn query_error(
         &self,
@@ -211,6 +216,19 @@ impl Pg {
     }
 
     /// Bytes of WAL the replication slot has not confirmed (`None`: no such slot).
+    /// Where the WAL is now, in bytes from its start: two readings give the WAL written between.
+    pub(crate) async fn wal_position(&self) -> Result<i64, SourceError> {
+        Ok(self
+            .client
+            .query_one(
+                "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::bigint",
+                &[],
+            )
+            .await
+            .map_err(self.query_error("reading the WAL position"))?
+            .get(0))
+    }
+
     pub(crate) async fn slot_lag_bytes(&self) -> Result<Option<i64>, SourceError> {
         Ok(self
             .client
