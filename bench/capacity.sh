@@ -6,12 +6,16 @@
 #/   filled-1   the store holding STORE_EVENTS events' documents (default 1,000,000: generated
 #/              with demo_generate in chunks of 100,000 and projected by FILL_PROCESSORS
 #/              processors until the group's lag is 0), 1 event-processor
-#/ Each phase is one capacity search (about 6 to 10 minutes). Prints each phase's answer, then a
-#/ table: max sustainable rate, first failed rate, bottleneck, steps, and the ratio of the max
-#/ sustainable rate to fresh-1's. Every phase's files stay in .stack/bench/capacity/<time>/<phase>/.
-#/ A phase that finds no rate is shown as such (the table says why); the script goes on.
+#/   filled-2   the same store, 2 event-processors
+#/ A phase may be named twice (PHASES="fresh-1 fresh-1": do two runs agree?). A fresh phase
+#/ starts from setup.sh; the first filled phase fills the store once, and a filled phase after it
+#/ keeps that store (grown by the searches before it). Each phase is one capacity search (about
+#/ 6 to 10 minutes). Prints each phase's answer, then a table: max sustainable rate, first failed
+#/ rate, bottleneck, steps, and the ratio of the max sustainable rate to the first fresh-1's.
+#/ Every phase's files stay in .stack/bench/capacity/<time>/<n>-<phase>/. A phase that finds no
+#/ rate is shown as such (the table says why); the script goes on.
 #/
-#/ Usage: [PHASES="fresh-1 fresh-2 filled-1"] [STORE_EVENTS=1000000] [FILL_PROCESSORS=2] bench/capacity.sh
+#/ Usage: [PHASES="fresh-1 fresh-2 filled-1 filled-2"] [STORE_EVENTS=1000000] [FILL_PROCESSORS=2] bench/capacity.sh
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../scripts/demo/lib.sh"
 
@@ -23,15 +27,15 @@ case "${1:-}" in
   "") ;;
   *) die "unknown argument '$1' (usage: bench/capacity.sh)" ;;
 esac
-PHASES="${PHASES:-fresh-1 fresh-2 filled-1}"
+PHASES="${PHASES:-fresh-1 fresh-2 filled-1 filled-2}"
 STORE_EVENTS="${STORE_EVENTS:-1000000}"
 FILL_PROCESSORS="${FILL_PROCESSORS:-2}"
 [[ "$STORE_EVENTS" =~ ^[1-9][0-9]*$ ]] || die "STORE_EVENTS must be a positive whole number (got '$STORE_EVENTS')"
 [[ "$FILL_PROCESSORS" =~ ^[1-9]$ ]] || die "FILL_PROCESSORS must be 1 to 9 (got '$FILL_PROCESSORS')"
 for phase in $PHASES; do
   case "$phase" in
-    fresh-1 | fresh-2 | filled-1) ;;
-    *) die "unknown phase '$phase' in PHASES (fresh-1, fresh-2, filled-1)" ;;
+    fresh-1 | fresh-2 | filled-1 | filled-2) ;;
+    *) die "unknown phase '$phase' in PHASES (fresh-1, fresh-2, filled-1, filled-2)" ;;
   esac
 done
 require_stack
@@ -62,7 +66,7 @@ fill_store() {
   log "bench: filling the store with $STORE_EVENTS events' documents"
   while [ "$left" -gt 0 ]; do
     chunk=$((left < 100000 ? left : 100000))
-    app_sql "SELECT total FROM demo_generate($chunk)" >/dev/null || die "demo_generate($chunk) failed (above)"
+    app_sql "SELECT count(*) FROM demo_generate($chunk)" >/dev/null || die "demo_generate($chunk) failed (above)"
     left=$((left - chunk))
     log "bench: generated $((STORE_EVENTS - left)) of $STORE_EVENTS"
   done
@@ -86,33 +90,54 @@ fill_store() {
   log "bench: the store holds $STORE_EVENTS events' documents"
 }
 
-# phase NAME PROCESSORS: one capacity search; its answer goes to stdout.
+# phase DIR PROCESSORS: one capacity search into $out/DIR; its answer goes to stdout.
 phase() {
   local started=$SECONDS rc
   log "bench: phase $1 ($2 processor(s))"
-  CAPACITY_DIR="$out/$1" PROCESSORS="$2" LOG_LEVEL=WARNING "$REPO_ROOT/scripts/demo/capacity.sh" \
+  CAPACITY_DIR="$out/$1" PROCESSORS="$2" "$REPO_ROOT/scripts/demo/capacity.sh" \
     >"$out/$1.out" 2>"$out/$1.err" && rc=0 || rc=$?
   [ "$rc" -le 1 ] || die "the $1 search could not run (exit $rc): see $out/$1.err"
   printf '%s: %s (exit %s, %s s)\n' "$1" "$(tail -n 1 "$out/$1.out")" "$rc" "$((SECONDS - started))"
 }
 
+fresh_setup() {
+  "$REPO_ROOT/scripts/demo/setup.sh" >"$out/setup-$1.log" 2>&1 || die "setup.sh failed: see $out/setup-$1.log"
+}
+
+dirs=()
+filled=""
+n=0
 for p in $PHASES; do
+  n=$((n + 1))
+  dir="$n-$p"
   case "$p" in
-    fresh-1 | fresh-2) "$REPO_ROOT/scripts/demo/setup.sh" >"$out/setup-$p.log" 2>&1 || die "setup.sh failed: see $out/setup-$p.log" ;;
-    filled-1)
-      "$REPO_ROOT/scripts/demo/setup.sh" >"$out/setup-$p.log" 2>&1 || die "setup.sh failed: see $out/setup-$p.log"
-      fill_store
+    fresh-*)
+      fresh_setup "$dir"
+      filled=""
+      ;;
+    filled-*)
+      if [ -z "$filled" ]; then
+        fresh_setup "$dir"
+        fill_store
+        filled=1
+      fi
       ;;
   esac
-  phase "$p" "${p##*-}"
+  phase "$dir" "${p##*-}"
+  dirs+=("$dir")
 done
 
 echo
 echo "capacity: $(nproc) cores, $(uname -m), $(date -I); STEP_S ${STEP_S:-30}, mix ${MIX:-50/30/20}, ${SLO_FILE:-the default SLOs}"
 base=""
-[ ! -f "$out/fresh-1/latest/capacity.json" ] || base="$(jq -r '.max_sustainable // empty' "$out/fresh-1/latest/capacity.json")"
+for dir in "${dirs[@]}"; do
+  if [ "${dir#*-}" = fresh-1 ] && [ -f "$out/$dir/latest/capacity.json" ]; then
+    base="$(jq -r '.max_sustainable // empty' "$out/$dir/latest/capacity.json")"
+    break
+  fi
+done
 printf '%-10s %16s %14s %-16s %6s %10s\n' phase "max sustainable" "first failed" bottleneck steps "vs fresh-1"
-for p in $PHASES; do
+for p in "${dirs[@]}"; do
   jq -r --arg p "$p" --arg base "$base" '
     def r($v): if $v == null then "-" else ($v | tostring) + "/s" end;
     [$p, r(.max_sustainable), r(.first_failed),

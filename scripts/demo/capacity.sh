@@ -25,7 +25,7 @@
 #/   TXN_SIZE    events per transaction of the rate runs       default 1
 #/   MIX         UserCreated/ActivityCreated/ParticipantJoined default 50/30/20
 #/   SLO_FILE    JSON objectives (verifier --slo)              default: the defaults
-#/   BATCH_SIZE, LOG_LEVEL  passed to the processors           default 1000, INFO
+#/   BATCH_SIZE, LOG_LEVEL  passed to the processors (LOG_LEVEL: INFO, DEBUG or TRACE) default 1000, INFO
 #/
 #/ Usage: [STEP_S=30] [BUDGET_S=600] [PROCESSORS=1] scripts/demo/capacity.sh
 set -euo pipefail
@@ -41,6 +41,10 @@ case "${1:-}" in
 esac
 PROCESSORS="${PROCESSORS:-1}"
 [[ "$PROCESSORS" =~ ^[1-9][0-9]?$ ]] || die "PROCESSORS must be 1 to 99 (got '$PROCESSORS')"
+case "${LOG_LEVEL:=INFO}" in
+  INFO | DEBUG | TRACE) ;;
+  *) die "LOG_LEVEL must be INFO, DEBUG or TRACE here (got '$LOG_LEVEL'): this script finds each processor's metrics address in its INFO log line" ;;
+esac
 require_stack
 build_binaries
 require_no_demo_run
@@ -74,7 +78,7 @@ trap 'exit 130' INT TERM HUP
 
 for i in $(seq 1 "$PROCESSORS"); do
   # metrics on a port the OS picks: the log names it
-  LOG_LEVEL="${LOG_LEVEL:-INFO}" BATCH_SIZE="${BATCH_SIZE:-1000}" METRICS_ADDR=127.0.0.1:0 \
+  LOG_LEVEL="$LOG_LEVEL" BATCH_SIZE="${BATCH_SIZE:-1000}" METRICS_ADDR=127.0.0.1:0 \
     "$PROCESSOR_BIN" 2>"$out/processor-$i.log" &
   pids+=($!)
 done
