@@ -140,10 +140,11 @@ printf '%-10s %16s %14s %-16s %6s %10s\n' phase "max sustainable" "first failed"
 for p in "${dirs[@]}"; do
   jq -r --arg p "$p" --arg base "$base" '
     def r($v): if $v == null then "-" else ($v | tostring) + "/s" end;
+    def x2: (. * 100 | round) as $c | ($c / 100 | floor | tostring) + "." + ($c % 100 | tostring | if length < 2 then "0" + . else . end);
     [$p, r(.max_sustainable), r(.first_failed),
      (if .bottleneck == [] then "-" else .bottleneck | join("+") end), (.steps | length),
      (if .max_sustainable == null or $base == "" then "-"
-      else (.max_sustainable / ($base | tonumber) * 100 | round / 100 | tostring) + "x" end)]
+      else (.max_sustainable / ($base | tonumber) | x2) + "x" end)]
     | "\(.[0] | . + " " * (10 - length)) \(.[1] | " " * (16 - length) + .) \(.[2] | " " * (14 - length) + .) \(.[3] | . + " " * ([16 - length, 0] | max)) \(.[4] | tostring | " " * (6 - length) + .) \(.[5] | " " * (10 - length) + .)"' \
     "$out/$p/latest/capacity.json"
 done
