@@ -17,6 +17,8 @@
 #/      cleanup.sh's and setup.sh's refusals
 #/  12. the capacity search's tests (tests/capacity.sh): a short search, an impossible objective,
 #/      a search stopped mid-step
+#/  13. a consumer this project did not write (tests/consumer.sh): the example Python consumer
+#/      verified from its metrics file, correct, dropping events, and replaying unsafely
 #/ Prints the duration of each step and of the whole run.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -84,5 +86,6 @@ step "release build of event-processor and verifier" cargo build --release -p ev
 step "docker compose file" tests/compose.sh
 step "demo tests" tests/demo.sh
 step "capacity tests" tests/capacity.sh
+step "foreign consumer tests" tests/consumer.sh
 
 printf '\nscripts/test.sh: all checks passed in %ss\n' "$((SECONDS - run_start))"

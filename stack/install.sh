@@ -5,6 +5,8 @@
 #/                    the Debezium 3.6.1 PostgreSQL connector (stack/maven/debezium)
 #/   Go module proxy  FerretDB v1.24.2, built from the wrapper module in stack/ferretdb
 #/   crates.io        cargo-pgrx 0.18.1, then `cargo pgrx init` against the system PostgreSQL 15
+#/   PyPI             the example Python consumer's requirements (confluent-kafka, pymongo) into
+#/                    .stack/venv-python-consumer
 #/ and builds and installs the outbox_demo extension from pg_extension/.
 #/
 #/ Idempotent, asks nothing, safe to re-run: each step checks first and does nothing when its
@@ -116,6 +118,21 @@ if ! grep -qs "pg$PG_MAJOR = \"$PG_CONFIG\"" "$PGRX_HOME/config.toml"; then
   log "cargo pgrx init --pg$PG_MAJOR $PG_CONFIG"
   cargo pgrx init "--pg$PG_MAJOR" "$PG_CONFIG" >"$LOG_DIR/pgrx-init.log" 2>&1 ||
     die "cargo pgrx init failed; see $LOG_DIR/pgrx-init.log"
+fi
+
+# ---------------------------------------------------------------- PyPI: the example Python consumer
+# examples/python-consumer (confluent-kafka, pymongo) in its own venv; reinstalled when its
+# requirements.txt changes.
+py_req="$REPO_ROOT/examples/python-consumer/requirements.txt"
+if [ -f "$py_req" ] && ! cmp -s "$py_req" "$PY_CONSUMER_VENV/requirements.txt"; then
+  log "pip: installing examples/python-consumer/requirements.txt into $PY_CONSUMER_VENV"
+  if [ ! -x "$PY_CONSUMER_VENV/bin/python" ]; then
+    python3 -m venv "$PY_CONSUMER_VENV" >"$LOG_DIR/python-consumer.log" 2>&1 ||
+      die "python3 -m venv $PY_CONSUMER_VENV failed; see $LOG_DIR/python-consumer.log"
+  fi
+  "$PY_CONSUMER_VENV/bin/pip" install -q -r "$py_req" >>"$LOG_DIR/python-consumer.log" 2>&1 ||
+    die "pip install -r $py_req failed; see $LOG_DIR/python-consumer.log"
+  cp "$py_req" "$PY_CONSUMER_VENV/requirements.txt"
 fi
 
 # ---------------------------------------------------------------- the extension

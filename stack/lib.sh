@@ -300,6 +300,10 @@ require_up() {
   done
 }
 
+# The example Python consumer's venv (stack/install.sh fills it from
+# examples/python-consumer/requirements.txt).
+PY_CONSUMER_VENV="$STACK_DIR/venv-python-consumer"
+
 # The Python environment of the benchmarks' helper scripts, .stack/venv: installs the pinned
 # PACKAGEs when `import MODULES` fails there. Prints the interpreter's path.
 # Usage: PY="$(bench_venv 'confluent_kafka, pymongo' 'confluent-kafka==2.16.1' 'pymongo==4.20.1')"

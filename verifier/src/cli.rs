@@ -6,6 +6,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use events::names::{self, defaults};
 
 use crate::manifest::RunSpec;
+use crate::receipt_source::ReceiptSource;
 use crate::sources::Endpoints;
 
 /// Follows every event of a generator run (outbox_demo) from PostgreSQL through Debezium and
@@ -169,6 +170,12 @@ pub struct RunArgs {
     /// Stop after this many seconds whatever happens (0: no limit).
     #[arg(long, default_value_t = 0)]
     pub timeout: u64,
+    /// Where the verifier learns when each event was applied: `processed-events` (the receipts
+    /// event-processor writes into the store) or `metrics-file:PATH` (JSON lines a consumer
+    /// appends, one per applied event, in the EventMetrics shape of docs/design.md; tailed
+    /// while it grows, waited for when not there yet).
+    #[arg(long, env = "RECEIPTS", default_value = "processed-events")]
+    pub receipts: ReceiptSource,
 }
 
 /// Report formats.

@@ -11,6 +11,7 @@ use crate::cli::{Cli, Command, Format, ReportOpts, RunArgs, ServiceArgs};
 use crate::follow::stop::Limits;
 use crate::follow::Options;
 use crate::manifest::RunSpec;
+use crate::receipt_source::ReceiptSource;
 use crate::report::Report;
 use crate::slo::Slo;
 use crate::sources::Endpoints;
@@ -137,6 +138,7 @@ impl Config {
                         run: RunSpec::Next,
                         idle_timeout: 0,
                         timeout: 0,
+                        receipts: ReceiptSource::ProcessedEvents,
                     },
                     None,
                     None,
@@ -149,6 +151,7 @@ impl Config {
                     run: RunSpec::Latest,
                     idle_timeout: 0,
                     timeout: 0,
+                    receipts: ReceiptSource::ProcessedEvents,
                 },
                 None,
                 None,
@@ -246,6 +249,7 @@ fn read_baseline(path: &Path) -> Result<Box<Report>, ConfigError> {
 fn options(r: &RunArgs, slo: Slo) -> Options {
     Options {
         label: String::new(),
+        receipts: r.receipts.clone(),
         run: r.run,
         limits: Limits {
             idle_timeout: Duration::from_secs(r.idle_timeout),

@@ -10,7 +10,7 @@
 
 use std::collections::{BTreeMap, VecDeque};
 
-use events::stages::{Stage, Stamps, T2Census, T2Kind};
+use events::stages::{PerStage, Stage, Stamps, T2Census, T2Kind};
 use events::EventType;
 use serde::{Deserialize, Serialize};
 
@@ -129,19 +129,56 @@ impl LastCopies {
     }
 }
 
-/// A receipt from `processed_events`.
+/// A receipt: when the consumer applied an event, from `processed_events` or a consumer's
+/// metrics file.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Receipt {
     /// Position in the run.
     pub seq: i64,
     /// Its type.
     pub event_type: EventType,
-    /// The timestamps of the record the processor applied.
-    pub stamps: Stamps,
-    /// The processor received the record.
+    /// The timestamps a receipt's stages start from.
+    pub stamps: ReceiptStamps,
+    /// The consumer received the record.
     pub t3: i64,
     /// MongoDB acknowledged the write.
     pub t5: i64,
+}
+
+/// What a receipt's stages (queue, process, end to end) start from: the schedule, the insert,
+/// and the Kafka timestamp of the copy the consumer applied (`None`: not known, and queue is
+/// then unmeasured). Commit, capture and publish are measured from the verifier's own read.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ReceiptStamps {
+    /// `scheduled_at`, rate mode only.
+    pub t_sched: Option<i64>,
+    /// `created_at`.
+    pub t0: i64,
+    /// The Kafka record timestamp.
+    pub t2: Option<i64>,
+}
+
+impl From<Stamps> for ReceiptStamps {
+    fn from(s: Stamps) -> Self {
+        Self {
+            t_sched: s.t_sched,
+            t0: s.t0,
+            t2: s.t2,
+        }
+    }
+}
+
+impl Receipt {
+    /// The stages a receipt ends ([`Stage::ON_RECEIPT`]); the others are `None`.
+    pub fn durations(&self) -> PerStage<Option<i64>> {
+        let s = &self.stamps;
+        PerStage::from_fn(|stage| match stage {
+            Stage::Queue => s.t2.map(|t2| self.t3 - t2),
+            Stage::Process => Some(self.t5 - self.t3),
+            Stage::EndToEnd => Some(self.t5 - s.t_sched.unwrap_or(s.t0)),
+            Stage::Commit | Stage::Capture | Stage::Publish => None,
+        })
+    }
 }
 
 /// What the join made of a Kafka record.
@@ -327,7 +364,7 @@ impl Join {
         self.counts.receipts += 1;
         self.see_t0(r.stamps.t0);
         self.last_t5 = Some(self.last_t5.map_or(r.t5, |l| l.max(r.t5)));
-        let d = r.stamps.durations(r.t3, r.t5);
+        let d = r.durations();
         let e2e = d[Stage::EndToEnd];
         for stage in Stage::ON_RECEIPT {
             self.measurements.stages[stage].record(stage, r.event_type, d[stage]);
@@ -468,7 +505,7 @@ mod tests {
         Receipt {
             seq,
             event_type: EventType::UserCreated,
-            stamps: s,
+            stamps: s.into(),
             t3: s.t0 + 10_000,
             t5: s.t0 + 12_000,
         }

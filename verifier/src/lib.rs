@@ -26,6 +26,8 @@ mod integrity;
 mod join;
 mod manifest;
 mod measure;
+mod metrics_line;
+mod receipt_source;
 mod report;
 mod slo;
 mod view;

@@ -196,6 +196,7 @@ async fn run_step(
         },
         slo: cfg.slo.clone(),
         label,
+        receipts: crate::receipt_source::ReceiptSource::ProcessedEvents,
     };
     let (snapshots, snapshot_rx) = watch::channel(Arc::new(Snapshot::default()));
     let progress = crate::progress::spawn(snapshot_rx.clone());

@@ -6,6 +6,7 @@
 use crate::fate::{fate, FateCounts, Reach};
 use crate::join::Join;
 use crate::manifest::RunInfo;
+use crate::receipt_source::{ReceiptSource, ReceiptsInfo};
 use crate::report::{Inputs, Missing, Report, LISTED};
 use crate::slo::Slo;
 use crate::sources::{SourceError, IN_CHUNK};
@@ -20,6 +21,8 @@ pub(crate) struct Stopped {
     pub(crate) reach: Reach,
     /// The consumer group then.
     pub(crate) consumer: Option<ConsumerProgress>,
+    /// Where the receipts came from.
+    pub(crate) receipts: ReceiptsInfo,
 }
 
 /// Sweeps, audits and reports on `run`.
@@ -30,7 +33,10 @@ pub(crate) async fn finish(
     slo: &Slo,
     stopped: Stopped,
 ) -> Result<Report, SourceError> {
-    sweep(s, run.run_id, join).await?;
+    if stopped.receipts.mode == ReceiptSource::ProcessedEvents.mode() {
+        // A metrics file was read to where it ended when following stopped.
+        sweep(s, run.run_id, join).await?;
+    }
     let outbox_rows = s.pg.outbox_rows(run.run_id).await?;
     let mut fates = FateCounts::default();
     for (_, at) in join.unreceipted() {
@@ -54,6 +60,7 @@ pub(crate) async fn finish(
             stopped_following_us: stopped.at_us,
             fates,
             consumer: stopped.consumer,
+            receipts: stopped.receipts,
         },
     ))
 }

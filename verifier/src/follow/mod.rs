@@ -9,6 +9,7 @@
 mod consumer;
 mod finish;
 mod history;
+pub(crate) mod metrics_file;
 mod probes;
 mod receipts;
 pub(crate) mod stop;
@@ -26,6 +27,7 @@ use crate::fate::Reach;
 use crate::hlog::Logs;
 use crate::join::Join;
 use crate::manifest::{RunInfo, RunSpec};
+use crate::receipt_source::{ReceiptSource, ReceiptsInfo};
 use crate::report::Report;
 use crate::slo::Slo;
 use crate::sources::{self, Endpoints, KafkaReader, Mongo, Pg, SourceError};
@@ -47,6 +49,8 @@ pub struct Options {
     /// What the follow is part of, shown with its progress (the capacity search's step);
     /// empty for a plain run.
     pub label: String,
+    /// Where the receipts come from.
+    pub receipts: ReceiptSource,
 }
 
 /// The services, connected.
@@ -107,13 +111,24 @@ pub(crate) async fn follow(
     ));
     let (want_tx, want_rx) = mpsc::channel(receipts::IN_FLIGHT);
     let (got_tx, mut got_rx) = mpsc::channel(receipts::IN_FLIGHT);
-    let fetcher = tokio::spawn(receipts::fetch(
-        receipts_pg,
-        s.mongo.clone(),
-        run.run_id,
-        want_rx,
-        got_tx,
-    ));
+    let tally = metrics_file::Tally::default();
+    let fetcher = match &opts.receipts {
+        ReceiptSource::ProcessedEvents => tokio::spawn(receipts::fetch(
+            receipts_pg,
+            s.mongo.clone(),
+            run.run_id,
+            want_rx,
+            got_tx,
+        )),
+        // The file brings its receipts as it grows: the loop's requests go unread.
+        ReceiptSource::MetricsFile(path) => tokio::spawn(metrics_file::tail(
+            path.clone(),
+            receipts_pg,
+            run.run_id,
+            got_tx,
+            Arc::clone(&tally),
+        )),
+    };
     let mut f = Follower::new(
         s,
         opts.label.clone(),
@@ -141,7 +156,10 @@ pub(crate) async fn follow(
     reader_task.abort();
     fetcher.abort();
     let _ = probes_stop.send(true);
-    let report = f.finish(logs, &opts.slo).await?;
+    let file = matches!(opts.receipts, ReceiptSource::MetricsFile(_))
+        .then(|| tally.lock().expect("tally").clone());
+    let receipts = ReceiptsInfo::of(&opts.receipts, file);
+    let report = f.finish(logs, &opts.slo, receipts).await?;
     Ok(Outcome { report, stopped })
 }
 
@@ -414,7 +432,12 @@ impl<'a> Follower<'a> {
 
     /// After the loop: the last second of history, the final manifest and backlog, then the
     /// sweep, the audit and the report.
-    async fn finish(mut self, logs: &mut Logs, slo: &Slo) -> Result<Report, SourceError> {
+    async fn finish(
+        mut self,
+        logs: &mut Logs,
+        slo: &Slo,
+        receipts: ReceiptsInfo,
+    ) -> Result<Report, SourceError> {
         let at_us = chrono::Utc::now().timestamp_micros();
         self.history.tick(&mut self.join, logs);
         self.refresh_run().await?;
@@ -425,6 +448,7 @@ impl<'a> Follower<'a> {
             at_us,
             reach,
             consumer,
+            receipts,
         };
         let report = finish::finish(self.s, &self.run, &mut self.join, slo, stopped).await?;
         self.publish(Phase::Done, false);

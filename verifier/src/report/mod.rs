@@ -12,6 +12,7 @@ use crate::integrity::{Audit, Finding};
 use crate::join::{Counts, Join, LastStage};
 use crate::manifest::RunInfo;
 use crate::measure::StageSummary;
+use crate::receipt_source::ReceiptsInfo;
 use crate::slo::{Actual, Check, Judgement, Slo};
 use events::stages::{Stage, T2Census};
 
@@ -212,6 +213,9 @@ pub struct Report {
     /// The run's records read, by the kind of their timestamp.
     #[serde(default)]
     pub t2_records: T2Census,
+    /// Where the verifier learnt when each event was applied.
+    #[serde(default)]
+    pub receipts: ReceiptsInfo,
     /// Per stage, in pipeline order.
     pub stages: Vec<StageSummary>,
     /// `t0 - t_sched` (rate mode): how late the generator wrote.
@@ -252,6 +256,8 @@ pub struct Inputs {
     pub fates: FateCounts,
     /// The consumer group when following stopped.
     pub consumer: Option<ConsumerProgress>,
+    /// Where the receipts came from.
+    pub receipts: ReceiptsInfo,
 }
 
 impl Throughput {
@@ -373,6 +379,7 @@ impl Report {
             t2_kind: join.t2().label().to_owned(),
             t2_meaning: join.t2().meaning(),
             t2_records: join.t2(),
+            receipts: inputs.receipts,
             stages,
             generator_lag,
             integrity,
@@ -452,7 +459,7 @@ mod tests {
                 j.on_receipt(&Receipt {
                     seq,
                     event_type: EventType::UserCreated,
-                    stamps,
+                    stamps: stamps.into(),
                     t3: t0 + 4_000,
                     t5: t0 + 5_000,
                 });
@@ -482,6 +489,7 @@ mod tests {
             stopped_following_us: 0,
             fates: FateCounts::default(),
             consumer: None,
+            receipts: ReceiptsInfo::default(),
         }
     }
 

@@ -149,6 +149,16 @@ impl Report {
             stage_row(o, g, "");
         }
         let _ = writeln!(o, "  {}", self.t2_meaning);
+        let _ = writeln!(o, "  receipts: {}", self.receipts.describe());
+        if let Some(f) = &self.receipts.file {
+            for line in &f.malformed_lines {
+                let _ = writeln!(o, "    malformed {line}");
+            }
+            let more = f.malformed.saturating_sub(f.malformed_lines.len() as u64);
+            if more > 0 {
+                let _ = writeln!(o, "    … and {more} more malformed lines");
+            }
+        }
     }
 
     /// What the stage table does not show: skew, resolution, unmeasured samples.

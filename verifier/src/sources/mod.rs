@@ -166,6 +166,23 @@ pub enum SourceError {
         /// What is wrong with it.
         problem: String,
     },
+    /// A row of the outbox the verifier cannot read.
+    #[error("PostgreSQL at {addr} (PGHOST:PGPORT): the outbox: {problem}")]
+    OutboxRow {
+        /// host:port.
+        addr: String,
+        /// What is wrong.
+        problem: String,
+    },
+    /// The consumer's metrics file (`--receipts metrics-file:PATH`) could not be read.
+    #[error("the metrics file {path} (--receipts metrics-file:PATH): {source}")]
+    MetricsFile {
+        /// The file.
+        path: std::path::PathBuf,
+        /// What failed.
+        #[source]
+        source: std::io::Error,
+    },
     /// A task of the follow loop ended (it only does when its service failed for good).
     #[error("the {0} stopped")]
     TaskEnded(&'static str),

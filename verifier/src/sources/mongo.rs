@@ -3,13 +3,12 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use events::stages::Stamps;
 use futures_util::TryStreamExt as _;
 use mongodb::bson::{doc, Bson, Document};
 
 use super::{Endpoints, SourceError};
 use crate::integrity::{ActivityDoc, Expected, State, StatisticsDoc};
-use crate::join::Receipt;
+use crate::join::{Receipt, ReceiptStamps};
 
 /// MongoDB: receipts and projections.
 #[derive(Clone)]
@@ -124,11 +123,9 @@ impl Mongo {
         Ok(Receipt {
             seq: get("seq")?,
             event_type: t.parse().map_err(|e| bad(format!("{e}")))?,
-            stamps: Stamps {
+            stamps: ReceiptStamps {
                 t_sched: int(d, "t_sched"),
                 t0: get("t0")?,
-                t0c: get("t0c")?,
-                t1: get("t1")?,
                 t2: int(d, "t2"),
             },
             t3: get("t3")?,

@@ -1,11 +1,24 @@
 //! PostgreSQL: the run manifest, the outbox and the replication slot.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 use crate::manifest::RunInfo;
 
 use super::{Endpoints, SourceError};
+
+/// One event of a run, as the outbox has it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct OutboxEvent {
+    /// Position in the run.
+    pub seq: i64,
+    /// Its type.
+    pub event_type: events::EventType,
+    /// `scheduled_at`, µs (rate mode).
+    pub t_sched: Option<i64>,
+    /// `created_at`, µs.
+    pub t0: i64,
+}
 
 /// A connection to database `app`.
 pub(crate) struct Pg {
@@ -172,6 +185,43 @@ impl Pg {
             .await
             .map_err(self.query_error("reading event ids from the outbox"))?;
         Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+    }
+
+    /// The events of the run among `ids`: for each, its seq, type, `scheduled_at` and
+    /// `created_at` (µs). An id of another run, or of none, is not in the answer.
+    pub(crate) async fn events_by_id(
+        &self,
+        run_id: i64,
+        ids: &[uuid::Uuid],
+    ) -> Result<HashMap<uuid::Uuid, OutboxEvent>, SourceError> {
+        let rows = self
+            .client
+            .query(
+                "SELECT id, seq, event_type, (extract(epoch from scheduled_at) * 1e6)::bigint, \
+                 (extract(epoch from created_at) * 1e6)::bigint \
+                 FROM activity.event_outbox WHERE run_id = $1 AND id = ANY($2)",
+                &[&run_id, &ids],
+            )
+            .await
+            .map_err(self.query_error("looking up the metrics file's events in the outbox"))?;
+        let mut out = HashMap::with_capacity(rows.len());
+        for r in rows {
+            let t: String = r.get(2);
+            let event_type = t.parse().map_err(|e| SourceError::OutboxRow {
+                addr: self.addr.clone(),
+                problem: format!("event_type of a row of run {run_id}: {e}"),
+            })?;
+            out.insert(
+                r.get(0),
+                OutboxEvent {
+                    seq: r.get(1),
+                    event_type,
+                    t_sched: r.get(3),
+                    t0: r.get(4),
+                },
+            );
+        }
+        Ok(out)
     }
 
     /// `created_at` of one event of the run, µs.

@@ -1,0 +1,180 @@
+#!/usr/bin/env bash
+#/ End-to-end tests of the verifier against a consumer this project did not write: the example
+#/ Python consumer (examples/python-consumer), verified from its METRICS_FILE
+#/ (--receipts metrics-file:PATH), on the real stack. Each test has a consumer group of its own
+#/ (it starts at the topic's end) and a scratch MongoDB database, dropped afterwards.
+#/   1. the consumer, correct, with a malformed line already in its metrics file: a rate run of
+#/      600 events passes, every event receipted from the file, the malformed line counted and
+#/      named (line 1);
+#/   2. --drop-every 50: exit 1, the 12 dropped events lost, and the events the report names
+#/      are exactly those without a metrics line; the file, created by the consumer's first
+#/      event after the verifier started, was waited for;
+#/   3. --unsafe-replay, restarted mid-run (it reads the last records before its committed
+#/      offset again and re-applies their joins), its metrics file rotated in between: every
+#/      event receipted across both files, exit 1, applied twice found in the store and named.
+#/ Needs the stack up, the release binaries and stack/install.sh's Python venv.
+#/
+#/ Usage: tests/consumer.sh
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+source scripts/demo/lib.sh
+LOG_TAG=consumer-test
+
+case "${1:-}" in
+  -h | --help)
+    script_help
+    exit 0
+    ;;
+esac
+fail() {
+  printf '[consumer-test] FAILED: %s\n' "$*" >&2
+  local f
+  for f in "${dir:-/nonexistent}"/verifier.log "${dir:-/nonexistent}"/consumer*.log; do
+    [ ! -f "$f" ] || { printf -- '--- last lines of %s\n' "$f" >&2; tail -n 15 "$f" >&2; }
+  done
+  exit 1
+}
+pass() { printf '[consumer-test] ok: %s\n' "$*" >&2; }
+
+PY="$PY_CONSUMER_VENV/bin/python"
+[ -x "$PY" ] || die "the Python consumer's venv is missing ($PY_CONSUMER_VENV): run stack/install.sh"
+CONSUMER=examples/python-consumer/consumer.py
+tmp="$(mktemp -d)"
+pids=()
+dbs=()
+# One way out: what this script started stops, its scratch databases are dropped.
+# shellcheck disable=SC2317 # called by the trap
+finish() {
+  local pid db
+  for pid in "${pids[@]}"; do
+    if kill -0 "$pid" 2>/dev/null; then
+      kill -TERM "$pid" 2>/dev/null || log "pid $pid had already ended"
+      wait "$pid" 2>/dev/null || log "pid $pid exited with status $?"
+    fi
+  done
+  for db in "${dbs[@]}"; do
+    "$PY" -c 'import sys, pymongo; pymongo.MongoClient(sys.argv[1]).drop_database(sys.argv[2])' \
+      "$MONGODB_URI" "$db" || log "could not drop the scratch database $db"
+  done
+  rm -rf "$tmp"
+}
+trap finish EXIT
+trap 'exit 130' INT TERM HUP
+
+# The consumer's pace is not what is tested (its consume() waits up to 100 ms for a batch).
+printf '{"p50_max_ms": 60000, "p95_max_ms": 60000, "p99_max_ms": 60000, "throughput_min_eps": 1}\n' >"$tmp/generous.json"
+
+# scratch NAME -> sets uri, group and dir for one test: a database and a group of its own.
+scratch() {
+  local db="consumer_test_$$_$1"
+  dbs+=("$db")
+  uri="${MONGODB_URI%/*}/$db"
+  group="consumer-test-$$-$1"
+  dir="$tmp/$1"
+  mkdir -p "$dir"
+}
+
+# start_consumer LOG ARGS... -> starts the Python consumer on the test's database and group and
+# waits until it holds the topic's partitions; sets consumer_pid.
+start_consumer() {
+  local logf="$1"
+  shift
+  MONGODB_URI="$uri" CONSUMER_GROUP="$group" "$PY" "$CONSUMER" "$@" 2>>"$logf" &
+  consumer_pid=$!
+  pids+=("$consumer_pid")
+  # shellcheck disable=SC2317 # called by wait_until
+  holds_partitions() {
+    kill -0 "$consumer_pid" 2>/dev/null || {
+      tail -n 20 "$logf" >&2
+      fail "the Python consumer exited while starting (log above)"
+    }
+    grep -q 'assigned partitions \[0, 1, 2\]' "$logf"
+  }
+  wait_until 60 holds_partitions || fail "the Python consumer did not get the partitions within 60 s; see $logf"
+}
+
+# verify N RATE -> starts `verifier watch --run next` on the test's metrics file, then (in the
+# background) the rate run once the verifier waits; sets verifier_pid and generator_pid.
+verify() {
+  "$VERIFIER_BIN" --log-level INFO --mongodb-uri "$uri" --processor-group "$group" \
+    watch --run next --receipts "metrics-file:$dir/metrics.jsonl" --listen 127.0.0.1:0 \
+    --idle-timeout 10 --slo "$tmp/generous.json" --format json --out "$dir/report" \
+    >"$dir/report.json" 2>"$dir/verifier.log" &
+  verifier_pid=$!
+  pids+=("$verifier_pid")
+  # shellcheck disable=SC2317 # called by wait_until
+  waiting() {
+    local addr
+    addr="$(sed -n 's#.*status on http://\([^/]*\)/status.*#\1#p' "$dir/verifier.log" | head -n 1)"
+    [ -n "$addr" ] && curl -fsS --max-time 2 "http://$addr/status" | grep -q '"phase":"waiting'
+  }
+  wait_until 60 waiting || fail "the verifier was not waiting for the run within 60 s; see $dir/verifier.log"
+  app_sql "CALL demo_run($1, $2)" >"$dir/generator.txt" 2>&1 &
+  generator_pid=$!
+  pids+=("$generator_pid")
+}
+
+# verdict -> waits for the rate run (it must succeed) and the verifier; sets rc to the
+# verifier's exit status.
+verdict() {
+  wait "$generator_pid" || fail "the rate run failed: $(cat "$dir/generator.txt")"
+  wait "$verifier_pid" && rc=0 || rc=$?
+}
+
+# ---- 1. correct, with a malformed line already in the file
+scratch correct
+printf 'this is not json\n' >"$dir/metrics.jsonl"
+start_consumer "$dir/consumer.log" --metrics-file "$dir/metrics.jsonl"
+verify 600 200
+verdict
+r="$dir/report.json"
+[ "$rc" -eq 0 ] || fail "a correct consumer's run exited $rc: $(jq -c '{verdict, integrity: .integrity.status, missing: .integrity.missing_total, receipts}' "$r")"
+[ "$(jq -r '.receipts.mode' "$r")" = metrics-file ] || fail "the report does not name the metrics file: $(jq -c .receipts "$r")"
+[ "$(jq -r '.counts.receipts' "$r")" = 600 ] || fail "not every event was receipted from the file: $(jq -c .counts "$r")"
+[ "$(jq -r '.receipts.file.malformed' "$r")" = 1 ] || fail "the malformed line was not counted: $(jq -c .receipts.file "$r")"
+jq -r '.receipts.file.malformed_lines[0]' "$r" | grep -q '^line 1: not JSON' ||
+  fail "the malformed line is not named: $(jq -c .receipts.file.malformed_lines "$r")"
+[ "$(jq -r '.stages[] | select(.name == "process") | .count' "$r")" = 600 ] ||
+  fail "process was not measured for every event: $(jq -c '.stages[] | select(.name == "process")' "$r")"
+pass "a correct Python consumer: 600 of 600 receipted from its metrics file, the malformed line 1 counted and named"
+
+# ---- 2. every 50th event dropped
+scratch drop
+start_consumer "$dir/consumer.log" --metrics-file "$dir/metrics.jsonl" --drop-every 50
+verify 600 200
+verdict
+r="$dir/report.json"
+[ "$rc" -eq 1 ] || fail "a consumer dropping every 50th event: exit $rc, not 1"
+[ "$(jq -r '.integrity.lost' "$r")" = 12 ] || fail "not 12 lost: $(jq -c '.integrity | {lost, pending, undetermined, missing_total}' "$r")"
+run_id="$(jq -r '.run.run_id' "$r")"
+app_sql "SELECT id FROM activity.event_outbox WHERE run_id = $run_id ORDER BY id" >"$dir/all-ids"
+jq -r '.event_id' "$dir/metrics.jsonl" | sort >"$dir/applied-ids"
+comm -23 <(sort "$dir/all-ids") "$dir/applied-ids" >"$dir/dropped-ids"
+jq -r '.integrity.missing[].event_id' "$r" | sort >"$dir/named-ids"
+[ "$(jq -r '.receipts.file.created_late' "$r")" = true ] || fail "the metrics file, created by the consumer's first event, was not waited for: $(jq -c .receipts.file "$r")"
+[ "$(wc -l <"$dir/dropped-ids")" -eq 12 ] || fail "the metrics file lacks $(wc -l <"$dir/dropped-ids") events, not 12"
+cmp -s "$dir/dropped-ids" "$dir/named-ids" ||
+  fail "the events named missing are not the dropped ones: $(diff "$dir/dropped-ids" "$dir/named-ids" | head -n 5)"
+pass "a consumer dropping every 50th event: exit 1, 12 lost, each named, and only those"
+
+# ---- 3. unsafe replay after a restart
+scratch replay
+start_consumer "$dir/consumer.log" --metrics-file "$dir/metrics.jsonl" --unsafe-replay
+verify 1000 100
+# shellcheck disable=SC2317 # called by wait_until
+half_applied() { [ "$(wc -l <"$dir/metrics.jsonl")" -ge 400 ]; }
+wait_until 60 half_applied || fail "the consumer did not apply 400 events within 60 s"
+kill -TERM "$consumer_pid"
+wait "$consumer_pid" || fail "the Python consumer exited $? on SIGTERM"
+mv "$dir/metrics.jsonl" "$dir/metrics.jsonl.1" # rotated: the restarted consumer starts a new file
+start_consumer "$dir/consumer-2.log" --metrics-file "$dir/metrics.jsonl" --unsafe-replay
+grep -q 'unsafe replay: partition' "$dir/consumer-2.log" || fail "the restarted consumer did not go back before its committed offsets"
+verdict
+r="$dir/report.json"
+[ "$rc" -eq 1 ] || fail "a consumer re-applying joins: exit $rc, not 1: $(jq -c '.integrity | {status, applied_twice}' "$r")"
+[ "$(jq -r '.counts.receipts' "$r")" = 1000 ] && [ "$(jq -r '.receipts.file.reopened' "$r")" -ge 1 ] ||
+  fail "the rotated metrics file was not followed into the new one: $(jq -c '{counts: .counts.receipts, file: .receipts.file}' "$r")"
+[ "$(jq -r '.integrity.applied_twice' "$r")" -gt 0 ] || fail "nothing applied twice found: $(jq -c .integrity "$r")"
+jq -r '.integrity.findings[] | select(.kind == "applied_twice") | .at' "$r" | grep -q . ||
+  fail "the documents applied twice are not named: $(jq -c .integrity.findings "$r")"
+pass "a consumer re-applying joins after a restart: exit 1, $(jq -r .integrity.applied_twice "$r") effects applied twice, named"
