@@ -11,7 +11,11 @@
 #/      event after the verifier started, was waited for;
 #/   3. --unsafe-replay, restarted mid-run (it reads the last records before its committed
 #/      offset again and re-applies their joins), its metrics file rotated in between: every
-#/      event receipted across both files, exit 1, applied twice found in the store and named.
+#/      event receipted across both files, exit 1, applied twice found in the store and named;
+#/   4. observe mode checks itself: one run through event-processor followed from its receipts
+#/      and observed at once: the same counts, and end to end p50 and p99 within the stated
+#/      resolution plus 2 ms.
+#/ Test 1 also observes its run (--receipts observe): all 600 seen, process not measured.
 #/ Needs the stack up, the release binaries and stack/install.sh's Python venv.
 #/
 #/ Usage: tests/consumer.sh
@@ -29,7 +33,7 @@ esac
 fail() {
   printf '[consumer-test] FAILED: %s\n' "$*" >&2
   local f
-  for f in "${dir:-/nonexistent}"/verifier.log "${dir:-/nonexistent}"/consumer*.log; do
+  for f in "${dir:-/nonexistent}"/v*.log "${dir:-/nonexistent}"/consumer*.log "${dir:-/nonexistent}"/processor.log; do
     [ ! -f "$f" ] || { printf -- '--- last lines of %s\n' "$f" >&2; tail -n 15 "$f" >&2; }
   done
   exit 1
@@ -93,41 +97,60 @@ start_consumer() {
   wait_until 60 holds_partitions || fail "the Python consumer did not get the partitions within 60 s; see $logf"
 }
 
-# verify N RATE -> starts `verifier watch --run next` on the test's metrics file, then (in the
-# background) the rate run once the verifier waits; sets verifier_pid and generator_pid.
-verify() {
+# start_verifier NAME RECEIPTS -> starts `verifier watch --run next` with --receipts RECEIPTS on
+# the test's database and group (report $dir/NAME.json, log $dir/NAME.log) and waits until it
+# waits for the run; records its pid in verifier_pids[NAME].
+declare -A verifier_pids=()
+start_verifier() {
+  local name="$1" receipts="$2"
   "$VERIFIER_BIN" --log-level INFO --mongodb-uri "$uri" --processor-group "$group" \
-    watch --run next --receipts "metrics-file:$dir/metrics.jsonl" --listen 127.0.0.1:0 \
-    --idle-timeout 10 --slo "$tmp/generous.json" --format json --out "$dir/report" \
-    >"$dir/report.json" 2>"$dir/verifier.log" &
-  verifier_pid=$!
-  pids+=("$verifier_pid")
+    watch --run next --receipts "$receipts" --listen 127.0.0.1:0 \
+    --idle-timeout 10 --slo "$tmp/generous.json" --format json --out "$dir/$name" \
+    >"$dir/$name.json" 2>"$dir/$name.log" &
+  verifier_pids[$name]=$!
+  pids+=("$!")
   # shellcheck disable=SC2317 # called by wait_until
   waiting() {
     local addr
-    addr="$(sed -n 's#.*status on http://\([^/]*\)/status.*#\1#p' "$dir/verifier.log" | head -n 1)"
+    addr="$(sed -n 's#.*status on http://\([^/]*\)/status.*#\1#p' "$dir/$name.log" | head -n 1)"
     [ -n "$addr" ] && curl -fsS --max-time 2 "http://$addr/status" | grep -q '"phase":"waiting'
   }
-  wait_until 60 waiting || fail "the verifier was not waiting for the run within 60 s; see $dir/verifier.log"
-  app_sql "CALL demo_run($1, $2)" >"$dir/generator.txt" 2>&1 &
+  wait_until 60 waiting || fail "the verifier ($receipts) was not waiting for the run within 60 s; see $dir/$name.log"
+}
+
+# verify N RATE [RECEIPTS...] -> a verifier per RECEIPTS (default: the test's metrics file;
+# names v1, v2 …), then (in the background) the rate run once they wait.
+verify() {
+  local n="$1" rate="$2" i=0 receipts
+  shift 2
+  [ $# -gt 0 ] || set -- "metrics-file:$dir/metrics.jsonl"
+  for receipts in "$@"; do
+    i=$((i + 1))
+    start_verifier "v$i" "$receipts"
+  done
+  app_sql "CALL demo_run($n, $rate)" >"$dir/generator.txt" 2>&1 &
   generator_pid=$!
   pids+=("$generator_pid")
 }
 
-# verdict -> waits for the rate run (it must succeed) and the verifier; sets rc to the
-# verifier's exit status.
+# verdict [NAME] -> waits for the rate run (it must succeed) and verifier NAME (v1); sets rc to
+# its exit status and r to its report.
 verdict() {
-  wait "$generator_pid" || fail "the rate run failed: $(cat "$dir/generator.txt")"
-  wait "$verifier_pid" && rc=0 || rc=$?
+  local name="${1:-v1}"
+  if [ -n "${generator_pid:-}" ]; then
+    wait "$generator_pid" || fail "the rate run failed: $(cat "$dir/generator.txt")"
+    generator_pid=""
+  fi
+  wait "${verifier_pids[$name]}" && rc=0 || rc=$?
+  r="$dir/$name.json"
 }
 
 # ---- 1. correct, with a malformed line already in the file
 scratch correct
 printf 'this is not json\n' >"$dir/metrics.jsonl"
 start_consumer "$dir/consumer.log" --metrics-file "$dir/metrics.jsonl"
-verify 600 200
-verdict
-r="$dir/report.json"
+verify 600 200 "metrics-file:$dir/metrics.jsonl" observe
+verdict v1
 [ "$rc" -eq 0 ] || fail "a correct consumer's run exited $rc: $(jq -c '{verdict, integrity: .integrity.status, missing: .integrity.missing_total, receipts}' "$r")"
 [ "$(jq -r '.receipts.mode' "$r")" = metrics-file ] || fail "the report does not name the metrics file: $(jq -c .receipts "$r")"
 [ "$(jq -r '.counts.receipts' "$r")" = 600 ] || fail "not every event was receipted from the file: $(jq -c .counts "$r")"
@@ -137,13 +160,22 @@ jq -r '.receipts.file.malformed_lines[0]' "$r" | grep -q '^line 1: not JSON' ||
 [ "$(jq -r '.stages[] | select(.name == "process") | .count' "$r")" = 600 ] ||
   fail "process was not measured for every event: $(jq -c '.stages[] | select(.name == "process")' "$r")"
 pass "a correct Python consumer: 600 of 600 receipted from its metrics file, the malformed line 1 counted and named"
+verdict v2
+[ "$rc" -eq 0 ] || fail "the same run observed: exit $rc: $(jq -c '{verdict, integrity: .integrity.status, missing: .integrity.missing_total, receipts}' "$r")"
+[ "$(jq -r '.receipts.mode' "$r")" = observe ] && [ "$(jq -r '.counts.receipts' "$r")" = 600 ] ||
+  fail "observe mode did not see all 600 effects: $(jq -c '{counts: .counts.receipts, receipts}' "$r")"
+[ "$(jq -r '.stages[] | select(.name == "process") | .count' "$r")" = 0 ] &&
+  [ "$(jq -r '.stages[] | select(.name == "process") | .p50_ms' "$r")" = null ] ||
+  fail "observe mode reported process, which it cannot see: $(jq -c '.stages[] | select(.name == "process")' "$r")"
+[ "$(jq -r '.receipts.observe.documents_read > 0 and .receipts.observe.resolution.count == 600' "$r")" = true ] ||
+  fail "observe mode did not report its read load and resolution: $(jq -c .receipts.observe "$r")"
+pass "the same run observed in the store: 600 of 600, process not measured, $(jq -r '.receipts.observe.documents_read' "$r") documents read, T5 within $(jq -r '.receipts.observe.resolution.p99_ms' "$r") ms (p99)"
 
 # ---- 2. every 50th event dropped
 scratch drop
 start_consumer "$dir/consumer.log" --metrics-file "$dir/metrics.jsonl" --drop-every 50
 verify 600 200
 verdict
-r="$dir/report.json"
 [ "$rc" -eq 1 ] || fail "a consumer dropping every 50th event: exit $rc, not 1"
 [ "$(jq -r '.integrity.lost' "$r")" = 12 ] || fail "not 12 lost: $(jq -c '.integrity | {lost, pending, undetermined, missing_total}' "$r")"
 run_id="$(jq -r '.run.run_id' "$r")"
@@ -170,7 +202,6 @@ mv "$dir/metrics.jsonl" "$dir/metrics.jsonl.1" # rotated: the restarted consumer
 start_consumer "$dir/consumer-2.log" --metrics-file "$dir/metrics.jsonl" --unsafe-replay
 grep -q 'unsafe replay: partition' "$dir/consumer-2.log" || fail "the restarted consumer did not go back before its committed offsets"
 verdict
-r="$dir/report.json"
 [ "$rc" -eq 1 ] || fail "a consumer re-applying joins: exit $rc, not 1: $(jq -c '.integrity | {status, applied_twice}' "$r")"
 [ "$(jq -r '.counts.receipts' "$r")" = 1000 ] && [ "$(jq -r '.receipts.file.reopened' "$r")" -ge 1 ] ||
   fail "the rotated metrics file was not followed into the new one: $(jq -c '{counts: .counts.receipts, file: .receipts.file}' "$r")"
@@ -178,3 +209,42 @@ r="$dir/report.json"
 jq -r '.integrity.findings[] | select(.kind == "applied_twice") | .at' "$r" | grep -q . ||
   fail "the documents applied twice are not named: $(jq -c .integrity.findings "$r")"
 pass "a consumer re-applying joins after a restart: exit 1, $(jq -r .integrity.applied_twice "$r") effects applied twice, named"
+
+# ---- 4. observe mode checks itself: one run through event-processor, receipts and observe agree
+scratch agree
+# its own group, positioned at the topic's end, and its own database
+MONGODB_URI="$uri" PROCESSOR_GROUP="$group" "$PROCESSOR_BIN" --reset >"$dir/reset.log" 2>&1 || fail "event-processor --reset failed: $(cat "$dir/reset.log")"
+MONGODB_URI="$uri" PROCESSOR_GROUP="$group" METRICS_ADDR=127.0.0.1:0 LOG_LEVEL=INFO "$PROCESSOR_BIN" 2>"$dir/processor.log" &
+processor_pid=$!
+pids+=("$processor_pid")
+# shellcheck disable=SC2317 # called by wait_until
+processor_assigned() {
+  local addr
+  kill -0 "$processor_pid" 2>/dev/null || fail "event-processor exited while starting"
+  addr="$(sed -n 's#.*metrics on http://\([^/]*\)/metrics.*#\1#p' "$dir/processor.log" | head -n 1)"
+  [ -n "$addr" ] && curl -fsS --max-time 2 "http://$addr/metrics" | grep -Eq '^processor_assigned_partitions 3$'
+}
+wait_until 60 processor_assigned || fail "event-processor did not get the 3 partitions within 60 s"
+verify 1000 200 processed-events observe
+verdict v1
+rec="$r"
+[ "$rc" -eq 0 ] || fail "the run through event-processor, from its receipts: exit $rc"
+verdict v2
+obs="$r"
+[ "$rc" -eq 0 ] || fail "the run through event-processor, observed: exit $rc: $(jq -c '{integrity: .integrity.status, receipts}' "$obs")"
+[ "$(jq -r .counts.receipts "$rec")" = 1000 ] && [ "$(jq -r .counts.receipts "$obs")" = 1000 ] ||
+  fail "the counts differ: receipts $(jq -c .counts "$rec"), observed $(jq -c .counts "$obs")"
+# Observed T5 is when the verifier first saw the effect: at or after the receipt's, by at most the
+# window each event's write is known to lie in; so p50 and p99 of end to end may move by at most
+# the resolution's p50 and p99 (plus 2 ms), and never back.
+agreement="$(jq -n --slurpfile a "$rec" --slurpfile b "$obs" '
+  def e2e($r): $r.stages[] | select(.name == "end_to_end");
+  (e2e($a[0])) as $x | (e2e($b[0])) as $y | ($b[0].receipts.observe.resolution) as $res |
+  def r2: . * 100 | round / 100;
+  {p50: ($y.p50_ms - $x.p50_ms | r2), p99: ($y.p99_ms - $x.p99_ms | r2), res_p50: $res.p50_ms, res_p99: $res.p99_ms,
+   ok: (($y.p50_ms - $x.p50_ms) >= -2 and ($y.p50_ms - $x.p50_ms) <= $res.p50_ms + 2
+        and ($y.p99_ms - $x.p99_ms) >= -2 and ($y.p99_ms - $x.p99_ms) <= $res.p99_ms + 2)}')"
+[ "$(jq -r .ok <<<"$agreement")" = true ] ||
+  fail "observe and receipts disagree beyond the resolution: $agreement"
+pass "observe agrees with event-processor's receipts on one run: 1000 = 1000, end to end p50 +$(jq -r .p50 <<<"$agreement") ms (resolution p50 $(jq -r .res_p50 <<<"$agreement") ms), p99 +$(jq -r .p99 <<<"$agreement") ms (resolution p99 $(jq -r .res_p99 <<<"$agreement") ms)"
+

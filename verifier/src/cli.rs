@@ -171,9 +171,11 @@ pub struct RunArgs {
     #[arg(long, default_value_t = 0)]
     pub timeout: u64,
     /// Where the verifier learns when each event was applied: `processed-events` (the receipts
-    /// event-processor writes into the store) or `metrics-file:PATH` (JSON lines a consumer
+    /// event-processor writes into the store), `metrics-file:PATH` (JSON lines a consumer
     /// appends, one per applied event, in the EventMetrics shape of docs/design.md; tailed
-    /// while it grows, waited for when not there yet).
+    /// while it grows, waited for when not there yet) or `observe[:MS]` (no cooperation: the
+    /// store polled every MS ms, default 20, for each event's effect; T5 is when it was first
+    /// seen, with that resolution reported; queue and process are not measured).
     #[arg(long, env = "RECEIPTS", default_value = "processed-events")]
     pub receipts: ReceiptSource,
 }

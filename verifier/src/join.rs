@@ -139,8 +139,9 @@ pub struct Receipt {
     pub event_type: EventType,
     /// The timestamps a receipt's stages start from.
     pub stamps: ReceiptStamps,
-    /// The consumer received the record.
-    pub t3: i64,
+    /// The consumer received the record (`None`: not known, as in observe mode, where queue
+    /// and process are then unmeasured).
+    pub t3: Option<i64>,
     /// MongoDB acknowledged the write.
     pub t5: i64,
 }
@@ -173,8 +174,8 @@ impl Receipt {
     pub fn durations(&self) -> PerStage<Option<i64>> {
         let s = &self.stamps;
         PerStage::from_fn(|stage| match stage {
-            Stage::Queue => s.t2.map(|t2| self.t3 - t2),
-            Stage::Process => Some(self.t5 - self.t3),
+            Stage::Queue => s.t2.zip(self.t3).map(|(t2, t3)| t3 - t2),
+            Stage::Process => self.t3.map(|t3| self.t5 - t3),
             Stage::EndToEnd => Some(self.t5 - s.t_sched.unwrap_or(s.t0)),
             Stage::Commit | Stage::Capture | Stage::Publish => None,
         })
@@ -506,9 +507,31 @@ mod tests {
             seq,
             event_type: EventType::UserCreated,
             stamps: s.into(),
-            t3: s.t0 + 10_000,
+            t3: Some(s.t0 + 10_000),
             t5: s.t0 + 12_000,
         }
+    }
+
+    #[test]
+    fn a_receipt_without_t3_leaves_queue_and_process_unmeasured() {
+        let r = Receipt {
+            t3: None,
+            stamps: ReceiptStamps {
+                t2: None,
+                ..receipt(1).stamps
+            },
+            ..receipt(1)
+        };
+        let d = r.durations();
+        assert_eq!(
+            (d[Stage::Queue], d[Stage::Process], d[Stage::EndToEnd]),
+            (None, None, Some(12_000))
+        );
+        assert_eq!(
+            d[Stage::Commit],
+            None,
+            "commit is the Kafka read's, not a receipt's"
+        );
     }
 
     #[test]
@@ -580,7 +603,7 @@ mod tests {
         k.stamps.t1 = k.stamps.t0c - 2_000; // Debezium's clock behind PostgreSQL's
         j.on_kafka(&k);
         let mut r = receipt(1);
-        r.t5 = r.t3 - 50; // MongoDB ack before receive
+        r.t5 = r.t3.expect("t3") - 50; // MongoDB ack before receive
         j.on_receipt(&r);
         let m = &j.measurements.stages;
         assert_eq!(m[Stage::Capture].skewed, 1);

@@ -6,7 +6,10 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
+use std::time::Duration;
+
 use crate::follow::metrics_file::FileTally;
+use crate::follow::observe::ObserveTally;
 
 /// A source of receipts.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -15,7 +18,15 @@ pub enum ReceiptSource {
     ProcessedEvents,
     /// JSON lines in the `EventMetrics` shape that the consumer appends, one per applied event.
     MetricsFile(PathBuf),
+    /// No cooperation: the store polled every `poll` for each event's effect.
+    Observe {
+        /// The poll interval.
+        poll: Duration,
+    },
 }
+
+/// Observe mode's poll interval unless `observe:MS` says otherwise.
+pub(crate) const OBSERVE_POLL: Duration = Duration::from_millis(20);
 
 impl ReceiptSource {
     /// The mode's name, as `--receipts` takes it.
@@ -23,6 +34,7 @@ impl ReceiptSource {
         match self {
             Self::ProcessedEvents => "processed-events",
             Self::MetricsFile(_) => "metrics-file",
+            Self::Observe { .. } => "observe",
         }
     }
 }
@@ -34,11 +46,22 @@ impl FromStr for ReceiptSource {
         if s == "processed-events" {
             return Ok(Self::ProcessedEvents);
         }
+        if let Some(rest) = s.strip_prefix("observe") {
+            let poll = match rest.strip_prefix(':') {
+                None if rest.is_empty() => OBSERVE_POLL,
+                Some(ms) => match ms.parse::<u64>() {
+                    Ok(ms) if (1..=10_000).contains(&ms) => Duration::from_millis(ms),
+                    _ => return Err(format!("observe:{ms}: give the poll interval in ms, 1 to 10000 (observe alone: 20)")),
+                },
+                None => return Err(format!("unknown receipts source '{s}': did you mean observe or observe:MS?")),
+            };
+            return Ok(Self::Observe { poll });
+        }
         match s.strip_prefix("metrics-file").map(|rest| rest.strip_prefix(':')) {
             Some(Some(path)) if !path.is_empty() => Ok(Self::MetricsFile(PathBuf::from(path))),
             Some(_) => Err("metrics-file needs the file: metrics-file:PATH".into()),
             None => Err(format!(
-                "unknown receipts source '{s}': processed-events (the receipts event-processor writes) or metrics-file:PATH (JSON lines the consumer appends)"
+                "unknown receipts source '{s}': processed-events (the receipts event-processor writes), metrics-file:PATH (JSON lines the consumer appends) or observe[:MS] (the store polled for each event's effect)"
             )),
         }
     }
@@ -55,23 +78,44 @@ pub struct ReceiptsInfo {
     /// What the metrics file held.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub file: Option<FileTally>,
+    /// What observing read and how fine it saw.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observe: Option<ObserveTally>,
 }
 
 impl ReceiptsInfo {
-    /// The info of `source`, with the file's tally when it has one.
-    pub fn of(source: &ReceiptSource, file: Option<FileTally>) -> Self {
+    /// The info of `source`, with the file's or the observer's tally when it has one.
+    pub fn of(
+        source: &ReceiptSource,
+        file: Option<FileTally>,
+        observe: Option<ObserveTally>,
+    ) -> Self {
         Self {
             mode: source.mode().to_owned(),
             path: match source {
-                ReceiptSource::ProcessedEvents => None,
                 ReceiptSource::MetricsFile(p) => Some(p.display().to_string()),
+                _ => None,
             },
             file,
+            observe,
         }
     }
 
     /// One line for the text report.
     pub fn describe(&self) -> String {
+        if let Some(o) = &self.observe {
+            let ms = |v: Option<f64>| v.map_or("-".to_owned(), |v| format!("{v:.1} ms"));
+            return format!(
+                "observe: the store polled every {:.0} ms for each event's effect; T5 is when the read that first found it returned, within {} (p50) / {} (p99) / {} (max) of the write; queue and process not measured; the verifier read {} documents ({}/s) in {} reads",
+                o.poll_ms,
+                ms(o.resolution.p50_ms),
+                ms(o.resolution.p99_ms),
+                ms(o.resolution.max_ms),
+                o.documents_read,
+                o.documents_per_s.map_or("-".to_owned(), |v| format!("{v:.0}")),
+                o.polls
+            );
+        }
         match (&self.path, &self.file) {
             (Some(path), Some(f)) => {
                 let mut s = format!(
@@ -115,5 +159,23 @@ mod tests {
             .parse::<ReceiptSource>()
             .unwrap_err()
             .contains("unknown receipts source 'kafka'"));
+        assert_eq!(
+            "observe".parse(),
+            Ok(ReceiptSource::Observe { poll: OBSERVE_POLL })
+        );
+        assert_eq!(
+            "observe:50".parse(),
+            Ok(ReceiptSource::Observe {
+                poll: Duration::from_millis(50)
+            })
+        );
+        assert!("observe:0"
+            .parse::<ReceiptSource>()
+            .unwrap_err()
+            .contains("1 to 10000"));
+        assert!("observer"
+            .parse::<ReceiptSource>()
+            .unwrap_err()
+            .contains("did you mean observe"));
     }
 }

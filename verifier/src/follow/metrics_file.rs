@@ -211,7 +211,7 @@ async fn resolve(
                     t0: e.t0,
                     t2: m.t2,
                 },
-                t3: m.t3,
+                t3: Some(m.t3),
                 t5: m.t5,
             })
         })

@@ -10,6 +10,7 @@ mod consumer;
 mod finish;
 mod history;
 pub(crate) mod metrics_file;
+pub(crate) mod observe;
 mod probes;
 mod receipts;
 pub(crate) mod stop;
@@ -112,6 +113,10 @@ pub(crate) async fn follow(
     let (want_tx, want_rx) = mpsc::channel(receipts::IN_FLIGHT);
     let (got_tx, mut got_rx) = mpsc::channel(receipts::IN_FLIGHT);
     let tally = metrics_file::Tally::default();
+    let observed = match opts.receipts {
+        ReceiptSource::Observe { poll } => Some(observe::tally(poll)),
+        _ => None,
+    };
     let fetcher = match &opts.receipts {
         ReceiptSource::ProcessedEvents => tokio::spawn(receipts::fetch(
             receipts_pg,
@@ -127,6 +132,15 @@ pub(crate) async fn follow(
             run.run_id,
             got_tx,
             Arc::clone(&tally),
+        )),
+        // The observer looks in the store on its own cadence: the requests go unread too.
+        ReceiptSource::Observe { poll } => tokio::spawn(observe::observe(
+            receipts_pg,
+            s.mongo.clone(),
+            run.run_id,
+            *poll,
+            got_tx,
+            Arc::clone(observed.as_ref().expect("observe tally")),
         )),
     };
     let mut f = Follower::new(
@@ -158,7 +172,11 @@ pub(crate) async fn follow(
     let _ = probes_stop.send(true);
     let file = matches!(opts.receipts, ReceiptSource::MetricsFile(_))
         .then(|| tally.lock().expect("tally").clone());
-    let receipts = ReceiptsInfo::of(&opts.receipts, file);
+    let receipts = ReceiptsInfo::of(
+        &opts.receipts,
+        file,
+        observed.as_ref().map(observe::summary),
+    );
     let report = f.finish(logs, &opts.slo, receipts).await?;
     Ok(Outcome { report, stopped })
 }

@@ -460,7 +460,7 @@ mod tests {
                     seq,
                     event_type: EventType::UserCreated,
                     stamps: stamps.into(),
-                    t3: t0 + 4_000,
+                    t3: Some(t0 + 4_000),
                     t5: t0 + 5_000,
                 });
             }

@@ -179,11 +179,17 @@ impl Report {
                 );
             }
             if s.unmeasured > 0 {
-                let _ = writeln!(
-                    o,
-                    "  note: {}: {} events without a Kafka timestamp",
-                    s.name, s.unmeasured
-                );
+                let mode = self.receipts.mode.as_str();
+                let why = match (mode, s.name.as_str()) {
+                    ("observe", "queue" | "process") => {
+                        "not measured: observe mode does not see when the consumer received a record"
+                    }
+                    ("metrics-file", "queue") => {
+                        "without a Kafka timestamp (no t1_kafka in the metrics line)"
+                    }
+                    _ => "without a Kafka timestamp",
+                };
+                let _ = writeln!(o, "  note: {}: {} events {why}", s.name, s.unmeasured);
             }
         }
     }

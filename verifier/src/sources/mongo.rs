@@ -9,6 +9,8 @@ use mongodb::bson::{doc, Bson, Document};
 use super::{Endpoints, SourceError};
 use crate::integrity::{ActivityDoc, Expected, State, StatisticsDoc};
 use crate::join::{Receipt, ReceiptStamps};
+use crate::sources::postgres::Watched;
+use events::EventType;
 
 /// MongoDB: receipts and projections.
 #[derive(Clone)]
@@ -100,6 +102,62 @@ impl Mongo {
         Ok(out)
     }
 
+    /// Which of `events` have their effect in the store (observe mode): a user created, an
+    /// activity created (not a stub: it has its organizer), a join recorded in the activity's
+    /// `applied_events`. Also returns the documents read.
+    pub(crate) async fn effects(
+        &self,
+        events: &[Watched],
+    ) -> Result<(BTreeSet<i64>, u64), SourceError> {
+        let ids = |want: &dyn Fn(EventType) -> bool| -> Vec<String> {
+            let set: BTreeSet<&str> = events
+                .iter()
+                .filter(|e| want(e.event_type))
+                .map(|e| e.entity_id.as_str())
+                .collect();
+            set.into_iter().map(str::to_owned).collect()
+        };
+        let users = ids(&|t| t == EventType::UserCreated);
+        let activities = ids(&|t| t != EventType::UserCreated);
+        let user_docs = self
+            .by_ids(events::names::USERS, &users, doc! { "_id": 1 })
+            .await?;
+        let activity_docs = self
+            .by_ids(
+                events::names::ACTIVITIES,
+                &activities,
+                doc! { "organizer_id": 1, "applied_events": 1 },
+            )
+            .await?;
+        let read = (user_docs.len() + activity_docs.len()) as u64;
+        let found_users: BTreeSet<&str> = user_docs
+            .iter()
+            .filter_map(|d| d.get_str("_id").ok())
+            .collect();
+        let by_id: std::collections::BTreeMap<&str, &Document> = activity_docs
+            .iter()
+            .filter_map(|d| Some((d.get_str("_id").ok()?, d)))
+            .collect();
+        let applied = |e: &Watched| match e.event_type {
+            EventType::UserCreated => found_users.contains(e.entity_id.as_str()),
+            EventType::ActivityCreated => by_id
+                .get(e.entity_id.as_str())
+                .is_some_and(|d| matches!(d.get("organizer_id"), Some(v) if *v != Bson::Null)),
+            EventType::ParticipantJoined => by_id.get(e.entity_id.as_str()).is_some_and(|d| {
+                d.get_array("applied_events")
+                    .is_ok_and(|a| a.iter().any(|v| v.as_str() == Some(e.event_id.as_str())))
+            }),
+        };
+        Ok((
+            events
+                .iter()
+                .filter(|e| applied(e))
+                .map(|e| e.seq)
+                .collect(),
+            read,
+        ))
+    }
+
     /// Receipts of the given event ids (`seq` → receipt), where present.
     pub(crate) async fn receipts(&self, ids: &[String]) -> Result<Vec<Receipt>, SourceError> {
         let docs = self
@@ -128,7 +186,7 @@ impl Mongo {
                 t0: get("t0")?,
                 t2: int(d, "t2"),
             },
-            t3: get("t3")?,
+            t3: Some(get("t3")?),
             t5: get("t5")?,
         })
     }

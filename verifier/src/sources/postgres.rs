@@ -20,6 +20,24 @@ pub(crate) struct OutboxEvent {
     pub t0: i64,
 }
 
+/// An event observe mode looks for in the store: what its effect is on (`entity_id`, the
+/// outbox's `aggregate_id`: the user, or the activity created or joined).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Watched {
+    /// Position in the run.
+    pub seq: i64,
+    /// The outbox id.
+    pub event_id: String,
+    /// Its type.
+    pub event_type: events::EventType,
+    /// The user or activity its effect is on.
+    pub entity_id: String,
+    /// `scheduled_at`, µs.
+    pub t_sched: Option<i64>,
+    /// `created_at`, µs.
+    pub t0: i64,
+}
+
 /// A connection to database `app`.
 pub(crate) struct Pg {
     pub(crate) client: tokio_postgres::Client,
@@ -222,6 +240,43 @@ impl Pg {
             );
         }
         Ok(out)
+    }
+
+    /// The run's events from `from_seq` on, in seq order, at most `limit`: what observe mode
+    /// watches the store for.
+    pub(crate) async fn events_from(
+        &self,
+        run_id: i64,
+        from_seq: i64,
+        limit: i64,
+    ) -> Result<Vec<Watched>, SourceError> {
+        let rows = self
+            .client
+            .query(
+                "SELECT seq, id::text, event_type, aggregate_id::text, \
+                 (extract(epoch from scheduled_at) * 1e6)::bigint, \
+                 (extract(epoch from created_at) * 1e6)::bigint \
+                 FROM activity.event_outbox WHERE run_id = $1 AND seq >= $2 ORDER BY seq LIMIT $3",
+                &[&run_id, &from_seq, &limit],
+            )
+            .await
+            .map_err(self.query_error("reading the run's events from the outbox"))?;
+        rows.iter()
+            .map(|r| {
+                let t: String = r.get(2);
+                Ok(Watched {
+                    seq: r.get(0),
+                    event_id: r.get(1),
+                    event_type: t.parse().map_err(|e| SourceError::OutboxRow {
+                        addr: self.addr.clone(),
+                        problem: format!("event_type of a row of run {run_id}: {e}"),
+                    })?,
+                    entity_id: r.get(3),
+                    t_sched: r.get(4),
+                    t0: r.get(5),
+                })
+            })
+            .collect()
     }
 
     /// `created_at` of one event of the run, µs.
