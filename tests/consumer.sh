@@ -159,7 +159,7 @@ jq -r '.receipts.file.malformed_lines[0]' "$r" | grep -q '^line 1: not JSON' ||
   fail "the malformed line is not named: $(jq -c .receipts.file.malformed_lines "$r")"
 [ "$(jq -r '.stages[] | select(.name == "process") | .count' "$r")" = 600 ] ||
   fail "process was not measured for every event: $(jq -c '.stages[] | select(.name == "process")' "$r")"
-pass "a correct Python consumer: 600 of 600 receipted from its metrics file, the malformed line 1 counted and named"
+pass "a correct Python consumer: 600 of 600 receipted from its metrics file (end to end p50 $(jq -r '.stages[] | select(.name == "end_to_end") | .p50_ms' "$r") ms), the malformed line 1 counted and named"
 verdict v2
 [ "$rc" -eq 0 ] || fail "the same run observed: exit $rc: $(jq -c '{verdict, integrity: .integrity.status, missing: .integrity.missing_total, receipts}' "$r")"
 [ "$(jq -r '.receipts.mode' "$r")" = observe ] && [ "$(jq -r '.counts.receipts' "$r")" = 600 ] ||

@@ -54,7 +54,11 @@ def parse_args(argv=None):
                    help="append one JSON line per applied event here (event_id, t3_start, "
                    "t5_end ... in seconds) [METRICS_FILE]")
     p.add_argument("--batch-size", type=int, default=int(env("BATCH_SIZE", "500")),
-                   help="records taken from Kafka at once [BATCH_SIZE] (default: %(default)s)")
+                   help="commit the offsets after this many records, or after a second "
+                   "[BATCH_SIZE] (default: %(default)s)")
+    p.add_argument("--from-end", action="store_true",
+                   help="start at the partitions' end whatever the group committed (the demo "
+                   "starts each run so)")
     p.add_argument("--drop-every", type=int, default=int(env("DROP_EVERY", "0")), metavar="N",
                    help="a bug on purpose: skip every N-th event without a trace [DROP_EVERY]")
     p.add_argument("--unsafe-replay", action="store_true",
@@ -153,7 +157,7 @@ class MetricsFile:
         if not self.path:
             return
         if self.f is None:
-            self.f = open(self.path, "a", encoding="utf-8")
+            self.f = open(self.path, "a", encoding="utf-8", buffering=1)  # a line at a time
         t0 = seconds(row["created_at"])
         t1 = kafka_ts_ms / 1000.0 if kafka_ts_ms else None
         line = {
@@ -204,7 +208,7 @@ class Runner:
         # the partition's end, so that nothing written after this line is skipped.
         partitions = consumer.committed(partitions, timeout=10)
         for tp in partitions:
-            if tp.offset < 0:
+            if tp.offset < 0 or self.args.from_end:
                 _, tp.offset = consumer.get_watermark_offsets(tp, timeout=10)
             elif self.args.unsafe_replay:  # the bug on purpose: back before the commit
                 tp.offset = max(tp.offset - self.args.replay, 0)
@@ -216,20 +220,35 @@ class Runner:
 
     def run(self):
         self.consumer.subscribe([self.args.topic], on_assign=self.on_assign)
-        last_note = time.monotonic()
+        last_note = last_commit = time.monotonic()
+        uncommitted = 0
         while self.running:
-            records = self.consumer.consume(num_messages=self.args.batch_size, timeout=0.1)
-            for msg in records:
+            msg = self.consumer.poll(0.1)  # returns as soon as a record is there
+            if msg is not None:
                 self.handle(msg)
-            if records:
-                self.metrics.flush()
-                self.consumer.commit(asynchronous=False)
-            if time.monotonic() - last_note >= 10:
+                uncommitted += 1
+            # At least once: offsets are committed after the effects, every --batch-size
+            # records or every second.
+            now = time.monotonic()
+            if uncommitted and (uncommitted >= self.args.batch_size or now - last_commit >= 1.0):
+                self.commit()
+                uncommitted, last_commit = 0, now
+            if now - last_note >= 10:
                 log.info("applied %d events (%d records seen, %d skipped)", self.applied,
                          self.seen, self.skipped)
-                last_note = time.monotonic()
+                last_note = now
+        if uncommitted:
+            self.commit()
         self.consumer.close()
         log.info("stopped: applied %d events", self.applied)
+
+    def commit(self):
+        self.metrics.flush()
+        try:
+            self.consumer.commit(asynchronous=False)
+        except KafkaException as e:
+            if e.args[0].code() != KafkaError._NO_OFFSET:
+                raise
 
     def handle(self, msg):
         if msg.error():
