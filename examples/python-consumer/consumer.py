@@ -68,6 +68,8 @@ def parse_args(argv=None):
                    "are applied twice [UNSAFE_REPLAY=1]")
     p.add_argument("--replay", type=int, default=int(env("REPLAY", "20")),
                    help="records per partition read again by --unsafe-replay (default: %(default)s)")
+    p.add_argument("--ready-file", default=env("READY_FILE"),
+                   help="create this file once the partitions are assigned [READY_FILE]")
     p.add_argument("--log-level", default=env("LOG_LEVEL", "INFO"),
                    help="DEBUG, INFO, WARNING or ERROR [LOG_LEVEL] (default: %(default)s)")
     return p.parse_args(argv)
@@ -217,6 +219,9 @@ class Runner:
         consumer.assign(partitions)
         log.info("assigned partitions %s of %s", sorted(tp.partition for tp in partitions),
                  self.args.topic)
+        if self.args.ready_file:
+            with open(self.args.ready_file, "w", encoding="utf-8") as f:
+                f.write("assigned %s\n" % sorted(tp.partition for tp in partitions))
 
     def run(self):
         self.consumer.subscribe([self.args.topic], on_assign=self.on_assign)

@@ -14,7 +14,10 @@
 #/   summary   one table: events, Kafka, MongoDB, missing, applied twice, latency, verdict
 #/ Exits 0 when all four runs pass (every event verified, nothing lost or applied twice, the
 #/ default SLOs, or SLO_FILE's, met), 1 when one fails, 2 when the demo could not run.
-#/ RATE, BATCH_SIZE and SLO_FILE pass through to the loads (run_demo.sh).
+#/ RATE, BATCH_SIZE, SLO_FILE, CONSUMER, CONSUMER_CMD, CONSUMER_READY, CONSUMER_GROUP and
+#/ RECEIPTS pass through to the loads (run_demo.sh): CONSUMER=python RECEIPTS=observe runs the
+#/ whole demo against the example Python consumer, verified without its cooperation. The
+#/ summary names the consumer and the receipts.
 #/
 #/ Usage: [WARMUP_EVENTS=3000] [WARMUP_ROUNDS=6] scripts/demo/full_demo.sh
 set -euo pipefail
@@ -44,6 +47,8 @@ command -v jq >/dev/null || die "jq is missing: run stack/install.sh"
 phase "setup"
 scripts/demo/setup.sh
 export DEMO_BINARIES_BUILT=1 # setup.sh built them
+consumer_choice # CONSUMER, CONSUMER_CMD, RECEIPTS (the stack installed the Python venv)
+export CONSUMER RECEIPTS
 setup_done=$SECONDS
 
 # The run id of the latest run_demo.sh.
@@ -84,7 +89,7 @@ for run in "${runs[@]}"; do
     die "verify.sh $run could not run (exit $rc; above)"
   }
   [ "$rc" -eq 0 ] || failed=1
-  log "run $run: $(grep '^verdict' "$dir/verify.txt") (report: $dir/verify.txt)"
+  log "run $run: $(grep -E '^(verdict|integrity)' "$dir/verify.txt" | head -n 1) (report: $dir/verify.txt)"
 done
 
 phase "summary"
@@ -110,10 +115,14 @@ row() {
   done
   i=0
   for n in 10 100 1000 10000; do
-    row "load_$n" "$(run_dir "${runs[$i]}")/verify/report.json"
+    # An observed run's latency is its live report's (verify.sh checked its effects again).
+    report="$(run_dir "${runs[$i]}")/verify/report.json"
+    [ "${RECEIPTS%%:*}" != observe ] || report="$(run_dir "${runs[$i]}")/report.json"
+    row "load_$n" "$report"
     i=$((i + 1))
   done
 } | column -t -s $'\t'
+printf '\nconsumer: %s; receipts: %s\n' "$CONSUMER_LABEL" "$RECEIPTS"
 printf '\nstack and setup %ss, warm-up and loads %ss, verification %ss; %ss in all. Reports: %s/run-<id>/\n' \
   "$((setup_done - started))" "$((loads_done - setup_done))" "$((SECONDS - loads_done))" \
   "$((SECONDS - started))" "$DEMO_DIR"

@@ -124,6 +124,110 @@ warn_if_behind() {
   fi
 }
 
+# ---- the consumer under test (run_demo.sh): CONSUMER, CONSUMER_CMD, CONSUMER_READY,
+# CONSUMER_GROUP and RECEIPTS, validated; sets CONSUMER_KIND (event-processor, python or
+# command), CONSUMER_LABEL, CONSUMER_LOG and CONSUMER_METRICS (file names in the run's folder),
+# consumer_group (empty: unknown) and RECEIPTS (its default for the consumer).
+consumer_choice() {
+  if [ -n "${CONSUMER_CMD:-}" ]; then
+    CONSUMER_KIND=command
+    CONSUMER_LABEL="your consumer (CONSUMER_CMD)"
+  else
+    case "${CONSUMER:=event-processor}" in
+      event-processor) CONSUMER_LABEL=event-processor ;;
+      python) CONSUMER_LABEL="the Python consumer (examples/python-consumer)" ;;
+      *) die "CONSUMER must be event-processor or python (got '$CONSUMER'); any other consumer: CONSUMER_CMD='the command that runs it'" ;;
+    esac
+    CONSUMER_KIND="$CONSUMER"
+  fi
+  case "$CONSUMER_KIND" in
+    event-processor)
+      CONSUMER_LOG=processor.log CONSUMER_METRICS=processor-events.jsonl
+      consumer_group="${PROCESSOR_GROUP:-event-processor-group}"
+      : "${RECEIPTS:=processed-events}"
+      ;;
+    python)
+      [ -x "$PY_CONSUMER_VENV/bin/python" ] || die "the Python consumer's venv is missing ($PY_CONSUMER_VENV): run stack/install.sh"
+      CONSUMER_LOG=consumer.log CONSUMER_METRICS=consumer-events.jsonl
+      consumer_group="${CONSUMER_GROUP:-python-consumer-group}"
+      : "${RECEIPTS:=metrics-file}"
+      ;;
+    command)
+      CONSUMER_LOG=consumer.log CONSUMER_METRICS=consumer-events.jsonl
+      consumer_group="${CONSUMER_GROUP:-}"
+      : "${RECEIPTS:=observe}"
+      ;;
+  esac
+  case "$RECEIPTS" in
+    processed-events)
+      [ "$CONSUMER_KIND" = event-processor ] ||
+        die "RECEIPTS=processed-events reads event-processor's receipts; $CONSUMER_LABEL writes none: use RECEIPTS=metrics-file or RECEIPTS=observe"
+      ;;
+    metrics-file | observe | observe:[1-9]*) ;;
+    *) die "RECEIPTS must be processed-events, metrics-file or observe[:MS] (got '$RECEIPTS')" ;;
+  esac
+}
+
+# start_consumer DIR -> starts the chosen consumer in the background, its log and metrics file
+# in DIR; sets consumer_pid.
+start_consumer() {
+  local dir="$1"
+  case "$CONSUMER_KIND" in
+    event-processor)
+      LOG_LEVEL="$LOG_LEVEL" BATCH_SIZE="$BATCH_SIZE" METRICS_FILE="$dir/$CONSUMER_METRICS" \
+        METRICS_ADDR="$PROCESSOR_METRICS_ADDR" SUMMARY_INTERVAL_S=5 \
+        "$PROCESSOR_BIN" 2>"$dir/$CONSUMER_LOG" &
+      ;;
+    python)
+      local level="${LOG_LEVEL^^}"
+      case "$level" in WARN) level=WARNING ;; TRACE) level=DEBUG ;; esac
+      LOG_LEVEL="$level" CONSUMER_GROUP="$consumer_group" METRICS_FILE="$dir/$CONSUMER_METRICS" \
+        "$PY_CONSUMER_VENV/bin/python" "$REPO_ROOT/examples/python-consumer/consumer.py" --from-end \
+        --ready-file "$dir/consumer.ready" \
+        2>"$dir/$CONSUMER_LOG" &
+      ;;
+    command)
+      METRICS_FILE="$dir/$CONSUMER_METRICS" bash -c "$CONSUMER_CMD" >"$dir/$CONSUMER_LOG" 2>&1 &
+      ;;
+  esac
+  consumer_pid=$!
+}
+
+# wait_consumer_ready DIR -> waits (60 s at most) until the consumer holds the topic's
+# partitions: event-processor's gauge, the Python consumer's ready file, or CONSUMER_READY.
+wait_consumer_ready() {
+  local dir="$1"
+  # shellcheck disable=SC2317 # called by wait_until
+  ready() {
+    kill -0 "$consumer_pid" 2>/dev/null || {
+      tail -n 20 "$dir/$CONSUMER_LOG" >&2
+      die "$CONSUMER_LABEL exited while starting (log above)"
+    }
+    case "$CONSUMER_KIND" in
+      event-processor)
+        curl -fsS --max-time 2 "http://$PROCESSOR_METRICS_ADDR/metrics" 2>/dev/null |
+          grep -E '^processor_assigned_partitions [1-9]' >/dev/null
+        ;;
+      python) [ -f "$dir/consumer.ready" ] ;;
+      command) bash -c "$CONSUMER_READY" >/dev/null 2>&1 ;;
+    esac
+  }
+  if [ "$CONSUMER_KIND" = command ] && [ -z "${CONSUMER_READY:-}" ]; then
+    log "WARNING: without CONSUMER_READY there is no telling when your consumer holds the partitions: the run starts now, and a consumer that starts at the topic's end after it would miss its first events"
+    return 0
+  fi
+  wait_until 60 ready ||
+    die "$CONSUMER_LABEL was not given the topic's partitions within 60 s (is another member of its group running?); see its log: $dir/$CONSUMER_LOG"
+}
+
+# receipts_arg DIR -> the verifier's --receipts for RECEIPTS, the metrics file in DIR.
+receipts_arg() {
+  case "$RECEIPTS" in
+    metrics-file) printf 'metrics-file:%s\n' "$1/$CONSUMER_METRICS" ;;
+    *) printf '%s\n' "$RECEIPTS" ;;
+  esac
+}
+
 # The body of load_N.sh: run_demo.sh with N events logging at LEVEL, at RATE events/s unless
 # the caller set RATE.
 # Usage: demo_load N LEVEL RATE "$@"

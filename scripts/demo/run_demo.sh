@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 #/ One demo run, start to verdict:
-#/   1. starts event-processor (release build) with METRICS_FILE, and waits until the consumer
-#/      group has given it the CDC topic's partitions;
+#/   1. starts the consumer (CONSUMER: event-processor, the release build, by default; python:
+#/      the example in examples/python-consumer, from the topic's end; or CONSUMER_CMD, any
+#/      command) with METRICS_FILE, and waits until it holds the CDC topic's partitions (for
+#/      CONSUMER_CMD: until CONSUMER_READY, a command, succeeds, if given);
 #/   2. starts the verifier, which opens its Kafka read and waits for the next run (live
 #/      dashboard when stdout is a terminal, a progress line per second otherwise);
 #/   3. generates TARGET_EVENTS events in PostgreSQL: at RATE events/s with CALL demo_run(n, rate),
 #/      or in one transaction with demo_generate(n) when RATE is unset, empty or "bulk"; the
 #/      verifier follows them until every event is on Kafka and in MongoDB;
-#/   4. stops the processor cleanly (SIGTERM: it commits and exits 0);
+#/   4. stops the consumer cleanly (SIGTERM: it commits and exits 0);
 #/   5. prints the report and exits with the verdict: 0 pass, 1 fail (integrity or an SLO:
 #/      an event lost or applied twice), 2 could not run, 3 incomplete (the verifier stopped
 #/      with events still on their way, nothing proven lost: the report says how far behind
@@ -15,8 +17,9 @@
 #/ Before generating, it reads the processor group's lag (verifier lag) and warns when the
 #/ group is far behind the topic's end: the run's events would queue behind those records.
 #/ Artifacts in .stack/demo/run-<run_id>/ (DEMO_DIR): report.txt, report.json, report.html, one
-#/ .hlog per stage, processor.log, processor-events.jsonl, generator.txt, verifier.log;
-#/ .stack/demo/latest points at it.
+#/ .hlog per stage, the consumer's log and metrics file (processor.log and processor-events.jsonl,
+#/ or consumer.log and consumer-events.jsonl), consumer.txt (which consumer, its group, the
+#/ receipts), generator.txt, verifier.log; .stack/demo/latest points at it.
 #/
 #/ Environment:
 #/   TARGET_EVENTS  events to generate                                   default 1000
@@ -29,6 +32,15 @@
 #/   IDLE_TIMEOUT   seconds without progress before the verifier gives up   default 30
 #/   PROCESSOR_METRICS_ADDR  the processor's /metrics                    default 127.0.0.1:9101
 #/   VERIFIER_ADDR  the verifier's /status and /metrics during the run   default 127.0.0.1:9102
+#/   CONSUMER       event-processor or python                            default event-processor
+#/   CONSUMER_CMD   any command that runs a consumer in the foreground (instead of CONSUMER);
+#/                  it gets METRICS_FILE in its environment; SIGTERM stops it
+#/   CONSUMER_READY with CONSUMER_CMD: a command that succeeds once it holds the partitions
+#/   CONSUMER_GROUP the consumer's group (python: python-consumer-group): lost vs pending
+#/   RECEIPTS       how the verifier learns when events were applied: processed-events
+#/                  (event-processor's receipts), metrics-file (the consumer's METRICS_FILE)
+#/                  or observe[:MS] (the store polled)   default: processed-events for
+#/                  event-processor, metrics-file for python, observe for CONSUMER_CMD
 #/
 #/ Usage: [TARGET_EVENTS=N] [RATE=R] [LOG_LEVEL=L] [BATCH_SIZE=B] scripts/demo/run_demo.sh
 set -euo pipefail
@@ -66,6 +78,7 @@ if [ -n "${SLO_FILE:-}" ]; then
   [ -r "$SLO_FILE" ] || die "SLO_FILE $SLO_FILE cannot be read"
   SLO_FILE="$(cd "$(dirname "$SLO_FILE")" && pwd)/$(basename "$SLO_FILE")"
 fi
+consumer_choice
 
 require_stack
 require_no_demo_run
@@ -84,8 +97,8 @@ finish() {
       log "the generator (pid $generator_pid) had already ended"
   fi
   if [ -n "$processor_pid" ] && kill -0 "$processor_pid" 2>/dev/null; then
-    kill -TERM "$processor_pid" 2>/dev/null || log "event-processor (pid $processor_pid) had already ended"
-    wait "$processor_pid" 2>/dev/null || log "event-processor exited with status $?"
+    kill -TERM "$processor_pid" 2>/dev/null || log "$CONSUMER_LABEL (pid $processor_pid) had already ended"
+    wait "$processor_pid" 2>/dev/null || log "$CONSUMER_LABEL exited with status $?"
   fi
   rm -f "$DEMO_PROCESSOR_PID"
   [ ! -d "$work" ] || rm -rf "$work"
@@ -93,24 +106,13 @@ finish() {
 trap finish EXIT
 trap 'exit 130' INT TERM HUP
 
-# ---- 1. the processor
-LOG_LEVEL="$LOG_LEVEL" BATCH_SIZE="$BATCH_SIZE" METRICS_FILE="$work/processor-events.jsonl" \
-  METRICS_ADDR="$PROCESSOR_METRICS_ADDR" SUMMARY_INTERVAL_S=5 \
-  "$PROCESSOR_BIN" 2>"$work/processor.log" &
-processor_pid=$!
+# ---- 1. the consumer (what it is stays with the run, for verify.sh)
+printf 'consumer=%s\ngroup=%s\nreceipts=%s\n' "$CONSUMER_LABEL" "$consumer_group" "$RECEIPTS" >"$work/consumer.txt"
+start_consumer "$work"
+processor_pid="$consumer_pid"
 printf '%s\n' "$processor_pid" >"$DEMO_PROCESSOR_PID"
-# shellcheck disable=SC2317 # called by wait_until
-assigned() {
-  kill -0 "$processor_pid" 2>/dev/null || {
-    tail -n 20 "$work/processor.log" >&2
-    die "event-processor exited while starting (log above)"
-  }
-  curl -fsS --max-time 2 "http://$PROCESSOR_METRICS_ADDR/metrics" 2>/dev/null |
-    grep -E '^processor_assigned_partitions [1-9]' >/dev/null
-}
-wait_until 60 assigned ||
-  die "event-processor was not given the topic's partitions within 60 s (is another member of $PROCESSOR_GROUP running?); see its log: $work/processor.log"
-warn_if_behind "$TARGET_EVENTS"
+wait_consumer_ready "$work"
+[ -z "$consumer_group" ] || [ "$CONSUMER_KIND" = python ] || PROCESSOR_GROUP="$consumer_group" warn_if_behind "$TARGET_EVENTS"
 
 # ---- 2. the verifier, waiting for the run; 3. the generator, once the verifier waits
 # The verifier starts first (--run next) and opens its Kafka read before the run exists, so
@@ -141,6 +143,8 @@ verifier_waiting() {
 generator_pid=$!
 
 args=(--log-level "$LOG_LEVEL" watch --run next --out "$work" --idle-timeout "$IDLE_TIMEOUT" --listen "$VERIFIER_ADDR")
+args+=(--receipts "$(receipts_arg "$work")")
+[ -z "$consumer_group" ] || args=(--processor-group "$consumer_group" "${args[@]}")
 [ -z "${SLO_FILE:-}" ] || args+=(--slo "$SLO_FILE")
 if [ -t 1 ]; then
   args+=(--dashboard)
@@ -176,13 +180,14 @@ if wait "$processor_pid"; then
 else
   rc=$?
   processor_pid=""
-  tail -n 20 "$dir/processor.log" >&2
-  log "event-processor exited with status $rc on SIGTERM (log above)"
-  [ "$verdict" -ne 0 ] || verdict=2
+  tail -n 20 "$dir/$CONSUMER_LOG" >&2
+  log "$CONSUMER_LABEL exited with status $rc on SIGTERM (log above)"
+  # A command of the user's may answer SIGTERM as it likes; ours must exit 0.
+  [ "$CONSUMER_KIND" = command ] || [ "$verdict" -ne 0 ] || verdict=2
 fi
 
 case "$verdict" in
-  0) log "run $run_id: PASS ($TARGET_EVENTS events, $mode); artifacts in $dir" ;;
+  0) log "run $run_id: PASS ($TARGET_EVENTS events, $mode, through $CONSUMER_LABEL, receipts: $RECEIPTS); artifacts in $dir" ;;
   1) log "run $run_id: FAIL (the report above says why); artifacts in $dir" ;;
   3) log "run $run_id: INCOMPLETE: events still on their way when the verifier stopped, none proven lost (the report above says how far behind the consumer was); artifacts in $dir" ;;
   *) log "run $run_id: could not be verified (exit $verdict; messages above); artifacts in $dir" ;;

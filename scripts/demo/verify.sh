@@ -3,8 +3,12 @@
 #/ run's manifest, its events on Kafka and their receipts in MongoDB, audits MongoDB's state,
 #/ judges the SLOs (SLO_FILE, JSON, replaces the defaults) and prints the report. Writes
 #/ report.txt, report.json, report.html and the .hlog files into the run's folder
-#/ (.stack/demo/run-<id>/verify/). Exit code: 0 pass, 1 fail (integrity or an SLO), 2 could not
-#/ run, 3 incomplete (events still on their way, none proven lost).
+#/ (.stack/demo/run-<id>/verify/). A run through another consumer (run_demo.sh's CONSUMER,
+#/ CONSUMER_CMD) is verified the same way as it was followed: from the metrics file in its
+#/ folder; an observed one (RECEIPTS=observe) has its effects checked again (integrity only:
+#/ observing measures latency only live, and the run's report.txt has it). Exit code: 0 pass,
+#/ 1 fail (integrity or an SLO), 2 could not run, 3 incomplete (events still on their way, none
+#/ proven lost).
 #/
 #/ Usage: [SLO_FILE=slo.json] scripts/demo/verify.sh [RUN_ID]
 set -euo pipefail
@@ -31,7 +35,25 @@ if [ "$run" = latest ]; then
   [ -n "$run" ] || die "there is no run to verify: outbox_demo.runs is empty (load events with scripts/demo/load_10.sh)"
 fi
 build_binaries
-args=(report --run "$run" --out "$(run_dir "$run")/verify" --idle-timeout 30)
+dir="$(run_dir "$run")"
+# The run is verified the way run_demo.sh verified it (consumer.txt: the consumer's group and
+# the receipts), its metrics file found in the run's folder.
+receipts=processed-events
+if [ -f "$dir/consumer.txt" ]; then
+  receipts="$(sed -n 's/^receipts=//p' "$dir/consumer.txt")"
+  group="$(sed -n 's/^group=//p' "$dir/consumer.txt")"
+  [ -z "$group" ] || export PROCESSOR_GROUP="$group"
+fi
+args=(report --run "$run" --out "$dir/verify" --idle-timeout 30)
+case "$receipts" in
+  metrics-file) args+=(--receipts "metrics-file:$(ls "$dir"/*-events.jsonl | head -n 1)") ;;
+  observe*)
+    # Observing measures only while the events arrive: on a run that is over, every effect is
+    # found at the first look. The run's latency is its live report's; this checks the effects.
+    log "run $run was observed (RECEIPTS=observe): its latency is in $dir/report.txt, measured live; checking every effect in the store again"
+    exec "$VERIFIER_BIN" check --run "$run" --receipts "$receipts" --idle-timeout 30
+    ;;
+esac
 if [ -n "${SLO_FILE:-}" ]; then
   [ -r "$SLO_FILE" ] || die "SLO_FILE $SLO_FILE cannot be read"
   args+=(--slo "$SLO_FILE")
