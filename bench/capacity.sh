@@ -19,14 +19,7 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../scripts/demo/lib.sh"
 
-case "${1:-}" in
-  -h | --help)
-    script_help
-    exit 0
-    ;;
-  "") ;;
-  *) die "unknown argument '$1' (usage: bench/capacity.sh)" ;;
-esac
+no_arguments "$@"
 PHASES="${PHASES:-fresh-1 fresh-2 filled-1 filled-2}"
 STORE_EVENTS="${STORE_EVENTS:-1000000}"
 FILL_PROCESSORS="${FILL_PROCESSORS:-2}"

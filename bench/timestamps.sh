@@ -14,14 +14,7 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../scripts/demo/lib.sh"
 
-case "${1:-}" in
-  -h | --help)
-    script_help
-    exit 0
-    ;;
-  "") ;;
-  *) die "unknown argument '$1' (usage: bench/timestamps.sh)" ;;
-esac
+no_arguments "$@"
 N="${N:-3000}"
 RATE="${RATE:-200}"
 [[ "$N" =~ ^[1-9][0-9]*$ ]] || die "N must be a positive whole number (got '$N')"

@@ -102,6 +102,18 @@ log() { printf '[%s] %s\n' "$LOG_TAG" "$*" >&2; }
 # The scripts' --help: every line of the running script marked "#/" (its header), without the
 # mark. A marked block, not line numbers, so a help text is never cut off or padded with code.
 script_help() { sed -n 's@^#/ \{0,1\}@@p' "$0"; }
+# no_arguments "$@" -> the prologue of a script that takes no arguments: -h/--help prints its
+# #/ header and exits 0; anything else dies naming the script.
+no_arguments() {
+  case "${1:-}" in
+    -h | --help)
+      script_help
+      exit 0
+      ;;
+    "") ;;
+    *) die "unknown argument '$1' (usage: $0; --help says more)" ;;
+  esac
+}
 die() {
   printf '[%s] ERROR: %s\n' "$LOG_TAG" "$*" >&2
   exit "${DIE_STATUS:-1}"

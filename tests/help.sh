@@ -23,7 +23,7 @@ fail() {
 checked=0
 while read -r script; do
   case "$script" in */lib.sh) continue ;; esac # sourced, never run
-  grep -q 'script_help\|demo_load' "$script" || continue
+  grep -q 'script_help\|no_arguments\|demo_load' "$script" || continue
   out="$(bash "$script" --help)" || fail "$script --help exited non-zero"
   [ -n "$out" ] || fail "$script --help printed nothing"
   if grep -nE '^(set -|source |\. )' <<<"$out" >&2; then

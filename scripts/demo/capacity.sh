@@ -31,14 +31,7 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-case "${1:-}" in
-  -h | --help)
-    script_help
-    exit 0
-    ;;
-  "") ;;
-  *) die "unknown argument '$1' (usage: scripts/demo/capacity.sh)" ;;
-esac
+no_arguments "$@"
 PROCESSORS="${PROCESSORS:-1}"
 [[ "$PROCESSORS" =~ ^[1-9][0-9]?$ ]] || die "PROCESSORS must be 1 to 99 (got '$PROCESSORS')"
 case "${LOG_LEVEL:=INFO}" in

@@ -180,6 +180,19 @@ pub struct RunArgs {
     pub receipts: ReceiptSource,
 }
 
+impl RunArgs {
+    /// The run options of a subcommand that has none of its own (`capacity`, `lag`): `run`,
+    /// no time limits, the default receipts.
+    pub fn fixed(run: RunSpec) -> Self {
+        Self {
+            run,
+            idle_timeout: 0,
+            timeout: 0,
+            receipts: ReceiptSource::ProcessedEvents,
+        }
+    }
+}
+
 /// Report formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {

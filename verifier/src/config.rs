@@ -11,7 +11,6 @@ use crate::cli::{Cli, Command, Format, ReportOpts, RunArgs, ServiceArgs};
 use crate::follow::stop::Limits;
 use crate::follow::Options;
 use crate::manifest::RunSpec;
-use crate::receipt_source::ReceiptSource;
 use crate::report::Report;
 use crate::slo::Slo;
 use crate::sources::Endpoints;
@@ -133,26 +132,10 @@ impl Config {
             Command::Check(c) => (c.run, None, None, false, Output::Check { json: c.json }),
             Command::Capacity(c) => {
                 let output = capacity_output(c)?;
-                (
-                    RunArgs {
-                        run: RunSpec::Next,
-                        idle_timeout: 0,
-                        timeout: 0,
-                        receipts: ReceiptSource::ProcessedEvents,
-                    },
-                    None,
-                    None,
-                    false,
-                    output,
-                )
+                (RunArgs::fixed(RunSpec::Next), None, None, false, output)
             }
             Command::Lag(l) => (
-                RunArgs {
-                    run: RunSpec::Latest,
-                    idle_timeout: 0,
-                    timeout: 0,
-                    receipts: ReceiptSource::ProcessedEvents,
-                },
+                RunArgs::fixed(RunSpec::Latest),
                 None,
                 None,
                 false,

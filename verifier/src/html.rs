@@ -12,7 +12,8 @@ const W: f64 = 760.0;
 const H: f64 = 300.0;
 const PAD: f64 = 48.0;
 
-fn esc(s: &str) -> String {
+/// `s` safe inside HTML text.
+pub(crate) fn esc(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")

@@ -4,16 +4,11 @@
 use std::fmt::Write as _;
 
 use super::{answer, Capacity};
+use crate::html::esc;
 
 const W: f64 = 640.0;
 const H: f64 = 320.0;
 const PAD: f64 = 48.0;
-
-fn esc(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-}
 
 /// Maps `v` in `lo..=hi` onto `a..=b`.
 fn scale(v: f64, (lo, hi): (f64, f64), (a, b): (f64, f64)) -> f64 {

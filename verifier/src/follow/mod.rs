@@ -137,7 +137,7 @@ pub(crate) async fn follow(
         ReceiptSource::Observe { poll } => tokio::spawn(observe::observe(
             receipts_pg,
             s.mongo.clone(),
-            run.run_id,
+            (run.run_id, run.n),
             *poll,
             got_tx,
             Arc::clone(observed.as_ref().expect("observe tally")),

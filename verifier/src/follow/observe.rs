@@ -81,16 +81,17 @@ struct Pending {
     known_absent_at: i64,
 }
 
-/// Observes the run's effects until the follow loop is gone, sending receipts to `got`.
+/// Observes the effects of run `run_id` (`n` events) until the follow loop is gone, sending
+/// receipts to `got`.
 pub(crate) async fn observe(
     pg: Pg,
     mongo: Mongo,
-    run_id: i64,
+    (run_id, n): (i64, i64),
     poll: Duration,
     got: mpsc::Sender<Answer>,
     tally: Tally,
 ) {
-    if let Err(e) = observe_loop(&pg, &mongo, run_id, poll, &got, &tally).await {
+    if let Err(e) = observe_loop(&pg, &mongo, (run_id, n), poll, &got, &tally).await {
         let _ = got.send(Err(e)).await;
     }
 }
@@ -98,7 +99,7 @@ pub(crate) async fn observe(
 async fn observe_loop(
     pg: &Pg,
     mongo: &Mongo,
-    run_id: i64,
+    (run_id, n): (i64, i64),
     poll: Duration,
     got: &mpsc::Sender<Answer>,
     tally: &Tally,
@@ -110,7 +111,13 @@ async fn observe_loop(
     let first = Instant::now();
     loop {
         tick.tick().await;
-        for event in pg.events_from(run_id, next_seq, FROM_OUTBOX).await? {
+        // Once the run's n events are known, the outbox has nothing more to say.
+        let new = if next_seq <= n {
+            pg.events_from(run_id, next_seq, FROM_OUTBOX).await?
+        } else {
+            Vec::new()
+        };
+        for event in new {
             next_seq = event.seq + 1;
             let known_absent_at = event.t0;
             pending.insert(

@@ -224,11 +224,7 @@ impl Pg {
             .map_err(self.query_error("looking up the metrics file's events in the outbox"))?;
         let mut out = HashMap::with_capacity(rows.len());
         for r in rows {
-            let t: String = r.get(2);
-            let event_type = t.parse().map_err(|e| SourceError::OutboxRow {
-                addr: self.addr.clone(),
-                problem: format!("event_type of a row of run {run_id}: {e}"),
-            })?;
+            let event_type = self.event_type(&r.get::<_, String>(2), run_id)?;
             out.insert(
                 r.get(0),
                 OutboxEvent {
@@ -263,20 +259,24 @@ impl Pg {
             .map_err(self.query_error("reading the run's events from the outbox"))?;
         rows.iter()
             .map(|r| {
-                let t: String = r.get(2);
                 Ok(Watched {
                     seq: r.get(0),
                     event_id: r.get(1),
-                    event_type: t.parse().map_err(|e| SourceError::OutboxRow {
-                        addr: self.addr.clone(),
-                        problem: format!("event_type of a row of run {run_id}: {e}"),
-                    })?,
+                    event_type: self.event_type(&r.get::<_, String>(2), run_id)?,
                     entity_id: r.get(3),
                     t_sched: r.get(4),
                     t0: r.get(5),
                 })
             })
             .collect()
+    }
+
+    /// An outbox row's `event_type`, parsed.
+    fn event_type(&self, t: &str, run_id: i64) -> Result<events::EventType, SourceError> {
+        t.parse().map_err(|e| SourceError::OutboxRow {
+            addr: self.addr.clone(),
+            problem: format!("event_type of a row of run {run_id}: {e}"),
+        })
     }
 
     /// `created_at` of one event of the run, µs.
