@@ -197,7 +197,7 @@ scratch replay
 start_consumer "$dir/consumer.log" --metrics-file "$dir/metrics.jsonl" --unsafe-replay
 verify 1000 100
 # shellcheck disable=SC2317 # called by wait_until
-half_applied() { [ "$(wc -l <"$dir/metrics.jsonl")" -ge 400 ]; }
+half_applied() { [ -f "$dir/metrics.jsonl" ] && [ "$(wc -l <"$dir/metrics.jsonl")" -ge 400 ]; }
 wait_until 60 half_applied || fail "the consumer did not apply 400 events within 60 s"
 kill -TERM "$consumer_pid"
 wait "$consumer_pid" || fail "the Python consumer exited $? on SIGTERM"
@@ -237,19 +237,21 @@ obs="$r"
 [ "$rc" -eq 0 ] || fail "the run through event-processor, observed: exit $rc: $(jq -c '{integrity: .integrity.status, receipts}' "$obs")"
 [ "$(jq -r .counts.receipts "$rec")" = 1000 ] && [ "$(jq -r .counts.receipts "$obs")" = 1000 ] ||
   fail "the counts differ: receipts $(jq -c .counts "$rec"), observed $(jq -c .counts "$obs")"
-# Observed T5 is when the verifier first saw the effect: at or after the receipt's, by at most the
-# window each event's write is known to lie in; so p50 and p99 of end to end may move by at most
-# the resolution's p50 and p99 (plus 2 ms), and never back.
+# Observed T5 is the end of the first read that found the effect; the receipt's T5 is when
+# event-processor had the acknowledgement of the batch's projections. The write lies between the
+# two clocks' views: observed is later by at most the window each event's write is known to lie
+# in, and earlier when a read sees an effect before the batch that wrote it is acknowledged (on a
+# loaded machine that is several ms; the fresh-clone CI saw p99 5.9 ms earlier). So, as the issue
+# states it, p50 and p99 of end to end agree within the resolution's p50 and p99 plus 2 ms.
 agreement="$(jq -n --slurpfile a "$rec" --slurpfile b "$obs" '
   def e2e($r): $r.stages[] | select(.name == "end_to_end");
   (e2e($a[0])) as $x | (e2e($b[0])) as $y | ($b[0].receipts.observe.resolution) as $res |
   def r2: . * 100 | round / 100;
   {p50: ($y.p50_ms - $x.p50_ms | r2), p99: ($y.p99_ms - $x.p99_ms | r2), res_p50: $res.p50_ms, res_p99: $res.p99_ms,
-   ok: (($y.p50_ms - $x.p50_ms) >= -2 and ($y.p50_ms - $x.p50_ms) <= $res.p50_ms + 2
-        and ($y.p99_ms - $x.p99_ms) >= -2 and ($y.p99_ms - $x.p99_ms) <= $res.p99_ms + 2)}')"
+   ok: ((($y.p50_ms - $x.p50_ms) | fabs) <= $res.p50_ms + 2 and (($y.p99_ms - $x.p99_ms) | fabs) <= $res.p99_ms + 2)}')"
 [ "$(jq -r .ok <<<"$agreement")" = true ] ||
   fail "observe and receipts disagree beyond the resolution: $agreement"
-pass "observe agrees with event-processor's receipts on one run: 1000 = 1000, end to end p50 +$(jq -r .p50 <<<"$agreement") ms (resolution p50 $(jq -r .res_p50 <<<"$agreement") ms), p99 +$(jq -r .p99 <<<"$agreement") ms (resolution p99 $(jq -r .res_p99 <<<"$agreement") ms)"
+pass "observe agrees with event-processor's receipts on one run: 1000 = 1000, end to end observed minus receipts: p50 $(jq -r .p50 <<<"$agreement") ms (resolution p50 $(jq -r .res_p50 <<<"$agreement") ms), p99 $(jq -r .p99 <<<"$agreement") ms (resolution p99 $(jq -r .res_p99 <<<"$agreement") ms)"
 
 
 # ---- 5. the demo around another consumer: run_demo.sh with CONSUMER=python RECEIPTS=observe,
