@@ -13,12 +13,110 @@
 #/ 15 minutes; N = 100,000 about 1.5.
 #/
 #/ Usage: bench/verifier.sh [N]     default: 1000000
+#/
+#/ bench/verifier.sh observe: what `--receipts observe` costs the consumer, side by side in one
+#/   run. event-processor (its own group and database bench_observe) takes two loads, each twice:
+#/   once followed by a verifier on its receipts only (observe off), once by that verifier and a
+#/   second one observing the store (observe on):
+#/     rate:  CALL demo_run(R × RUN_S, R) for each R in RATES (default "500 1000": below this
+#/            machine's knee, and above it), 30 s each: the consumer's end to end p50/p99 (from
+#/            its receipts) and the observer's read load on the store;
+#/     drain: demo_generate(DRAIN_N) in one transaction, default 20000: the consumer's
+#/            throughput (first t0 to last receipt) while it drains.
+#/   Prints a table and the on/off ratios. Environment: RATES, RUN_S, DRAIN_N, and OBSERVE (the
+#/   observer's --receipts, default observe, i.e. a 20 ms poll; observe:100 polls every 100 ms).
+#/   About 3 minutes.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../stack/lib.sh"
+
+# start_bench NAME DB -> builds the binaries, empties OUT=.stack/bench/NAME and MongoDB database
+# DB, and starts event-processor (processor_pid) on DB with a group of its own at the topic's
+# end; it is stopped with SIGTERM on exit. Sets PY, TOOL and OUT.
+start_bench() {
+  PY="$(bench_venv 'confluent_kafka, pymongo' 'confluent-kafka==2.16.1' 'pymongo==4.20.1')"
+  TOOL="$REPO_ROOT/bench/pipeline_tool.py"
+  log "bench: building event-processor and verifier (release)"
+  (cd "$REPO_ROOT" && cargo build --release -q -p event-processor -p verifier)
+  OUT="$STACK_DIR/bench/$1"
+  rm -rf "$OUT"
+  mkdir -p "$OUT"
+  local group
+  group="bench-$1-$(date +%s)"
+  "$PY" "$TOOL" drop-db "$2"
+  "$PY" "$TOOL" commit-group "$group" "$CDC_TOPIC" "$("$PY" "$TOOL" ends "$CDC_TOPIC")"
+  export MONGODB_URI="mongodb://127.0.0.1:27017/$2" PROCESSOR_GROUP="$group"
+  METRICS_ADDR=off LOG_LEVEL=WARNING "$REPO_ROOT/target/release/event-processor" 2>"$OUT/processor.log" &
+  processor_pid=$!
+  trap 'if kill -0 "$processor_pid" 2>/dev/null; then kill -TERM "$processor_pid"; fi' EXIT
+  trap 'exit 143' INT TERM
+}
+
+# ---- bench/verifier.sh observe
+
+# watcher DIR NAME RECEIPTS -> starts `verifier watch --run next --receipts RECEIPTS` (report in
+# DIR/NAME, log DIR/NAME.log) and waits until it waits for the run; appends its pid to watchers.
+watcher() {
+  local dir="$1" name="$2" receipts="$3"
+  "$REPO_ROOT/target/release/verifier" --log-level INFO watch --run next --receipts "$receipts" \
+    --listen 127.0.0.1:0 --idle-timeout 60 --format json --out "$dir/$name" \
+    >"$dir/$name.stdout" 2>"$dir/$name.log" &
+  watchers+=("$!")
+  # shellcheck disable=SC2317 # called by wait_until
+  waiting() {
+    local addr
+    addr="$(sed -n 's#.*status on http://\([^/]*\)/status.*#\1#p' "$dir/$name.log" | head -n 1)"
+    [ -n "$addr" ] && curl -fsS --max-time 2 "http://$addr/status" | grep -q '"phase":"waiting'
+  }
+  wait_until 60 waiting || die "the verifier ($receipts) was not waiting for the run within 60 s; see $dir/$name.log"
+}
+
+# observe_round DIR SIDE SQL -> one load (SQL, run as role app) followed on the receipts, and with
+# SIDE=on by an observer too; waits for every verifier (exit 0 or 1: a report was written).
+observe_round() {
+  local dir="$1" side="$2" sql="$3" pid rc
+  mkdir -p "$dir"
+  watchers=()
+  watcher "$dir" receipts processed-events
+  [ "$side" = off ] || watcher "$dir" observe "${OBSERVE:-observe}"
+  log "bench: $(basename "$dir"): $sql"
+  PGOPTIONS="-c client_min_messages=warning" psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PGPORT" \
+    -U app -d app -c "$sql" >"$dir/generator.txt" 2>&1 || die "the load failed: $(cat "$dir/generator.txt")"
+  for pid in "${watchers[@]}"; do
+    wait "$pid" && rc=0 || rc=$?
+    [ "$rc" -le 1 ] || die "a verifier exited $rc; see the logs in $dir"
+  done
+}
+
+observe_bench() {
+  local rates="${RATES:-500 1000}" run_s="${RUN_S:-30}" drain_n="${DRAIN_N:-20000}" rate side
+  [[ "$rates" =~ ^[1-9][0-9]*( [1-9][0-9]*)*$ ]] || die "RATES must be events/s separated by spaces (got '$rates')"
+  [[ "$run_s" =~ ^[1-9][0-9]*$ && "$drain_n" =~ ^[1-9][0-9]*$ ]] ||
+    die "RUN_S and DRAIN_N must be positive whole numbers (got '$run_s', '$drain_n')"
+  require_up postgresql kafka connect ferretdb
+  start_bench verifier-observe bench_observe
+  for rate in $rates; do
+    for side in off on; do
+      observe_round "$OUT/rate-$rate-$side" "$side" "CALL demo_run($((rate * run_s)), $rate)"
+    done
+  done
+  for side in off on; do
+    observe_round "$OUT/drain-$drain_n-$side" "$side" "SELECT run_id FROM demo_generate($drain_n)"
+  done
+  kill -TERM "$processor_pid"
+  wait "$processor_pid" || die "event-processor exited with an error; see $OUT/processor.log"
+  trap - EXIT
+  # shellcheck disable=SC2086 # RATES: one argument per rate
+  "$PY" "$REPO_ROOT/bench/observe_summary.py" "$OUT" "$run_s" "$drain_n" $rates
+}
 
 case "${1:-}" in
   -h | --help)
     script_help
+    exit 0
+    ;;
+  observe)
+    [ $# -eq 1 ] || die "observe takes no further arguments (RATES, RUN_S, DRAIN_N and OBSERVE come from the environment)"
+    observe_bench
     exit 0
     ;;
 esac
@@ -27,24 +125,7 @@ N="${1:-1000000}"
 require_up postgresql kafka connect ferretdb
 [ -x /usr/bin/time ] || die "GNU time (/usr/bin/time) is needed for peak RSS: apt-get install time"
 
-PY="$(bench_venv 'confluent_kafka, pymongo' 'confluent-kafka==2.16.1' 'pymongo==4.20.1')"
-TOOL="$REPO_ROOT/bench/pipeline_tool.py"
-
-log "bench: building event-processor and verifier (release)"
-(cd "$REPO_ROOT" && cargo build --release -q -p event-processor -p verifier)
-OUT="$STACK_DIR/bench/verifier"
-rm -rf "$OUT"
-mkdir -p "$OUT"
-
-DB=bench_verifier
-group="bench-verifier-$(date +%s)"
-"$PY" "$TOOL" drop-db "$DB"
-"$PY" "$TOOL" commit-group "$group" "$CDC_TOPIC" "$("$PY" "$TOOL" ends "$CDC_TOPIC")"
-export MONGODB_URI="mongodb://127.0.0.1:27017/$DB" PROCESSOR_GROUP="$group"
-METRICS_ADDR=off LOG_LEVEL=WARNING "$REPO_ROOT/target/release/event-processor" 2>"$OUT/processor.log" &
-processor_pid=$!
-trap 'if kill -0 "$processor_pid" 2>/dev/null; then kill -TERM "$processor_pid"; fi' EXIT
-trap 'exit 143' INT TERM
+start_bench verifier bench_verifier
 
 log "bench: demo_generate($N) in database app"
 run_id="$(psql -X -q -h 127.0.0.1 -p "$PGPORT" -U app -d app -tAc "SELECT run_id FROM demo_generate($N)")"
