@@ -19,6 +19,8 @@
 #/      a search stopped mid-step
 #/  13. a consumer this project did not write (tests/consumer.sh): the example Python consumer
 #/      verified from its metrics file, correct, dropping events, and replaying unsafely
+#/  14. faults (tests/faults.sh): scripts/demo/faults.sh with processor-kill, connect-kill and
+#/      store-pause: nothing missing or applied twice, the fault and its recovery reported
 #/ Prints the duration of each step and of the whole run.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -87,5 +89,6 @@ step "docker compose file" tests/compose.sh
 step "demo tests" tests/demo.sh
 step "capacity tests" tests/capacity.sh
 step "foreign consumer tests" tests/consumer.sh
+step "fault tests" tests/faults.sh
 
 printf '\nscripts/test.sh: all checks passed in %ss\n' "$((SECONDS - run_start))"

@@ -160,7 +160,8 @@ consumer_choice() {
   esac
   case "$RECEIPTS" in
     processed-events)
-      [ "$CONSUMER_KIND" = event-processor ] ||
+      # A CONSUMER_CMD may run event-processor (scripts/demo/fault_processor.sh does).
+      [ "$CONSUMER_KIND" != python ] ||
         die "RECEIPTS=processed-events reads event-processor's receipts; $CONSUMER_LABEL writes none: use RECEIPTS=metrics-file or RECEIPTS=observe"
       ;;
     metrics-file | observe | observe:[1-9]*) ;;

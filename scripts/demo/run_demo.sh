@@ -32,13 +32,16 @@
 #/   IDLE_TIMEOUT   seconds without progress before the verifier gives up   default 30
 #/   PROCESSOR_METRICS_ADDR  the processor's /metrics                    default 127.0.0.1:9101
 #/   VERIFIER_ADDR  the verifier's /status and /metrics during the run   default 127.0.0.1:9102
+#/   FAULT_LOG      a fault run's log (scripts/demo/faults.sh sets it): the verifier reads
+#/                  it (watch --fault-log) and judges the run on integrity alone
 #/   CONSUMER       event-processor or python                            default event-processor
 #/   CONSUMER_CMD   any command that runs a consumer in the foreground (instead of CONSUMER);
 #/                  it gets METRICS_FILE in its environment; SIGTERM stops it
 #/   CONSUMER_READY with CONSUMER_CMD: a command that succeeds once it holds the partitions
 #/   CONSUMER_GROUP the consumer's group (python: python-consumer-group): lost vs pending
 #/   RECEIPTS       how the verifier learns when events were applied: processed-events
-#/                  (event-processor's receipts), metrics-file (the consumer's METRICS_FILE)
+#/                  (event-processor's receipts, also for a CONSUMER_CMD that writes them),
+#/                  metrics-file (the consumer's METRICS_FILE)
 #/                  or observe[:MS] (the store polled)   default: processed-events for
 #/                  event-processor, metrics-file for python, observe for CONSUMER_CMD
 #/

@@ -236,6 +236,13 @@ pub struct WatchArgs {
     /// Where /metrics (Prometheus) and /status (JSON) listen; `off` disables them.
     #[arg(long, env = "VERIFIER_ADDR", default_value = "127.0.0.1:9102")]
     pub listen: String,
+    /// A fault run: a file of JSON lines that a fault injector appends to when it injects a
+    /// fault and when it heals it (`{"fault": NAME, "event": "start"|"healed", "at_us": µs}`;
+    /// scripts/demo/faults.sh writes it). Read every second; the report then shows the fault,
+    /// the time to recover and end to end before, during and after it, and judges integrity
+    /// only (the SLOs are shown, not judged).
+    #[arg(long, env = "FAULT_LOG")]
+    pub fault_log: Option<PathBuf>,
     /// The report at the end.
     #[command(flatten)]
     pub report: ReportOpts,

@@ -108,6 +108,7 @@ impl Config {
     pub fn from_cli(cli: Cli, terminal: bool) -> Result<Self, ConfigError> {
         let level = telemetry::parse_level(&cli.log_level).map_err(ConfigError::LogLevel)?;
         let watch = matches!(cli.command, Command::Watch(_));
+        let mut fault_log = None;
         let (run, report, listen, dashboard, output) = match cli.command {
             Command::Watch(w) => {
                 let listen = telemetry::http::parse_listen(
@@ -117,6 +118,7 @@ impl Config {
                 )
                 .map_err(ConfigError::Listen)?;
                 let output = report_output(&w.report)?;
+                fault_log = w.fault_log;
                 (
                     w.run,
                     Some(w.report),
@@ -152,7 +154,10 @@ impl Config {
         };
         Ok(Config {
             endpoints: endpoints(&cli.services),
-            follow: options(&run, slo),
+            follow: Options {
+                fault_log,
+                ..options(&run, slo)
+            },
             output,
             listen,
             dashboard,
@@ -233,6 +238,7 @@ fn options(r: &RunArgs, slo: Slo) -> Options {
     Options {
         label: String::new(),
         receipts: r.receipts.clone(),
+        fault_log: None,
         run: r.run,
         limits: Limits {
             idle_timeout: Duration::from_secs(r.idle_timeout),

@@ -14,7 +14,8 @@
 //! - [`slo`]: objectives and their judgement.
 //! - [`report`]: the report (text and `report.json`); [`html`] and [`hlog`] its other forms.
 //! - [`view`]: the live snapshot, and [`status`], [`dashboard`] and the progress line that show it.
-//! - [`follow::stop`]: when following stops.
+//! - [`follow::stop`]: when following stops; [`fault`]: a fault during a run, its phases and
+//!   recovery.
 //!
 //! I/O at the edges: [`sources`] (PostgreSQL, Kafka, MongoDB, one module each), [`audit`] (the
 //! state audit's reads), [`follow`] (the loop and its tasks), [`artifacts`], [`progress`],
@@ -22,6 +23,7 @@
 #![forbid(unsafe_code)]
 
 mod fate;
+mod fault;
 mod integrity;
 mod join;
 mod manifest;

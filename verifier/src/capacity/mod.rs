@@ -197,6 +197,7 @@ async fn run_step(
         slo: cfg.slo.clone(),
         label,
         receipts: crate::receipt_source::ReceiptSource::ProcessedEvents,
+        fault_log: None,
     };
     let (snapshots, snapshot_rx) = watch::channel(Arc::new(Snapshot::default()));
     let progress = crate::progress::spawn(snapshot_rx.clone());

@@ -23,6 +23,8 @@ pub(crate) struct Stopped {
     pub(crate) consumer: Option<ConsumerProgress>,
     /// Where the receipts came from.
     pub(crate) receipts: ReceiptsInfo,
+    /// A fault run: its log, and the fault it told of (`None`: none started).
+    pub(crate) fault: Option<(std::path::PathBuf, Option<crate::fault::FaultSummary>)>,
 }
 
 /// Sweeps, audits and reports on `run`.
@@ -61,6 +63,7 @@ pub(crate) async fn finish(
             fates,
             consumer: stopped.consumer,
             receipts: stopped.receipts,
+            fault: stopped.fault,
         },
     ))
 }

@@ -19,12 +19,14 @@ mod topic;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use events::stages::Stage;
 use tokio::sync::{mpsc, watch};
 
 pub(crate) use consumer::ConsumerProgress;
 use consumer::ConsumerWatch;
 
 use crate::fate::Reach;
+use crate::fault::FaultTrack;
 use crate::hlog::Logs;
 use crate::join::Join;
 use crate::manifest::{RunInfo, RunSpec};
@@ -52,6 +54,8 @@ pub struct Options {
     pub label: String,
     /// Where the receipts come from.
     pub receipts: ReceiptSource,
+    /// A fault run's log (`--fault-log`), read every second.
+    pub fault_log: Option<std::path::PathBuf>,
 }
 
 /// The services, connected.
@@ -152,6 +156,10 @@ pub(crate) async fn follow(
         want_tx,
         snapshots,
     );
+    f.fault = opts
+        .fault_log
+        .clone()
+        .map(|path| (path, FaultTrack::default()));
     let mut poll = interval(POLL);
     let mut second = interval(Duration::from_secs(1));
     let stopped = loop {
@@ -256,6 +264,11 @@ struct Follower<'a> {
     finished_lsn: Option<String>,
     consumer: ConsumerWatch,
     label: String,
+    /// A fault run: its log and what it says.
+    fault: Option<(std::path::PathBuf, FaultTrack)>,
+    /// Since when the store has failed every read (it is read again at each poll; while it
+    /// is down, following is not idle).
+    store_down: Option<Instant>,
 }
 
 impl<'a> Follower<'a> {
@@ -289,6 +302,8 @@ impl<'a> Follower<'a> {
             finished_lsn: None,
             consumer: ConsumerWatch::default(),
             label,
+            fault: None,
+            store_down: None,
         }
     }
 
@@ -310,7 +325,24 @@ impl<'a> Follower<'a> {
     /// Receipts read from the store.
     fn on_receipts(&mut self, answer: Option<receipts::Answer>) -> Result<(), SourceError> {
         self.requests.answered();
-        let receipts = answer.ok_or(SourceError::TaskEnded("receipt reader"))??;
+        let receipts = match answer.ok_or(SourceError::TaskEnded("receipt reader"))? {
+            Ok(r) => r,
+            Err(e @ SourceError::Mongo { .. }) => {
+                if self.store_down.is_none() {
+                    tracing::warn!("{e}; following on, reading it again every {POLL:?}");
+                    self.store_down = Some(Instant::now());
+                }
+                self.last_progress = Instant::now();
+                return Ok(());
+            }
+            Err(e) => return Err(e),
+        };
+        if let Some(since) = self.store_down.take() {
+            tracing::info!(
+                "the store answers again, after {:.1} s",
+                since.elapsed().as_secs_f64()
+            );
+        }
         let found = receipts.iter().filter(|r| self.join.on_receipt(r)).count();
         if found > 0 {
             self.last_progress = Instant::now();
@@ -329,10 +361,15 @@ impl<'a> Follower<'a> {
     /// Every second: close a second of history, read the manifest while the run writes, and
     /// take the backlog.
     async fn on_second(&mut self, logs: &mut Logs) -> Result<(), SourceError> {
+        if self.store_down.is_some() {
+            self.last_progress = Instant::now();
+        }
+        self.fault_second()?;
         self.history.tick(&mut self.join, logs);
         self.refresh_run().await?;
         let before = self.backlog.slot_lag_bytes;
         self.backlog = self.take_backlog().await;
+        self.fault_backlog();
         if let (Some(b), Some(a)) = (before, self.backlog.slot_lag_bytes) {
             if a < b && self.join.first_not_on_kafka().is_some() {
                 // Debezium confirmed more WAL while events of the run are not on Kafka yet: it
@@ -348,6 +385,45 @@ impl<'a> Follower<'a> {
             }
         }
         Ok(())
+    }
+
+    /// A fault run: reads the fault log (not there yet: no fault yet) and hands the second's
+    /// end-to-end samples to the fault's phases, before the second is closed.
+    fn fault_second(&mut self) -> Result<(), SourceError> {
+        let Some((path, track)) = &mut self.fault else {
+            return Ok(());
+        };
+        match std::fs::read_to_string(&*path) {
+            Ok(text) => {
+                let lines =
+                    crate::fault::parse(&text).map_err(|problem| SourceError::FaultLog {
+                        path: path.clone(),
+                        problem,
+                    })?;
+                track.lines(&lines);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => {
+                return Err(SourceError::FaultLog {
+                    path: path.clone(),
+                    problem: e.to_string(),
+                })
+            }
+        }
+        let now_us = chrono::Utc::now().timestamp_micros();
+        track.second(
+            now_us,
+            &self.join.measurements.stages[Stage::EndToEnd].interval,
+        );
+        Ok(())
+    }
+
+    /// A fault run: the backlog just taken tells whether the pipeline has recovered.
+    fn fault_backlog(&mut self) {
+        if let Some((_, track)) = &mut self.fault {
+            let now_us = chrono::Utc::now().timestamp_micros();
+            track.backlog(now_us, self.backlog.oldest_unmatched_s);
+        }
     }
 
     /// Reads the manifest while the run writes; once it is finished, notes the WAL position
@@ -457,9 +533,11 @@ impl<'a> Follower<'a> {
         receipts: ReceiptsInfo,
     ) -> Result<Report, SourceError> {
         let at_us = chrono::Utc::now().timestamp_micros();
+        self.fault_second()?;
         self.history.tick(&mut self.join, logs);
         self.refresh_run().await?;
         self.backlog = self.take_backlog().await;
+        self.fault_backlog();
         self.publish(Phase::Auditing, false);
         let (reach, consumer) = self.reach().await;
         let stopped = finish::Stopped {
@@ -467,6 +545,10 @@ impl<'a> Follower<'a> {
             reach,
             consumer,
             receipts,
+            fault: self
+                .fault
+                .as_ref()
+                .map(|(path, t)| (path.clone(), t.summary())),
         };
         let report = finish::finish(self.s, &self.run, &mut self.join, slo, stopped).await?;
         self.publish(Phase::Done, false);

@@ -131,7 +131,17 @@ async fn observe_loop(
         if pending.is_empty() {
             continue;
         }
-        let receipts = look(mongo, &mut pending, tally).await?;
+        let receipts = match look(mongo, &mut pending, tally).await {
+            Ok(r) => r,
+            // The store down: said once by the follow loop, and read again next poll.
+            Err(e @ SourceError::Mongo { .. }) => {
+                if got.send(Err(e)).await.is_err() {
+                    return Ok(());
+                }
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
         tally.lock().expect("observe tally").tally.seconds = first.elapsed().as_secs_f64();
         if !receipts.is_empty() && got.send(Ok(receipts)).await.is_err() {
             return Ok(()); // following ended

@@ -6,6 +6,7 @@ mod text;
 use serde::{Deserialize, Serialize};
 
 use crate::fate::{Fate, FateCounts};
+use crate::fault::FaultSummary;
 use crate::follow::ConsumerProgress;
 pub(crate) use crate::integrity::LISTED;
 use crate::integrity::{Audit, Finding};
@@ -226,6 +227,13 @@ pub struct Report {
     pub slo: Slo,
     /// Each objective judged.
     pub slo_checks: Vec<Check>,
+    /// A fault run (`watch --fault-log`): the log it was given. The verdict is then integrity
+    /// only; `slo_checks` are shown, not judged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fault_log: Option<String>,
+    /// The fault the log told of (absent when it told of none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fault: Option<FaultSummary>,
     /// When following stopped (every event accounted for, idle or stopped), µs since the
     /// epoch; the audit ran after it.
     #[serde(default)]
@@ -258,6 +266,8 @@ pub struct Inputs {
     pub consumer: Option<ConsumerProgress>,
     /// Where the receipts came from.
     pub receipts: ReceiptsInfo,
+    /// A fault run: its log, and the fault it told of.
+    pub fault: Option<(std::path::PathBuf, Option<FaultSummary>)>,
 }
 
 impl Throughput {
@@ -360,7 +370,9 @@ impl Report {
             unsettled: integrity.pending + integrity.undetermined,
         };
         let slo_checks = inputs.slo.judge(&actual);
-        let slo_ok = slo_checks.iter().all(|c| c.verdict != Judgement::Fail);
+        // A fault run is judged on integrity alone: its latency is what the fault did.
+        let slo_ok =
+            inputs.fault.is_some() || slo_checks.iter().all(|c| c.verdict != Judgement::Fail);
         let verdict = match integrity.status {
             IntegrityStatus::Failed => Verdict::Fail,
             _ if !slo_ok => Verdict::Fail,
@@ -385,6 +397,8 @@ impl Report {
             integrity,
             slo: inputs.slo,
             slo_checks,
+            fault_log: inputs.fault.as_ref().map(|(p, _)| p.display().to_string()),
+            fault: inputs.fault.and_then(|(_, f)| f),
             stopped_following_us: inputs.stopped_following_us,
             baseline: None,
         }
@@ -490,7 +504,53 @@ mod tests {
             fates: FateCounts::default(),
             consumer: None,
             receipts: ReceiptsInfo::default(),
+            fault: None,
         }
+    }
+
+    #[test]
+    fn a_fault_run_is_judged_on_integrity_alone_and_shows_the_fault() {
+        let mut i = inputs(2000, Some(Audit::default()));
+        i.slo.p50_max_ms = 1.0; // 5 ms end to end misses it
+        assert_eq!(
+            Report::build(&join(2000, 2000), i.clone()).verdict,
+            Verdict::Fail
+        );
+        let mut track = crate::fault::FaultTrack::default();
+        let line = |e: &str, at: i64| {
+            format!(r#"{{"fault": "store-pause", "event": "{e}", "at_us": {at}}}"#)
+        };
+        track.lines(
+            &crate::fault::parse(&format!(
+                "{}\n{}",
+                line("start", 3_000_000),
+                line("healed", 13_000_000)
+            ))
+            .unwrap(),
+        );
+        track.backlog(14_500_000, Some(0.3));
+        i.fault = Some(("faults.jsonl".into(), track.summary()));
+        let r = Report::build(&join(2000, 2000), i.clone());
+        assert_eq!(r.verdict, Verdict::Pass, "{}", r.text());
+        let text = r.text();
+        assert!(text.contains("fault: store-pause from 3.0 s to 13.0 s after the run's start; recovered 1.5 s after healing"), "{text}");
+        assert!(text.contains("shown, not judged"), "{text}");
+        // integrity still fails a fault run
+        let mut lost = inputs(10, None);
+        lost.missing = vec![missing(
+            9,
+            Fate::Lost {
+                partition: 0,
+                offset: 1,
+                committed: 5,
+            },
+        )];
+        lost.fates = FateCounts {
+            lost: 1,
+            ..FateCounts::default()
+        };
+        lost.fault = i.fault;
+        assert_eq!(Report::build(&join(10, 8), lost).verdict, Verdict::Fail);
     }
 
     #[test]

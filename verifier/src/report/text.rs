@@ -91,6 +91,7 @@ impl Report {
         self.write_stages(&mut o);
         self.write_notes(&mut o);
         self.write_integrity(&mut o);
+        self.write_fault(&mut o);
         self.write_slo(&mut o);
         self.write_baseline(&mut o);
         let _ = writeln!(o, "\nverdict: {}", self.verdict.as_str().to_uppercase());
@@ -201,7 +202,12 @@ impl Report {
         } else {
             ""
         };
-        let _ = writeln!(o, "\nSLO (end to end{from}):");
+        let judged = if self.fault_log.is_some() {
+            ": shown, not judged: a fault run is judged on integrity alone"
+        } else {
+            ""
+        };
+        let _ = writeln!(o, "\nSLO (end to end{from}){judged}:");
         for ch in &self.slo_checks {
             let actual = ch.actual.map_or("-".into(), |v| {
                 if ch.name == "success_rate" {
@@ -219,6 +225,48 @@ impl Report {
                 actual,
                 ch.verdict.as_str().to_uppercase(),
                 note.unwrap_or_default()
+            );
+        }
+    }
+
+    /// A fault run: the fault, its recovery, end to end before, during and after it.
+    fn write_fault(&self, o: &mut String) {
+        let Some(log) = &self.fault_log else { return };
+        let Some(f) = &self.fault else {
+            let _ = writeln!(
+                o,
+                "\nfault: none started (the fault log {log} told of none)"
+            );
+            return;
+        };
+        let at = |us: Option<i64>| {
+            us.map_or("-".to_owned(), |u| {
+                format!("{:.1} s", (u - self.run.started_us) as f64 / 1e6)
+            })
+        };
+        let recovery = match (f.healed_us, f.recovery_s) {
+            (None, _) => "never healed".to_owned(),
+            (Some(_), None) => "not recovered when following stopped".to_owned(),
+            (Some(_), Some(r)) => format!("recovered {r:.1} s after healing"),
+        };
+        let _ = writeln!(
+            o,
+            "\nfault: {} from {} to {} after the run's start; {recovery} (oldest event on its way younger than {} s)",
+            f.fault,
+            at(f.started_us),
+            at(f.healed_us),
+            crate::fault::RECOVERED_BELOW_S
+        );
+        let ms = |v: Option<f64>| v.map_or("-".to_owned(), |v| format!("{v:.1} ms"));
+        for p in [&f.before, &f.during, &f.after] {
+            let _ = writeln!(
+                o,
+                "  end to end {:<7} {:>6} events  p50 {:>10}  p99 {:>10}  max {:>10}",
+                p.name,
+                p.count,
+                ms(p.p50_ms),
+                ms(p.p99_ms),
+                ms(p.max_ms)
             );
         }
     }

@@ -99,6 +99,14 @@ pub enum SourceError {
         #[source]
         source: tokio_postgres::Error,
     },
+    /// The fault log (`--fault-log`) could not be read.
+    #[error("the fault log {path} (--fault-log): {problem}")]
+    FaultLog {
+        /// The file.
+        path: std::path::PathBuf,
+        /// What is wrong.
+        problem: String,
+    },
     /// The manifest holds no run at all.
     #[error("no generator run yet in outbox_demo.runs; start one with SELECT * FROM demo_generate(1000)")]
     NoRun,
