@@ -61,6 +61,7 @@ mkdir -p "$FAULTS_DIR"
 PROCESSOR_METRICS_ADDR="${PROCESSOR_METRICS_ADDR:-127.0.0.1:9101}"
 # A database and a group of their own, started over (the demo's data stays as it is); the group
 # at the topic's end, so no backlog of other runs queues ahead of the first scenario.
+STACK_MONGODB_URI="$MONGODB_URI"
 export MONGODB_URI="${MONGODB_URI%/*}/${FAULTS_DB:-faults}" PROCESSOR_GROUP="${FAULTS_GROUP:-faults-processor-group}"
 "$PROCESSOR_BIN" --reset >"$FAULTS_DIR/reset.log" 2>&1 ||
   die "event-processor --reset (database $MONGODB_URI, group $PROCESSOR_GROUP) failed: $(tail -n 3 "$FAULTS_DIR/reset.log")"
@@ -71,10 +72,17 @@ second_pid="" paused_pid="" demo_pid=""
 finish() {
   if [ -n "$paused_pid" ] && kill -CONT "$paused_pid" 2>/dev/null; then log "resumed pid $paused_pid"; fi
   if [ -n "$second_pid" ] && kill -TERM "$second_pid" 2>/dev/null; then wait "$second_pid" || log "the second event-processor exited $?"; fi
-  if [ -n "$demo_pid" ] && kill -TERM "$demo_pid" 2>/dev/null; then wait "$demo_pid" || log "run_demo.sh exited $?"; fi
+  # run_demo.sh leads a process group of its own: its verifier and processor stop with it.
+  if [ -n "$demo_pid" ] && kill -TERM -- "-$demo_pid" 2>/dev/null; then wait "$demo_pid" || log "run_demo.sh exited $?"; fi
 }
 trap finish EXIT
 trap 'exit 130' INT TERM HUP
+
+# nap SECONDS -> sleeps, and a signal ends the sleep at once (its trap runs).
+nap() {
+  sleep "$1" &
+  wait "$!"
+}
 
 # fault_line FAULT EVENT -> appends the fault's start or healing, now, to the fault log.
 fault_line() {
@@ -87,7 +95,7 @@ at_percent() {
   local due_us now_us
   due_us=$((run_origin_us + DURATION_S * 10000 * $1))
   now_us="$(date +%s%6N)"
-  [ "$now_us" -ge "$due_us" ] || sleep "$(printf '%d.%06d' $(((due_us - now_us) / 1000000)) $(((due_us - now_us) % 1000000)))"
+  [ "$now_us" -ge "$due_us" ] || nap "$(printf '%d.%06d' $(((due_us - now_us) / 1000000)) $(((due_us - now_us) % 1000000)))"
 }
 
 # processor_pid -> the supervised event-processor's pid (the last line of its pid file).
@@ -110,7 +118,7 @@ pause() {
   kill -STOP "$pid"
   paused_pid="$pid"
   fault_line "$3" start
-  sleep "$2"
+  nap "$2"
   kill -CONT "$pid"
   paused_pid=""
   fault_line "$3" healed
@@ -122,8 +130,8 @@ kill_part() {
   pid="$(pid_of "$1")" || die "$3: $1 is not running"
   kill -KILL "$pid"
   fault_line "$3" start
-  [ "$2" -eq 0 ] || sleep "$2"
-  "$REPO_ROOT/stack/up.sh" >"$dir/up.log" 2>&1 || die "$3: stack/up.sh could not start $1 again; see $dir/up.log"
+  [ "$2" -eq 0 ] || nap "$2"
+  MONGODB_URI="$STACK_MONGODB_URI" "$REPO_ROOT/stack/up.sh" >"$dir/up.log" 2>&1 || die "$3: stack/up.sh could not start $1 again; see $dir/up.log"
   fault_line "$3" healed
 }
 
@@ -173,7 +181,7 @@ scenario() {
     IDLE_TIMEOUT=120 RECEIPTS=processed-events CONSUMER_GROUP="$PROCESSOR_GROUP" \
     CONSUMER_CMD="PID_FILE='$pid_file' METRICS_ADDR='$PROCESSOR_METRICS_ADDR' LOG_LEVEL='$LOG_LEVEL' exec '$SCRIPT_DIR/fault_processor.sh'" \
     CONSUMER_READY="curl -fsS --max-time 2 http://$PROCESSOR_METRICS_ADDR/metrics | grep -Eq '^processor_assigned_partitions [1-9]'" \
-    "$SCRIPT_DIR/run_demo.sh" >"$dir/run.out" 2>"$dir/run.err" &
+    setsid "$SCRIPT_DIR/run_demo.sh" >"$dir/run.out" 2>"$dir/run.err" &
   demo_pid=$!
   # shellcheck disable=SC2317 # called by wait_until
   run_started() {

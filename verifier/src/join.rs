@@ -239,6 +239,10 @@ pub struct Counts {
     pub receipt_before_kafka: u64,
 }
 
+/// Width of the buckets of unmatched events by `t0`, µs: the age of the oldest unmatched event
+/// is known to within it (0.1 s; a bucket per 0.1 s of the run at most).
+pub(crate) const PENDING_BUCKET_US: i64 = 100_000;
+
 /// The join of one run.
 #[derive(Debug, Clone)]
 pub struct Join {
@@ -250,7 +254,7 @@ pub struct Join {
     /// Every record of the run read, by the kind of its timestamp.
     t2: T2Census,
     counts: Counts,
-    /// Unmatched events seen on Kafka, by second of `t0`.
+    /// Unmatched events seen on Kafka, by [`PENDING_BUCKET_US`] of `t0`.
     pending: BTreeMap<i64, u64>,
     /// Measurements, per stage.
     pub measurements: Measurements,
@@ -347,7 +351,7 @@ impl Join {
         } else {
             *self
                 .pending
-                .entry(e.stamps.t0.div_euclid(1_000_000))
+                .entry(e.stamps.t0.div_euclid(PENDING_BUCKET_US))
                 .or_default() += 1;
         }
         KafkaOutcome::New
@@ -373,13 +377,7 @@ impl Join {
         self.done_timeline.add(r.t5);
         if self.kafka.contains(r.seq) {
             self.counts.matched += 1;
-            let sec = r.stamps.t0.div_euclid(1_000_000);
-            if let Some(n) = self.pending.get_mut(&sec) {
-                *n -= 1;
-                if *n == 0 {
-                    self.pending.remove(&sec);
-                }
-            }
+            self.unpend(r.stamps.t0);
         } else {
             self.counts.receipt_before_kafka += 1;
         }
@@ -459,9 +457,27 @@ impl Join {
         self.kafka.absent(1, 1).first().copied()
     }
 
-    /// Epoch second of `t0` of the oldest event seen on Kafka and not yet receipted.
-    pub fn oldest_pending_s(&self) -> Option<i64> {
-        self.pending.keys().next().copied()
+    /// `t0` of the oldest event seen on Kafka and not yet receipted, µs, to within
+    /// [`PENDING_BUCKET_US`] (the start of its bucket: never later than it).
+    pub fn oldest_pending_us(&self) -> Option<i64> {
+        self.pending.keys().next().map(|b| b * PENDING_BUCKET_US)
+    }
+
+    /// A matched event leaves its bucket. A receipt's `t0` may differ from the record's by a
+    /// rounding (a metrics file in float seconds): a bucket next to it then holds the event.
+    fn unpend(&mut self, t0: i64) {
+        let b = t0.div_euclid(PENDING_BUCKET_US);
+        let Some(key) = [b, b - 1, b + 1]
+            .into_iter()
+            .find(|k| self.pending.contains_key(k))
+        else {
+            return;
+        };
+        let n = self.pending.get_mut(&key).expect("pending bucket");
+        *n -= 1;
+        if *n == 0 {
+            self.pending.remove(&key);
+        }
     }
 
     /// The most recently receipted events, oldest first.
@@ -545,7 +561,7 @@ mod tests {
         assert_eq!(j.counts().matched, 3);
         assert_eq!(j.measurements.stages[Stage::EndToEnd].all.len(), 3);
         assert_eq!(j.measurements.stages[Stage::Commit].all.len(), 3);
-        assert_eq!(j.oldest_pending_s(), None);
+        assert_eq!(j.oldest_pending_us(), None);
         assert_eq!(j.recent().count(), 3);
     }
 
@@ -581,7 +597,8 @@ mod tests {
         assert_eq!(j.awaiting_receipt(1, 10), vec![5]);
         assert_eq!(j.missing_by_stage(), (1, 1));
         assert_eq!(j.first_not_on_kafka(), Some(6));
-        assert_eq!(j.oldest_pending_s(), Some(1_000));
+        // t0 of seq 5 is 1_000_005_000 µs: its 0.1 s bucket starts at 1_000_000_000
+        assert_eq!(j.oldest_pending_us(), Some(1_000_000_000));
         // Kafka-side stages counted once per event, receipt-side once per receipt.
         assert_eq!(j.measurements.stages[Stage::Capture].all.len(), 5);
         assert_eq!(j.measurements.stages[Stage::Process].all.len(), 4);

@@ -502,7 +502,7 @@ impl<'a> Follower<'a> {
         } else {
             (self.run.written.max(0) as u64).min(c.expected)
         };
-        let mut oldest = self.join.oldest_pending_s().map(|s| s * 1_000_000);
+        let mut oldest = self.join.oldest_pending_us();
         if c.kafka < written {
             if let Some(seq) = self.join.first_not_on_kafka() {
                 if let Ok(Some(t0)) = self.s.pg.created_us(self.run.run_id, seq).await {
