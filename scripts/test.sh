@@ -20,7 +20,8 @@
 #/  13. a consumer this project did not write (tests/consumer.sh): the example Python consumer
 #/      verified from its metrics file, correct, dropping events, and replaying unsafely
 #/  14. faults (tests/faults.sh): scripts/demo/faults.sh with processor-kill, connect-kill and
-#/      store-pause: nothing missing or applied twice, the fault and its recovery reported
+#/      store-pause: nothing missing or applied twice, the fault and its recovery reported; a
+#/      consumer dropping events under a fault fails with each lost event named
 #/ Prints the duration of each step and of the whole run.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."

@@ -6,7 +6,10 @@
 #/   for 10 s).
 #/ Each must pass with 0 missing and 0 applied twice, its report must show the fault (start and
 #/ healing from the fault log) and a finite time to recover, and the run must be judged on
-#/ integrity alone. About 70 s. Needs the stack up and the release binaries.
+#/ integrity alone. Then the harness sees what it is meant to see: processor-restart through
+#/ the example Python consumer with --drop-every 100 (FAULT_CONSUMER=python DROP_EVERY=100)
+#/ must fail, its lost events named, each one absent from the consumer's metrics file.
+#/ About 90 s. Needs the stack up, the release binaries and the Python consumer's venv.
 #/
 #/ Usage: tests/faults.sh
 set -euo pipefail
@@ -51,3 +54,23 @@ for s in processor-kill connect-kill store-pause; do
     fail "$s: report.txt does not name the fault or still judges the SLOs: $(grep -A2 '^fault\|^SLO' "$report")"
   pass "$s: 3000 of 3000, 0 missing, 0 applied twice, $(jq -r .kafka_duplicates <<<"$row") Kafka duplicates, recovered $(jq -r .fault.recovery_s <<<"$row") s after healing (worst end to end $(jq -r '.fault.worst_ms | round' <<<"$row") ms)"
 done
+
+# ---- a consumer that loses events, restarted mid-run: the fault run fails and names them
+FAULTS_DIR="$tmp/lossy" RATE=200 DURATION_S=10 FAULTS_DB=faults_test FAULTS_GROUP="faults-test-$$-lossy" \
+  FAULT_CONSUMER=python DROP_EVERY=100 IDLE_TIMEOUT=15 \
+  scripts/demo/faults.sh processor-restart >"$tmp/lossy.out" 2>"$tmp/lossy.err" && rc=0 || rc=$?
+[ "$rc" -eq 1 ] || {
+  tail -n 30 "$tmp/lossy.err" >&2
+  fail "a consumer dropping every 100th event, restarted mid-run: faults.sh exited $rc, not 1"
+}
+row="$(jq -c '.scenarios[0]' "$tmp/lossy/faults.json")"
+jq -e '.verdict == "fail" and .missing > 0 and .fault.fault == "processor-restart"' <<<"$row" >/dev/null ||
+  fail "the lossy run: $(jq -c '{verdict, missing, applied_twice}' <<<"$row")"
+report="$(jq -r .report <<<"$row")/report.json"
+jq -r '.integrity.missing[] | select(.fate == "lost") | .event_id' "$report" | sort >"$tmp/named"
+[ -s "$tmp/named" ] || fail "no lost event named: $(jq -c '.integrity.missing[:3]' "$report")"
+[ "$(wc -l <"$tmp/named")" -eq "$(jq '[.integrity.missing[]] | length' "$report")" ] ||
+  fail "some missing events are not lost: $(jq -c '[.integrity.missing[].fate] | unique' "$report")"
+jq -r '.event_id' "$(jq -r .report <<<"$row")/consumer-events.jsonl" | sort >"$tmp/applied"
+[ -z "$(comm -12 "$tmp/named" "$tmp/applied")" ] || fail "an event named lost is in the consumer's metrics file"
+pass "a consumer dropping every 100th event, restarted mid-run: the run fails, $(jq -r .missing <<<"$row") lost, each named and none of them applied"

@@ -28,11 +28,17 @@
 #/   DURATION_S  seconds of each run                         default 40
 #/   FAULT_AT    when the fault starts, % of the run          default 40
 #/   LOG_LEVEL   for event-processor and the verifier         default WARNING
+#/   IDLE_TIMEOUT  seconds the verifier waits, once the run is written, while nothing moves
+#/               and every part answers (events a consumer lost never come)   default 120
+#/   FAULT_CONSUMER  event-processor, or python: the example consumer (examples/python-consumer,
+#/               its metrics file as receipts), e.g. with DROP_EVERY=N to watch a consumer that
+#/               loses events fail (every scenario but rebalance)   default event-processor
 #/   FAULTS_DB   the MongoDB database the runs project into   default faults (dropped first)
 #/   FAULTS_GROUP  event-processor's group, moved to the topic's end first
 #/                                                             default faults-processor-group
 #/
-#/ Usage: scripts/demo/faults.sh [SCENARIO...]     default: every scenario above
+#/ Usage: scripts/demo/faults.sh [SCENARIO...]     default: every scenario above (but rebalance
+#/                                                  with FAULT_CONSUMER=python)
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -44,7 +50,6 @@ case "${1:-}" in
     ;;
 esac
 scenarios=("$@")
-[ ${#scenarios[@]} -gt 0 ] || scenarios=("${ALL[@]}")
 for s in "${scenarios[@]}"; do
   [[ " ${ALL[*]} " == *" $s "* ]] || die "unknown scenario '$s'; the scenarios: ${ALL[*]}"
 done
@@ -53,6 +58,21 @@ RATE="${RATE:-300}" DURATION_S="${DURATION_S:-40}" FAULT_AT="${FAULT_AT:-40}"
 [[ "$DURATION_S" =~ ^[1-9][0-9]*$ ]] || die "DURATION_S must be a positive whole number of seconds (got '$DURATION_S')"
 [[ "$FAULT_AT" =~ ^[0-9]+$ ]] && [ "$FAULT_AT" -lt 100 ] || die "FAULT_AT must be a percentage of the run, 0 to 99 (got '$FAULT_AT')"
 LOG_LEVEL="${LOG_LEVEL:-WARNING}"
+IDLE_TIMEOUT="${IDLE_TIMEOUT:-120}"
+[[ "$IDLE_TIMEOUT" =~ ^[1-9][0-9]*$ ]] || die "IDLE_TIMEOUT must be a positive whole number of seconds (got '$IDLE_TIMEOUT')"
+FAULT_CONSUMER="${FAULT_CONSUMER:-event-processor}"
+case "$FAULT_CONSUMER" in
+  event-processor) ;;
+  python) [ -x "$PY_CONSUMER_VENV/bin/python" ] || die "the Python consumer's venv is missing ($PY_CONSUMER_VENV): run stack/install.sh" ;;
+  *) die "FAULT_CONSUMER must be event-processor or python (got '$FAULT_CONSUMER')" ;;
+esac
+if [ ${#scenarios[@]} -eq 0 ]; then
+  scenarios=("${ALL[@]}")
+  # rebalance adds a second event-processor
+  [ "$FAULT_CONSUMER" = event-processor ] || mapfile -t scenarios < <(printf '%s\n' "${ALL[@]}" | grep -vx rebalance)
+fi
+[ "$FAULT_CONSUMER" = event-processor ] || [[ " ${scenarios[*]} " != *" rebalance "* ]] ||
+  die "rebalance adds a second event-processor: it runs with FAULT_CONSUMER=event-processor only (name the other scenarios)"
 FAULTS_DIR="${FAULTS_DIR:-$DEMO_DIR/faults}"
 require_stack
 require_no_demo_run
@@ -177,10 +197,17 @@ scenario() {
   : >"$pid_file"
   before="$(app_sql "SELECT coalesce(max(run_id), 0) FROM outbox_demo.runs")"
   log "$name: $((RATE * DURATION_S)) events at $RATE/s, the fault at $FAULT_AT % of $DURATION_S s"
+  local supervised="" receipts=processed-events
+  local ready="curl -fsS --max-time 2 http://$PROCESSOR_METRICS_ADDR/metrics | grep -Eq '^processor_assigned_partitions [1-9]'"
+  if [ "$FAULT_CONSUMER" = python ]; then
+    # In the faults group, which starts where --reset put it; its metrics file is the receipts.
+    supervised="CONSUMER_GROUP='$PROCESSOR_GROUP' READY_FILE='$dir/consumer.ready' exec '$PY_CONSUMER_VENV/bin/python' '$REPO_ROOT/examples/python-consumer/consumer.py'"
+    receipts=metrics-file ready="test -f '$dir/consumer.ready'"
+  fi
   FAULT_LOG="$FAULT_LOG" TARGET_EVENTS=$((RATE * DURATION_S)) RATE="$RATE" LOG_LEVEL="$LOG_LEVEL" \
-    IDLE_TIMEOUT=120 RECEIPTS=processed-events CONSUMER_GROUP="$PROCESSOR_GROUP" \
+    IDLE_TIMEOUT="$IDLE_TIMEOUT" RECEIPTS="$receipts" CONSUMER_GROUP="$PROCESSOR_GROUP" SUPERVISED_CMD="$supervised" \
     CONSUMER_CMD="PID_FILE='$pid_file' METRICS_ADDR='$PROCESSOR_METRICS_ADDR' LOG_LEVEL='$LOG_LEVEL' exec '$SCRIPT_DIR/fault_processor.sh'" \
-    CONSUMER_READY="curl -fsS --max-time 2 http://$PROCESSOR_METRICS_ADDR/metrics | grep -Eq '^processor_assigned_partitions [1-9]'" \
+    CONSUMER_READY="$ready" \
     setsid "$SCRIPT_DIR/run_demo.sh" >"$dir/run.out" 2>"$dir/run.err" &
   demo_pid=$!
   # shellcheck disable=SC2317 # called by wait_until

@@ -126,6 +126,16 @@ pub struct ServiceArgs {
     /// MongoDB connection string; its path names the database.
     #[arg(long, env = "MONGODB_URI", default_value = defaults::MONGODB_URI, global = true)]
     pub mongodb_uri: String,
+    /// Kafka Connect's REST address (host:port), asked every second whether it answers, so
+    /// that the progress line can say when it is down and following does not count that time
+    /// as idle; `off`: not asked.
+    #[arg(
+        long,
+        env = "CONNECT_ADDR",
+        default_value = "127.0.0.1:8083",
+        global = true
+    )]
+    pub connect_addr: String,
     /// The CDC topic.
     #[arg(long, env = "CDC_TOPIC", default_value = names::CDC_TOPIC, global = true)]
     pub topic: String,
@@ -148,11 +158,17 @@ impl ServiceArgs {
             pg_database: self.pg_database.clone(),
             bootstrap: self.bootstrap.clone(),
             mongodb_uri: self.mongodb_uri.clone(),
+            connect: connect_addr(&self.connect_addr),
             topic: self.topic.clone(),
             group: self.group.clone(),
             processor_group: self.processor_group.clone(),
         }
     }
+}
+
+/// `--connect-addr`: `off` is none.
+pub(crate) fn connect_addr(a: &str) -> Option<String> {
+    (a != "off").then(|| a.to_owned())
 }
 
 /// Options shared by every subcommand.

@@ -263,6 +263,7 @@ fn endpoints(s: &ServiceArgs) -> Endpoints {
         pg_database: s.pg_database.clone(),
         bootstrap: s.bootstrap.clone(),
         mongodb_uri: s.mongodb_uri.clone(),
+        connect: crate::cli::connect_addr(&s.connect_addr),
         topic: s.topic.clone(),
         group: s.group.clone(),
         processor_group: s.processor_group.clone(),

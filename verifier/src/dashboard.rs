@@ -137,6 +137,13 @@ fn render_backlog(f: &mut Frame<'_>, area: Rect, s: &Snapshot) {
                 .map_or("-".into(), |a| format!("{a:.1} s"))
         )),
     ];
+    let mut lines = lines;
+    for d in &b.down {
+        lines.push(Line::styled(
+            format!("DOWN: {d}"),
+            ratatui::style::Style::default().fg(ratatui::style::Color::Red),
+        ));
+    }
     f.render_widget(
         Paragraph::new(lines).block(Block::default().borders(Borders::ALL).title(" Backlog ")),
         area,
@@ -335,6 +342,7 @@ mod tests {
                 awaiting_receipt: 400,
                 unmatched: 500,
                 oldest_unmatched_s: Some(1.5),
+                down: vec![],
             },
             recent: vec![Recent {
                 seq: 500,

@@ -1,5 +1,7 @@
-//! `report.html`: the report with two plots drawn as inline SVG, so it opens with no network
-//! access: the percentile curve of every stage, and events per second over the run.
+//! `report.html`: the report as HTML tables and three plots drawn as inline SVG, so it opens
+//! with no network access: the percentile curve of every stage, end to end p50 and p99 per
+//! second over the run (the fault's window marked on a fault run), and events per second on the
+//! same time axis beneath it. Legends sit beside the plots, never on the curves.
 
 use std::fmt::Write as _;
 
@@ -8,9 +10,13 @@ use crate::report::Report;
 const COLORS: [&str; 7] = [
     "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#111111", "#8c564b",
 ];
-const W: f64 = 760.0;
+const W: f64 = 860.0;
 const H: f64 = 300.0;
-const PAD: f64 = 48.0;
+const PAD: f64 = 56.0;
+/// Width kept right of the plotting area for the legend.
+const LEGEND: f64 = 150.0;
+/// Right edge of the plotting area.
+const RIGHT: f64 = W - LEGEND;
 
 /// `s` safe inside HTML text.
 pub(crate) fn esc(s: &str) -> String {
@@ -22,7 +28,7 @@ pub(crate) fn esc(s: &str) -> String {
 /// x of a percentile on the usual "1 / (1 - p)" log axis, 0..=5 (0% .. 99.999%).
 fn pct_x(p: f64) -> f64 {
     let nines = (1.0 / (1.0 - (p / 100.0).min(0.99999))).log10();
-    PAD + nines / 5.0 * (W - 2.0 * PAD)
+    PAD + nines / 5.0 * (RIGHT - PAD)
 }
 
 fn percentile_plot(r: &Report) -> String {
@@ -52,7 +58,7 @@ fn percentile_plot(r: &Report) -> String {
     while decade <= hi {
         let v = 10f64.powf(decade);
         let yy = y(v);
-        let _ = write!(o, "<line x1=\"{PAD}\" y1=\"{yy:.1}\" x2=\"{:.1}\" y2=\"{yy:.1}\" stroke=\"#eee\"/><text x=\"{:.1}\" y=\"{:.1}\" font-size=\"11\" text-anchor=\"end\">{v} ms</text>", W - PAD, PAD - 4.0, yy + 4.0);
+        let _ = write!(o, "<line x1=\"{PAD}\" y1=\"{yy:.1}\" x2=\"{RIGHT:.1}\" y2=\"{yy:.1}\" stroke=\"#eee\"/><text x=\"{:.1}\" y=\"{:.1}\" font-size=\"11\" text-anchor=\"end\">{v} ms</text>", PAD - 4.0, yy + 4.0);
         decade += 1.0;
     }
     for (i, s) in r.stages.iter().chain(r.generator_lag.iter()).enumerate() {
@@ -65,15 +71,149 @@ fn percentile_plot(r: &Report) -> String {
             .map(|[p, ms]| format!("{:.1},{:.1}", pct_x(*p), y(*ms)))
             .collect();
         let c = COLORS[i % COLORS.len()];
-        let _ = write!(o, "<polyline fill=\"none\" stroke=\"{c}\" stroke-width=\"2\" points=\"{}\"/><text x=\"{:.1}\" y=\"{:.1}\" font-size=\"12\" fill=\"{c}\">{}</text>", pts.join(" "), W - PAD + 4.0 - 100.0, PAD + 14.0 * i as f64, esc(&s.name));
+        let _ = write!(
+            o,
+            "<polyline fill=\"none\" stroke=\"{c}\" stroke-width=\"2\" points=\"{}\"/>{}",
+            pts.join(" "),
+            legend_entry(i, c, &s.name)
+        );
     }
     o.push_str("</svg>");
     o
 }
 
-fn throughput_plot(r: &Report) -> String {
+/// One line of a legend beside the plot: a swatch and a name, row `i`.
+fn legend_entry(i: usize, color: &str, name: &str) -> String {
+    let y = PAD + 16.0 * i as f64;
+    format!(
+        "<rect x=\"{:.1}\" y=\"{:.1}\" width=\"14\" height=\"3\" fill=\"{color}\"/><text x=\"{:.1}\" y=\"{:.1}\" font-size=\"12\">{}</text>",
+        RIGHT + 12.0,
+        y - 4.0,
+        RIGHT + 32.0,
+        y,
+        esc(name)
+    )
+}
+
+/// The time axis shared by the plots over the run: seconds since the run started.
+struct TimeAxis {
+    origin_s: f64,
+    span_s: f64,
+}
+
+impl TimeAxis {
+    fn of(r: &Report) -> Self {
+        let origin_s = r.run.started_us as f64 / 1e6;
+        let t = &r.throughput;
+        let series_end =
+            t.origin_s as f64 + t.done_per_second.len().max(t.kafka_per_second.len()) as f64;
+        let latency_end = r.latency_per_second.last().map_or(0.0, |l| l.at_s);
+        let span_s = (series_end.max(latency_end) - origin_s).max(1.0);
+        Self { origin_s, span_s }
+    }
+
+    fn x(&self, at_s: f64) -> f64 {
+        PAD + ((at_s - self.origin_s) / self.span_s).clamp(0.0, 1.0) * (RIGHT - PAD)
+    }
+
+    /// Ticks and labels along the bottom of a plot of height `H`.
+    fn ticks(&self, o: &mut String) {
+        let step = [
+            1.0, 2.0, 5.0, 10.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0,
+        ]
+        .into_iter()
+        .find(|s| self.span_s / s <= 10.0)
+        .unwrap_or(7200.0);
+        let mut t = 0.0;
+        while t <= self.span_s + 1e-9 {
+            let x = self.x(self.origin_s + t);
+            let _ = write!(o, "<line x1=\"{x:.1}\" y1=\"{PAD}\" x2=\"{x:.1}\" y2=\"{:.1}\" stroke=\"#eee\"/><text x=\"{x:.1}\" y=\"{:.1}\" font-size=\"11\" text-anchor=\"middle\">{t} s</text>", H - PAD, H - PAD + 16.0);
+            t += step;
+        }
+        let _ = write!(o, "<text x=\"{:.1}\" y=\"{:.1}\" font-size=\"11\" text-anchor=\"middle\">seconds since the run started</text>", (PAD + RIGHT) / 2.0, H - PAD + 32.0);
+    }
+
+    /// A fault run's window shaded (start to recovery, or to healing, or to the end) and its
+    /// healing marked.
+    fn fault(&self, r: &Report, o: &mut String) {
+        let Some(f) = &r.fault else { return };
+        let Some(start) = f.started_us else { return };
+        let end = f
+            .recovered_us
+            .or(f.healed_us)
+            .map_or(self.origin_s + self.span_s, |u| u as f64 / 1e6);
+        let (x0, x1) = (self.x(start as f64 / 1e6), self.x(end));
+        let _ = write!(o, "<rect x=\"{x0:.1}\" y=\"{PAD}\" width=\"{:.1}\" height=\"{:.1}\" fill=\"#d62728\" fill-opacity=\"0.08\"/><text x=\"{x0:.1}\" y=\"{:.1}\" font-size=\"11\" fill=\"#d62728\">{}</text>", (x1 - x0).max(1.0), H - 2.0 * PAD, PAD - 6.0, esc(&f.fault));
+        if let Some(h) = f.healed_us {
+            let xh = self.x(h as f64 / 1e6);
+            let _ = write!(o, "<line x1=\"{xh:.1}\" y1=\"{PAD}\" x2=\"{xh:.1}\" y2=\"{:.1}\" stroke=\"#d62728\" stroke-dasharray=\"4 3\"/>", H - PAD);
+        }
+    }
+}
+
+fn svg_open(label: &str) -> String {
+    format!("<svg viewBox=\"0 0 {W} {H}\" width=\"{W}\" height=\"{H}\" role=\"img\" aria-label=\"{label}\">")
+}
+
+/// End to end p50 and p99 per second of following, log scale; a gap where a second had no
+/// sample.
+fn latency_plot(r: &Report, axis: &TimeAxis) -> String {
+    let l = &r.latency_per_second;
+    let values = l.iter().flat_map(|s| [s.p50_ms, s.p99_ms]).flatten();
+    let (lo_ms, hi_ms) = values.fold((f64::MAX, 0.0_f64), |(a, b), v| (a.min(v), b.max(v)));
+    if hi_ms <= 0.0 {
+        return "<p>No end-to-end sample per second: this report was made without following the run (verifier watch draws it).</p>".into();
+    }
+    let lo = (lo_ms.max(0.01) / 1.5).log10().floor();
+    let hi = (hi_ms * 1.5).log10().max(lo + 1.0);
+    let y = |ms: f64| H - PAD - (ms.max(0.01).log10() - lo) / (hi - lo) * (H - 2.0 * PAD);
+    let mut o = svg_open("end to end per second");
+    axis.ticks(&mut o);
+    let mut decade = lo;
+    while decade <= hi {
+        let v = 10f64.powf(decade);
+        let yy = y(v);
+        let _ = write!(o, "<line x1=\"{PAD}\" y1=\"{yy:.1}\" x2=\"{RIGHT:.1}\" y2=\"{yy:.1}\" stroke=\"#eee\"/><text x=\"{:.1}\" y=\"{:.1}\" font-size=\"11\" text-anchor=\"end\">{v} ms</text>", PAD - 4.0, yy + 4.0);
+        decade += 1.0;
+    }
+    axis.fault(r, &mut o);
+    for (i, (name, pick, c)) in [
+        ("p50 per second", 0, COLORS[0]),
+        ("p99 per second", 1, COLORS[3]),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut runs: Vec<Vec<String>> = vec![vec![]];
+        for s in l {
+            match if pick == 0 { s.p50_ms } else { s.p99_ms } {
+                Some(v) => runs.last_mut().expect("a run").push(format!(
+                    "{:.1},{:.1}",
+                    axis.x(s.at_s),
+                    y(v)
+                )),
+                None => runs.push(vec![]),
+            }
+        }
+        for pts in runs.iter().filter(|p| !p.is_empty()) {
+            let _ = write!(
+                o,
+                "<polyline fill=\"none\" stroke=\"{c}\" stroke-width=\"1.5\" points=\"{}\"/>",
+                pts.join(" ")
+            );
+        }
+        o.push_str(&legend_entry(i, c, name));
+    }
+    if r.fault.is_some() {
+        o.push_str(&legend_entry(2, "#f4c7c7", "fault to recovery"));
+    }
+    o.push_str("</svg>");
+    o
+}
+
+/// Events per second reaching Kafka (by t1) and MongoDB (by t5), on the same time axis.
+fn throughput_plot(r: &Report, axis: &TimeAxis) -> String {
     let t = &r.throughput;
-    let n = t.done_per_second.len().max(t.kafka_per_second.len()).max(1);
     let max = t
         .done_per_second
         .iter()
@@ -82,28 +222,29 @@ fn throughput_plot(r: &Report) -> String {
         .max()
         .unwrap_or(0)
         .max(1) as f64;
-    let x = |i: usize| PAD + i as f64 / n as f64 * (W - 2.0 * PAD);
-    let y = |v: u64| H - PAD - v as f64 / max * (H - 2.0 * PAD);
-    let mut o = format!("<svg viewBox=\"0 0 {W} {H}\" width=\"{W}\" height=\"{H}\" role=\"img\" aria-label=\"events per second\">");
-    let _ = write!(o, "<text x=\"{:.1}\" y=\"{:.1}\" font-size=\"11\" text-anchor=\"end\">{max} /s</text><text x=\"{:.1}\" y=\"{:.1}\" font-size=\"11\" text-anchor=\"end\">{n} s</text>", PAD - 4.0, PAD + 4.0, W - PAD, H - PAD + 16.0);
-    let _ = write!(
-        o,
-        "<line x1=\"{PAD}\" y1=\"{:.1}\" x2=\"{:.1}\" y2=\"{:.1}\" stroke=\"#999\"/>",
-        H - PAD,
-        W - PAD,
-        H - PAD
-    );
-    for (series, c, label) in [
+    let y = |v: f64| H - PAD - v / max * (H - 2.0 * PAD);
+    let mut o = svg_open("events per second");
+    axis.ticks(&mut o);
+    for v in [0.0, max / 2.0, max] {
+        let yy = y(v);
+        let _ = write!(o, "<line x1=\"{PAD}\" y1=\"{yy:.1}\" x2=\"{RIGHT:.1}\" y2=\"{yy:.1}\" stroke=\"#eee\"/><text x=\"{:.1}\" y=\"{:.1}\" font-size=\"11\" text-anchor=\"end\">{v:.0} /s</text>", PAD - 4.0, yy + 4.0);
+    }
+    axis.fault(r, &mut o);
+    for (i, (series, c, label)) in [
         (&t.kafka_per_second, COLORS[0], "on Kafka (t1)"),
         (&t.done_per_second, COLORS[3], "in MongoDB (t5)"),
-    ] {
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let at = |i: usize| axis.x(t.origin_s as f64 + i as f64);
         let pts: Vec<String> = series
             .iter()
             .enumerate()
             .flat_map(|(i, v)| {
                 [
-                    format!("{:.1},{:.1}", x(i), y(*v)),
-                    format!("{:.1},{:.1}", x(i + 1), y(*v)),
+                    format!("{:.1},{:.1}", at(i), y(*v as f64)),
+                    format!("{:.1},{:.1}", at(i + 1), y(*v as f64)),
                 ]
             })
             .collect();
@@ -112,18 +253,89 @@ fn throughput_plot(r: &Report) -> String {
             "<polyline fill=\"none\" stroke=\"{c}\" stroke-width=\"1.5\" points=\"{}\"/>",
             pts.join(" ")
         );
-        let _ = write!(
-            o,
-            "<text x=\"{:.1}\" y=\"{:.1}\" font-size=\"12\" fill=\"{c}\">{label}</text>",
-            PAD + 8.0,
-            if c == COLORS[0] {
-                PAD + 12.0
-            } else {
-                PAD + 26.0
-            }
-        );
+        o.push_str(&legend_entry(i, c, label));
     }
     o.push_str("</svg>");
+    o
+}
+
+fn ms(v: Option<f64>) -> String {
+    v.map_or("-".into(), |v| format!("{v:.2}"))
+}
+
+/// The stages, one row each, as the text report lists them.
+fn stage_table(r: &Report) -> String {
+    let mut o = String::from("<table><tr><th>stage</th><th>count</th><th>p50 ms</th><th>p90 ms</th><th>p95 ms</th><th>p99 ms</th><th>p99.9 ms</th><th>max ms</th><th>skew</th></tr>");
+    for s in r.stages.iter().chain(r.generator_lag.iter()) {
+        let _ = write!(o, "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>", esc(&s.name), s.count, ms(s.p50_ms), ms(s.p90_ms), ms(s.p95_ms), ms(s.p99_ms), ms(s.p999_ms), ms(s.max_ms), s.skewed);
+    }
+    o.push_str("</table>");
+    o
+}
+
+/// Integrity's figures.
+fn integrity_table(r: &Report) -> String {
+    let i = &r.integrity;
+    let rows = [
+        ("status", format!("{:?}", i.status).to_lowercase()),
+        ("outbox rows", i.outbox_rows.to_string()),
+        ("manifest written", i.manifest_written.to_string()),
+        ("missing", i.missing_total.to_string()),
+        ("Kafka duplicate copies", i.kafka_duplicates.to_string()),
+        ("applied twice", i.applied_twice.to_string()),
+        ("broken references", i.broken_references.to_string()),
+        ("missing effects", i.missing_effects.to_string()),
+    ];
+    let mut o = String::from("<table>");
+    for (k, v) in rows {
+        let _ = write!(o, "<tr><th>{k}</th><td>{}</td></tr>", esc(&v));
+    }
+    o.push_str("</table>");
+    o
+}
+
+/// The objectives and how each was judged.
+fn slo_table(r: &Report) -> String {
+    let mut o = String::from(
+        "<table><tr><th>objective</th><th>target</th><th>actual</th><th>verdict</th></tr>",
+    );
+    for c in &r.slo_checks {
+        let judged = if r.fault_log.is_some() {
+            "shown, not judged (a fault run)".to_owned()
+        } else {
+            c.verdict.as_str().to_owned()
+        };
+        let _ = write!(
+            o,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            esc(&c.name),
+            esc(&c.target),
+            c.actual.map_or("-".into(), |v| format!("{v:.3}")),
+            esc(&judged)
+        );
+    }
+    o.push_str("</table>");
+    o
+}
+
+/// A fault run's phases.
+fn fault_table(r: &Report) -> String {
+    let Some(f) = &r.fault else {
+        return String::new();
+    };
+    let mut o = format!("<h2>Fault: {}</h2><p>recovery: {}</p><table><tr><th>end to end</th><th>events</th><th>p50 ms</th><th>p99 ms</th><th>max ms</th></tr>", esc(&f.fault), f.recovery_s.map_or("not seen".into(), |s| format!("{s:.1} s after healing")));
+    for p in [&f.before, &f.during, &f.after] {
+        let _ = write!(
+            o,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            esc(&p.name),
+            p.count,
+            ms(p.p50_ms),
+            ms(p.p99_ms),
+            ms(p.max_ms)
+        );
+    }
+    o.push_str("</table>");
     o
 }
 
@@ -134,18 +346,30 @@ pub(crate) fn render(r: &Report) -> String {
     } else {
         "#d62728"
     };
+    let axis = TimeAxis::of(r);
     format!(
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>run {id}: {verdict}</title>\
-<style>body{{font-family:system-ui,sans-serif;margin:2em;max-width:60em}}pre{{background:#f6f6f6;padding:1em;overflow-x:auto}}h1 span{{color:{verdict_color}}}</style></head><body>\
+<style>body{{font-family:system-ui,sans-serif;margin:2em;max-width:60em}}pre{{background:#f6f6f6;padding:1em;overflow-x:auto}}h1 span{{color:{verdict_color}}}\
+table{{border-collapse:collapse;margin:0.5em 0 1em}}td,th{{border:1px solid #ddd;padding:0.2em 0.6em;text-align:right}}th{{background:#f6f6f6}}td:first-child{{text-align:left}}</style></head><body>\
 <h1>Run {id}: <span>{verdict}</span></h1>\
-<h2>Latency by percentile (log scales)</h2>{pct}\
+<h2>Stages</h2>{stages}\
+<h2>End to end over time</h2>{latency}\
 <h2>Events per second</h2>{tput}\
-<h2>Report</h2><pre>{text}</pre>\
+{fault}\
+<h2>Latency by percentile (log scales)</h2>{pct}\
+<h2>Integrity</h2>{integrity}\
+<h2>Objectives</h2>{slo}\
+<details><summary>The text report</summary><pre>{text}</pre></details>\
 <p>report.json holds the same figures; the .hlog files hold each stage's histogram per second.</p></body></html>\n",
         id = r.run.run_id,
         verdict = r.verdict.as_str().to_uppercase(),
+        stages = stage_table(r),
+        latency = latency_plot(r, &axis),
+        tput = throughput_plot(r, &axis),
+        fault = fault_table(r),
         pct = percentile_plot(r),
-        tput = throughput_plot(r),
+        integrity = integrity_table(r),
+        slo = slo_table(r),
         text = esc(&r.text()),
     )
 }
@@ -171,6 +395,69 @@ mod tests {
         });
         let html = render(&r);
         assert!(html.contains("<polyline") && html.contains("Run 4: <span>PASS"));
+        assert!(
+            html.contains("made without following"),
+            "no per-second figures, said so"
+        );
+        assert!(html.contains("<table>") && html.contains("<td>end_to_end</td>"));
+        // the run over time, with a fault from 2 s to 5 s, healed at 4 s
+        r.latency_per_second = (1..=8)
+            .map(|i| crate::report::LatencySecond {
+                at_s: i as f64,
+                count: if i == 3 { 0 } else { 10 },
+                p50_ms: (i != 3).then_some(5.0),
+                p99_ms: (i != 3).then_some(if i == 4 { 900.0 } else { 20.0 }),
+                max_ms: (i != 3).then_some(950.0),
+            })
+            .collect();
+        let phase = |name: &str| crate::measure::StageSummary {
+            name: name.into(),
+            ..Default::default()
+        };
+        r.fault = Some(crate::fault::FaultSummary {
+            fault: "store-pause".into(),
+            started_us: Some(2_000_000),
+            healed_us: Some(4_000_000),
+            recovered_us: Some(5_000_000),
+            recovery_s: Some(1.0),
+            worst_ms: Some(950.0),
+            before: phase("before"),
+            during: phase("during"),
+            after: phase("after"),
+        });
+        r.fault_log = Some("fault.jsonl".into());
+        let html = render(&r);
+        let latency = &html[html.find("aria-label=\"end to end per second\"").unwrap()..];
+        let latency = &latency[..latency.find("</svg>").unwrap()];
+        assert_eq!(
+            latency.matches("<polyline").count(),
+            4,
+            "p50 and p99, each broken at the empty second"
+        );
+        // fault window 2..5 s of an 8 s axis, x from PAD to RIGHT
+        let x = |t: f64| PAD + t / 8.0 * (RIGHT - PAD);
+        assert!(
+            latency.contains(&format!(
+                "<rect x=\"{:.1}\" y=\"{PAD}\" width=\"{:.1}\"",
+                x(2.0),
+                x(5.0) - x(2.0)
+            )),
+            "{latency}"
+        );
+        assert!(
+            latency.contains(">p99 per second</text>")
+                && latency.contains(">fault to recovery</text>")
+        );
+        assert!(html.contains("<h2>Fault: store-pause</h2><p>recovery: 1.0 s after healing"));
+        assert!(html.contains("shown, not judged (a fault run)") || r.slo_checks.is_empty());
+        // legends right of the plotting area, never on the curves
+        for t in html
+            .match_indices("<rect x=\"")
+            .map(|(i, _)| &html[i + 9..])
+        {
+            let xv: f64 = t[..t.find('"').unwrap()].parse().unwrap();
+            assert!(xv <= RIGHT || xv >= RIGHT + 12.0, "a swatch at {xv}");
+        }
         assert!(
             !html.contains("http://") && !html.contains("https://"),
             "no network references"

@@ -109,6 +109,7 @@ mod tests {
             pg_database: String::new(),
             bootstrap: String::new(),
             mongodb_uri: String::new(),
+            connect: None,
             topic: "t".into(),
             group: String::new(),
             processor_group: "g".into(),

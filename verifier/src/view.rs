@@ -64,6 +64,9 @@ pub(crate) struct Backlog {
     pub unmatched: u64,
     /// Age of the oldest unmatched event, s.
     pub oldest_unmatched_s: Option<f64>,
+    /// Each part that does not answer, with its address and for how long.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub down: Vec<String>,
 }
 
 /// What is known while following: the dashboard, `/status` and the progress line show it.
@@ -206,7 +209,16 @@ pub(crate) fn progress_line(s: &Snapshot) -> String {
         s.backlog
             .oldest_unmatched_s
             .map_or("-".into(), |a| format!("{a:.1} s")),
-    )
+    ) + &down_note(&s.backlog.down)
+}
+
+/// `; DOWN: Kafka Connect at 127.0.0.1:8083 down for 12 s`, or nothing when every part answers.
+fn down_note(down: &[String]) -> String {
+    if down.is_empty() {
+        String::new()
+    } else {
+        format!("; DOWN: {}", down.join(", "))
+    }
 }
 
 #[cfg(test)]
@@ -242,6 +254,13 @@ mod tests {
         assert!(line.contains("slot 0 B, processor lag 12,"), "{line}");
         assert!(
             line.starts_with("run 7 [following] 0s: 0/0 in MongoDB"),
+            "{line}"
+        );
+        assert!(!line.contains("DOWN"), "{line}");
+        s.backlog.down = vec!["Kafka Connect at 127.0.0.1:8083 down for 12 s".into()];
+        let line = progress_line(&s);
+        assert!(
+            line.ends_with("; DOWN: Kafka Connect at 127.0.0.1:8083 down for 12 s"),
             "{line}"
         );
     }

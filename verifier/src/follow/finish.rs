@@ -25,6 +25,8 @@ pub(crate) struct Stopped {
     pub(crate) receipts: ReceiptsInfo,
     /// A fault run: its log, and the fault it told of (`None`: none started).
     pub(crate) fault: Option<(std::path::PathBuf, Option<crate::fault::FaultSummary>)>,
+    /// End to end per second of following.
+    pub(crate) latency_per_second: Vec<crate::report::LatencySecond>,
 }
 
 /// Sweeps, audits and reports on `run`.
@@ -64,6 +66,7 @@ pub(crate) async fn finish(
             consumer: stopped.consumer,
             receipts: stopped.receipts,
             fault: stopped.fault,
+            latency_per_second: stopped.latency_per_second,
         },
     ))
 }

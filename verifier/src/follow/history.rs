@@ -9,6 +9,7 @@ use events::stages::Stage;
 
 use crate::hlog::Logs;
 use crate::join::Join;
+use crate::report::LatencySecond;
 use crate::view::Live;
 
 /// Seconds of history kept for the sparklines.
@@ -22,6 +23,8 @@ pub(crate) struct History {
     p99: VecDeque<u64>,
     last_receipts: u64,
     recent: VecDeque<(Instant, u64, u64)>,
+    /// End to end of every second since following began, for the report's chart.
+    series: Vec<LatencySecond>,
 }
 
 fn push_bounded(q: &mut VecDeque<u64>, v: u64) {
@@ -40,6 +43,7 @@ impl History {
             p99: VecDeque::new(),
             last_receipts: 0,
             recent: VecDeque::new(),
+            series: Vec::new(),
         }
     }
 
@@ -61,7 +65,20 @@ impl History {
             e2e.value_at_quantile(0.99) / 1000
         };
         push_bounded(&mut self.p99, p99);
+        let ms = |q: f64| (!e2e.is_empty()).then(|| e2e.value_at_quantile(q) as f64 / 1000.0);
+        self.series.push(LatencySecond {
+            at_s: chrono::Utc::now().timestamp_micros() as f64 / 1e6,
+            count: e2e.len(),
+            p50_ms: ms(0.5),
+            p99_ms: ms(0.99),
+            max_ms: ms(1.0),
+        });
         logs.take(join);
+    }
+
+    /// End to end of every second so far.
+    pub(crate) fn per_second(&self) -> Vec<LatencySecond> {
+        self.series.clone()
     }
 
     /// The figures for a snapshot now; `rates`: with the rates of the last 5 s (else 0).

@@ -266,9 +266,6 @@ struct Follower<'a> {
     label: String,
     /// A fault run: its log and what it says.
     fault: Option<(std::path::PathBuf, FaultTrack)>,
-    /// Since when the store has failed every read (it is read again at each poll; while it
-    /// is down, following is not idle).
-    store_down: Option<Instant>,
 }
 
 impl<'a> Follower<'a> {
@@ -303,7 +300,6 @@ impl<'a> Follower<'a> {
             consumer: ConsumerWatch::default(),
             label,
             fault: None,
-            store_down: None,
         }
     }
 
@@ -328,20 +324,21 @@ impl<'a> Follower<'a> {
         let receipts = match answer.ok_or(SourceError::TaskEnded("receipt reader"))? {
             Ok(r) => r,
             Err(e @ SourceError::Mongo { .. }) => {
-                if self.store_down.is_none() {
+                let part = self.store_part();
+                if !self.lags.get().down.contains_key(&part) {
                     tracing::warn!("{e}; following on, reading it again every {POLL:?}");
-                    self.store_down = Some(Instant::now());
                 }
+                self.lags.set_down(&part, true);
                 self.last_progress = Instant::now();
                 return Ok(());
             }
             Err(e) => return Err(e),
         };
-        if let Some(since) = self.store_down.take() {
-            tracing::info!(
-                "the store answers again, after {:.1} s",
-                since.elapsed().as_secs_f64()
-            );
+        let part = self.store_part();
+        if let Some(since) = self.lags.get().down.get(&part) {
+            let after = since.elapsed().as_secs_f64();
+            tracing::info!("{part} answers again, after {after:.1} s");
+            self.lags.set_down(&part, false);
         }
         let found = receipts.iter().filter(|r| self.join.on_receipt(r)).count();
         if found > 0 {
@@ -350,6 +347,14 @@ impl<'a> Follower<'a> {
             self.requests.send(&self.join, &self.want);
         }
         Ok(())
+    }
+
+    /// The store, as the list of parts down names it.
+    fn store_part(&self) -> String {
+        format!(
+            "the store at {}",
+            sources::redacted_uri(&self.s.endpoints.mongodb_uri)
+        )
     }
 
     /// Every [`POLL`]: ask for receipts, refresh the views.
@@ -361,7 +366,8 @@ impl<'a> Follower<'a> {
     /// Every second: close a second of history, read the manifest while the run writes, and
     /// take the backlog.
     async fn on_second(&mut self, logs: &mut Logs) -> Result<(), SourceError> {
-        if self.store_down.is_some() {
+        // While a part does not answer, nothing moving is not idleness.
+        if !self.lags.get().down.is_empty() {
             self.last_progress = Instant::now();
         }
         self.fault_second()?;
@@ -521,6 +527,7 @@ impl<'a> Follower<'a> {
             oldest_unmatched_s: oldest
                 .filter(|_| c.matched < c.expected)
                 .map(|t| (now_us - t) as f64 / 1e6),
+            down: probes::down_list(&lags.down),
         }
     }
 
@@ -549,6 +556,7 @@ impl<'a> Follower<'a> {
                 .fault
                 .as_ref()
                 .map(|(path, t)| (path.clone(), t.summary())),
+            latency_per_second: self.history.per_second(),
         };
         let report = finish::finish(self.s, &self.run, &mut self.join, slo, stopped).await?;
         self.publish(Phase::Done, false);

@@ -1,11 +1,14 @@
 //! The backlog probes, refreshed every second off the follow loop (a slow service must not
-//! delay the join): the replication slot's lag in PostgreSQL and the processor group's lag in
-//! Kafka. A probe whose service fails says so once in the log, shows its figure as unknown, and
-//! keeps trying; it says so again when the figure is back.
+//! delay the join): the replication slot's lag in PostgreSQL, the processor group's lag in
+//! Kafka, and whether Kafka Connect's REST API answers. A probe whose service fails says so once
+//! in the log, shows its figure as unknown, marks the part down (with since when) and keeps
+//! trying; it says so again when the part is back.
 
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::watch;
 
 use crate::sources::{Endpoints, GroupState, LagProbe, Pg, SourceError};
@@ -17,6 +20,8 @@ pub(crate) struct Lags {
     pub(crate) slot_bytes: Option<i64>,
     /// The processor group's committed offsets and the topic's ends.
     pub(crate) group: Option<GroupState>,
+    /// The parts that do not answer (named with their address), and since when.
+    pub(crate) down: BTreeMap<String, Instant>,
 }
 
 impl Lags {
@@ -42,6 +47,24 @@ impl SharedLags {
     fn update(&self, f: impl FnOnce(&mut Lags)) {
         f(&mut self.0.lock().unwrap_or_else(PoisonError::into_inner));
     }
+
+    /// Marks `part` down (from now, unless it already was) or up.
+    pub(crate) fn set_down(&self, part: &str, down: bool) {
+        self.update(|l| {
+            if !down {
+                l.down.remove(part);
+            } else if !l.down.contains_key(part) {
+                l.down.insert(part.to_owned(), Instant::now());
+            }
+        });
+    }
+}
+
+/// Each part down, with how long: `Kafka Connect at 127.0.0.1:8083 down for 12 s`.
+pub(crate) fn down_list(down: &BTreeMap<String, Instant>) -> Vec<String> {
+    down.iter()
+        .map(|(part, since)| format!("{part} down for {} s", since.elapsed().as_secs()))
+        .collect()
 }
 
 /// Logs a probe's failure once, and its recovery once.
@@ -81,10 +104,50 @@ impl Health {
 pub(crate) fn spawn(endpoints: &Endpoints, stop: watch::Receiver<bool>) -> Arc<SharedLags> {
     let lags = Arc::new(SharedLags::default());
     tokio::spawn(slot(Arc::clone(&lags), endpoints.clone(), stop.clone()));
+    if let Some(addr) = endpoints.connect.clone() {
+        tokio::spawn(connect(Arc::clone(&lags), addr, stop.clone()));
+    }
     let (l, e) = (Arc::clone(&lags), endpoints.clone());
     // librdkafka's calls block: the processor-lag probe has a thread of its own.
     std::thread::spawn(move || processor(&l, &e, &stop));
     lags
+}
+
+/// Kafka Connect answers when its REST API gives an HTTP status line within 2 s (a stopped
+/// worker still accepts connections: the kernel does, but nothing answers).
+async fn connect(lags: Arc<SharedLags>, addr: String, mut stop: watch::Receiver<bool>) {
+    let part = format!("Kafka Connect at {addr}");
+    let mut up = true;
+    while !*stop.borrow_and_update() {
+        let answers = http_answers(&addr).await;
+        if answers != up {
+            if answers {
+                tracing::info!("{part} answers again");
+            } else {
+                tracing::warn!("{part} does not answer (GET / within 2 s); following on");
+            }
+            up = answers;
+        }
+        lags.set_down(&part, !answers);
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+            _ = stop.changed() => {}
+        }
+    }
+}
+
+async fn http_answers(addr: &str) -> bool {
+    let ask = async {
+        let mut s = tokio::net::TcpStream::connect(addr).await.ok()?;
+        s.write_all(b"GET / HTTP/1.0\r\n\r\n").await.ok()?;
+        let mut head = [0u8; 8];
+        s.read_exact(&mut head).await.ok()?;
+        Some(head.starts_with(b"HTTP/1."))
+    };
+    matches!(
+        tokio::time::timeout(Duration::from_secs(2), ask).await,
+        Ok(Some(true))
+    )
 }
 
 async fn slot(lags: Arc<SharedLags>, e: Endpoints, mut stop: watch::Receiver<bool>) {
@@ -105,6 +168,10 @@ async fn slot(lags: Arc<SharedLags>, e: Endpoints, mut stop: watch::Receiver<boo
         if lag.is_err() {
             pg = None; // connect again next time
         }
+        lags.set_down(
+            &format!("PostgreSQL at {}:{}", e.pg_host, e.pg_port),
+            lag.is_err(),
+        );
         let v = health.result(lag);
         lags.update(|l| l.slot_bytes = v);
         tokio::select! {
@@ -126,6 +193,7 @@ fn processor(lags: &SharedLags, e: &Endpoints, stop: &watch::Receiver<bool>) {
                 state
             }),
         };
+        lags.set_down(&format!("Kafka at {}", e.bootstrap), state.is_err());
         let v = health.result(state.map(Some));
         lags.update(|l| l.group = v);
         std::thread::sleep(Duration::from_secs(1));
@@ -135,6 +203,38 @@ fn processor(lags: &SharedLags, e: &Endpoints, stop: &watch::Receiver<bool>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_part_is_down_from_its_first_failure_until_it_answers() {
+        let l = SharedLags::default();
+        l.set_down("Kafka at 127.0.0.1:9092", true);
+        let since = l.get().down["Kafka at 127.0.0.1:9092"];
+        l.set_down("Kafka at 127.0.0.1:9092", true);
+        assert_eq!(
+            l.get().down["Kafka at 127.0.0.1:9092"],
+            since,
+            "down since the first failure"
+        );
+        assert_eq!(
+            down_list(&l.get().down),
+            ["Kafka at 127.0.0.1:9092 down for 0 s"]
+        );
+        l.set_down("Kafka at 127.0.0.1:9092", false);
+        assert!(l.get().down.is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_port_nobody_answers_on_is_not_connect() {
+        // a listener that accepts and never answers, like a stopped worker
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = l.local_addr().unwrap().to_string();
+        let held = tokio::spawn(async move {
+            let (_s, _) = l.accept().await.unwrap();
+            tokio::time::sleep(Duration::from_secs(5)).await;
+        });
+        assert!(!http_answers(&addr).await);
+        held.abort();
+    }
 
     #[test]
     fn a_failing_probe_is_unknown_not_zero() {

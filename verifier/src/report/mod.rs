@@ -174,6 +174,22 @@ pub struct Throughput {
     pub done_per_second: Vec<u64>,
 }
 
+/// End to end over one second of following (the samples measured in it), for the chart of
+/// latency over time.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct LatencySecond {
+    /// When the second closed, seconds since the epoch.
+    pub at_s: f64,
+    /// Samples measured in it.
+    pub count: u64,
+    /// Median, ms (`None`: no sample).
+    pub p50_ms: Option<f64>,
+    /// 99th percentile, ms.
+    pub p99_ms: Option<f64>,
+    /// Largest, ms.
+    pub max_ms: Option<f64>,
+}
+
 /// A difference against a baseline report.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Diff {
@@ -234,6 +250,9 @@ pub struct Report {
     /// The fault the log told of (absent when it told of none).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fault: Option<FaultSummary>,
+    /// End to end per second of following (empty for a report made without following).
+    #[serde(default)]
+    pub latency_per_second: Vec<LatencySecond>,
     /// When following stopped (every event accounted for, idle or stopped), µs since the
     /// epoch; the audit ran after it.
     #[serde(default)]
@@ -268,6 +287,8 @@ pub struct Inputs {
     pub receipts: ReceiptsInfo,
     /// A fault run: its log, and the fault it told of.
     pub fault: Option<(std::path::PathBuf, Option<FaultSummary>)>,
+    /// End to end per second of following.
+    pub latency_per_second: Vec<LatencySecond>,
 }
 
 impl Throughput {
@@ -399,6 +420,7 @@ impl Report {
             slo_checks,
             fault_log: inputs.fault.as_ref().map(|(p, _)| p.display().to_string()),
             fault: inputs.fault.and_then(|(_, f)| f),
+            latency_per_second: inputs.latency_per_second,
             stopped_following_us: inputs.stopped_following_us,
             baseline: None,
         }
@@ -505,6 +527,7 @@ mod tests {
             consumer: None,
             receipts: ReceiptsInfo::default(),
             fault: None,
+            latency_per_second: vec![],
         }
     }
 

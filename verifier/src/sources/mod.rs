@@ -8,7 +8,7 @@ pub(crate) mod mongo;
 pub(crate) mod postgres;
 
 pub(crate) use kafka::{open_topic, parse_record, GroupState, KafkaReader, LagProbe};
-pub(crate) use mongo::{Mongo, IN_CHUNK};
+pub(crate) use mongo::{redacted as redacted_uri, Mongo, IN_CHUNK};
 pub(crate) use postgres::Pg;
 
 /// Where the services are.
@@ -28,6 +28,9 @@ pub struct Endpoints {
     pub bootstrap: String,
     /// MongoDB connection string (path = database).
     pub mongodb_uri: String,
+    /// Kafka Connect's REST address, probed so that the progress line can say when it is down
+    /// (`None`: not probed).
+    pub connect: Option<String>,
     /// The CDC topic.
     pub topic: String,
     /// The verifier's consumer group.

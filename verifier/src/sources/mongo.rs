@@ -41,11 +41,26 @@ fn int(d: &Document, key: &str) -> Option<i64> {
     }
 }
 
+/// A MongoDB connection string fit for a message: its password, if it has one, as `***`.
+pub(crate) fn redacted(uri: &str) -> String {
+    let Some((scheme, rest)) = uri.split_once("://") else {
+        return uri.to_owned();
+    };
+    let host_start = rest.find('/').unwrap_or(rest.len());
+    match rest[..host_start].rfind('@') {
+        Some(at) => {
+            let user = rest[..at].split(':').next().unwrap_or("");
+            format!("{scheme}://{user}:***{}", &rest[at..])
+        }
+        None => uri.to_owned(),
+    }
+}
+
 impl Mongo {
     /// Connects and checks that the store answers.
     pub(crate) async fn connect(e: &Endpoints) -> Result<Self, SourceError> {
         let unreachable = |source| SourceError::MongoConnect {
-            uri: e.mongodb_uri.clone(),
+            uri: redacted(&e.mongodb_uri),
             source: Box::new(source),
         };
         let mut opts = mongodb::options::ClientOptions::parse(&e.mongodb_uri)
@@ -65,7 +80,7 @@ impl Mongo {
             .map_err(unreachable)?;
         Ok(Self {
             db: client.database(&db_name),
-            uri: e.mongodb_uri.clone(),
+            uri: redacted(&e.mongodb_uri),
         })
     }
 
@@ -273,5 +288,20 @@ impl Mongo {
             activities: activities.into_iter().map(|a| (a.id.clone(), a)).collect(),
             statistics,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_password_never_reaches_a_message() {
+        assert_eq!(
+            super::redacted("mongodb://app:s3cret@127.0.0.1:27017/activity?authSource=admin"),
+            "mongodb://app:***@127.0.0.1:27017/activity?authSource=admin"
+        );
+        assert_eq!(
+            super::redacted("mongodb://127.0.0.1:27017/activity"),
+            "mongodb://127.0.0.1:27017/activity"
+        );
     }
 }
