@@ -21,7 +21,8 @@
 #/      verified from its metrics file, correct, dropping events, and replaying unsafely
 #/  14. faults (tests/faults.sh): scripts/demo/faults.sh with processor-kill, connect-kill and
 #/      store-pause: nothing missing or applied twice, the fault and its recovery reported; a
-#/      consumer dropping events under a fault fails with each lost event named
+#/      consumer dropping events under a fault fails with each lost event named; postgres-restart;
+#/      broker-failover on the cluster profile (brought up for it, switched back after)
 #/ Prints the duration of each step and of the whole run.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."

@@ -3,6 +3,8 @@
 #/ PostgreSQL cluster that was already running when up.sh came is left running, and so are
 #/ services named by KAFKA_BOOTSTRAP or MONGODB_URI. Data stays in .stack/data/.
 #/ Usage: stack/down.sh [PART...]   PART: connect ferretdb kafka postgresql (default: all)
+#/ kafka and connect mean every broker and worker of either profile (kafka-1..3, connect-1,2 on
+#/ the cluster profile); one of them can be named alone (kafka-2, connect-1).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -34,11 +36,13 @@ parts=("$@")
 [ ${#parts[@]} -gt 0 ] || parts=(connect ferretdb kafka postgresql)
 for part in "${parts[@]}"; do
   case "$part" in
-    connect | ferretdb | kafka | postgresql) stop_pid "$part" ;;
+    connect) for p in connect-2 connect-1 connect; do stop_pid "$p"; done ;;
+    kafka) for p in kafka-3 kafka-2 kafka-1 kafka; do stop_pid "$p"; done ;;
+    ferretdb | postgresql | kafka-[123] | connect-[12]) stop_pid "$part" ;;
     -h | --help)
       script_help
       exit 0
       ;;
-    *) die "unknown part '$part' (known: connect ferretdb kafka postgresql)" ;;
+    *) die "unknown part '$part' (known: connect ferretdb kafka postgresql kafka-1 kafka-2 kafka-3 connect-1 connect-2)" ;;
   esac
 done

@@ -24,13 +24,48 @@ DEBEZIUM_VERSION=3.6.1.Final
 FERRETDB_VERSION=v1.24.2
 PGRX_VERSION=0.18.1
 
-# Addresses. PGPORT, KAFKA_BOOTSTRAP and MONGODB_URI follow DESIGN.md's environment.
+# The profile: single (one Kafka node, Kafka Connect standalone; the default) or cluster (three
+# Kafka nodes, two Connect workers in distributed mode). STACK_PROFILE chooses it for
+# stack/up.sh, which records it in .stack/profile; every other script reads it from there, so the
+# demo scripts, the processor and the verifier work on either unchanged.
+STACK_PROFILE="${STACK_PROFILE:-$(cat "$STACK_DIR/profile" 2>/dev/null || printf single)}"
+case "$STACK_PROFILE" in
+  single | cluster) ;;
+  *)
+    printf '[stack] ERROR: STACK_PROFILE must be single or cluster (got %s)\n' "$STACK_PROFILE" >&2
+    exit 2
+    ;;
+esac
+cluster_profile() { [ "$STACK_PROFILE" = cluster ]; }
+
+# Addresses. PGPORT, KAFKA_BOOTSTRAP and MONGODB_URI follow DESIGN.md's environment. On the
+# cluster profile node N (1..3) listens on 9092 + 100(N-1) (broker) and 9093 + 100(N-1)
+# (controller), Connect worker W (1, 2) on 8082 + W; KAFKA_BOOTSTRAP and CONNECT_ADDR list them.
 PGPORT="${PGPORT:-5432}"
 PG_ADDR="127.0.0.1:$PGPORT"
-LOCAL_KAFKA="127.0.0.1:9092"
-KAFKA_CONTROLLER="127.0.0.1:9093"
+if cluster_profile; then
+  KAFKA_NODES=(1 2 3)
+  CONNECT_WORKERS=(1 2)
+else
+  KAFKA_NODES=()
+  CONNECT_WORKERS=()
+fi
+broker_addr() { printf '127.0.0.1:%s' $((9092 + 100 * ($1 - 1))); }
+controller_addr() { printf '127.0.0.1:%s' $((9093 + 100 * ($1 - 1))); }
+worker_addr() { printf '127.0.0.1:%s' $((8082 + $1)); }
+if cluster_profile; then
+  LOCAL_KAFKA="$(broker_addr 1),$(broker_addr 2),$(broker_addr 3)"
+  KAFKA_CONTROLLER="$(controller_addr 1),$(controller_addr 2),$(controller_addr 3)"
+  CONNECT_ADDR="$(worker_addr 1),$(worker_addr 2)"
+else
+  LOCAL_KAFKA="127.0.0.1:9092"
+  KAFKA_CONTROLLER="127.0.0.1:9093"
+  CONNECT_ADDR="127.0.0.1:8083"
+fi
 KAFKA_BOOTSTRAP="${KAFKA_BOOTSTRAP:-$LOCAL_KAFKA}"
-CONNECT_ADDR="127.0.0.1:8083"
+# kafka_parts / connect_parts -> the pid-file names of the profile's brokers and workers.
+kafka_parts() { if cluster_profile; then printf 'kafka-%s\n' "${KAFKA_NODES[@]}"; else echo kafka; fi; }
+connect_parts() { if cluster_profile; then printf 'connect-%s\n' "${CONNECT_WORKERS[@]}"; else echo connect; fi; }
 LOCAL_MONGODB_URI="mongodb://127.0.0.1:27017/activity"
 MONGODB_URI="${MONGODB_URI:-$LOCAL_MONGODB_URI}"
 FERRETDB_ADDR="127.0.0.1:27017"
@@ -198,12 +233,23 @@ pg_pid() {
 # Health checks, one per part; each is quiet and returns 0 when healthy.
 pg_healthy() { "$PG_BIN/pg_isready" -q -h 127.0.0.1 -p "$PGPORT" -t 2; }
 
+# kafka_node_healthy PART ADDR -> that broker's process runs and its port answers.
+kafka_node_healthy() { pid_of "$1" >/dev/null && port_open "$2"; }
+
+# Healthy: every broker of the profile runs and answers.
 kafka_healthy() {
-  if kafka_is_local; then
-    pid_of kafka >/dev/null && port_open "$LOCAL_KAFKA"
-  else
-    port_open "$KAFKA_BOOTSTRAP"
+  if ! kafka_is_local; then
+    port_open "${KAFKA_BOOTSTRAP%%,*}"
+    return
   fi
+  if ! cluster_profile; then
+    kafka_node_healthy kafka "$LOCAL_KAFKA"
+    return
+  fi
+  local n
+  for n in "${KAFKA_NODES[@]}"; do
+    kafka_node_healthy "kafka-$n" "$(broker_addr "$n")" || return 1
+  done
 }
 
 # The connector's replication slot is attached (Debezium is streaming).
@@ -214,11 +260,25 @@ slot_active() {
 # Healthy means the connector captures: it and its task are RUNNING and its slot is active.
 connect_healthy() { connect_running && slot_active; }
 
-# The worker's REST answers and the connector and its task are RUNNING.
+# connector_status -> the connector's status (JSON) from the first worker of the profile that
+# runs and answers.
+connector_status() {
+  local part addr
+  for part in $(connect_parts); do
+    pid_of "$part" >/dev/null || continue
+    if cluster_profile; then addr="$(worker_addr "${part#connect-}")"; else addr="$CONNECT_ADDR"; fi
+    curl -fsS --max-time 3 "http://$addr/connectors/$CONNECTOR_NAME/status" 2>/dev/null && return 0
+  done
+  return 1
+}
+
+# worker_answers W -> Connect worker W (cluster profile) runs and its REST API answers.
+worker_answers() { pid_of "connect-$1" >/dev/null && curl -fsS --max-time 3 "http://$(worker_addr "$1")/" >/dev/null 2>&1; }
+
+# A worker's REST answers and the connector and its task are RUNNING.
 connect_running() {
   local body states
-  pid_of connect >/dev/null || return 1
-  body="$(curl -fsS --max-time 3 "http://$CONNECT_ADDR/connectors/$CONNECTOR_NAME/status" 2>/dev/null)" || return 1
+  body="$(connector_status)" || return 1
   states="$(printf '%s' "$body" | grep -o '"state":"[A-Z_]*"' | sort | uniq -c)"
   # exactly one distinct state, RUNNING, seen for the connector and at least one task
   [ "$(printf '%s\n' "$states" | wc -l)" -eq 1 ] &&
@@ -237,17 +297,17 @@ ferretdb_healthy() {
   fi
 }
 
-# Renders a config template from stack/config into .stack/conf, replacing @NAME@ with $NAME;
-# the folder and the file are readable by their owner only.
+# Renders a config template from stack/config into .stack/conf (as DEST when given), replacing
+# @NAME@ with $NAME; the folder and the file are readable by their owner only.
 render() {
-  local src="$STACK_SRC/config/$1" dst="$CONF_DIR/$1" name
+  local src="$STACK_SRC/config/$1" dst="$CONF_DIR/${2:-$1}" name
   (umask 077 && mkdir -p "$CONF_DIR") || die "cannot create $CONF_DIR"
   chmod 700 "$CONF_DIR" || die "cannot restrict $CONF_DIR to its owner"
   local content
   content="$(cat "$src")"
   for name in STACK_DIR DATA_DIR LOG_DIR PLUGIN_DIR SECRETS_DIR KAFKA_BOOTSTRAP PGPORT CDC_TOPIC \
-    CONNECTOR_NAME SLOT_NAME; do
-    content="${content//@$name@/${!name}}"
+    CONNECTOR_NAME SLOT_NAME NODE_ID BROKER_PORT CONTROLLER_PORT QUORUM_VOTERS WORKER_PORT; do
+    content="${content//@$name@/${!name:-}}"
   done
   (umask 077 && printf '%s\n' "$content" >"$dst") || die "cannot write $dst"
   chmod 600 "$dst" || die "cannot restrict $dst to its owner"

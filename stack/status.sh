@@ -21,13 +21,30 @@ line() { # PART CHECK ADDRESS PID LOG
   printf '%-11s %-8s %-36s pid %-8s log %s\n' "$1" "$state" "$3" "${4:--}" "$5"
 }
 
+# On the cluster profile: one line per broker and worker, and the connector's line says which
+# worker runs its task.
+node_ok() { kafka_node_healthy "kafka-$n" "$(broker_addr "$n")"; }
+worker_ok() { worker_answers "$w"; }
+
 line postgresql pg_healthy "$PG_ADDR" "$(pg_pid)" "$(pg_log_file)"
-if kafka_is_local; then
-  line kafka kafka_healthy "$LOCAL_KAFKA" "$(pid_of kafka)" "$LOG_DIR/kafka.log"
-else
+if ! kafka_is_local; then
   line kafka kafka_healthy "$KAFKA_BOOTSTRAP (external)" "" "-"
+elif cluster_profile; then
+  for n in "${KAFKA_NODES[@]}"; do
+    line "kafka-$n" node_ok "$(broker_addr "$n") (node $n)" "$(pid_of "kafka-$n")" "$LOG_DIR/kafka-$n.log"
+  done
+else
+  line kafka kafka_healthy "$LOCAL_KAFKA" "$(pid_of kafka)" "$LOG_DIR/kafka.log"
 fi
-line connect connect_healthy "$CONNECT_ADDR" "$(pid_of connect)" "$LOG_DIR/connect.log"
+if cluster_profile; then
+  for w in "${CONNECT_WORKERS[@]}"; do
+    line "connect-$w" worker_ok "$(worker_addr "$w") (worker)" "$(pid_of "connect-$w")" "$LOG_DIR/connect-$w.log"
+  done
+  task_on="$(connector_status | jq -r '.tasks[0].worker_id // "no worker"' 2>/dev/null)"
+  line connector connect_healthy "task on ${task_on:-no worker}" "" "-"
+else
+  line connect connect_healthy "$CONNECT_ADDR" "$(pid_of connect)" "$LOG_DIR/connect.log"
+fi
 if mongodb_is_local; then
   line ferretdb ferretdb_healthy "$FERRETDB_ADDR" "$(pid_of ferretdb)" "$LOG_DIR/ferretdb.log"
 else

@@ -5,6 +5,15 @@
 #/   kafka       127.0.0.1:9092   Kafka (KRaft, one node); topic postgres.activity.event_outbox
 #/   connect     127.0.0.1:8083   Kafka Connect standalone + Debezium PostgreSQL connector
 #/   ferretdb    127.0.0.1:27017  FerretDB (MongoDB wire protocol), SQLite backend, patched (stack/ferretdb)
+#/ STACK_PROFILE=cluster stack/up.sh starts the cluster profile instead of Kafka and Connect's
+#/ single node (STACK_PROFILE=single goes back; the profile is recorded in .stack/profile, so
+#/ every other script follows it):
+#/   kafka-1..3  127.0.0.1:9092, :9192, :9292   three KRaft nodes (controllers :9093, :9193,
+#/               :9293, a quorum of three); topics on 3 replicas, min.insync.replicas=2
+#/   connect-1,2 127.0.0.1:8083, :8084          Kafka Connect distributed (group outbox-connect),
+#/               producer acks=all + idempotence; the connector created over the REST API
+#/ Switching profiles stops the other profile's Kafka and Connect; the cluster's storage is
+#/ formatted anew each time it is switched to (its topics hold only runs made on it).
 #/ Kafka is skipped when KAFKA_BOOTSTRAP points elsewhere, FerretDB when MONGODB_URI does.
 #/ Runs stack/install.sh first when something is missing. State, pids and logs: .stack/.
 #/ Running it twice changes nothing; after a part dies, it restarts only that part.
@@ -21,6 +30,7 @@ case "${1:-}" in
 esac
 
 mkdir -p "$RUN_DIR" "$LOG_DIR" "$DATA_DIR"
+previous_profile="$(cat "$STACK_DIR/profile" 2>/dev/null || printf single)"
 # Rendered configs are their owner's only (those an older stack/up.sh left readable too).
 if [ -d "$CONF_DIR" ]; then chmod -R go-rwx "$CONF_DIR" || die "cannot restrict $CONF_DIR to its owner"; fi
 
@@ -149,16 +159,17 @@ ensure_topics() {
   local existing
   existing="$(kafka_tool org.apache.kafka.tools.TopicCommand --bootstrap-server "$KAFKA_BOOTSTRAP" --list 2>>"$LOG_DIR/kafka-tools.log")" ||
     die "could not list the topics of Kafka at $KAFKA_BOOTSTRAP; see $LOG_DIR/kafka-tools.log"
-  local topic parts
+  local topic parts replication=(--replication-factor 1)
+  cluster_profile && replication=(--replication-factor 3 --config min.insync.replicas=2)
   for spec in "$CDC_TOPIC:$CDC_PARTITIONS" "$DLQ_TOPIC:1"; do
     topic="${spec%:*}" parts="${spec##*:}"
     if grep -qx "$topic" <<<"$existing"; then
       ensure_log_append_time "$topic"
       continue
     fi
-    log "kafka: creating topic $topic ($parts partitions, message.timestamp.type=LogAppendTime)"
+    log "kafka: creating topic $topic ($parts partitions, ${replication[1]} replicas, message.timestamp.type=LogAppendTime)"
     kafka_tool org.apache.kafka.tools.TopicCommand --bootstrap-server "$KAFKA_BOOTSTRAP" --create \
-      --if-not-exists --topic "$topic" --partitions "$parts" --replication-factor 1 \
+      --if-not-exists --topic "$topic" --partitions "$parts" "${replication[@]}" \
       --config message.timestamp.type=LogAppendTime >>"$LOG_DIR/kafka-tools.log" 2>&1 ||
       die "could not create topic $topic on Kafka at $KAFKA_BOOTSTRAP; see $LOG_DIR/kafka-tools.log"
   done
@@ -184,11 +195,70 @@ ensure_log_append_time() {
     die "could not alter topic $1 on Kafka at $KAFKA_BOOTSTRAP; see $LOG_DIR/kafka-tools.log"
 }
 
+# switch_profile -> when the recorded profile is not STACK_PROFILE: the other profile's Kafka
+# and Connect are stopped (one Connect may stream from the slot at a time), and a cluster being
+# switched to starts from empty storage (a stored Connect offset older than the slot would stop
+# Debezium). Records the profile.
+switch_profile() {
+  [ "$previous_profile" != "$STACK_PROFILE" ] || return 0
+  log "stack: switching from the $previous_profile profile to $STACK_PROFILE: stopping the $previous_profile profile's Kafka and Connect"
+  STACK_PROFILE="$previous_profile" "$STACK_SRC/down.sh" connect kafka
+  if cluster_profile && [ -d "$DATA_DIR/kafka-cluster" ]; then
+    log "kafka: the cluster starts from empty storage ($DATA_DIR/kafka-cluster formatted anew)"
+    rm -rf "$DATA_DIR/kafka-cluster"
+  fi
+  printf '%s\n' "$STACK_PROFILE" >"$STACK_DIR/profile"
+}
+
+# kafka_cluster_up -> starts each of the three nodes that is not healthy (all before waiting:
+# a node needs a quorum of two to start), then the topics.
+kafka_cluster_up() {
+  local ready="$DATA_DIR/kafka-cluster/.topics-ready" cluster_id n started=()
+  mkdir -p "$DATA_DIR/kafka-cluster"
+  if [ ! -f "$DATA_DIR/kafka-cluster/cluster.id" ]; then
+    kafka_tool kafka.tools.StorageTool random-uuid >"$DATA_DIR/kafka-cluster/cluster.id" 2>>"$LOG_DIR/kafka-tools.log" ||
+      die "kafka: StorageTool random-uuid failed; see $LOG_DIR/kafka-tools.log"
+  fi
+  cluster_id="$(cat "$DATA_DIR/kafka-cluster/cluster.id")"
+  local QUORUM_VOTERS="" NODE_ID BROKER_PORT CONTROLLER_PORT conf logfile
+  for n in "${KAFKA_NODES[@]}"; do QUORUM_VOTERS+="${QUORUM_VOTERS:+,}$n@$(controller_addr "$n")"; done
+  for n in "${KAFKA_NODES[@]}"; do
+    kafka_node_healthy "kafka-$n" "$(broker_addr "$n")" && continue
+    NODE_ID="$n" BROKER_PORT="$(broker_addr "$n")" CONTROLLER_PORT="$(controller_addr "$n")"
+    BROKER_PORT="${BROKER_PORT##*:}" CONTROLLER_PORT="${CONTROLLER_PORT##*:}"
+    conf="$(render server-cluster.properties "server-$n.properties")"
+    logfile="$LOG_DIR/kafka-$n.log"
+    if [ ! -f "$DATA_DIR/kafka-cluster/node-$n/meta.properties" ]; then
+      log "kafka-$n: formatting storage in $DATA_DIR/kafka-cluster/node-$n (cluster $cluster_id)"
+      kafka_tool kafka.tools.StorageTool format -t "$cluster_id" -c "$conf" --ignore-formatted \
+        >>"$logfile" 2>&1 || die "kafka-$n: formatting storage failed; see $logfile"
+    fi
+    log "kafka-$n: starting on $(broker_addr "$n") (controller $(controller_addr "$n"))"
+    start_daemon "kafka-$n" "$logfile" java "${JAVA_OPTS[@]}" -cp "$KAFKA_LIB/*" kafka.Kafka "$conf"
+    started+=("$n")
+  done
+  for n in "${started[@]}"; do
+    wait_for "kafka-$n" 120 "$LOG_DIR/kafka-$n.log" kafka_node_healthy "kafka-$n" "$(broker_addr "$n")"
+  done
+  [ -f "$ready" ] && return
+  # shellcheck disable=SC2317 # called by wait_until
+  all_registered() {
+    [ "$(kafka_tool org.apache.kafka.tools.BrokerApiVersionsCommand --bootstrap-server "$KAFKA_BOOTSTRAP" 2>/dev/null | grep -c ' (id: ')" -ge 3 ]
+  }
+  wait_until 90 all_registered || die "kafka: the three nodes did not all register within 90 s; see $LOG_DIR/kafka-*.log"
+  ensure_topics
+  touch "$ready"
+}
+
 kafka_up() {
   if ! kafka_is_local; then
     port_open "$KAFKA_BOOTSTRAP" || die "Kafka at $KAFKA_BOOTSTRAP (KAFKA_BOOTSTRAP) is not reachable"
     log "kafka: using $KAFKA_BOOTSTRAP (KAFKA_BOOTSTRAP); the local broker is not started"
     ensure_topics
+    return
+  fi
+  if cluster_profile; then
+    kafka_cluster_up
     return
   fi
   # The marker says the topics are as ensure_topics leaves them (v2: LogAppendTime), so a healthy
@@ -249,7 +319,52 @@ connector_shows_password() {
   jq -e '."database.password" | startswith("${file:") | not' <<<"$config" >/dev/null
 }
 
+# connect_cluster_up -> starts each of the two workers that is not running, creates (or
+# updates) the connector over the REST API from the same properties as the single node's, and
+# waits until it captures.
+connect_cluster_up() {
+  local w WORKER_PORT conf started=0
+  for w in "${CONNECT_WORKERS[@]}"; do
+    pid_of "connect-$w" >/dev/null && continue
+    WORKER_PORT="$(worker_addr "$w")" WORKER_PORT="${WORKER_PORT##*:}"
+    conf="$(render connect-distributed.properties "connect-$w.properties")"
+    log "connect-$w: starting on $(worker_addr "$w") (group outbox-connect)"
+    start_daemon "connect-$w" "$LOG_DIR/connect-$w.log" java "${JAVA_OPTS[@]}" -cp "$KAFKA_LIB/*" \
+      org.apache.kafka.connect.cli.ConnectDistributed "$conf"
+    started=1
+  done
+  local addr
+  addr="$(worker_addr "${CONNECT_WORKERS[0]}")"
+  # shellcheck disable=SC2317 # called by wait_until
+  any_rest() {
+    local w
+    for w in "${CONNECT_WORKERS[@]}"; do
+      curl -fsS --max-time 3 "http://$(worker_addr "$w")/connectors" >/dev/null 2>&1 && addr="$(worker_addr "$w")" && return 0
+    done
+    return 1
+  }
+  wait_until 180 any_rest || die "no Kafka Connect worker answers on $CONNECT_ADDR within 180 s; see $LOG_DIR/connect-*.log"
+  if [ "$started" -eq 1 ] || ! connect_running; then
+    local body
+    body="$(jq -Rn '[inputs | select(test("^[^#].*=")) | capture("^(?<key>[^=]+)=(?<value>.*)$")] | from_entries' \
+      <"$(render debezium-outbox.properties)")"
+    # the leader may still be joining: a PUT refused with 409 (rebalance in progress) is retried
+    # shellcheck disable=SC2317 # called by wait_until
+    put_config() { curl -fsS --max-time 10 -X PUT -H 'Content-Type: application/json' --data "$body" \
+      "http://$addr/connectors/$CONNECTOR_NAME/config" >>"$LOG_DIR/connect-rest.log" 2>&1; }
+    wait_until 120 put_config || die "Kafka Connect at $addr refused the connector's config; see $LOG_DIR/connect-rest.log and $LOG_DIR/connect-*.log"
+  fi
+  wait_for "connect-${CONNECT_WORKERS[0]}" 180 "$LOG_DIR/connect-${CONNECT_WORKERS[0]}.log" connect_healthy
+  for w in "${CONNECT_WORKERS[@]}"; do
+    wait_for "connect-$w" 180 "$LOG_DIR/connect-$w.log" worker_answers "$w"
+  done
+}
+
 connect_up() {
+  if cluster_profile; then
+    connect_cluster_up
+    return
+  fi
   if connect_healthy && connector_shows_password; then
     log "connect: the running connector's config holds its password (started by an older stack/up.sh); restarting the worker to read it from $SECRETS_DIR"
     "$STACK_SRC/down.sh" connect
@@ -302,6 +417,7 @@ ferretdb_up() {
   wait_for ferretdb 30 "$logfile" ferretdb_healthy
 }
 
+switch_profile
 pg_up
 kafka_up
 connect_up

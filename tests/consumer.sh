@@ -55,6 +55,7 @@ finish() {
   local pid db
   for pid in "${pids[@]}"; do
     if kill -0 "$pid" 2>/dev/null; then
+      kill -CONT "$pid" 2>/dev/null || log "pid $pid had already ended" # one held by SIGSTOP
       kill -TERM "$pid" 2>/dev/null || log "pid $pid had already ended"
       wait "$pid" 2>/dev/null || log "pid $pid exited with status $?"
     fi
@@ -177,7 +178,14 @@ pass "the same run observed in the store: 600 of 600, process not measured, $(jq
 # ---- 2. every 50th event dropped
 scratch drop
 start_consumer "$dir/consumer.log" --metrics-file "$dir/metrics.jsonl" --drop-every 50
+# The consumer is held (SIGSTOP) until the verifier has looked for the file and not found it, so
+# "created late" is what happened, not a race between the first event and the verifier's start.
+kill -STOP "$consumer_pid"
 verify 600 200
+# shellcheck disable=SC2317 # called by wait_until
+looked_for_file() { grep -q 'not there yet; waiting for the consumer to create it' "$dir/v1.log"; }
+wait_until 60 looked_for_file || fail "the verifier did not look for the metrics file within 60 s; see $dir/v1.log"
+kill -CONT "$consumer_pid"
 verdict
 [ "$rc" -eq 1 ] || fail "a consumer dropping every 50th event: exit $rc, not 1"
 [ "$(jq -r '.integrity.lost' "$r")" = 12 ] || fail "not 12 lost: $(jq -c '.integrity | {lost, pending, undetermined, missing_total}' "$r")"

@@ -9,7 +9,15 @@
 #/ integrity alone. Then the harness sees what it is meant to see: processor-restart through
 #/ the example Python consumer with --drop-every 100 (FAULT_CONSUMER=python DROP_EVERY=100)
 #/ must fail, its lost events named, each one absent from the consumer's metrics file.
-#/ About 90 s. Needs the stack up, the release binaries and the Python consumer's venv.
+#/ postgres-restart (a fast restart of PostgreSQL at 40 %) ends the rate run's session: the run
+#/ must read interrupted, every event it committed must arrive, and the verifier must have
+#/ connected again.
+#/ Last, on the cluster profile, brought up for the test (STACK_PROFILE=cluster stack/up.sh:
+#/ three brokers, two Connect workers) and switched back to the single node after it, even when
+#/ the test fails: broker-failover (kill -9 of the leader of partition 0, restarted only once
+#/ the run has written its last event) must pass likewise, with the leaders moved.
+#/ About 4 min (the cluster's start and the switch back about 2 of them). Needs the stack up,
+#/ the release binaries and the Python consumer's venv.
 #/
 #/ Usage: tests/faults.sh
 set -euo pipefail
@@ -29,15 +37,36 @@ fail() {
 }
 pass() { printf '[faults-test] ok: %s\n' "$*" >&2; }
 tmp="$(mktemp -d)"
-trap 'rm -rf "$tmp"' EXIT
-
-FAULTS_DIR="$tmp/faults" RATE=200 DURATION_S=15 FAULTS_DB=faults_test FAULTS_GROUP="faults-test-$$" \
-  scripts/demo/faults.sh processor-kill connect-kill store-pause >"$tmp/out" 2>"$tmp/err" && rc=0 || rc=$?
-cat "$tmp/out"
-[ "$rc" -eq 0 ] || {
-  tail -n 30 "$tmp/err" >&2
-  fail "faults.sh exited $rc"
+on_cluster=0
+# One way out: the single-node stack back when the cluster was brought up, the scratch folder gone.
+# shellcheck disable=SC2317 # called by the trap
+finish() {
+  if [ "$on_cluster" -eq 1 ]; then
+    log "switching the stack back to the single node"
+    env -u KAFKA_BOOTSTRAP STACK_PROFILE=single stack/up.sh >"$tmp/single-up.log" 2>&1 ||
+      log "stack/up.sh could not bring the single node back: $(tail -n 5 "$tmp/single-up.log")"
+  fi
+  rm -rf "$tmp"
 }
+trap finish EXIT
+trap 'exit 130' INT TERM HUP
+
+# run_faults EXIT NAME DURATION_S SCENARIO... -> scripts/demo/faults.sh at 200/s into $tmp/NAME
+# (FAULTS_DIR), with a group of its own, its table shown; fails unless it exits EXIT. Further
+# settings come from the caller's environment (VAR=value run_faults …).
+run_faults() {
+  local want="$1" name="$2" secs="$3" rc
+  shift 3
+  FAULTS_DIR="$tmp/$name" RATE=200 DURATION_S="$secs" FAULTS_DB=faults_test FAULTS_GROUP="faults-test-$$-$name" \
+    scripts/demo/faults.sh "$@" >"$tmp/$name.out" 2>"$tmp/$name.err" && rc=0 || rc=$?
+  cat "$tmp/$name.out"
+  [ "$rc" -eq "$want" ] || {
+    tail -n 30 "$tmp/$name.err" >&2
+    fail "faults.sh $* exited $rc, not $want"
+  }
+}
+
+run_faults 0 faults 15 processor-kill connect-kill store-pause
 json="$tmp/faults/faults.json"
 [ "$(jq '.scenarios | length' "$json")" -eq 3 ] || fail "faults.json does not hold the three scenarios: $(jq -c '[.scenarios[].scenario]' "$json")"
 for s in processor-kill connect-kill store-pause; do
@@ -56,13 +85,7 @@ for s in processor-kill connect-kill store-pause; do
 done
 
 # ---- a consumer that loses events, restarted mid-run: the fault run fails and names them
-FAULTS_DIR="$tmp/lossy" RATE=200 DURATION_S=10 FAULTS_DB=faults_test FAULTS_GROUP="faults-test-$$-lossy" \
-  FAULT_CONSUMER=python DROP_EVERY=100 IDLE_TIMEOUT=15 \
-  scripts/demo/faults.sh processor-restart >"$tmp/lossy.out" 2>"$tmp/lossy.err" && rc=0 || rc=$?
-[ "$rc" -eq 1 ] || {
-  tail -n 30 "$tmp/lossy.err" >&2
-  fail "a consumer dropping every 100th event, restarted mid-run: faults.sh exited $rc, not 1"
-}
+FAULT_CONSUMER=python DROP_EVERY=100 IDLE_TIMEOUT=15 run_faults 1 lossy 10 processor-restart
 row="$(jq -c '.scenarios[0]' "$tmp/lossy/faults.json")"
 jq -e '.verdict == "fail" and .missing > 0 and .fault.fault == "processor-restart"' <<<"$row" >/dev/null ||
   fail "the lossy run: $(jq -c '{verdict, missing, applied_twice}' <<<"$row")"
@@ -74,3 +97,34 @@ jq -r '.integrity.missing[] | select(.fate == "lost") | .event_id' "$report" | s
 jq -r '.event_id' "$(jq -r .report <<<"$row")/consumer-events.jsonl" | sort >"$tmp/applied"
 [ -z "$(comm -12 "$tmp/named" "$tmp/applied")" ] || fail "an event named lost is in the consumer's metrics file"
 pass "a consumer dropping every 100th event, restarted mid-run: the run fails, $(jq -r .missing <<<"$row") lost, each named and none of them applied"
+
+# ---- PostgreSQL restarted mid-run: the rate run's session ends; what it committed all arrives
+run_faults 0 pg 15 postgres-restart
+row="$(jq -c '.scenarios[0]' "$tmp/pg/faults.json")"
+report="$(jq -r .report <<<"$row")/report.json"
+jq -e '.written > 0 and .written < 3000 and .missing == 0 and .applied_twice == 0 and .verdict == "pass"
+    and .fault.healed_us > .fault.started_us and (.fault.recovery_s | type) == "number"' <<<"$row" >/dev/null ||
+  fail "postgres-restart: $(jq -c '{written, missing, applied_twice, verdict, fault: (.fault | {started_us, healed_us, recovery_s})}' <<<"$row")"
+[ "$(jq -r .run.status "$report")" = interrupted ] || fail "postgres-restart: the run reads $(jq -r .run.status "$report"), not interrupted"
+grep -q 'PostgreSQL at .*: connected again after' "$tmp/pg/postgres-restart/run.err" ||
+  fail "postgres-restart: the verifier's log does not show it connecting to PostgreSQL again"
+pass "postgres-restart: the rate run's session ended after $(jq -r .written <<<"$row") of 3000 events; all $(jq -r .written <<<"$row") committed arrived, 0 applied twice, the verifier connected again"
+
+# ---- the cluster profile: a broker that dies for good mid-run loses nothing
+on_cluster=1
+t=$SECONDS
+env -u KAFKA_BOOTSTRAP STACK_PROFILE=cluster stack/up.sh >"$tmp/cluster-up.log" 2>&1 ||
+  fail "STACK_PROFILE=cluster stack/up.sh failed: $(tail -n 5 "$tmp/cluster-up.log")"
+log "the cluster profile is up ($((SECONDS - t)) s)"
+# this script's KAFKA_BOOTSTRAP is the single node's: faults.sh must find the cluster's itself
+unset KAFKA_BOOTSTRAP
+run_faults 0 cluster 20 broker-failover
+row="$(jq -c '.scenarios[0]' "$tmp/cluster/faults.json")"
+[ "$(jq -r .profile "$tmp/cluster/faults.json")" = cluster ] || fail "faults.json does not say the cluster profile"
+jq -e '.scenario == "broker-failover" and .written == 4000 and .missing == 0 and .applied_twice == 0 and .verdict == "pass"
+    and .fault.fault == "broker-failover" and .fault.healed_us > .fault.started_us
+    and (.fault.recovery_s | type) == "number" and .fault.recovery_s < 60' <<<"$row" >/dev/null ||
+  fail "broker-failover: $(jq -c '{written, missing, applied_twice, verdict, fault: (.fault | {fault, started_us, healed_us, recovery_s})}' <<<"$row")"
+grep -q 'broker-failover: start' "$tmp/cluster.err" && grep -Eq 'starting kafka-[123] again' "$tmp/cluster.err" ||
+  fail "broker-failover did not kill a broker of the cluster and start it again: $(grep broker-failover "$tmp/cluster.err")"
+pass "broker-failover on three brokers: 4000 of 4000, 0 missing, 0 applied twice, $(jq -r .kafka_duplicates <<<"$row") Kafka duplicates, leaders moved in $(jq -r '(.fault.healed_us - .fault.started_us) / 1e5 | round / 10' <<<"$row") s, recovered $(jq -r .fault.recovery_s <<<"$row") s after"

@@ -12,6 +12,18 @@
 #/   broker-kill        kill -9 of the Kafka broker (a full outage); stack/up.sh after 5 s
 #/   store-kill         kill -9 of the store (FerretDB); stack/up.sh starts it again
 #/   store-pause        SIGSTOP of the store for 10 s, then SIGCONT
+#/   postgres-restart   a fast restart of PostgreSQL (pg_ctlcluster stop -m fast, start): the
+#/                      rate run's session ends with it, Debezium reconnects; the run is judged
+#/                      by what it committed, and not one committed event may be missing
+#/ On the cluster profile (STACK_PROFILE=cluster stack/up.sh) the Connect scenarios strike the
+#/ worker that runs the connector's task, broker-kill the leader of the CDC topic's partition 0,
+#/ and two more scenarios run:
+#/   broker-failover    kill -9 of the leader of the CDC topic's partition 0; healed when every
+#/                      partition has a leader again; the broker is started again once the run
+#/                      has written its last event
+#/   connect-failover   kill -9 of the worker that runs the task; healed when the task runs on
+#/                      the other worker; the killed worker is started again once the run has
+#/                      written its last event
 #/ The injector appends the fault's start and healing to a fault log that the verifier reads
 #/ (verifier watch --fault-log): its report shows the fault, the time to recover (from the
 #/ healing until the oldest event on its way is younger than 1 s), the worst end to end during
@@ -42,7 +54,8 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-ALL=(processor-kill processor-restart rebalance connect-kill connect-pause broker-kill store-kill store-pause)
+ALL=(processor-kill processor-restart rebalance connect-kill connect-pause broker-kill store-kill store-pause postgres-restart)
+CLUSTER_ONLY=(broker-failover connect-failover)
 case "${1:-}" in
   -h | --help)
     script_help
@@ -51,8 +64,13 @@ case "${1:-}" in
 esac
 scenarios=("$@")
 for s in "${scenarios[@]}"; do
-  [[ " ${ALL[*]} " == *" $s "* ]] || die "unknown scenario '$s'; the scenarios: ${ALL[*]}"
+  if [[ " ${CLUSTER_ONLY[*]} " == *" $s "* ]]; then
+    cluster_profile || die "$s needs the cluster profile: STACK_PROFILE=cluster stack/up.sh (this stack is $STACK_PROFILE)"
+    continue
+  fi
+  [[ " ${ALL[*]} " == *" $s "* ]] || die "unknown scenario '$s'; the scenarios: ${ALL[*]} ${CLUSTER_ONLY[*]} (the last two on the cluster profile)"
 done
+if cluster_profile; then ALL+=("${CLUSTER_ONLY[@]}"); fi
 RATE="${RATE:-300}" DURATION_S="${DURATION_S:-40}" FAULT_AT="${FAULT_AT:-40}"
 [[ "$RATE" =~ ^[1-9][0-9]*$ ]] || die "RATE must be a positive whole number of events/s (got '$RATE')"
 [[ "$DURATION_S" =~ ^[1-9][0-9]*$ ]] || die "DURATION_S must be a positive whole number of seconds (got '$DURATION_S')"
@@ -115,6 +133,9 @@ at_percent() {
   local due_us now_us
   due_us=$((run_origin_us + DURATION_S * 10000 * $1))
   now_us="$(date +%s%6N)"
+  # a fault after the run's last event was due would prove nothing
+  [ "$1" -eq 100 ] || [ "$now_us" -lt $((run_origin_us + DURATION_S * 1000000)) ] ||
+    die "the fault is due at $1 % of the run, and the run has already written its last event (the injector was late): nothing would be tested"
   [ "$now_us" -ge "$due_us" ] || nap "$(printf '%d.%06d' $(((due_us - now_us) / 1000000)) $(((due_us - now_us) % 1000000)))"
 }
 
@@ -155,9 +176,95 @@ kill_part() {
   fault_line "$3" healed
 }
 
+# restart_postgres FAULT -> a fast restart of the stack's PostgreSQL cluster; healed once it
+# answers again.
+restart_postgres() {
+  fault_line "$1" start
+  pg_ctlcluster "$PG_MAJOR" "$PG_CLUSTER" stop -m fast >"$dir/pg-restart.log" 2>&1 ||
+    die "$1: pg_ctlcluster $PG_MAJOR $PG_CLUSTER stop -m fast failed; see $dir/pg-restart.log"
+  pg_ctlcluster "$PG_MAJOR" "$PG_CLUSTER" start >>"$dir/pg-restart.log" 2>&1 &
+  local starting=$! deadline=$((SECONDS + 60))
+  # healed the moment it answers (pg_ctlcluster start returns a little later)
+  until pg_healthy; do
+    [ "$SECONDS" -lt "$deadline" ] || die "$1: PostgreSQL at $PG_ADDR did not answer within 60 s of its start"
+    nap 0.1
+  done
+  fault_line "$1" healed
+  wait "$starting" || die "$1: pg_ctlcluster $PG_MAJOR $PG_CLUSTER start failed; see $dir/pg-restart.log"
+  [ ! -f "$RUN_DIR/postgresql.pid" ] || pg_pid >"$RUN_DIR/postgresql.pid"
+}
+
+# task_worker -> the Connect part (connect, or connect-N on the cluster) that runs the task.
+task_worker() {
+  cluster_profile || {
+    echo connect
+    return
+  }
+  local id
+  id="$(connector_status | jq -r '.tasks[0].worker_id // empty')" || return 1
+  [ -n "$id" ] || return 1
+  printf 'connect-%s\n' $((${id##*:} - 8082))
+}
+
+# partition_leaders -> "PARTITION LEADER" per partition of the CDC topic (leader -1: none), from
+# the cluster's metadata (librdkafka in the Python consumer's venv: a fraction of a second, where
+# a JVM tool takes several on a busy machine).
+partition_leaders() {
+  "$PY_CONSUMER_VENV/bin/python" - "$KAFKA_BOOTSTRAP" "$CDC_TOPIC" 2>>"$dir/leaders.log" <<'PY'
+import sys
+from confluent_kafka.admin import AdminClient
+topic = sys.argv[2]
+meta = AdminClient({"bootstrap.servers": sys.argv[1]}).list_topics(topic, timeout=5)
+for p in sorted(meta.topics[topic].partitions.values(), key=lambda p: p.id):
+    print(p.id, p.leader)
+PY
+}
+
+# leader_part -> the broker part that leads partition 0 (kafka on the single node).
+leader_part() {
+  cluster_profile || {
+    echo kafka
+    return
+  }
+  local leader
+  leader="$(partition_leaders | awk '$1 == 0 {print $2}')"
+  [ -n "$leader" ] && [ "$leader" != -1 ] || return 1
+  printf 'kafka-%s\n' "$leader"
+}
+
+# failover PART FAULT TAKEN_OVER -> kill -9 of PART; healed once TAKEN_OVER holds (the cluster
+# moved its work elsewhere); PART is started again once the run has written its last event.
+failover() {
+  local pid
+  pid="$(pid_of "$1")" || die "$2: $1 is not running"
+  kill -KILL "$pid"
+  fault_line "$2" start
+  wait_until 120 "$3" "$1" || die "$2: the cluster did not take over from $1 within 120 s"
+  fault_line "$2" healed
+  at_percent 100
+  log "$2: the run has written its last event; starting $1 again"
+  MONGODB_URI="$STACK_MONGODB_URI" "$REPO_ROOT/stack/up.sh" >"$dir/up.log" 2>&1 || die "$2: stack/up.sh could not start $1 again; see $dir/up.log"
+}
+
+# new_leaders KAFKA-N -> every partition of the CDC topic has a leader, none of them node N.
+new_leaders() {
+  local leaders
+  leaders="$(partition_leaders)"
+  [ -n "$leaders" ] && ! awk -v dead="${1#kafka-}" '$2 == dead || $2 == -1 {found = 1} END {exit !found}' <<<"$leaders"
+}
+
+# task_moved CONNECT-N -> the task runs, on another worker than N.
+task_moved() {
+  local now
+  now="$(task_worker)" && [ "$now" != "$1" ] && connect_running
+}
+
+# part_of WHO FAULT -> the part WHO (task_worker or leader_part) names, or dies.
+part_of() { "$1" || die "$2: could not tell which part to strike ($1 found none)"; }
+
 # inject SCENARIO -> the fault, at FAULT_AT % of the run, and its healing.
 inject() {
-  local before
+  local before target
   case "$1" in
     processor-kill | processor-restart)
       at_percent "$FAULT_AT"
@@ -177,11 +284,15 @@ inject() {
       second_pid=""
       fault_line "$1" healed
       ;;
-    connect-kill) at_percent "$FAULT_AT" && kill_part connect 0 "$1" ;;
-    connect-pause) at_percent "$FAULT_AT" && pause connect 15 "$1" ;;
-    broker-kill) at_percent "$FAULT_AT" && kill_part kafka 5 "$1" ;;
+    # the part to strike is found before the wait, so the fault comes on time
+    connect-kill) target="$(part_of task_worker "$1")" && at_percent "$FAULT_AT" && kill_part "$target" 0 "$1" ;;
+    connect-pause) target="$(part_of task_worker "$1")" && at_percent "$FAULT_AT" && pause "$target" 15 "$1" ;;
+    broker-kill) target="$(part_of leader_part "$1")" && at_percent "$FAULT_AT" && kill_part "$target" 5 "$1" ;;
+    broker-failover) target="$(part_of leader_part "$1")" && at_percent "$FAULT_AT" && failover "$target" "$1" new_leaders ;;
+    connect-failover) target="$(part_of task_worker "$1")" && at_percent "$FAULT_AT" && failover "$target" "$1" task_moved ;;
     store-kill) at_percent "$FAULT_AT" && kill_part ferretdb 0 "$1" ;;
     store-pause) at_percent "$FAULT_AT" && pause ferretdb 10 "$1" ;;
+    postgres-restart) at_percent "$FAULT_AT" && restart_postgres "$1" ;;
   esac
 }
 
@@ -197,7 +308,9 @@ scenario() {
   : >"$pid_file"
   before="$(app_sql "SELECT coalesce(max(run_id), 0) FROM outbox_demo.runs")"
   log "$name: $((RATE * DURATION_S)) events at $RATE/s, the fault at $FAULT_AT % of $DURATION_S s"
-  local supervised="" receipts=processed-events
+  local supervised="" receipts=processed-events may_end=0
+  # the restart ends the rate run's session: the run is judged by what it committed
+  [ "$name" != postgres-restart ] || may_end=1
   local ready="curl -fsS --max-time 2 http://$PROCESSOR_METRICS_ADDR/metrics | grep -Eq '^processor_assigned_partitions [1-9]'"
   if [ "$FAULT_CONSUMER" = python ]; then
     # In the faults group, which starts where --reset put it; its metrics file is the receipts.
@@ -205,7 +318,7 @@ scenario() {
     receipts=metrics-file ready="test -f '$dir/consumer.ready'"
   fi
   FAULT_LOG="$FAULT_LOG" TARGET_EVENTS=$((RATE * DURATION_S)) RATE="$RATE" LOG_LEVEL="$LOG_LEVEL" \
-    IDLE_TIMEOUT="$IDLE_TIMEOUT" RECEIPTS="$receipts" CONSUMER_GROUP="$PROCESSOR_GROUP" SUPERVISED_CMD="$supervised" \
+    IDLE_TIMEOUT="$IDLE_TIMEOUT" RECEIPTS="$receipts" GENERATOR_MAY_END="$may_end" CONSUMER_GROUP="$PROCESSOR_GROUP" SUPERVISED_CMD="$supervised" \
     CONSUMER_CMD="PID_FILE='$pid_file' METRICS_ADDR='$PROCESSOR_METRICS_ADDR' LOG_LEVEL='$LOG_LEVEL' exec '$SCRIPT_DIR/fault_processor.sh'" \
     CONSUMER_READY="$ready" \
     setsid "$SCRIPT_DIR/run_demo.sh" >"$dir/run.out" 2>"$dir/run.err" &
@@ -236,8 +349,8 @@ SCRIPT_DIR="$REPO_ROOT/scripts/demo"
 for s in "${scenarios[@]}"; do
   scenario "$s"
 done
-jq -s --arg rate "$RATE" --arg d "$DURATION_S" --arg at "$FAULT_AT" \
-  '{rate: ($rate | tonumber), duration_s: ($d | tonumber), fault_at_percent: ($at | tonumber), scenarios: .}' \
+jq -s --arg rate "$RATE" --arg d "$DURATION_S" --arg at "$FAULT_AT" --arg profile "$STACK_PROFILE" \
+  '{profile: $profile, rate: ($rate | tonumber), duration_s: ($d | tonumber), fault_at_percent: ($at | tonumber), scenarios: .}' \
   "$FAULTS_DIR/results.jsonl" >"$FAULTS_DIR/faults.json"
 
 echo

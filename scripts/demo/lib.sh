@@ -19,7 +19,7 @@ DEMO_PROCESSOR_PID="$RUN_DIR/demo-processor.pid"
 # Role app in database app over TCP, as the application and the verifier connect; its password
 # comes from PGPASSFILE (stack/lib.sh), unless PGPASSWORD is set.
 export PGHOST="${PGHOST:-127.0.0.1}" PGPORT PGUSER="${PGUSER:-app}" PGDATABASE="${PGDATABASE:-app}"
-export KAFKA_BOOTSTRAP MONGODB_URI CDC_TOPIC
+export KAFKA_BOOTSTRAP MONGODB_URI CDC_TOPIC CONNECT_ADDR
 
 # app_sql SQL -> runs SQL as role app; prints unaligned tuples only; fails on an SQL error.
 app_sql() {

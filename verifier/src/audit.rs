@@ -34,7 +34,7 @@ pub(crate) async fn audit(pg: &Pg, mongo: &Mongo, run_id: i64) -> Result<Audit, 
 async fn users(pg: &Pg, run_id: i64, auditor: &mut Auditor<'_>) -> Result<(), SourceError> {
     let what = "reading the run's users from the outbox";
     let rows = pg
-        .client
+        .client()
         .query_raw(
             "SELECT aggregate_id::text FROM activity.event_outbox WHERE run_id = $1 AND event_type = 'UserCreated'",
             [&run_id],
@@ -58,7 +58,7 @@ async fn activities(pg: &Pg, run_id: i64, auditor: &mut Auditor<'_>) -> Result<(
     let what = "reading the activities the run touched from the outbox";
     // In a temporary table with statistics: joined with the whole outbox, a CTE's guessed row
     // count can make the planner loop over jsonb rows.
-    pg.client
+    pg.client()
         .batch_execute(&format!(
             "DROP TABLE IF EXISTS pg_temp.verifier_touched;
              CREATE TEMP TABLE verifier_touched AS
@@ -70,7 +70,7 @@ async fn activities(pg: &Pg, run_id: i64, auditor: &mut Auditor<'_>) -> Result<(
         .await
         .map_err(pg.query_error(what))?;
     let rows = pg
-        .client
+        .client()
         .query_raw(
             "SELECT t.aggregate_id::text, j.payload->>'user_id', t.created
              FROM verifier_touched t
@@ -95,7 +95,7 @@ async fn activities(pg: &Pg, run_id: i64, auditor: &mut Auditor<'_>) -> Result<(
         expected.joins.entry(id).or_default().extend(joined);
     }
     auditor.submit(expected).await?;
-    pg.client
+    pg.client()
         .batch_execute("DROP TABLE IF EXISTS pg_temp.verifier_touched")
         .await
         .map_err(pg.query_error(what))

@@ -126,9 +126,10 @@ pub struct ServiceArgs {
     /// MongoDB connection string; its path names the database.
     #[arg(long, env = "MONGODB_URI", default_value = defaults::MONGODB_URI, global = true)]
     pub mongodb_uri: String,
-    /// Kafka Connect's REST address (host:port), asked every second whether it answers, so
-    /// that the progress line can say when it is down and following does not count that time
-    /// as idle; `off`: not asked.
+    /// Kafka Connect's REST address (host:port; several, comma-separated, for the workers of a
+    /// distributed Connect), each asked every second whether it answers, so that the progress
+    /// line can say which is down and following does not count that time as idle; `off`: not
+    /// asked.
     #[arg(
         long,
         env = "CONNECT_ADDR",

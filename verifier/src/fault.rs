@@ -99,6 +99,11 @@ impl Default for FaultTrack {
 }
 
 impl FaultTrack {
+    /// The log said the fault started and has not said it was healed.
+    pub(crate) fn unhealed(&self) -> bool {
+        self.started_us.is_some() && self.healed_us.is_none()
+    }
+
     /// Takes the log's lines (all of them, each second: the first start and the first healing
     /// after it count).
     pub(crate) fn lines(&mut self, lines: &[FaultLine]) {

@@ -287,8 +287,8 @@ async fn generate(
     mut shutdown: watch::Receiver<bool>,
 ) -> Result<(), Error> {
     let pg = Pg::connect(&s.endpoints).await?;
-    if let Err(e) = pg
-        .client
+    let client = pg.client();
+    if let Err(e) = client
         .batch_execute("SET client_connection_check_interval = '1s'")
         .await
     {
@@ -301,9 +301,9 @@ async fn generate(
     if !waiting || *shutdown.borrow() {
         return Ok(()); // following ended before it waited: it says why
     }
-    let cancel = pg.client.cancel_token();
+    let cancel = client.cancel_token();
     tokio::select! {
-        done = pg.client.batch_execute(call) => {
+        done = client.batch_execute(call) => {
             done.map_err(pg.query_error("running the step's rate run (CALL demo_run)"))?;
         }
         _ = shutdown.wait_for(|stop| *stop) => {

@@ -89,6 +89,8 @@ pub(crate) struct Outcome {
 
 /// How often receipts are asked for and the views refreshed.
 const POLL: Duration = Duration::from_millis(250);
+/// How long following's end waits for a started fault's healing ([`Follower::await_healing`]).
+const HEALING_WAIT: Duration = Duration::from_secs(30);
 /// Margin before the run's start where its Kafka read begins (clock skew between hosts).
 const READ_MARGIN_US: i64 = 5_000_000;
 
@@ -396,6 +398,40 @@ impl<'a> Follower<'a> {
     /// A fault run: reads the fault log (not there yet: no fault yet) and hands the second's
     /// end-to-end samples to the fault's phases, before the second is closed.
     fn fault_second(&mut self) -> Result<(), SourceError> {
+        self.read_fault_log()?;
+        let Some((_, track)) = &mut self.fault else {
+            return Ok(());
+        };
+        let now_us = chrono::Utc::now().timestamp_micros();
+        track.second(
+            now_us,
+            &self.join.measurements.stages[Stage::EndToEnd].interval,
+        );
+        Ok(())
+    }
+
+    /// A fault run whose log says the fault started but not yet that it was healed when
+    /// following stops (every event arrived while the injector was still healing, e.g. a
+    /// PostgreSQL restart): waits up to [`HEALING_WAIT`] for the healing, so that the report
+    /// can measure the recovery from it.
+    async fn await_healing(&mut self) -> Result<(), SourceError> {
+        let since = Instant::now();
+        while self.fault.as_ref().is_some_and(|(_, t)| t.unhealed()) {
+            if since.elapsed() >= HEALING_WAIT {
+                tracing::warn!(
+                    "the fault log says the fault started, and not that it was healed within {} s of following's end: the report has no recovery",
+                    HEALING_WAIT.as_secs()
+                );
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            self.read_fault_log()?;
+        }
+        Ok(())
+    }
+
+    /// Reads the fault log (not there yet: no fault yet) into the fault's track.
+    fn read_fault_log(&mut self) -> Result<(), SourceError> {
         let Some((path, track)) = &mut self.fault else {
             return Ok(());
         };
@@ -416,11 +452,6 @@ impl<'a> Follower<'a> {
                 })
             }
         }
-        let now_us = chrono::Utc::now().timestamp_micros();
-        track.second(
-            now_us,
-            &self.join.measurements.stages[Stage::EndToEnd].interval,
-        );
         Ok(())
     }
 
@@ -539,6 +570,7 @@ impl<'a> Follower<'a> {
         slo: &Slo,
         receipts: ReceiptsInfo,
     ) -> Result<Report, SourceError> {
+        self.await_healing().await?;
         let at_us = chrono::Utc::now().timestamp_micros();
         self.fault_second()?;
         self.history.tick(&mut self.join, logs);

@@ -104,7 +104,9 @@ impl Health {
 pub(crate) fn spawn(endpoints: &Endpoints, stop: watch::Receiver<bool>) -> Arc<SharedLags> {
     let lags = Arc::new(SharedLags::default());
     tokio::spawn(slot(Arc::clone(&lags), endpoints.clone(), stop.clone()));
-    if let Some(addr) = endpoints.connect.clone() {
+    // each worker of a distributed Connect is asked, and named when it does not answer
+    for addr in endpoints.connect.iter().flat_map(|a| a.split(',')) {
+        let addr = addr.trim().to_owned();
         tokio::spawn(connect(Arc::clone(&lags), addr, stop.clone()));
     }
     let (l, e) = (Arc::clone(&lags), endpoints.clone());
@@ -156,7 +158,7 @@ async fn slot(lags: Arc<SharedLags>, e: Endpoints, mut stop: watch::Receiver<boo
     while !*stop.borrow_and_update() {
         let lag = match &pg {
             Some(pg) => pg.slot_lag_bytes().await,
-            None => match Pg::connect(&e).await {
+            None => match Pg::connect_once(&e).await {
                 Ok(c) => {
                     let lag = c.slot_lag_bytes().await;
                     pg = Some(c);

@@ -1,7 +1,9 @@
 //! PostgreSQL: the run manifest, the outbox and the replication slot.
 
 use std::collections::{BTreeMap, HashMap};
-use std::time::Duration;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use crate::manifest::RunInfo;
 
@@ -38,9 +40,30 @@ pub(crate) struct Watched {
     pub t0: i64,
 }
 
-/// A connection to database `app`.
+/// How long a lost connection is tried again (every [`RECONNECT_EVERY`]) before the query that
+/// met it fails: longer than a PostgreSQL restart.
+const RECONNECT_FOR: Duration = Duration::from_secs(120);
+const RECONNECT_EVERY: Duration = Duration::from_millis(500);
+
+/// Whether `e` says the connection is gone (closed, or the server shutting down or ending the
+/// backend: SQLSTATE class 57P and 08), rather than that the statement failed.
+fn connection_lost(client: &tokio_postgres::Client, e: &tokio_postgres::Error) -> bool {
+    client.is_closed()
+        || e.is_closed()
+        || e.code()
+            .is_some_and(|c| c.code().starts_with("57P") || c.code().starts_with("08"))
+}
+
+/// A connection to database `app`. When the server closes it (a restart, a terminated
+/// backend), the reads below connect again and are asked once more ([`Pg::retrying`]): each is
+/// one statement that only reads, so asking again is safe.
 pub(crate) struct Pg {
-    pub(crate) client: tokio_postgres::Client,
+    client: std::sync::RwLock<Arc<tokio_postgres::Client>>,
+    /// Held while connecting again, so that tasks sharing this `Pg` connect once.
+    reconnecting: tokio::sync::Mutex<()>,
+    /// How long a lost connection is tried again: [`RECONNECT_FOR`], or zero (not at all).
+    reconnect_for: Duration,
+    endpoints: Endpoints,
     addr: String,
 }
 
@@ -48,8 +71,90 @@ const RUN_COLUMNS: &str = "run_id, mode, status, n, written, seed, mix, rate, \
     (extract(epoch from started_at) * 1e6)::bigint, (extract(epoch from finished_at) * 1e6)::bigint";
 
 impl Pg {
-    /// Connects.
+    /// Connects; a lost connection is made again by the next read ([`Pg::retrying`]).
     pub(crate) async fn connect(e: &Endpoints) -> Result<Self, SourceError> {
+        Self::with_reconnect(e, RECONNECT_FOR).await
+    }
+
+    /// Connects; a read on a lost connection fails at once (for a probe, which reports the
+    /// outage and connects again itself).
+    pub(crate) async fn connect_once(e: &Endpoints) -> Result<Self, SourceError> {
+        Self::with_reconnect(e, Duration::ZERO).await
+    }
+
+    async fn with_reconnect(e: &Endpoints, reconnect_for: Duration) -> Result<Self, SourceError> {
+        let client = Self::open(e).await?;
+        Ok(Self {
+            client: std::sync::RwLock::new(Arc::new(client)),
+            reconnecting: tokio::sync::Mutex::new(()),
+            reconnect_for,
+            endpoints: e.clone(),
+            addr: e.pg_addr(),
+        })
+    }
+
+    /// The connection now (a statement run on it after it was lost fails: [`Pg::retrying`]
+    /// asks again on a new one).
+    pub(crate) fn client(&self) -> Arc<tokio_postgres::Client> {
+        Arc::clone(&self.client.read().expect("pg client"))
+    }
+
+    /// Runs `f` on the connection; when it fails because the connection is gone, connects
+    /// again (for up to [`RECONNECT_FOR`]) and runs it once more.
+    async fn retrying<T, F, Fut>(&self, f: F) -> Result<T, tokio_postgres::Error>
+    where
+        F: Fn(Arc<tokio_postgres::Client>) -> Fut,
+        Fut: Future<Output = Result<T, tokio_postgres::Error>>,
+    {
+        let client = self.client();
+        match f(Arc::clone(&client)).await {
+            Err(e) if !self.reconnect_for.is_zero() && connection_lost(&client, &e) => {
+                match self.reconnect(&client, &e).await {
+                    Some(fresh) => f(fresh).await,
+                    None => Err(e),
+                }
+            }
+            done => done,
+        }
+    }
+
+    /// A new connection in place of `lost` (unless another task has already made one).
+    async fn reconnect(
+        &self,
+        lost: &Arc<tokio_postgres::Client>,
+        why: &tokio_postgres::Error,
+    ) -> Option<Arc<tokio_postgres::Client>> {
+        let _one = self.reconnecting.lock().await;
+        let now = self.client();
+        if !Arc::ptr_eq(&now, lost) && !now.is_closed() {
+            return Some(now);
+        }
+        tracing::warn!(
+            "PostgreSQL at {}: the connection was lost ({why}); connecting again",
+            self.addr
+        );
+        let since = Instant::now();
+        while since.elapsed() < self.reconnect_for {
+            match Self::open(&self.endpoints).await {
+                Ok(c) => {
+                    let fresh = Arc::new(c);
+                    *self.client.write().expect("pg client") = Arc::clone(&fresh);
+                    // a warning's pair: whoever saw the loss sees the end of it
+                    tracing::warn!(
+                        "PostgreSQL at {}: connected again after {:.1} s",
+                        self.addr,
+                        since.elapsed().as_secs_f64()
+                    );
+                    return Some(fresh);
+                }
+                Err(e) => tracing::debug!("PostgreSQL at {}: not yet: {e}", self.addr),
+            }
+            tokio::time::sleep(RECONNECT_EVERY).await;
+        }
+        None
+    }
+
+    async fn open(e: &Endpoints) -> Result<tokio_postgres::Client, SourceError> {
         let addr = e.pg_addr();
         let mut config = tokio_postgres::Config::new();
         config
@@ -80,10 +185,10 @@ impl Pg {
                 })?;
         tokio::spawn(async move {
             if let Err(err) = connection.await {
-                tracing::error!("PostgreSQL connection closed: {err}");
+                tracing::debug!("PostgreSQL connection closed: {err}");
             }
         });
-        Ok(Self { client, addr })
+        Ok(client)
     }
 
     /// `host:port`, for messages.
@@ -136,9 +241,16 @@ impl Pg {
         // The view reads a rate run whose session is gone as interrupted (finished), so such a
         // run is judged by what it wrote instead of being waited for.
         let q = format!("SELECT {RUN_COLUMNS} FROM outbox_demo.run_status {query}");
+        let q = q.as_str();
         let rows = match param {
-            None => self.client.query(&q, &[]).await,
-            Some(p) => self.client.query(&q, &[&p]).await,
+            None => {
+                self.retrying(|c| async move { c.query(q, &[]).await })
+                    .await
+            }
+            Some(p) => {
+                self.retrying(|c| async move { c.query(q, &[&p]).await })
+                    .await
+            }
         }
         .map_err(|e| self.manifest_error(e))?;
         rows.iter().map(|r| self.run_info(r)).collect()
@@ -167,8 +279,10 @@ impl Pg {
     /// The highest run id in the manifest (0 when it is empty).
     pub(crate) async fn max_run_id(&self) -> Result<i64, SourceError> {
         let row = self
-            .client
-            .query_one("SELECT coalesce(max(run_id), 0) FROM outbox_demo.runs", &[])
+            .retrying(|c| async move {
+                c.query_one("SELECT coalesce(max(run_id), 0) FROM outbox_demo.runs", &[])
+                    .await
+            })
             .await
             .map_err(|e| self.manifest_error(e))?;
         Ok(row.get(0))
@@ -177,11 +291,13 @@ impl Pg {
     /// Rows of the run in the outbox.
     pub(crate) async fn outbox_rows(&self, run_id: i64) -> Result<u64, SourceError> {
         let n: i64 = self
-            .client
-            .query_one(
-                "SELECT count(*) FROM activity.event_outbox WHERE run_id = $1",
-                &[&run_id],
-            )
+            .retrying(|c| async move {
+                c.query_one(
+                    "SELECT count(*) FROM activity.event_outbox WHERE run_id = $1",
+                    &[&run_id],
+                )
+                .await
+            })
             .await
             .map_err(self.query_error("counting the run's outbox rows"))?
             .get(0);
@@ -195,11 +311,10 @@ impl Pg {
         seqs: &[i64],
     ) -> Result<BTreeMap<i64, String>, SourceError> {
         let rows = self
-            .client
-            .query(
+            .retrying(|c| async move { c.query(
                 "SELECT seq, id::text FROM activity.event_outbox WHERE run_id = $1 AND seq = ANY($2)",
                 &[&run_id, &seqs],
-            )
+            ).await })
             .await
             .map_err(self.query_error("reading event ids from the outbox"))?;
         Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
@@ -213,13 +328,14 @@ impl Pg {
         ids: &[uuid::Uuid],
     ) -> Result<HashMap<uuid::Uuid, OutboxEvent>, SourceError> {
         let rows = self
-            .client
-            .query(
+            .retrying(|c| async move {
+                c.query(
                 "SELECT id, seq, event_type, (extract(epoch from scheduled_at) * 1e6)::bigint, \
                  (extract(epoch from created_at) * 1e6)::bigint \
                  FROM activity.event_outbox WHERE run_id = $1 AND id = ANY($2)",
                 &[&run_id, &ids],
-            )
+            ).await
+            })
             .await
             .map_err(self.query_error("looking up the metrics file's events in the outbox"))?;
         let mut out = HashMap::with_capacity(rows.len());
@@ -247,14 +363,16 @@ impl Pg {
         limit: i64,
     ) -> Result<Vec<Watched>, SourceError> {
         let rows = self
-            .client
-            .query(
-                "SELECT seq, id::text, event_type, aggregate_id::text, \
+            .retrying(|c| async move {
+                c.query(
+                    "SELECT seq, id::text, event_type, aggregate_id::text, \
                  (extract(epoch from scheduled_at) * 1e6)::bigint, \
                  (extract(epoch from created_at) * 1e6)::bigint \
                  FROM activity.event_outbox WHERE run_id = $1 AND seq >= $2 ORDER BY seq LIMIT $3",
-                &[&run_id, &from_seq, &limit],
-            )
+                    &[&run_id, &from_seq, &limit],
+                )
+                .await
+            })
             .await
             .map_err(self.query_error("reading the run's events from the outbox"))?;
         rows.iter()
@@ -286,11 +404,10 @@ impl Pg {
         seq: i64,
     ) -> Result<Option<i64>, SourceError> {
         Ok(self
-            .client
-            .query_opt(
+            .retrying(|c| async move { c.query_opt(
                 "SELECT (extract(epoch from created_at) * 1e6)::bigint FROM activity.event_outbox WHERE run_id = $1 AND seq = $2",
                 &[&run_id, &seq],
-            )
+            ).await })
             .await
             .map_err(self.query_error("reading an event's created_at"))?
             .map(|r| r.get(0)))
@@ -300,8 +417,9 @@ impl Pg {
     /// before it.
     pub(crate) async fn current_wal_lsn(&self) -> Result<String, SourceError> {
         Ok(self
-            .client
-            .query_one("SELECT pg_current_wal_lsn()::text", &[])
+            .retrying(
+                |c| async move { c.query_one("SELECT pg_current_wal_lsn()::text", &[]).await },
+            )
             .await
             .map_err(self.query_error("reading the WAL position"))?
             .get(0))
@@ -310,11 +428,10 @@ impl Pg {
     /// Whether the replication slot has confirmed the WAL up to `lsn` (`None`: no such slot).
     pub(crate) async fn slot_passed(&self, lsn: &str) -> Result<Option<bool>, SourceError> {
         Ok(self
-            .client
-            .query_opt(
+            .retrying(|c| async move { c.query_opt(
                 "SELECT confirmed_flush_lsn >= $2::text::pg_lsn FROM pg_replication_slots WHERE slot_name = $1",
                 &[&events::names::REPLICATION_SLOT, &lsn],
-            )
+            ).await })
             .await
             .map_err(self.query_error("reading the replication slot"))?
             .and_then(|r| r.get(0)))
@@ -324,11 +441,13 @@ impl Pg {
     /// Where the WAL is now, in bytes from its start: two readings give the WAL written between.
     pub(crate) async fn wal_position(&self) -> Result<i64, SourceError> {
         Ok(self
-            .client
-            .query_one(
-                "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::bigint",
-                &[],
-            )
+            .retrying(|c| async move {
+                c.query_one(
+                    "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::bigint",
+                    &[],
+                )
+                .await
+            })
             .await
             .map_err(self.query_error("reading the WAL position"))?
             .get(0))
@@ -336,12 +455,14 @@ impl Pg {
 
     pub(crate) async fn slot_lag_bytes(&self) -> Result<Option<i64>, SourceError> {
         Ok(self
-            .client
-            .query_opt(
-                "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn)::bigint \
+            .retrying(|c| async move {
+                c.query_opt(
+                    "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn)::bigint \
                  FROM pg_replication_slots WHERE slot_name = $1",
-                &[&events::names::REPLICATION_SLOT],
-            )
+                    &[&events::names::REPLICATION_SLOT],
+                )
+                .await
+            })
             .await
             .map_err(self.query_error("reading the replication slot"))?
             .and_then(|r| r.get(0)))
