@@ -296,9 +296,19 @@ inject() {
   esac
 }
 
-# scenario NAME -> one fault run; appends its line to the results.
+# stack_answers -> every part of the stack is healthy (Debezium streaming included).
+stack_answers() { pg_healthy && kafka_healthy && connect_healthy && ferretdb_healthy; }
+
+# scenario NAME -> one fault run; appends its line to the results. It starts once the stack is
+# healthy again after the last one (after postgres-restart Debezium reconnects by itself, within
+# about 10 to 30 s).
 scenario() {
-  local name="$1" before run rc=0
+  local name="$1" before run rc=0 t=$SECONDS
+  if ! stack_answers; then
+    log "$name: waiting until every part of the stack is healthy again"
+    wait_until 180 stack_answers || die "$name: the stack is not healthy within 180 s of the last scenario: stack/status.sh shows which part"
+    log "$name: the stack is healthy again after $((SECONDS - t)) s"
+  fi
   dir="$FAULTS_DIR/$name"
   rm -rf "$dir"
   mkdir -p "$dir"
