@@ -7,6 +7,9 @@
 #/              with demo_generate in chunks of 100,000 and projected by FILL_PROCESSORS
 #/              processors until the group's lag is 0), 1 event-processor
 #/   filled-2   the same store, 2 event-processors
+#/   old-1      a fresh store, 1 event-processor with OLD (default "IN_FLIGHT=1":
+#/              one batch at a time, as before issue 14): PHASES="fresh-1 old-1" compares the
+#/              processor's settings, new against old, in one run
 #/ A phase may be named twice (PHASES="fresh-1 fresh-1": do two runs agree?). A fresh phase
 #/ starts from setup.sh; the first filled phase fills the store once, and a filled phase after it
 #/ keeps that store (grown by the searches before it). Each phase is one capacity search (about
@@ -15,7 +18,7 @@
 #/ Every phase's files stay in .stack/bench/capacity/<time>/<n>-<phase>/. A phase that finds no
 #/ rate is shown as such (the table says why); the script goes on.
 #/
-#/ Usage: [PHASES="fresh-1 fresh-2 filled-1 filled-2"] [STORE_EVENTS=1000000] [FILL_PROCESSORS=2] bench/capacity.sh
+#/ Usage: [PHASES="fresh-1 fresh-2 filled-1 filled-2"] [STORE_EVENTS=1000000] [FILL_PROCESSORS=2] [OLD=…] bench/capacity.sh
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../scripts/demo/lib.sh"
 
@@ -27,10 +30,12 @@ FILL_PROCESSORS="${FILL_PROCESSORS:-2}"
 [[ "$FILL_PROCESSORS" =~ ^[1-9]$ ]] || die "FILL_PROCESSORS must be 1 to 9 (got '$FILL_PROCESSORS')"
 for phase in $PHASES; do
   case "$phase" in
-    fresh-1 | fresh-2 | filled-1 | filled-2) ;;
-    *) die "unknown phase '$phase' in PHASES (fresh-1, fresh-2, filled-1, filled-2)" ;;
+    fresh-1 | fresh-2 | filled-1 | filled-2 | old-1) ;;
+    *) die "unknown phase '$phase' in PHASES (fresh-1, fresh-2, filled-1, filled-2, old-1)" ;;
   esac
 done
+OLD="${OLD-IN_FLIGHT=1}"
+check_processor_settings OLD "$OLD"
 require_stack
 build_binaries
 require_no_demo_run
@@ -83,14 +88,16 @@ fill_store() {
   log "bench: the store holds $STORE_EVENTS events' documents"
 }
 
-# phase DIR PROCESSORS: one capacity search into $out/DIR; its answer goes to stdout.
+# phase DIR PROCESSORS [SETTINGS…]: one capacity search into $out/DIR, the processors with
+# SETTINGS; its answer goes to stdout.
 phase() {
-  local started=$SECONDS rc
-  log "bench: phase $1 ($2 processor(s))"
-  CAPACITY_DIR="$out/$1" PROCESSORS="$2" "$REPO_ROOT/scripts/demo/capacity.sh" \
-    >"$out/$1.out" 2>"$out/$1.err" && rc=0 || rc=$?
-  [ "$rc" -le 1 ] || die "the $1 search could not run (exit $rc): see $out/$1.err"
-  printf '%s: %s (exit %s, %s s)\n' "$1" "$(tail -n 1 "$out/$1.out")" "$rc" "$((SECONDS - started))"
+  local started=$SECONDS rc dir="$1" processors="$2"
+  shift 2
+  log "bench: phase $dir ($processors processor(s)${1:+, $*})"
+  env "$@" CAPACITY_DIR="$out/$dir" PROCESSORS="$processors" "$REPO_ROOT/scripts/demo/capacity.sh" \
+    >"$out/$dir.out" 2>"$out/$dir.err" && rc=0 || rc=$?
+  [ "$rc" -le 1 ] || die "the $dir search could not run (exit $rc): see $out/$dir.err"
+  printf '%s: %s (exit %s, %s s)\n' "$dir" "$(tail -n 1 "$out/$dir.out")" "$rc" "$((SECONDS - started))"
 }
 
 fresh_setup() {
@@ -104,7 +111,7 @@ for p in $PHASES; do
   n=$((n + 1))
   dir="$n-$p"
   case "$p" in
-    fresh-*)
+    fresh-* | old-*)
       fresh_setup "$dir"
       filled=""
       ;;
@@ -116,7 +123,12 @@ for p in $PHASES; do
       fi
       ;;
   esac
-  phase "$dir" "${p##*-}"
+  if [ "${p%-*}" = old ]; then
+    # shellcheck disable=SC2086 # OLD is a list of NAME=VALUE words, checked above
+    phase "$dir" "${p##*-}" $OLD
+  else
+    phase "$dir" "${p##*-}"
+  fi
   dirs+=("$dir")
 done
 

@@ -137,6 +137,15 @@ log() { printf '[%s] %s\n' "$LOG_TAG" "$*" >&2; }
 # The scripts' --help: every line of the running script marked "#/" (its header), without the
 # mark. A marked block, not line numbers, so a help text is never cut off or padded with code.
 script_help() { sed -n 's@^#/ \{0,1\}@@p' "$0"; }
+# check_processor_settings NAME VALUE -> dies unless VALUE (a benchmark's OLD or NEW) is a list of
+# event-processor settings: IN_FLIGHT=N, STORE_WRITERS=N, BATCH_SIZE=N or FETCH_WAIT_MS=N.
+check_processor_settings() {
+  local setting
+  for setting in $2; do
+    [[ "$setting" =~ ^(IN_FLIGHT|STORE_WRITERS|BATCH_SIZE|FETCH_WAIT_MS)=[0-9]+$ ]] ||
+      die "$1 is a list of IN_FLIGHT=, STORE_WRITERS=, BATCH_SIZE= or FETCH_WAIT_MS= settings (got '$setting')"
+  done
+}
 # no_arguments "$@" -> the prologue of a script that takes no arguments: -h/--help prints its
 # #/ header and exits 0; anything else dies naming the script.
 no_arguments() {

@@ -41,6 +41,27 @@ pub struct Args {
     #[arg(long, env = "BATCH_SIZE", default_value_t = 1000)]
     pub batch_size: usize,
 
+    /// Batches between being received and having their offsets stored. With 2 (the default),
+    /// one batch's receipts are written while the next batch is received and its projections
+    /// applied; offsets are still stored in order, each only after its batch's effects and
+    /// receipts are acknowledged. 1 applies one batch at a time (projections, then receipts,
+    /// then the next batch): the behaviour before, kept for side-by-side benchmarks.
+    #[arg(long, env = "IN_FLIGHT", default_value_t = 2)]
+    pub in_flight: usize,
+
+    /// Longest time (ms) the broker holds a fetch open while it has no new record for the
+    /// processor (librdkafka's fetch.wait.max.ms). A record that arrives meanwhile is returned
+    /// at once, so this bounds idle round trips, not latency.
+    #[arg(long, env = "FETCH_WAIT_MS", default_value_t = 50)]
+    pub fetch_wait_ms: u32,
+
+    /// Commands the processor has at the store at once. 3 (the default) writes the three
+    /// collections of a batch concurrently; 1 sends one command at a time (FerretDB's SQLite
+    /// backend runs one write transaction at a time per database, yet measured no faster with
+    /// 1: BENCHMARKS.md, bench/latency.sh).
+    #[arg(long, env = "STORE_WRITERS", default_value_t = 3)]
+    pub store_writers: usize,
+
     /// Address of the HTTP endpoint serving /metrics (Prometheus text); `off` disables it.
     #[arg(long, env = "METRICS_ADDR", default_value = "127.0.0.1:9101")]
     pub metrics_addr: String,
@@ -82,6 +103,12 @@ pub struct Config {
     pub group: String,
     /// Most records per batch.
     pub batch_size: usize,
+    /// Batches between being received and having their offsets stored (1 to 8).
+    pub in_flight: usize,
+    /// librdkafka's fetch.wait.max.ms.
+    pub fetch_wait_ms: u32,
+    /// Commands at the store at once (1 to 16).
+    pub store_writers: usize,
     /// Where /metrics listens, if anywhere.
     pub metrics_addr: Option<SocketAddr>,
     /// Per-event JSON lines file.
@@ -105,6 +132,24 @@ impl Args {
             return Err(format!(
                 "--batch-size (BATCH_SIZE) = {} is out of range; use 1 to 100000",
                 self.batch_size
+            ));
+        }
+        if !(1..=8).contains(&self.in_flight) {
+            return Err(format!(
+                "--in-flight (IN_FLIGHT) = {} is out of range; use 1 (one batch at a time) to 8",
+                self.in_flight
+            ));
+        }
+        if !(1..=10_000).contains(&self.fetch_wait_ms) {
+            return Err(format!(
+                "--fetch-wait-ms (FETCH_WAIT_MS) = {} is out of range; use 1 to 10000",
+                self.fetch_wait_ms
+            ));
+        }
+        if !(1..=16).contains(&self.store_writers) {
+            return Err(format!(
+                "--store-writers (STORE_WRITERS) = {} is out of range; use 1 to 16",
+                self.store_writers
             ));
         }
         if self.summary_interval_s == 0 {
@@ -135,6 +180,9 @@ impl Args {
             dlq_topic,
             group: self.group,
             batch_size: self.batch_size,
+            in_flight: self.in_flight,
+            fetch_wait_ms: self.fetch_wait_ms,
+            store_writers: self.store_writers,
             metrics_addr,
             metrics_file: self.metrics_file,
             summary_interval: Duration::from_secs(self.summary_interval_s),
@@ -176,6 +224,9 @@ mod tests {
         assert_eq!(c.dlq_topic, names::DLQ_TOPIC);
         assert_eq!(c.group, names::PROCESSOR_GROUP);
         assert_eq!(c.batch_size, 1000);
+        assert_eq!(c.in_flight, 2);
+        assert_eq!(c.store_writers, 3);
+        assert_eq!(c.fetch_wait_ms, 50);
         assert_eq!(c.metrics_addr, Some("127.0.0.1:9101".parse().unwrap()));
         assert_eq!(c.metrics_file, None);
         assert_eq!(c.log_level, tracing::Level::INFO);
@@ -191,6 +242,9 @@ mod tests {
             "MONGODB_URI",
             "CDC_TOPIC",
             "BATCH_SIZE",
+            "IN_FLIGHT",
+            "STORE_WRITERS",
+            "FETCH_WAIT_MS",
             "METRICS_FILE",
         ] {
             assert!(env.iter().any(|e| e == var), "{var} in {env:?}");
@@ -201,6 +255,13 @@ mod tests {
     fn bad_values_are_named() {
         let e = args(&["--batch-size", "0"]).unwrap_err();
         assert!(e.contains("BATCH_SIZE") && e.contains("1 to 100000"), "{e}");
+        let e = args(&["--in-flight", "0"]).unwrap_err();
+        assert!(e.contains("IN_FLIGHT") && e.contains("1 (one batch"), "{e}");
+        assert_eq!(args(&["--in-flight", "1"]).unwrap().in_flight, 1);
+        let e = args(&["--store-writers", "17"]).unwrap_err();
+        assert!(e.contains("STORE_WRITERS") && e.contains("1 to 16"), "{e}");
+        let e = args(&["--fetch-wait-ms", "0"]).unwrap_err();
+        assert!(e.contains("FETCH_WAIT_MS"), "{e}");
         let e = args(&["--metrics-addr", "nine"]).unwrap_err();
         assert!(e.contains("METRICS_ADDR") && e.contains("\"nine\""), "{e}");
         let e = args(&["--mongodb-uri", "http://x"]).unwrap_err();

@@ -8,12 +8,14 @@
 //!   described there (pure).
 //! - [`store`]: those writes as `insert` / `update` commands.
 //! - [`metrics`]: Prometheus metrics, the summary line, `METRICS_FILE` lines.
-//! - [`run`]: the consume → apply → commit loop and its shutdown.
+//! - [`retry`]: retrying a failing step with backoff, bounded by a stop.
+//! - [`run`]: the consume → apply → commit loop, its batches in flight, and its shutdown.
 #![forbid(unsafe_code)]
 
 pub mod config;
 pub mod decode;
 pub mod metrics;
 pub mod plan;
+pub mod retry;
 pub mod run;
 pub mod store;

@@ -235,6 +235,12 @@ impl Metrics {
         self.lock().assigned_partitions = partitions;
     }
 
+    /// Events applied since the start, replays included.
+    pub fn events_total(&self) -> u64 {
+        let m = self.lock();
+        m.applied.iter().chain(m.replayed.iter()).sum()
+    }
+
     /// Ends the current summary period and returns its figures.
     pub fn take_summary(&self) -> Summary {
         let mut m = self.lock();
@@ -302,6 +308,34 @@ impl Metrics {
         );
         out
     }
+}
+
+/// Linux's user-visible clock tick (`USER_HZ`, what `/proc/<pid>/stat` counts in): 100 on
+/// every architecture this runs on.
+const USER_HZ: f64 = 100.0;
+
+/// The CPU time (user + system, seconds) in a `/proc/<pid>/stat` line, or `None` when the line
+/// is not one.
+pub fn cpu_seconds(stat: &str) -> Option<f64> {
+    // The command name (field 2) is in parentheses and may hold spaces: count after it.
+    let rest = stat.get(stat.rfind(')')? + 1..)?;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
+    let utime: u64 = fields.get(11)?.parse().ok()?;
+    let stime: u64 = fields.get(12)?.parse().ok()?;
+    Some((utime + stime) as f64 / USER_HZ)
+}
+
+/// The shutdown line on what the process cost: `cpu 1.20 s for 20000 events (0.060 s per
+/// 1,000)`.
+pub fn cpu_line(cpu_s: f64, events: u64) -> String {
+    if events == 0 {
+        return format!("cpu {cpu_s:.2} s (user + system) for 0 events");
+    }
+    format!(
+        "cpu {cpu_s:.2} s (user + system) for {events} events ({:.3} s per 1,000)",
+        cpu_s * 1000.0 / events as f64
+    )
 }
 
 /// One line of `METRICS_FILE` for an applied event (JSON, newline-terminated). Times are µs
@@ -455,5 +489,20 @@ mod tests {
         assert_eq!(v["processing_time_ms"].as_f64(), Some(4.0));
         assert_eq!(v["total_latency_ms"].as_f64(), Some(9.0));
         assert_eq!(v["timestamp"], "1970-01-01T00:00:00.010000Z");
+    }
+
+    #[test]
+    fn cpu_is_read_from_a_stat_line() {
+        // a command name with a space and a parenthesis; utime 150, stime 50 ticks
+        let stat =
+            "4242 (event proc) S 1 4242 4242 0 -1 4194560 900 0 0 0 150 50 0 0 20 0 6 0 1 2 3";
+        assert_eq!(cpu_seconds(stat), Some(2.0));
+        assert_eq!(cpu_seconds("garbage"), None);
+        assert_eq!(cpu_seconds("1 (x) S 1 2"), None);
+        assert_eq!(
+            cpu_line(1.2, 20_000),
+            "cpu 1.20 s (user + system) for 20000 events (0.060 s per 1,000)"
+        );
+        assert!(cpu_line(0.5, 0).ends_with("for 0 events"));
     }
 }

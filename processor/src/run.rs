@@ -3,17 +3,21 @@
 //! Each round: receive a batch of records (at most `batch_size`, without waiting for more than
 //! are already fetched), dead-letter the ones that cannot be applied, apply the rest to
 //! MongoDB (retrying with backoff until the store acknowledges), write the receipts, and only
-//! then store the batch's offsets for the next commit. Offsets are committed every second,
+//! then store the batch's offsets for the next commit. The receipts are written in a task of
+//! their own while the next batch is received and applied (`in_flight` batches at most, 2 by
+//! default; 1 is one batch at a time); batches finish in the order they were received, so an
+//! offset is never stored before the effects and receipts of every record before it. Offsets are committed every second,
 //! before partitions are revoked, and at shutdown; so a record is never committed before its
 //! effects are durable, and any record may be applied twice, which changes nothing
 //! ([`crate::plan`]).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::io::Write as _;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::Context as _;
+use mongodb::bson::Document;
 use rdkafka::consumer::{
     BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer,
 };
@@ -27,13 +31,8 @@ use crate::config::Config;
 use crate::decode::{decode_record, Event, RejectionKind};
 use crate::metrics::{metrics_file_line, Metrics};
 use crate::plan::{receipt, Plan, Position};
+use crate::retry::{Retrier, Service};
 use crate::store::Store;
-
-/// How long the loop keeps retrying a failing batch after a stop was requested, so that the
-/// process exits within 5 s.
-const STOP_GRACE: Duration = Duration::from_secs(4);
-/// Longest pause between two attempts at a failing batch.
-const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
 /// What a record's timestamp is: the broker's append time, the producer's create time, or none.
 fn t2_kind(timestamp: rdkafka::Timestamp) -> events::T2Kind {
@@ -108,17 +107,44 @@ fn describe(tpl: &TopicPartitionList) -> String {
     }
 }
 
-/// The service a failing step depends on, for messages and counters.
-#[derive(Debug, Clone, Copy)]
-enum Service {
-    Store,
-    Kafka,
-}
-
 /// One record of a batch with the time it was received (`t3`).
 struct Received {
     message: OwnedMessage,
     t3: i64,
+}
+
+/// One applied event: what the metrics and the metrics file need once its receipt is written.
+struct AppliedEvent {
+    event: Event,
+    t3: i64,
+}
+
+/// A batch whose projections the store acknowledged (at `t5`); its receipts are on their way.
+/// `next_offsets`: per partition, the offset after its last record (dead letters included),
+/// stored once the receipts are acknowledged too.
+struct Applied {
+    events: Vec<AppliedEvent>,
+    t5: i64,
+    next_offsets: BTreeMap<i32, i64>,
+}
+
+/// An [`Applied`] batch with its receipts acknowledged; `replayed` holds the indices (into
+/// `events`) whose receipt already existed.
+struct Written {
+    applied: Applied,
+    replayed: BTreeSet<usize>,
+}
+
+/// Batches whose receipts are being written, oldest first; they finish in this order.
+type InFlight = VecDeque<tokio::task::JoinHandle<anyhow::Result<Written>>>;
+
+/// What the loop woke up for.
+enum Wake {
+    Stop,
+    Summary,
+    Written(anyhow::Result<Written>),
+    Record(Received),
+    KafkaError(KafkaError),
 }
 
 /// The running processor.
@@ -130,6 +156,7 @@ pub struct Processor {
     metrics: Arc<Metrics>,
     metrics_file: Option<std::io::BufWriter<std::fs::File>>,
     stop: watch::Receiver<bool>,
+    retrier: Retrier,
 }
 
 impl Processor {
@@ -140,34 +167,7 @@ impl Processor {
         metrics: Arc<Metrics>,
         stop: watch::Receiver<bool>,
     ) -> anyhow::Result<Self> {
-        let context = KafkaContext {
-            bootstrap: config.bootstrap.clone(),
-            metrics: Arc::clone(&metrics),
-        };
-        let consumer: StreamConsumer<KafkaContext> = ClientConfig::new()
-            .set("bootstrap.servers", &config.bootstrap)
-            .set("group.id", &config.group)
-            .set("client.id", "event-processor")
-            // A new group starts at the beginning: events written before the first start are
-            // not skipped. scripts/demo/setup.sh resets the group when the demo starts over.
-            .set("auto.offset.reset", "earliest")
-            // Offsets are stored by the loop only after MongoDB acknowledged the batch, and
-            // committed from there every second (and on revoke, and at shutdown).
-            .set("enable.auto.offset.store", "false")
-            .set("enable.auto.commit", "true")
-            .set("auto.commit.interval.ms", "1000")
-            // A crashed instance's partitions move to the others after 6 s, not 45 s.
-            .set("session.timeout.ms", "6000")
-            .set("heartbeat.interval.ms", "2000")
-            .set("fetch.wait.max.ms", "50")
-            .create_with_context(context)
-            .with_context(|| format!("creating the Kafka consumer for {}", config.bootstrap))?;
-        cdc_kafka::partitions(&consumer, &config.topic, Duration::from_secs(10))
-            .map_err(|e| topic_error(&config, e))?;
-        consumer
-            .subscribe(&[&config.topic])
-            .context("subscribing to the CDC topic")?;
-
+        let consumer = consumer(&config, &metrics)?;
         let producer: FutureProducer = ClientConfig::new()
             .set("bootstrap.servers", &config.bootstrap)
             .set("client.id", "event-processor-dlq")
@@ -178,7 +178,7 @@ impl Processor {
                 format!("creating the dead-letter producer for {}", config.bootstrap)
             })?;
 
-        let store = Store::new(&config.mongodb_uri).await?;
+        let store = Store::new(&config.mongodb_uri, config.store_writers).await?;
         store
             .ping()
             .await
@@ -195,9 +195,15 @@ impl Processor {
             None => None,
         };
         tracing::info!(
-            "consuming {} as group {} from Kafka at {}; writing to MongoDB at {} (database {}); dead letters to {}",
-            config.topic, config.group, config.bootstrap, store.address(), store.database(), config.dlq_topic
+            "consuming {} as group {} from Kafka at {}; writing to MongoDB at {} (database {}); dead letters to {}; {} batches in flight",
+            config.topic, config.group, config.bootstrap, store.address(), store.database(), config.dlq_topic, config.in_flight
         );
+        let retrier = Retrier {
+            metrics: Arc::clone(&metrics),
+            stop: stop.clone(),
+            store_address: store.address().to_owned(),
+            bootstrap: config.bootstrap.clone(),
+        };
         Ok(Self {
             config,
             consumer,
@@ -206,6 +212,7 @@ impl Processor {
             metrics,
             metrics_file,
             stop,
+            retrier,
         })
     }
 
@@ -213,42 +220,91 @@ impl Processor {
         *self.stop.borrow()
     }
 
-    /// Runs until a stop is requested. Returns an error only when the batch in flight could not
-    /// be applied before the stop deadline (its offsets are then not committed; it is re-read
-    /// on restart).
+    /// Runs until a stop is requested. Returns an error only when a batch in flight could not
+    /// be applied before the stop deadline (its offsets, and those of any batch after it, are
+    /// then not committed; they are re-read on restart).
     pub async fn run(mut self) -> anyhow::Result<()> {
         let mut summary = tokio::time::interval(self.config.summary_interval);
         summary.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         summary.tick().await;
-        let mut stop = self.stop.clone();
+        let mut in_flight = InFlight::new();
         let outcome = loop {
             if self.stopping() {
                 break Ok(());
             }
-            let batch = tokio::select! {
-                biased;
-                _ = stop.changed() => continue,
-                _ = summary.tick() => {
+            let first = match self.wake(&mut summary, &mut in_flight).await {
+                Wake::Stop => continue,
+                Wake::Summary => {
                     tracing::info!("summary: {}", self.metrics.take_summary().line());
                     continue;
                 }
-                first = self.consumer.recv() => match first {
-                    Ok(m) => Received { message: m.detach(), t3: now_us() },
-                    Err(e) => {
-                        self.metrics.kafka_error();
-                        tracing::error!("Kafka at {}: receiving failed: {e}", self.config.bootstrap);
-                        tokio::time::sleep(Duration::from_millis(200)).await;
-                        continue;
-                    }
+                Wake::Written(written) => match self.finish(written) {
+                    Ok(()) => continue,
+                    Err(e) => break Err(e),
                 },
+                Wake::KafkaError(e) => {
+                    self.metrics.kafka_error();
+                    tracing::error!("Kafka at {}: receiving failed: {e}", self.config.bootstrap);
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                    continue;
+                }
+                Wake::Record(first) => first,
             };
-            let batch = self.fill_batch(batch).await;
-            if let Err(e) = self.process(&batch).await {
+            let batch = self.fill_batch(first).await;
+            if let Err(e) = self.start_batch(&batch, &mut in_flight).await {
                 break Err(e);
             }
         };
+        // One shutdown path: the batches in flight finish first, in order.
+        let outcome = match outcome {
+            Ok(()) => self.drain(&mut in_flight).await,
+            Err(e) => Err(e),
+        };
         self.shutdown(outcome.is_ok());
         outcome
+    }
+
+    /// Waits for a stop, the summary's tick, the oldest batch in flight to be written, or the
+    /// next record.
+    async fn wake(&self, summary: &mut tokio::time::Interval, in_flight: &mut InFlight) -> Wake {
+        let mut stop = self.stop.clone();
+        tokio::select! {
+            biased;
+            _ = stop.changed() => Wake::Stop,
+            _ = summary.tick() => Wake::Summary,
+            written = oldest(in_flight), if !in_flight.is_empty() => Wake::Written(written),
+            first = self.consumer.recv() => match first {
+                Ok(m) => Wake::Record(Received { message: m.detach(), t3: now_us() }),
+                Err(e) => Wake::KafkaError(e),
+            },
+        }
+    }
+
+    /// Applies a batch's projections and starts writing its receipts; then finishes the oldest
+    /// batches until fewer than `in_flight` remain (with 1, this batch itself, before the next
+    /// is received).
+    async fn start_batch(
+        &mut self,
+        batch: &[Received],
+        in_flight: &mut InFlight,
+    ) -> anyhow::Result<()> {
+        let (applied, receipts) = self.apply(batch).await?;
+        in_flight.push_back(self.write_receipts(applied, receipts));
+        while in_flight.len() >= self.config.in_flight {
+            let written = oldest(in_flight).await;
+            self.finish(written)?;
+        }
+        Ok(())
+    }
+
+    /// Finishes every batch in flight, oldest first; stops at the first that failed, so that
+    /// no later batch's offsets are stored past it.
+    async fn drain(&mut self, in_flight: &mut InFlight) -> anyhow::Result<()> {
+        while !in_flight.is_empty() {
+            let written = oldest(in_flight).await;
+            self.finish(written)?;
+        }
+        Ok(())
     }
 
     /// Takes whatever else is already fetched, up to the batch size, without waiting: a
@@ -273,114 +329,85 @@ impl Processor {
         batch
     }
 
-    async fn process(&mut self, batch: &[Received]) -> anyhow::Result<()> {
+    /// Decodes a batch, dead-letters what cannot be applied, and applies the projections of
+    /// the rest (retrying until the store acknowledges them). Returns the batch and its
+    /// receipts, not yet written.
+    async fn apply(&self, batch: &[Received]) -> anyhow::Result<(Applied, Vec<Document>)> {
         self.metrics.batch(batch.len());
-        let mut events: Vec<(Event, &Received)> = Vec::with_capacity(batch.len());
+        let mut events: Vec<(Event, Position, i64)> = Vec::with_capacity(batch.len());
         for r in batch {
             let ts = r.message.timestamp().to_millis();
             self.metrics.timestamp(t2_kind(r.message.timestamp()));
             match decode_record(r.message.payload(), ts) {
-                Ok(e) => events.push((e, r)),
+                Ok(e) => events.push((e, position(&r.message), r.t3)),
                 Err(rejection) => {
                     self.dead_letter(r, rejection.kind, &rejection.message)
                         .await?
                 }
             }
         }
-        let plan = Plan::new(events.iter().map(|(e, _)| e));
-        let store = self.store.clone();
-        self.retry(Service::Store, "applying the batch", || store.apply(&plan))
+        let plan = Plan::new(events.iter().map(|(e, _, _)| e));
+        let store = &self.store;
+        self.retrier
+            .run(Service::Store, "applying the batch", || store.apply(&plan))
             .await?;
         let t5 = now_us();
-        let receipts: Vec<_> = events
+        let receipts = events
             .iter()
-            .map(|(e, r)| {
-                receipt(
-                    e,
-                    r.t3,
-                    t5,
-                    Position {
-                        partition: r.message.partition(),
-                        offset: r.message.offset(),
-                    },
-                )
-            })
+            .map(|(e, at, t3)| receipt(e, *t3, t5, *at))
             .collect();
-        let replayed = self
-            .retry(Service::Store, "writing receipts", || {
-                store.insert(events::names::PROCESSED_EVENTS, &receipts)
+        let applied = Applied {
+            events: events
+                .into_iter()
+                .map(|(event, _, t3)| AppliedEvent { event, t3 })
+                .collect(),
+            t5,
+            next_offsets: next_offsets(batch.iter().map(|r| position(&r.message))),
+        };
+        Ok((applied, receipts))
+    }
+
+    /// Writes a batch's receipts in a task of its own (retrying until the store acknowledges
+    /// them), so that the next batch can be received and applied meanwhile.
+    fn write_receipts(
+        &self,
+        applied: Applied,
+        receipts: Vec<Document>,
+    ) -> tokio::task::JoinHandle<anyhow::Result<Written>> {
+        let store = self.store.clone();
+        let retrier = self.retrier.clone();
+        tokio::spawn(async move {
+            let replayed = retrier
+                .run(Service::Store, "writing receipts", || {
+                    store.insert(events::names::PROCESSED_EVENTS, &receipts)
+                })
+                .await?;
+            Ok(Written {
+                applied,
+                replayed: replayed.into_iter().collect(),
             })
-            .await?;
-        let replayed: std::collections::BTreeSet<usize> = replayed.into_iter().collect();
-        for (i, (e, r)) in events.iter().enumerate() {
-            let again = replayed.contains(&i);
+        })
+    }
+
+    /// A batch whose receipts are written: its events are counted (and written to the metrics
+    /// file), and its offsets stored for the next commit.
+    fn finish(&mut self, written: anyhow::Result<Written>) -> anyhow::Result<()> {
+        let Written { applied, replayed } = written?;
+        for (i, a) in applied.events.iter().enumerate() {
+            let (e, t5) = (&a.event, applied.t5);
             let t = e.payload.event_type();
-            self.metrics.event(t, &e.stamps, r.t3, t5, again);
+            self.metrics
+                .event(t, &e.stamps, a.t3, t5, replayed.contains(&i));
             if let Some(f) = self.metrics_file.as_mut() {
-                f.write_all(metrics_file_line(&e.id, t, &e.stamps, r.t3, t5).as_bytes())
+                f.write_all(metrics_file_line(&e.id, t, &e.stamps, a.t3, t5).as_bytes())
                     .context("writing METRICS_FILE")?;
             }
         }
         if let Some(f) = self.metrics_file.as_mut() {
             f.flush().context("writing METRICS_FILE")?;
         }
-        self.store_offsets(batch);
+        self.store_offsets(&applied.next_offsets);
         Ok(())
-    }
-
-    /// Retries `attempt` with exponential backoff until it succeeds, or until the stop grace
-    /// period after a stop request has passed. Each failure is logged (the error names the
-    /// service and its address) and counted against `service`.
-    async fn retry<T, E, F, Fut>(
-        &self,
-        service: Service,
-        what: &str,
-        mut attempt: F,
-    ) -> anyhow::Result<T>
-    where
-        E: std::fmt::Display,
-        F: FnMut() -> Fut,
-        Fut: std::future::Future<Output = Result<T, E>>,
-    {
-        let mut backoff = Duration::from_millis(100);
-        let mut tries = 0u32;
-        let mut stop_seen: Option<Instant> = None;
-        loop {
-            match attempt().await {
-                Ok(v) => {
-                    if tries > 0 {
-                        tracing::info!(
-                            "{} is back: {what} succeeded after {tries} failed attempts",
-                            self.address(service)
-                        );
-                    }
-                    return Ok(v);
-                }
-                Err(e) => {
-                    tries += 1;
-                    match service {
-                        Service::Store => self.metrics.store_retry(),
-                        Service::Kafka => self.metrics.kafka_error(),
-                    }
-                    if self.stopping() {
-                        let since = *stop_seen.get_or_insert_with(Instant::now);
-                        if since.elapsed() >= STOP_GRACE {
-                            anyhow::bail!("stopping with a batch not applied ({what}: {e}); its offsets were not committed, so it is re-read on restart");
-                        }
-                    }
-                    tracing::warn!("{what} failed (attempt {tries}): {e}; retrying in {} ms; offsets do not advance", backoff.as_millis());
-                    tokio::time::sleep(backoff).await;
-                    backoff = (backoff * 2).min(MAX_BACKOFF);
-                }
-            }
-        }
-    }
-
-    fn address(&self, service: Service) -> String {
-        match service {
-            Service::Store => format!("MongoDB store at {}", self.store.address()),
-            Service::Kafka => format!("Kafka at {}", self.config.bootstrap),
-        }
     }
 
     async fn dead_letter(
@@ -420,36 +447,32 @@ impl Processor {
                 value: Some(&offset),
             });
         let what = format!("writing a dead letter to {}", self.config.dlq_topic);
-        self.retry(Service::Kafka, &what, || {
-            let mut record =
-                FutureRecord::<[u8], [u8]>::to(&self.config.dlq_topic).headers(headers.clone());
-            if let Some(k) = m.key() {
-                record = record.key(k);
-            }
-            if let Some(p) = m.payload() {
-                record = record.payload(p);
-            }
-            let send = self.producer.send(record, Duration::from_secs(5));
-            async move {
-                send.await
-                    .map(|_| ())
-                    .map_err(|(e, _)| format!("Kafka at {}: {e}", self.config.bootstrap))
-            }
-        })
-        .await?;
+        self.retrier
+            .run(Service::Kafka, &what, || {
+                let mut record =
+                    FutureRecord::<[u8], [u8]>::to(&self.config.dlq_topic).headers(headers.clone());
+                if let Some(k) = m.key() {
+                    record = record.key(k);
+                }
+                if let Some(p) = m.payload() {
+                    record = record.payload(p);
+                }
+                let send = self.producer.send(record, Duration::from_secs(5));
+                async move {
+                    send.await
+                        .map(|_| ())
+                        .map_err(|(e, _)| format!("Kafka at {}: {e}", self.config.bootstrap))
+                }
+            })
+            .await?;
         self.metrics.dead_lettered(kind);
         Ok(())
     }
 
-    /// Stores, per partition, the offset after the batch's last record, for the next commit.
-    fn store_offsets(&self, batch: &[Received]) {
-        let mut next: BTreeMap<i32, i64> = BTreeMap::new();
-        for r in batch {
-            let e = next.entry(r.message.partition()).or_insert(0);
-            *e = (*e).max(r.message.offset() + 1);
-        }
+    /// Stores, per partition, the offset after a batch's last record, for the next commit.
+    fn store_offsets(&self, next: &BTreeMap<i32, i64>) {
         let mut tpl = TopicPartitionList::new();
-        for (p, o) in next {
+        for (&p, &o) in next {
             if let Err(e) = tpl.add_partition_offset(&self.config.topic, p, Offset::Offset(o)) {
                 tracing::warn!("offset {o} of partition {p}: {e}");
             }
@@ -463,6 +486,17 @@ impl Processor {
 
     fn shutdown(self, clean: bool) {
         tracing::info!("summary: {}", self.metrics.take_summary().line());
+        match std::fs::read_to_string("/proc/self/stat")
+            .ok()
+            .as_deref()
+            .and_then(crate::metrics::cpu_seconds)
+        {
+            Some(cpu) => tracing::info!(
+                "{}",
+                crate::metrics::cpu_line(cpu, self.metrics.events_total())
+            ),
+            None => tracing::info!("cpu: /proc/self/stat is not readable here"),
+        }
         if clean {
             match self.consumer.commit_consumer_state(CommitMode::Sync) {
                 Ok(()) | Err(KafkaError::ConsumerCommit(rdkafka::types::RDKafkaErrorCode::NoOffset)) => {
@@ -475,6 +509,73 @@ impl Processor {
         let _ = self.producer.flush(Duration::from_secs(1));
         drop(self.consumer);
     }
+}
+
+/// The CDC topic's consumer. Offsets are stored by the loop only after the store acknowledged
+/// a batch's effects and receipts, and committed from there every second (and on revoke, and
+/// at shutdown).
+fn consumer(
+    config: &Config,
+    metrics: &Arc<Metrics>,
+) -> anyhow::Result<StreamConsumer<KafkaContext>> {
+    let context = KafkaContext {
+        bootstrap: config.bootstrap.clone(),
+        metrics: Arc::clone(metrics),
+    };
+    let consumer: StreamConsumer<KafkaContext> = ClientConfig::new()
+        .set("bootstrap.servers", &config.bootstrap)
+        .set("group.id", &config.group)
+        .set("client.id", "event-processor")
+        // A new group starts at the beginning: events written before the first start are
+        // not skipped. scripts/demo/setup.sh resets the group when the demo starts over.
+        .set("auto.offset.reset", "earliest")
+        .set("enable.auto.offset.store", "false")
+        .set("enable.auto.commit", "true")
+        .set("auto.commit.interval.ms", "1000")
+        // A crashed instance's partitions move to the others after 6 s, not 45 s.
+        .set("session.timeout.ms", "6000")
+        .set("heartbeat.interval.ms", "2000")
+        .set("fetch.wait.max.ms", config.fetch_wait_ms.to_string())
+        .create_with_context(context)
+        .with_context(|| format!("creating the Kafka consumer for {}", config.bootstrap))?;
+    cdc_kafka::partitions(&consumer, &config.topic, Duration::from_secs(10))
+        .map_err(|e| topic_error(config, e))?;
+    consumer
+        .subscribe(&[&config.topic])
+        .context("subscribing to the CDC topic")?;
+    Ok(consumer)
+}
+
+/// Waits for the oldest batch in flight to be written (a task that panicked is an error).
+/// Cancel-safe: the batch leaves the queue only once it is done.
+async fn oldest(in_flight: &mut InFlight) -> anyhow::Result<Written> {
+    let Some(task) = in_flight.front_mut() else {
+        return std::future::pending().await;
+    };
+    let written = match task.await {
+        Ok(written) => written,
+        Err(e) => Err(anyhow::anyhow!("the task writing receipts failed: {e}")),
+    };
+    in_flight.pop_front();
+    written
+}
+
+/// Where a record was read.
+fn position(m: &OwnedMessage) -> Position {
+    Position {
+        partition: m.partition(),
+        offset: m.offset(),
+    }
+}
+
+/// Per partition, the offset after the last of `positions`: what to store once they are done.
+fn next_offsets(positions: impl IntoIterator<Item = Position>) -> BTreeMap<i32, i64> {
+    let mut next: BTreeMap<i32, i64> = BTreeMap::new();
+    for at in positions {
+        let e = next.entry(at.partition).or_insert(0);
+        *e = (*e).max(at.offset + 1);
+    }
+    next
 }
 
 /// What a failure to read the topic means for the user, with Kafka's address.
@@ -517,7 +618,7 @@ pub async fn reset(config: &Config) -> anyhow::Result<String> {
         )
     })?;
 
-    let store = Store::new(&config.mongodb_uri).await?;
+    let store = Store::new(&config.mongodb_uri, 1).await?;
     let dropped = store
         .drop_projections()
         .await

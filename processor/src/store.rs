@@ -8,6 +8,8 @@
 use mongodb::bson::{doc, Bson, Document};
 use mongodb::options::ClientOptions;
 use mongodb::{Client, Database};
+use std::sync::Arc;
+use tokio::sync::Semaphore;
 
 use crate::plan::{fill_statement, Plan};
 
@@ -49,6 +51,8 @@ pub enum StoreError {
 pub struct Store {
     db: Database,
     address: String,
+    /// One permit per command that may be at the store at once (see [`Store::new`]).
+    writers: Arc<Semaphore>,
 }
 
 /// What applying a plan found.
@@ -60,8 +64,12 @@ pub struct Applied {
 
 impl Store {
     /// Parses `uri` (its path names the database; `activity` when it names none). Does not
-    /// connect yet; see [`Store::ping`].
-    pub async fn new(uri: &str) -> anyhow::Result<Self> {
+    /// connect yet; see [`Store::ping`]. At most `writers` commands are sent at once; the rest
+    /// wait their turn here, in order. FerretDB's SQLite backend runs one write transaction at
+    /// a time per database, and makes a concurrent writer wait in SQLite's busy handler, which
+    /// sleeps 1 to 100 ms between tries: there one writer is fastest. A MongoDB server
+    /// applies concurrent writes to different collections in parallel.
+    pub async fn new(uri: &str, writers: usize) -> anyhow::Result<Self> {
         let mut options = ClientOptions::parse(uri).await.map_err(|e| {
             anyhow::anyhow!("MONGODB_URI={uri:?} is not a MongoDB connection string: {e}")
         })?;
@@ -88,6 +96,7 @@ impl Store {
         Ok(Self {
             db: client.database(&db_name),
             address,
+            writers: Arc::new(Semaphore::new(writers.max(1))),
         })
     }
 
@@ -129,6 +138,8 @@ impl Store {
     }
 
     async fn command(&self, command: Document) -> Result<Document, StoreError> {
+        // The semaphore is never closed, so acquiring only waits.
+        let _turn = self.writers.acquire().await;
         self.db
             .run_command(command)
             .await
