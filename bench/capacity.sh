@@ -7,9 +7,9 @@
 #/              with demo_generate in chunks of 100,000 and projected by FILL_PROCESSORS
 #/              processors until the group's lag is 0), 1 event-processor
 #/   filled-2   the same store, 2 event-processors
-#/   old-1      a fresh store, 1 event-processor with OLD (default "IN_FLIGHT=1":
-#/              one batch at a time, as before issue 14): PHASES="fresh-1 old-1" compares the
-#/              processor's settings, new against old, in one run
+#/   alt-1      a fresh store, 1 event-processor with ALT (default "IN_FLIGHT=2": a batch's
+#/              receipts beside the next batch): PHASES="fresh-1 alt-1" compares the
+#/              processor's settings in one run
 #/ A phase may be named twice (PHASES="fresh-1 fresh-1": do two runs agree?). A fresh phase
 #/ starts from setup.sh; the first filled phase fills the store once, and a filled phase after it
 #/ keeps that store (grown by the searches before it). Each phase is one capacity search (about
@@ -18,7 +18,7 @@
 #/ Every phase's files stay in .stack/bench/capacity/<time>/<n>-<phase>/. A phase that finds no
 #/ rate is shown as such (the table says why); the script goes on.
 #/
-#/ Usage: [PHASES="fresh-1 fresh-2 filled-1 filled-2"] [STORE_EVENTS=1000000] [FILL_PROCESSORS=2] [OLD=…] bench/capacity.sh
+#/ Usage: [PHASES="fresh-1 fresh-2 filled-1 filled-2"] [STORE_EVENTS=1000000] [FILL_PROCESSORS=2] [ALT=…] bench/capacity.sh
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../scripts/demo/lib.sh"
 
@@ -30,12 +30,12 @@ FILL_PROCESSORS="${FILL_PROCESSORS:-2}"
 [[ "$FILL_PROCESSORS" =~ ^[1-9]$ ]] || die "FILL_PROCESSORS must be 1 to 9 (got '$FILL_PROCESSORS')"
 for phase in $PHASES; do
   case "$phase" in
-    fresh-1 | fresh-2 | filled-1 | filled-2 | old-1) ;;
-    *) die "unknown phase '$phase' in PHASES (fresh-1, fresh-2, filled-1, filled-2, old-1)" ;;
+    fresh-1 | fresh-2 | filled-1 | filled-2 | alt-1) ;;
+    *) die "unknown phase '$phase' in PHASES (fresh-1, fresh-2, filled-1, filled-2, alt-1)" ;;
   esac
 done
-OLD="${OLD-IN_FLIGHT=1}"
-check_processor_settings OLD "$OLD"
+ALT="${ALT-IN_FLIGHT=2}"
+check_processor_settings ALT "$ALT"
 require_stack
 build_binaries
 require_no_demo_run
@@ -111,7 +111,7 @@ for p in $PHASES; do
   n=$((n + 1))
   dir="$n-$p"
   case "$p" in
-    fresh-* | old-*)
+    fresh-* | alt-*)
       fresh_setup "$dir"
       filled=""
       ;;
@@ -123,9 +123,9 @@ for p in $PHASES; do
       fi
       ;;
   esac
-  if [ "${p%-*}" = old ]; then
-    # shellcheck disable=SC2086 # OLD is a list of NAME=VALUE words, checked above
-    phase "$dir" "${p##*-}" $OLD
+  if [ "${p%-*}" = alt ]; then
+    # shellcheck disable=SC2086 # ALT is a list of NAME=VALUE words, checked above
+    phase "$dir" "${p##*-}" $ALT
   else
     phase "$dir" "${p##*-}"
   fi

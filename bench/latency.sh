@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 #/ Benchmark (not a test): event-processor's latency under load, old setting against new, on one
 #/ stack in one run. One demo run (scripts/demo/run_demo.sh, N events at RATE/s) per setting:
-#/   old  OLD (default "IN_FLIGHT=1"): one batch at a time, its three collections written
-#/        concurrently, then its receipts, then the next batch (the processor before issue 14)
-#/   new  NEW (default "": the processor's defaults, IN_FLIGHT=2): a batch's receipts written
-#/        while the next batch is received and its projections applied
+#/   old  OLD (default "IN_FLIGHT=1 EARLY_JOINS=0"): one batch at a time, its three collections
+#/        written concurrently, every join after the creations, then its receipts, then the
+#/        next batch (the processor before issue 14)
+#/   new  NEW (default "IN_FLIGHT=2"): a batch's receipts written while the next batch is
+#/        received and its projections applied (the processor's default stays IN_FLIGHT=1:
+#/        BENCHMARKS.md says why)
 #/ after a warm-up run, ROUNDS times in turn (old, new, old, new, …) so that a drift of the
 #/ machine falls on both. Prints per setting the queue, process and end-to-end percentiles (the best
 #/ round's, by end-to-end p50), the throughput, the processor's CPU per 1,000 events (from its
@@ -13,7 +15,7 @@
 #/ included), Kafka, Kafka Connect (Debezium), FerretDB and the processor, in CPU seconds per
 #/ 1,000 events (the single-node stack).
 #/
-#/ Usage: [N=20000] [RATE=1000] [ROUNDS=1] [OLD="IN_FLIGHT=1"] [NEW=""] bench/latency.sh
+#/ Usage: [N=20000] [RATE=1000] [ROUNDS=1] [OLD="IN_FLIGHT=1 EARLY_JOINS=0"] [NEW="IN_FLIGHT=2"] bench/latency.sh
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../scripts/demo/lib.sh"
 
@@ -21,8 +23,8 @@ no_arguments "$@"
 N="${N:-20000}"
 RATE="${RATE:-1000}"
 ROUNDS="${ROUNDS:-1}"
-OLD="${OLD-IN_FLIGHT=1}"
-NEW="${NEW-}"
+OLD="${OLD-IN_FLIGHT=1 EARLY_JOINS=0}"
+NEW="${NEW-IN_FLIGHT=2}"
 check_processor_settings OLD "$OLD"
 check_processor_settings NEW "$NEW"
 for v in "$N" "$RATE" "$ROUNDS"; do

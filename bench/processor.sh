@@ -8,10 +8,10 @@
 #/                              bench_python
 #/   the store alone            pipeline_tool.py store-alone: FerretDB's own insert_many rate and
 #/                              guarded-upsert rate, no Kafka, no processing: the ceiling
-#/   event-processor, old       the same N events with OLD (default "IN_FLIGHT=1": one batch
-#/                              at a time, as before issue 14), into bench_rust_old
+#/   event-processor, ALT       the same N events with ALT (default "IN_FLIGHT=2": a batch's
+#/                              receipts beside the next batch), into bench_rust_alt
 #/ Prints events/s, CPU seconds per 1,000 events (the consumer's own, and the store's) and the
-#/ ratios: event-processor / old setting, and event-processor / Python (target, issue
+#/ ratios: event-processor / ALT setting, and event-processor / Python (target, issue
 #/ "event-processor": >= 5x).
 #/
 #/ The N events are written by demo_generate(N) in database app and captured by Debezium, so the
@@ -19,7 +19,7 @@
 #/ 20,000: at one request per write it needs minutes per 100,000); its collections are smaller,
 #/ which favours it. Both start from the same offsets; neither commits to event-processor-group.
 #/
-#/ Usage: [OLD="IN_FLIGHT=1"] bench/processor.sh [N] [N_PY]     defaults: 200000 20000
+#/ Usage: [ALT="IN_FLIGHT=2"] bench/processor.sh [N] [N_PY]     defaults: 200000 20000
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../stack/lib.sh"
 
@@ -35,8 +35,8 @@ for v in "$N" "$N_PY"; do
   [[ "$v" =~ ^[1-9][0-9]*$ ]] || die "N and N_PY must be positive whole numbers (got '$v')"
 done
 [ "$N_PY" -le "$N" ] || die "N_PY ($N_PY) must not exceed N ($N)"
-OLD="${OLD-IN_FLIGHT=1}"
-check_processor_settings OLD "$OLD"
+ALT="${ALT-IN_FLIGHT=2}"
+check_processor_settings ALT "$ALT"
 require_up postgresql kafka connect ferretdb
 
 PY="$(bench_venv 'confluent_kafka, pymongo' 'confluent-kafka==2.16.1' 'pymongo==4.20.1')"
@@ -66,7 +66,7 @@ done
 [ "$(total "$("$PY" "$TOOL" ends "$CDC_TOPIC")")" -ge "$want" ] || die "Debezium did not publish $N events within 600 s"
 log "bench: $N events are in Kafka (from offsets $start)"
 
-# ---- event-processor, with its defaults and with the setting before issue 14 (OLD)
+# ---- event-processor, with its defaults and with ALT
 # drain DB [SETTINGS…] -> drains the N events into DB with a fresh group; prints
 # "seconds cpu_s store_cpu_s"
 drain() {
@@ -89,9 +89,9 @@ drained="$LOG_DIR/bench-processor.drained"
 log "bench: event-processor with its defaults"
 drain bench_rust >"$drained"
 read -r rust_s rust_cpu rust_store_cpu <"$drained"
-log "bench: event-processor with $OLD"
-# shellcheck disable=SC2086 # OLD is a list of NAME=VALUE words, checked above
-drain bench_rust_old $OLD >"$drained"
+log "bench: event-processor with $ALT"
+# shellcheck disable=SC2086 # ALT is a list of NAME=VALUE words, checked above
+drain bench_rust_alt $ALT >"$drained"
 read -r old_s old_cpu old_store_cpu <"$drained"
 
 # ---- Python consumer
@@ -103,7 +103,7 @@ py_store_cpu="$(awk -v a="$(store_cpu)" -v b="$store0" 'BEGIN { print a - b }')"
 # ---- the store alone
 store_json="$("$PY" "$TOOL" store-alone bench_store "$N_PY")"
 
-"$PY" - "$N" "$rust_s" "$rust_cpu" "$rust_store_cpu" "$py_json" "$py_store_cpu" "$store_json" "$counts" "$old_s" "$old_cpu" "$old_store_cpu" "$OLD" <<'PYEOF'
+"$PY" - "$N" "$rust_s" "$rust_cpu" "$rust_store_cpu" "$py_json" "$py_store_cpu" "$store_json" "$counts" "$old_s" "$old_cpu" "$old_store_cpu" "$ALT" <<'PYEOF'
 import json, os, sys
 old_s, old_cpu, old_store, old_setting = float(sys.argv[9]), float(sys.argv[10]), float(sys.argv[11]), sys.argv[12]
 users, activities, joins = (int(x) for x in sys.argv[8].split(","))
@@ -115,7 +115,7 @@ print()
 print(f"machine: {os.cpu_count()} cores, {os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GiB; store: FerretDB (SQLite)")
 print(f"{'consumer':<34}{'events':>9}{'seconds':>9}{'events/s':>10}{'cpu s/1k ev':>13}{'store cpu s/1k':>16}")
 print(f"{'event-processor (release)':<34}{n:>9}{rust_s:>9.2f}{rust_rate:>10.0f}{1000 * rust_cpu / n:>13.3f}{1000 * rust_store / n:>16.3f}")
-print(f"{'event-processor, old setting':<34}{n:>9}{old_s:>9.2f}{n / old_s:>10.0f}{1000 * old_cpu / n:>13.3f}{1000 * old_store / n:>16.3f}")
+print(f"{'event-processor, ALT setting':<34}{n:>9}{old_s:>9.2f}{n / old_s:>10.0f}{1000 * old_cpu / n:>13.3f}{1000 * old_store / n:>16.3f}")
 print(f"{'Python confluent-kafka + pymongo':<34}{py['events']:>9}{py['seconds']:>9.2f}{py_rate:>10.0f}{1000 * py['cpu_seconds'] / py['events']:>13.3f}{1000 * py_store / py['events']:>16.3f}")
 print(f"store alone: insert_many {store['inserts_per_s']:.0f} docs/s; guarded upserts {store['guarded_updates_per_s']:.0f} statements/s")
 # What the store alone allows for event-processor's writes: an insert per user, two per
@@ -124,6 +124,6 @@ inserts = users + 2 * activities + n
 updates = 2 * joins
 ceiling = n / (inserts / store["inserts_per_s"] + updates / store["guarded_updates_per_s"])
 print(f"store ceiling for event-processor's writes ({inserts} inserts, {updates} guarded upserts): {ceiling:.0f} events/s; reached {100 * rust_rate / ceiling:.0f}%")
-print(f"ratio event-processor / old setting ({old_setting}): {old_s / rust_s:.2f}x in events/s; {rust_cpu / old_cpu:.2f}x its consumer CPU per event")
+print(f"ratio event-processor / ALT setting ({old_setting}): {old_s / rust_s:.2f}x in events/s; {rust_cpu / old_cpu:.2f}x its consumer CPU per event")
 print(f"ratio event-processor / Python: {rust_rate / py_rate:.2f}x in events/s (target >= 5x); {py['cpu_seconds'] / py['events'] / (rust_cpu / n):.1f}x less consumer CPU per event")
 PYEOF

@@ -63,8 +63,7 @@ else
   CONNECT_ADDR="127.0.0.1:8083"
 fi
 KAFKA_BOOTSTRAP="${KAFKA_BOOTSTRAP:-$LOCAL_KAFKA}"
-# kafka_parts / connect_parts -> the pid-file names of the profile's brokers and workers.
-kafka_parts() { if cluster_profile; then printf 'kafka-%s\n' "${KAFKA_NODES[@]}"; else echo kafka; fi; }
+# connect_parts -> the pid-file names of the profile's Connect workers.
 connect_parts() { if cluster_profile; then printf 'connect-%s\n' "${CONNECT_WORKERS[@]}"; else echo connect; fi; }
 LOCAL_MONGODB_URI="mongodb://127.0.0.1:27017/activity"
 MONGODB_URI="${MONGODB_URI:-$LOCAL_MONGODB_URI}"
@@ -138,12 +137,12 @@ log() { printf '[%s] %s\n' "$LOG_TAG" "$*" >&2; }
 # mark. A marked block, not line numbers, so a help text is never cut off or padded with code.
 script_help() { sed -n 's@^#/ \{0,1\}@@p' "$0"; }
 # check_processor_settings NAME VALUE -> dies unless VALUE (a benchmark's OLD or NEW) is a list of
-# event-processor settings: IN_FLIGHT=N, STORE_WRITERS=N, BATCH_SIZE=N or FETCH_WAIT_MS=N.
+# event-processor settings: IN_FLIGHT=N, STORE_WRITERS=N, BATCH_SIZE=N, FETCH_WAIT_MS=N or EARLY_JOINS=0|1.
 check_processor_settings() {
   local setting
   for setting in $2; do
-    [[ "$setting" =~ ^(IN_FLIGHT|STORE_WRITERS|BATCH_SIZE|FETCH_WAIT_MS)=[0-9]+$ ]] ||
-      die "$1 is a list of IN_FLIGHT=, STORE_WRITERS=, BATCH_SIZE= or FETCH_WAIT_MS= settings (got '$setting')"
+    [[ "$setting" =~ ^(IN_FLIGHT|STORE_WRITERS|BATCH_SIZE|FETCH_WAIT_MS|EARLY_JOINS)=[0-9]+$ ]] ||
+      die "$1 is a list of IN_FLIGHT=, STORE_WRITERS=, BATCH_SIZE=, FETCH_WAIT_MS= or EARLY_JOINS= settings (got '$setting')"
   done
 }
 # no_arguments "$@" -> the prologue of a script that takes no arguments: -h/--help prints its

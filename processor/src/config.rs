@@ -41,12 +41,13 @@ pub struct Args {
     #[arg(long, env = "BATCH_SIZE", default_value_t = 1000)]
     pub batch_size: usize,
 
-    /// Batches between being received and having their offsets stored. With 2 (the default),
-    /// one batch's receipts are written while the next batch is received and its projections
-    /// applied; offsets are still stored in order, each only after its batch's effects and
-    /// receipts are acknowledged. 1 applies one batch at a time (projections, then receipts,
-    /// then the next batch): the behaviour before, kept for side-by-side benchmarks.
-    #[arg(long, env = "IN_FLIGHT", default_value_t = 2)]
+    /// Batches between being received and having their offsets stored. 1 (the default) applies
+    /// one batch at a time: projections, then receipts, then the next batch. With 2, a batch's
+    /// receipts are written while the next batch is received and its projections applied;
+    /// offsets are still stored in order, each only after its batch's effects and receipts are
+    /// acknowledged. On FerretDB's SQLite backend 2 was measured faster only with the store
+    /// overloaded, and slower below that (BENCHMARKS.md, bench/latency.sh).
+    #[arg(long, env = "IN_FLIGHT", default_value_t = 1)]
     pub in_flight: usize,
 
     /// Longest time (ms) the broker holds a fetch open while it has no new record for the
@@ -55,12 +56,22 @@ pub struct Args {
     #[arg(long, env = "FETCH_WAIT_MS", default_value_t = 50)]
     pub fetch_wait_ms: u32,
 
-    /// Commands the processor has at the store at once. 3 (the default) writes the three
-    /// collections of a batch concurrently; 1 sends one command at a time (FerretDB's SQLite
-    /// backend runs one write transaction at a time per database, yet measured no faster with
-    /// 1: BENCHMARKS.md, bench/latency.sh).
+    /// Commands the processor has at the store at once. 3 (the default): the three collections
+    /// of a batch at once; 1 sends one command at a time; more lets EARLY_JOINS' commands go
+    /// beside them (up to five per batch, and the receipts before it). Measured on FerretDB's
+    /// SQLite backend (one write transaction at a time per database): 1 was no faster, and
+    /// five at once slower (BENCHMARKS.md, bench/latency.sh).
     #[arg(long, env = "STORE_WRITERS", default_value_t = 3)]
     pub store_writers: usize,
+
+    /// Send a batch's joins on activities created in earlier batches alongside its creations
+    /// (true or 1; a round trip less, for a store that applies concurrent writes in parallel,
+    /// with STORE_WRITERS 5 or more), or every join after the creations (false, the default:
+    /// on FerretDB's SQLite backend the concurrent writes wait for each other and were measured
+    /// slower). Joins on an activity created in the same batch always wait for it.
+    #[arg(long, env = "EARLY_JOINS", default_value_t = false, action = clap::ArgAction::Set,
+          value_parser = clap::builder::BoolishValueParser::new())]
+    pub early_joins: bool,
 
     /// Address of the HTTP endpoint serving /metrics (Prometheus text); `off` disables it.
     #[arg(long, env = "METRICS_ADDR", default_value = "127.0.0.1:9101")]
@@ -109,6 +120,8 @@ pub struct Config {
     pub fetch_wait_ms: u32,
     /// Commands at the store at once (1 to 16).
     pub store_writers: usize,
+    /// Joins on earlier documents go alongside the creations.
+    pub early_joins: bool,
     /// Where /metrics listens, if anywhere.
     pub metrics_addr: Option<SocketAddr>,
     /// Per-event JSON lines file.
@@ -183,6 +196,7 @@ impl Args {
             in_flight: self.in_flight,
             fetch_wait_ms: self.fetch_wait_ms,
             store_writers: self.store_writers,
+            early_joins: self.early_joins,
             metrics_addr,
             metrics_file: self.metrics_file,
             summary_interval: Duration::from_secs(self.summary_interval_s),
@@ -224,8 +238,12 @@ mod tests {
         assert_eq!(c.dlq_topic, names::DLQ_TOPIC);
         assert_eq!(c.group, names::PROCESSOR_GROUP);
         assert_eq!(c.batch_size, 1000);
-        assert_eq!(c.in_flight, 2);
+        assert_eq!(c.in_flight, 1);
         assert_eq!(c.store_writers, 3);
+        assert!(!c.early_joins);
+        assert!(args(&["--early-joins", "1"]).unwrap().early_joins);
+        assert!(args(&["--early-joins", "true"]).unwrap().early_joins);
+        assert!(!args(&["--early-joins", "0"]).unwrap().early_joins);
         assert_eq!(c.fetch_wait_ms, 50);
         assert_eq!(c.metrics_addr, Some("127.0.0.1:9101".parse().unwrap()));
         assert_eq!(c.metrics_file, None);
@@ -245,6 +263,7 @@ mod tests {
             "IN_FLIGHT",
             "STORE_WRITERS",
             "FETCH_WAIT_MS",
+            "EARLY_JOINS",
             "METRICS_FILE",
         ] {
             assert!(env.iter().any(|e| e == var), "{var} in {env:?}");
@@ -257,7 +276,7 @@ mod tests {
         assert!(e.contains("BATCH_SIZE") && e.contains("1 to 100000"), "{e}");
         let e = args(&["--in-flight", "0"]).unwrap_err();
         assert!(e.contains("IN_FLIGHT") && e.contains("1 (one batch"), "{e}");
-        assert_eq!(args(&["--in-flight", "1"]).unwrap().in_flight, 1);
+        assert_eq!(args(&["--in-flight", "2"]).unwrap().in_flight, 2);
         let e = args(&["--store-writers", "17"]).unwrap_err();
         assert!(e.contains("STORE_WRITERS") && e.contains("1 to 16"), "{e}");
         let e = args(&["--fetch-wait-ms", "0"]).unwrap_err();

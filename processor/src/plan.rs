@@ -21,7 +21,12 @@
 //!   replay's receipt is a duplicate key, and the first receipt stays as it was.
 //!
 //! Order: events of one aggregate share a Kafka partition, so they arrive in order; within a
-//! batch the statements on one collection are sent in record order.
+//! batch the statements on one document are sent in record order. The order that matters is
+//! per document: a join on an activity that no creation of the batch touches (it was created
+//! in an earlier batch, whose writes are acknowledged before this batch's begin) is sent
+//! alongside the creations (`*_joins_early`); a join on an activity created in the same batch
+//! waits for the creation (`*_joins`), since a guarded upsert racing the creation's insert
+//! could meet its duplicate key and be taken for "already applied".
 
 use events::payload::{ActivityCreated, ParticipantJoined, UserCreated};
 use events::Payload;
@@ -42,15 +47,32 @@ pub struct Plan {
     pub statistics: Vec<Document>,
     /// `$set` to apply when a statistics insert hits an existing `_id`, keyed by `_id`.
     pub statistics_fills: Vec<(String, Document)>,
-    /// Guarded upserts on `activities`, in record order.
+    /// Guarded upserts on `activities` created in this batch, in record order: after the
+    /// creations.
     pub activity_joins: Vec<Document>,
-    /// Guarded upserts on `statistics`, in record order.
+    /// Guarded upserts on `statistics` created in this batch, in record order: after the
+    /// creations.
     pub statistics_joins: Vec<Document>,
+    /// Guarded upserts on `activities` no creation of this batch touches, in record order:
+    /// with the creations.
+    pub activity_joins_early: Vec<Document>,
+    /// Guarded upserts on `statistics` no creation of this batch touches, in record order:
+    /// with the creations.
+    pub statistics_joins_early: Vec<Document>,
 }
 
 impl Plan {
-    /// Plans the effects of `events` (in record order).
-    pub fn new<'a>(events: impl IntoIterator<Item = &'a Event>) -> Self {
+    /// Plans the effects of `events` (in record order). With `early_joins` false, every join
+    /// waits for the batch's creations (the behaviour before, for side-by-side benchmarks).
+    pub fn new<'a>(events: impl IntoIterator<Item = &'a Event> + Clone, early_joins: bool) -> Self {
+        let created: std::collections::HashSet<uuid::Uuid> = events
+            .clone()
+            .into_iter()
+            .filter_map(|e| match &e.payload {
+                Payload::ActivityCreated(a) => Some(a.activity_id),
+                _ => None,
+            })
+            .collect();
         let mut plan = Plan::default();
         for e in events {
             let event_id = e.id.to_string();
@@ -74,8 +96,13 @@ impl Plan {
                 }
                 Payload::ParticipantJoined(j) => {
                     let (a, s) = join_statements(j, &event_id);
-                    plan.activity_joins.push(a);
-                    plan.statistics_joins.push(s);
+                    if !early_joins || created.contains(&j.activity_id) {
+                        plan.activity_joins.push(a);
+                        plan.statistics_joins.push(s);
+                    } else {
+                        plan.activity_joins_early.push(a);
+                        plan.statistics_joins_early.push(s);
+                    }
                 }
             }
         }
@@ -233,7 +260,7 @@ mod tests {
     #[test]
     fn plans_one_write_per_effect_in_record_order() {
         let events = batch();
-        let plan = Plan::new(&events);
+        let plan = Plan::new(&events, true);
         assert_eq!(plan.users.len(), 1);
         assert_eq!(plan.users[0].get_str("_id").unwrap(), id(100).to_string());
         assert_eq!(plan.activities.len(), 1);
@@ -243,13 +270,76 @@ mod tests {
         assert_eq!(plan.statistics[0].get_i64("participant_count").unwrap(), 0);
         assert_eq!(plan.activity_joins.len(), 1);
         assert_eq!(plan.statistics_joins.len(), 1);
-        assert_eq!(Plan::new(&[]), Plan::default());
+        assert!(plan.activity_joins_early.is_empty() && plan.statistics_joins_early.is_empty());
+        assert_eq!(Plan::new(&[], true), Plan::default());
+    }
+
+    #[test]
+    fn a_join_waits_for_a_creation_of_its_batch_and_only_for_that() {
+        let mut events = batch();
+        // a join on an activity created in an earlier batch, and one more on the new one
+        let join = |n: u128, activity: u128| {
+            event(
+                n,
+                Payload::ParticipantJoined(ParticipantJoined {
+                    activity_id: id(activity),
+                    user_id: id(102),
+                    joined_at: "2026-11-28T11:00:00Z".into(),
+                }),
+            )
+        };
+        events.push(join(4, 300));
+        events.push(join(5, 200));
+        let plan = Plan::new(&events, true);
+        let targets = |statements: &[Document]| -> Vec<String> {
+            statements
+                .iter()
+                .map(|s| {
+                    s.get_document("q")
+                        .unwrap()
+                        .get_str("_id")
+                        .unwrap()
+                        .to_owned()
+                })
+                .collect()
+        };
+        let new = id(200).to_string();
+        assert_eq!(targets(&plan.activity_joins), [new.clone(), new.clone()]);
+        assert_eq!(targets(&plan.statistics_joins), [new.clone(), new]);
+        assert_eq!(targets(&plan.activity_joins_early), [id(300).to_string()]);
+        assert_eq!(targets(&plan.statistics_joins_early), [id(300).to_string()]);
+        // record order kept within each: event 3 before event 5
+        let ids: Vec<String> = plan
+            .activity_joins
+            .iter()
+            .map(|s| {
+                s.get_document("q")
+                    .unwrap()
+                    .get_document("applied_events")
+                    .unwrap()
+                    .get_str("$ne")
+                    .unwrap()
+                    .to_owned()
+            })
+            .collect();
+        assert_eq!(ids, [id(3).to_string(), id(5).to_string()]);
+        // the old order: every join after the creations
+        let old = Plan::new(&events, false);
+        assert_eq!(
+            targets(&old.activity_joins),
+            [
+                id(200).to_string(),
+                id(300).to_string(),
+                id(200).to_string()
+            ]
+        );
+        assert!(old.activity_joins_early.is_empty() && old.statistics_joins_early.is_empty());
     }
 
     #[test]
     fn a_join_is_guarded_by_its_own_event_id() {
         let events = batch();
-        let plan = Plan::new(&events);
+        let plan = Plan::new(&events, true);
         let eid = id(3).to_string();
         let s = &plan.statistics_joins[0];
         let q = s.get_document("q").unwrap();
@@ -290,7 +380,7 @@ mod tests {
     #[test]
     fn fills_set_only_the_creation_fields() {
         let events = batch();
-        let plan = Plan::new(&events);
+        let plan = Plan::new(&events, true);
         let (key, fields) = &plan.statistics_fills[0];
         assert_eq!(key, &id(200).to_string());
         assert!(!fields.contains_key("participant_count"));

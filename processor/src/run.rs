@@ -4,8 +4,8 @@
 //! are already fetched), dead-letter the ones that cannot be applied, apply the rest to
 //! MongoDB (retrying with backoff until the store acknowledges), write the receipts, and only
 //! then store the batch's offsets for the next commit. The receipts are written in a task of
-//! their own while the next batch is received and applied (`in_flight` batches at most, 2 by
-//! default; 1 is one batch at a time); batches finish in the order they were received, so an
+//! their own while the next batch is received and applied when `in_flight` is 2 or more (1, the
+//! default, is one batch at a time); batches finish in the order they were received, so an
 //! offset is never stored before the effects and receipts of every record before it. Offsets are committed every second,
 //! before partitions are revoked, and at shutdown; so a record is never committed before its
 //! effects are durable, and any record may be applied twice, which changes nothing
@@ -346,7 +346,7 @@ impl Processor {
                 }
             }
         }
-        let plan = Plan::new(events.iter().map(|(e, _, _)| e));
+        let plan = Plan::new(events.iter().map(|(e, _, _)| e), self.config.early_joins);
         let store = &self.store;
         self.retrier
             .run(Service::Store, "applying the batch", || store.apply(&plan))
@@ -632,4 +632,60 @@ pub async fn reset(config: &Config) -> anyhow::Result<String> {
         store.database(),
         store.address()
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn written_after(
+        delay_ms: u64,
+        offset: i64,
+    ) -> tokio::task::JoinHandle<anyhow::Result<Written>> {
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(delay_ms)).await;
+            Ok(Written {
+                applied: Applied {
+                    events: Vec::new(),
+                    t5: 0,
+                    next_offsets: BTreeMap::from([(0, offset)]),
+                },
+                replayed: BTreeSet::new(),
+            })
+        })
+    }
+
+    #[tokio::test]
+    async fn batches_in_flight_finish_in_the_order_they_were_received() {
+        let mut in_flight = InFlight::new();
+        // the older batch's receipts take longer than the newer one's
+        in_flight.push_back(written_after(100, 10));
+        in_flight.push_back(written_after(0, 20));
+        let first = oldest(&mut in_flight).await.unwrap();
+        assert_eq!(first.applied.next_offsets[&0], 10);
+        let second = oldest(&mut in_flight).await.unwrap();
+        assert_eq!(second.applied.next_offsets[&0], 20);
+        assert!(in_flight.is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_batch_waited_for_in_vain_stays_in_flight() {
+        let mut in_flight = InFlight::new();
+        in_flight.push_back(written_after(200, 10));
+        // a select! that another branch wins drops the wait: the batch must still be there
+        let gave_up = tokio::time::timeout(Duration::from_millis(10), oldest(&mut in_flight)).await;
+        assert!(gave_up.is_err());
+        assert_eq!(in_flight.len(), 1);
+        assert_eq!(
+            oldest(&mut in_flight).await.unwrap().applied.next_offsets[&0],
+            10
+        );
+    }
+
+    #[test]
+    fn the_offset_stored_is_the_one_after_each_partitions_last_record() {
+        let at = |partition, offset| Position { partition, offset };
+        let next = next_offsets([at(0, 5), at(1, 9), at(0, 7), at(0, 6)]);
+        assert_eq!(next, BTreeMap::from([(0, 8), (1, 10)]));
+    }
 }

@@ -208,8 +208,9 @@ impl Store {
         Ok(already)
     }
 
-    /// Creations first (with fills for documents that already existed), then the guarded
-    /// joins; the three collections concurrently.
+    /// Per collection, creations first (with fills for documents that already existed), then
+    /// the guarded joins on what they created; the joins on documents created before go
+    /// alongside (see [`crate::plan`]); the three collections concurrently.
     pub async fn apply(&self, plan: &Plan) -> Result<Applied, StoreError> {
         use events::names::{ACTIVITIES, STATISTICS, USERS};
         let users = async { Ok::<_, StoreError>(self.insert(USERS, &plan.users).await?.len()) };
@@ -219,15 +220,23 @@ impl Store {
             &plan.activity_fills,
             &plan.activity_joins,
         );
+        let activities_early = self.update_in_order(ACTIVITIES, &plan.activity_joins_early);
         let statistics = self.create_then_join(
             STATISTICS,
             &plan.statistics,
             &plan.statistics_fills,
             &plan.statistics_joins,
         );
-        let (u, a, s) = tokio::try_join!(users, activities, statistics)?;
+        let statistics_early = self.update_in_order(STATISTICS, &plan.statistics_joins_early);
+        let (u, a, ae, s, se) = tokio::try_join!(
+            users,
+            activities,
+            activities_early,
+            statistics,
+            statistics_early
+        )?;
         Ok(Applied {
-            already_applied: u + a + s,
+            already_applied: u + a + ae + s + se,
         })
     }
 
