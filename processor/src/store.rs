@@ -65,10 +65,9 @@ pub struct Applied {
 impl Store {
     /// Parses `uri` (its path names the database; `activity` when it names none). Does not
     /// connect yet; see [`Store::ping`]. At most `writers` commands are sent at once; the rest
-    /// wait their turn here, in order. FerretDB's SQLite backend runs one write transaction at
-    /// a time per database, and makes a concurrent writer wait in SQLite's busy handler, which
-    /// sleeps 1 to 100 ms between tries: there one writer is fastest. A MongoDB server
-    /// applies concurrent writes to different collections in parallel.
+    /// wait their turn here, in order (`STORE_WRITERS`: on FerretDB's SQLite backend, which
+    /// runs one write transaction at a time per database, neither 1 nor 8 was faster than the
+    /// default 3; BENCHMARKS.md).
     pub async fn new(uri: &str, writers: usize) -> anyhow::Result<Self> {
         let mut options = ClientOptions::parse(uri).await.map_err(|e| {
             anyhow::anyhow!("MONGODB_URI={uri:?} is not a MongoDB connection string: {e}")
