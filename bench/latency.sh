@@ -45,12 +45,20 @@ run_with() {
 ticks() { awk '{ print $14 + $15 + $16 + $17 }' "/proc/$1/stat"; }
 # services_cpu -> one JSON object: CPU ticks used so far by each service of the stack
 services_cpu() {
-  local pg kafka connect store
-  pg="$(head -n 1 /var/run/postgresql/15-main.pid 2>/dev/null || true)"
-  kafka="$(pid_of kafka || true)" connect="$(pid_of connect || true)" store="$(pid_of ferretdb || true)"
-  jq -cn --arg pg "${pg:+$(ticks "$pg")}" --arg kafka "${kafka:+$(ticks "$kafka")}" \
-    --arg connect "${connect:+$(ticks "$connect")}" --arg store "${store:+$(ticks "$store")}" \
-    '{postgresql: $pg, kafka: $kafka, connect: $connect, ferretdb: $store} | map_values(if . == "" then null else tonumber end)'
+  jq -cn --argjson pg "$(ticks "$pg_pid")" --argjson kafka "$(ticks "$kafka_pid")" \
+    --argjson connect "$(ticks "$connect_pid")" --argjson store "$(ticks "$store_pid")" \
+    '{postgresql: $pg, kafka: $kafka, connect: $connect, ferretdb: $store}'
+}
+
+# service_pid NAME -> the pid of a service of the stack, or a clear stop: a service whose CPU
+# cannot be read is not reported as zero
+service_pid() {
+  if [ "$1" = postgresql ]; then
+    [ -r /var/run/postgresql/15-main.pid ] && head -n 1 /var/run/postgresql/15-main.pid && return 0
+  else
+    pid_of "$1" && return 0
+  fi
+  die "$1 is not running (no pid found), so its CPU cannot be measured: start the stack with stack/up.sh"
 }
 
 # summary DIR SIDE BEFORE AFTER -> one JSON line: the run's figures, the processor's CPU and the
@@ -69,6 +77,10 @@ summary() {
 }
 
 "$REPO_ROOT/scripts/demo/setup.sh" >/dev/null
+pg_pid="$(service_pid postgresql)"
+kafka_pid="$(service_pid kafka)"
+connect_pid="$(service_pid connect)"
+store_pid="$(service_pid ferretdb)"
 run_with "$NEW" "$((N / 4))" >/dev/null
 rounds="$(mktemp)"
 trap 'rm -f "$rounds"' EXIT
