@@ -45,20 +45,9 @@ run_with() {
 ticks() { awk '{ print $14 + $15 + $16 + $17 }' "/proc/$1/stat"; }
 # services_cpu -> one JSON object: CPU ticks used so far by each service of the stack
 services_cpu() {
-  jq -cn --argjson pg "$(ticks "$pg_pid")" --argjson kafka "$(ticks "$kafka_pid")" \
+  jq -cn --argjson pg "$(ticks "$postgres_pid")" --argjson kafka "$(ticks "$kafka_pid")" \
     --argjson connect "$(ticks "$connect_pid")" --argjson store "$(ticks "$store_pid")" \
     '{postgresql: $pg, kafka: $kafka, connect: $connect, ferretdb: $store}'
-}
-
-# service_pid NAME -> the pid of a service of the stack, or a clear stop: a service whose CPU
-# cannot be read is not reported as zero
-service_pid() {
-  if [ "$1" = postgresql ]; then
-    [ -r /var/run/postgresql/15-main.pid ] && head -n 1 /var/run/postgresql/15-main.pid && return 0
-  else
-    pid_of "$1" && return 0
-  fi
-  die "$1 is not running (no pid found), so its CPU cannot be measured: start the stack with stack/up.sh"
 }
 
 # summary DIR SIDE BEFORE AFTER -> one JSON line: the run's figures, the processor's CPU and the
@@ -70,17 +59,16 @@ summary() {
     .counts.expected as $n |
     {side: $f, run: .run.run_id, verdict,
     eps: .throughput.events_per_s, cpu: (if $cpu == "" then null else ($cpu | tonumber) end),
-    services: ($b | with_entries(.value = (if .value == null or $a[.key] == null then null
-               else (.value - $a[.key]) / $hz * 1000 / $n end))),
+    services: ($b | with_entries(.value = (.value - $a[.key]) / $hz * 1000 / $n)),
     stages: [.stages[] | select(.name == "queue" or .name == "process" or .name == "end_to_end")
              | {name, p50_ms, p95_ms, p99_ms}]}' "$1/report.json"
 }
 
 "$REPO_ROOT/scripts/demo/setup.sh" >/dev/null
-pg_pid="$(service_pid postgresql)"
-kafka_pid="$(service_pid kafka)"
-connect_pid="$(service_pid connect)"
-store_pid="$(service_pid ferretdb)"
+postgres_pid="$(running_pid postgresql)"
+kafka_pid="$(running_pid kafka)"
+connect_pid="$(running_pid connect)"
+store_pid="$(running_pid ferretdb)"
 run_with "$NEW" "$((N / 4))" >/dev/null
 rounds="$(mktemp)"
 trap 'rm -f "$rounds"' EXIT

@@ -50,8 +50,7 @@ BIN="$REPO_ROOT/target/release/event-processor"
 cpu_seconds() {
   awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f", ($14 + $15) / hz }' "/proc/$1/stat"
 }
-ferretdb_pid="$(pid_of ferretdb)" ||
-  die "ferretdb is not running (no pid in $RUN_DIR), so the store's CPU cannot be measured: start the stack with stack/up.sh"
+ferretdb_pid="$(running_pid ferretdb)"
 store_cpu() { cpu_seconds "$ferretdb_pid"; }
 
 # ---- pre-load N events into Kafka

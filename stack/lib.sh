@@ -184,6 +184,13 @@ pid_of() {
   [ -n "$pid" ] && alive "$pid" && printf '%s\n' "$pid"
 }
 
+# running_pid PART -> the pid of a running part of the stack (postgresql, kafka, connect,
+# ferretdb), or a stop that names it: a benchmark never reports a part's CPU it could not read
+running_pid() {
+  if [ "$1" = postgresql ]; then pg_pid && return 0; else pid_of "$1" && return 0; fi
+  die "$1 is not running (no pid found), so its CPU cannot be measured: start the stack with stack/up.sh"
+}
+
 # wait_until SECONDS CHECK... -> runs CHECK every second until it passes (0) or time is up (1).
 wait_until() {
   local deadline=$((SECONDS + $1))
