@@ -329,6 +329,14 @@ render() {
   printf '%s\n' "$dst"
 }
 
+# connector_config_json -> the connector's config as Connect's REST API takes it (PUT
+# /connectors/NAME/config): debezium-outbox.properties rendered, as one JSON object. Its password
+# stays the ${file:…} placeholder the worker resolves.
+connector_config_json() {
+  jq -Rn '[inputs | select(test("^[^#].*=")) | capture("^(?<key>[^=]+)=(?<value>.*)$")] | from_entries' \
+    <"$(render debezium-outbox.properties)"
+}
+
 # ensure_extension -> the outbox_demo extension in database app matches the installed build:
 # created when missing, updated when a newer version is installed, and created again when the
 # installed script changed under the same version (a development build; its run manifest is

@@ -346,8 +346,7 @@ connect_cluster_up() {
   wait_until 180 any_rest || die "no Kafka Connect worker answers on $CONNECT_ADDR within 180 s; see $LOG_DIR/connect-*.log"
   if [ "$started" -eq 1 ] || ! connect_running; then
     local body
-    body="$(jq -Rn '[inputs | select(test("^[^#].*=")) | capture("^(?<key>[^=]+)=(?<value>.*)$")] | from_entries' \
-      <"$(render debezium-outbox.properties)")"
+    body="$(connector_config_json)"
     # the leader may still be joining: a PUT refused with 409 (rebalance in progress) is retried
     # shellcheck disable=SC2317 # called by wait_until
     put_config() { curl -fsS --max-time 10 -X PUT -H 'Content-Type: application/json' --data "$body" \
