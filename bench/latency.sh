@@ -11,9 +11,10 @@
 #/ machine falls on both. Prints per setting the queue, process and end-to-end percentiles (the best
 #/ round's, by end-to-end p50), the throughput, the processor's CPU per 1,000 events (from its
 #/ shutdown line), and the ratio old/new of each; then every round, with where the machine's
-#/ CPU went during it: PostgreSQL (the postmaster and every backend it reaped, the generator's
-#/ included), Kafka, Kafka Connect (Debezium), FerretDB and the processor, in CPU seconds per
-#/ 1,000 events (the single-node stack).
+#/ CPU went during it: how busy the whole machine was (/proc/stat), then PostgreSQL (the
+#/ postmaster and every backend it reaped, the generator's included), Kafka, Kafka Connect
+#/ (Debezium), FerretDB and the processor, in CPU seconds per 1,000 events (the single-node
+#/ stack; the rest of the busy time is the verifier's and the system's).
 #/
 #/ Usage: [N=20000] [RATE=1000] [ROUNDS=1] [OLD="IN_FLIGHT=1 EARLY_JOINS=0"] [NEW="IN_FLIGHT=2"] bench/latency.sh
 set -euo pipefail
@@ -32,24 +33,6 @@ for v in "$N" "$RATE" "$ROUNDS"; do
 done
 require_stack
 
-# run_with SETTINGS EVENTS -> one demo run with the processor's SETTINGS; prints its run directory
-run_with() {
-  log "bench: $2 events at $RATE/s with ${1:-the defaults}"
-  # shellcheck disable=SC2086 # SETTINGS is a list of NAME=VALUE words, checked above
-  env $1 TARGET_EVENTS="$2" RATE="$RATE" LOG_LEVEL=INFO "$REPO_ROOT/scripts/demo/run_demo.sh" >/dev/null && rc=0 || rc=$?
-  [ "$rc" -le 1 ] || die "the run with ${1:-the defaults} could not be verified (exit $rc)"
-  run_dir "$(readlink "$DEMO_DIR/latest" | sed 's/^run-//')"
-}
-
-# ticks PID -> CPU ticks of PID and of its children it has reaped
-ticks() { awk '{ print $14 + $15 + $16 + $17 }' "/proc/$1/stat"; }
-# services_cpu -> one JSON object: CPU ticks used so far by each service of the stack
-services_cpu() {
-  jq -cn --argjson pg "$(ticks "$postgres_pid")" --argjson kafka "$(ticks "$kafka_pid")" \
-    --argjson connect "$(ticks "$connect_pid")" --argjson store "$(ticks "$store_pid")" \
-    '{postgresql: $pg, kafka: $kafka, connect: $connect, ferretdb: $store}'
-}
-
 # summary DIR SIDE BEFORE AFTER -> one JSON line: the run's figures, the processor's CPU and the
 # services' CPU between the BEFORE and AFTER snapshots
 summary() {
@@ -59,24 +42,22 @@ summary() {
     .counts.expected as $n |
     {side: $f, run: .run.run_id, verdict,
     eps: .throughput.events_per_s, cpu: (if $cpu == "" then null else ($cpu | tonumber) end),
-    services: ($b | with_entries(.value = (.value - $a[.key]) / $hz * 1000 / $n)),
+    services: ($b | del(.machine) | with_entries(.value = (.value - $a[.key]) / $hz * 1000 / $n)),
+    busy: (($b.machine[0] - $a.machine[0]) / ($b.machine[1] - $a.machine[1])),
     stages: [.stages[] | select(.name == "queue" or .name == "process" or .name == "end_to_end")
              | {name, p50_ms, p95_ms, p99_ms}]}' "$1/report.json"
 }
 
 "$REPO_ROOT/scripts/demo/setup.sh" >/dev/null
-postgres_pid="$(running_pid postgresql)"
-kafka_pid="$(running_pid kafka)"
-connect_pid="$(running_pid connect)"
-store_pid="$(running_pid ferretdb)"
-run_with "$NEW" "$((N / 4))" >/dev/null
+bench_pids
+bench_run "$NEW" "$((N / 4))" "$RATE" >/dev/null
 rounds="$(mktemp)"
 trap 'rm -f "$rounds"' EXIT
 for _ in $(seq 1 "$ROUNDS"); do
   for side in old new; do
     if [ "$side" = old ]; then settings="$OLD"; else settings="$NEW"; fi
     before="$(services_cpu)"
-    dir="$(run_with "$settings" "$N")"
+    dir="$(bench_run "$settings" "$N" "$RATE")"
     summary "$dir" "$side" "$before" "$(services_cpu)" >>"$rounds"
   done
 done
@@ -95,8 +76,8 @@ jq -rs '
   ["events/s", f($o.eps), f($n.eps), ratio($o.eps; $n.eps)],
   ["cpu s per 1,000 events", f3($o.cpu), f3($n.cpu), ratio($o.cpu; $n.cpu)],
   [],
-  ["run", "setting", "e2e p50", "e2e p99", "events/s", "verdict", "cpu s per 1,000 events:", "processor", "postgresql", "kafka", "connect", "ferretdb"],
+  ["run", "setting", "e2e p50", "e2e p99", "events/s", "verdict", "machine busy", "cpu s per 1,000 events:", "processor", "postgresql", "kafka", "connect", "ferretdb"],
   (.[] | [(.run | tostring), .side, f(st(.; "end_to_end").p50_ms),
-          f(st(.; "end_to_end").p99_ms), f(.eps), .verdict, "", f3(.cpu),
+          f(st(.; "end_to_end").p99_ms), f(.eps), .verdict, (.busy * 100 | round | tostring) + " %", "", f3(.cpu),
           f3(.services.postgresql), f3(.services.kafka), f3(.services.connect), f3(.services.ferretdb)])
   | @tsv' "$rounds" | column -t -s $'\t'

@@ -38,6 +38,39 @@ build_binaries() {
     die "building event-processor and verifier failed (cargo build --release -p event-processor -p verifier)"
 }
 
+# bench_run SETTINGS EVENTS RATE -> one demo run (run_demo.sh, EVENTS at RATE/s) with the
+# processor's SETTINGS (NAME=VALUE words, checked by the caller); prints its run directory. A run
+# that missed its SLOs (exit 1) still counts; one that could not be verified stops the benchmark.
+bench_run() {
+  log "bench: $2 events at $3/s with ${1:-the defaults}"
+  local rc
+  # shellcheck disable=SC2086 # SETTINGS is a list of NAME=VALUE words
+  env $1 TARGET_EVENTS="$2" RATE="$3" LOG_LEVEL=INFO "$REPO_ROOT/scripts/demo/run_demo.sh" >/dev/null && rc=0 || rc=$?
+  [ "$rc" -le 1 ] || die "the run with ${1:-the defaults} could not be verified (exit $rc)"
+  run_dir "$(readlink "$DEMO_DIR/latest" | sed 's/^run-//')"
+}
+
+# bench_pids -> sets postgres_pid, kafka_pid, connect_pid and store_pid: the single-node stack's
+# running parts, for services_cpu
+bench_pids() {
+  postgres_pid="$(running_pid postgresql)"
+  kafka_pid="$(running_pid kafka)"
+  connect_pid="$(running_pid connect)"
+  store_pid="$(running_pid ferretdb)"
+}
+# ticks PID -> CPU ticks of PID and of its children it has reaped
+ticks() { awk '{ print $14 + $15 + $16 + $17 }' "/proc/$1/stat"; }
+# services_cpu -> one JSON object: CPU ticks used so far by each service of the stack
+services_cpu() {
+  jq -cn --argjson pg "$(ticks "$postgres_pid")" --argjson kafka "$(ticks "$kafka_pid")" \
+    --argjson connect "$(ticks "$connect_pid")" --argjson store "$(ticks "$store_pid")" \
+    --argjson machine "$(machine_ticks)" \
+    '{postgresql: $pg, kafka: $kafka, connect: $connect, ferretdb: $store, machine: $machine}'
+}
+# machine_ticks -> [busy, all] CPU ticks of the whole machine so far (/proc/stat: all but idle
+# and iowait count as busy)
+machine_ticks() { awk '/^cpu / { all = 0; for (i = 2; i <= NF; i++) all += $i; print "[" all - $5 - $6 ", " all "]" }' /proc/stat; }
+
 # Dies when a demo run's processor is still running: two would share one consumer group.
 require_no_demo_run() {
   local pid
