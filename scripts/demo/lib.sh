@@ -67,9 +67,9 @@ services_cpu() {
     --argjson machine "$(machine_ticks)" \
     '{postgresql: $pg, kafka: $kafka, connect: $connect, ferretdb: $store, machine: $machine}'
 }
-# machine_ticks -> [busy, all] CPU ticks of the whole machine so far (/proc/stat: all but idle
-# and iowait count as busy)
-machine_ticks() { awk '/^cpu / { all = 0; for (i = 2; i <= NF; i++) all += $i; print "[" all - $5 - $6 ", " all "]" }' /proc/stat; }
+# machine_ticks -> [busy, all] CPU ticks of the whole machine so far (/proc/stat: user to steal;
+# all but idle and iowait count as busy; guest time is inside user already and not added again)
+machine_ticks() { awk '/^cpu / { all = 0; for (i = 2; i <= 9; i++) all += $i; print "[" all - $5 - $6 ", " all "]" }' /proc/stat; }
 
 # Dies when a demo run's processor is still running: two would share one consumer group.
 require_no_demo_run() {
