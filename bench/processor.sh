@@ -43,7 +43,9 @@ PY="$(bench_venv 'confluent_kafka, pymongo' 'confluent-kafka==2.16.1' 'pymongo==
 TOOL="$REPO_ROOT/bench/pipeline_tool.py"
 
 log "bench: building event-processor (release)"
-(cd "$REPO_ROOT" && cargo build --release -q -p event-processor)
+# with the verifier, as every other script builds it: one feature set, so no second build of the
+# dependencies and the same binary the tests and the demo run
+(cd "$REPO_ROOT" && cargo build --release -q -p event-processor -p verifier)
 BIN="$REPO_ROOT/target/release/event-processor"
 
 # CPU seconds (user + system) a process has used so far.
