@@ -7,8 +7,8 @@
 #/              with demo_generate in chunks of 100,000 and projected by FILL_PROCESSORS
 #/              processors until the group's lag is 0), 1 event-processor
 #/   filled-2   the same store, 2 event-processors
-#/   alt-1      a fresh store, 1 event-processor with ALT (default "IN_FLIGHT=1": one batch at a
-#/              time, the processor before issue 14): PHASES="fresh-1 alt-1" compares the
+#/   alt-1      a fresh store, 1 event-processor with ALT (default "IN_FLIGHT=2": a batch's
+#/              receipts beside the next batch): PHASES="fresh-1 alt-1" compares the
 #/              processor's settings in one run
 #/ A phase may be named twice (PHASES="fresh-1 fresh-1": do two runs agree?). A fresh phase
 #/ starts from setup.sh; the first filled phase fills the store once, and a filled phase after it
@@ -34,7 +34,7 @@ for phase in $PHASES; do
     *) die "unknown phase '$phase' in PHASES (fresh-1, fresh-2, filled-1, filled-2, alt-1)" ;;
   esac
 done
-ALT="${ALT-IN_FLIGHT=1}"
+ALT="${ALT-IN_FLIGHT=2}"
 check_processor_settings ALT "$ALT"
 require_stack
 build_binaries

@@ -5,7 +5,8 @@
 #/        written concurrently, every join after the creations, then its receipts, then the
 #/        next batch (the processor before issue 14)
 #/   new  NEW (default "IN_FLIGHT=2"): a batch's receipts written while the next batch is
-#/        received and its projections applied (the processor's default since issue 14)
+#/        received and its projections applied (the processor's default stays IN_FLIGHT=1:
+#/        BENCHMARKS.md says why)
 #/ after a warm-up run, ROUNDS times in turn (old, new, old, new, …) so that a drift of the
 #/ machine falls on both. Prints per setting the queue, process and end-to-end percentiles (the best
 #/ round's, by end-to-end p50), the throughput, the processor's CPU per 1,000 events (from its

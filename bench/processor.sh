@@ -8,8 +8,8 @@
 #/                              bench_python
 #/   the store alone            pipeline_tool.py store-alone: FerretDB's own insert_many rate and
 #/                              guarded-upsert rate, no Kafka, no processing: the ceiling
-#/   event-processor, ALT       the same N events with ALT (default "IN_FLIGHT=1": one batch at
-#/                              a time, the processor before issue 14), into bench_rust_alt
+#/   event-processor, ALT       the same N events with ALT (default "IN_FLIGHT=2": a batch's
+#/                              receipts beside the next batch), into bench_rust_alt
 #/ Prints events/s, CPU seconds per 1,000 events (the consumer's own, and the store's) and the
 #/ ratios: event-processor / ALT setting, and event-processor / Python (target, issue
 #/ "event-processor": >= 5x).
@@ -19,7 +19,7 @@
 #/ 20,000: at one request per write it needs minutes per 100,000); its collections are smaller,
 #/ which favours it. Both start from the same offsets; neither commits to event-processor-group.
 #/
-#/ Usage: [ALT="IN_FLIGHT=1"] bench/processor.sh [N] [N_PY]     defaults: 200000 20000
+#/ Usage: [ALT="IN_FLIGHT=2"] bench/processor.sh [N] [N_PY]     defaults: 200000 20000
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../stack/lib.sh"
 
@@ -35,7 +35,7 @@ for v in "$N" "$N_PY"; do
   [[ "$v" =~ ^[1-9][0-9]*$ ]] || die "N and N_PY must be positive whole numbers (got '$v')"
 done
 [ "$N_PY" -le "$N" ] || die "N_PY ($N_PY) must not exceed N ($N)"
-ALT="${ALT-IN_FLIGHT=1}"
+ALT="${ALT-IN_FLIGHT=2}"
 check_processor_settings ALT "$ALT"
 require_up postgresql kafka connect ferretdb
 

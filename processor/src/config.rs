@@ -41,14 +41,13 @@ pub struct Args {
     #[arg(long, env = "BATCH_SIZE", default_value_t = 1000)]
     pub batch_size: usize,
 
-    /// Batches between being received and having their offsets stored. With 2 (the default), a
-    /// batch's receipts are written while the next batch is received and its projections
-    /// applied; offsets are still stored in order, each only after its batch's effects and
-    /// receipts are acknowledged. 1 applies one batch at a time (projections, then receipts, then
-    /// the next batch), the processor before issue 14. On FerretDB's SQLite backend 2 measured
-    /// 6.9x lower end-to-end p50 at 1,000/s and 1.21x the capacity, and no better nor worse at
-    /// 300/s (BENCHMARKS.md, bench/latency.sh).
-    #[arg(long, env = "IN_FLIGHT", default_value_t = 2)]
+    /// Batches between being received and having their offsets stored. 1 (the default) applies
+    /// one batch at a time: projections, then receipts, then the next batch. With 2, a batch's
+    /// receipts are written while the next batch is received and its projections applied;
+    /// offsets are still stored in order, each only after its batch's effects and receipts are
+    /// acknowledged. On FerretDB's SQLite backend 2 was measured faster only with the store
+    /// overloaded, and slower below that (BENCHMARKS.md, bench/latency.sh).
+    #[arg(long, env = "IN_FLIGHT", default_value_t = 1)]
     pub in_flight: usize,
 
     /// Longest time (ms) the broker holds a fetch open while it has no new record for the
@@ -239,7 +238,7 @@ mod tests {
         assert_eq!(c.dlq_topic, names::DLQ_TOPIC);
         assert_eq!(c.group, names::PROCESSOR_GROUP);
         assert_eq!(c.batch_size, 1000);
-        assert_eq!(c.in_flight, 2);
+        assert_eq!(c.in_flight, 1);
         assert_eq!(c.store_writers, 3);
         assert!(!c.early_joins);
         assert!(args(&["--early-joins", "1"]).unwrap().early_joins);
@@ -277,7 +276,7 @@ mod tests {
         assert!(e.contains("BATCH_SIZE") && e.contains("1 to 100000"), "{e}");
         let e = args(&["--in-flight", "0"]).unwrap_err();
         assert!(e.contains("IN_FLIGHT") && e.contains("1 (one batch"), "{e}");
-        assert_eq!(args(&["--in-flight", "1"]).unwrap().in_flight, 1);
+        assert_eq!(args(&["--in-flight", "2"]).unwrap().in_flight, 2);
         let e = args(&["--store-writers", "17"]).unwrap_err();
         assert!(e.contains("STORE_WRITERS") && e.contains("1 to 16"), "{e}");
         let e = args(&["--fetch-wait-ms", "0"]).unwrap_err();

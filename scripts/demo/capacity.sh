@@ -26,7 +26,7 @@
 #/   MIX         UserCreated/ActivityCreated/ParticipantJoined default 50/30/20
 #/   SLO_FILE    JSON objectives (verifier --slo)              default: the defaults
 #/   BATCH_SIZE, LOG_LEVEL  passed to the processors (LOG_LEVEL: INFO, DEBUG or TRACE) default 1000, INFO
-#/   IN_FLIGHT   the processors' batches in flight (2: receipts beside the next batch; 1: one at a time)  default 2
+#/   IN_FLIGHT   the processors' batches in flight (2: receipts beside the next batch)  default 1
 #/
 #/ Usage: [STEP_S=30] [BUDGET_S=600] [PROCESSORS=1] scripts/demo/capacity.sh
 set -euo pipefail
@@ -72,7 +72,7 @@ trap 'exit 130' INT TERM HUP
 
 for i in $(seq 1 "$PROCESSORS"); do
   # metrics on a port the OS picks: the log names it
-  LOG_LEVEL="$LOG_LEVEL" BATCH_SIZE="${BATCH_SIZE:-1000}" IN_FLIGHT="${IN_FLIGHT:-2}" METRICS_ADDR=127.0.0.1:0 \
+  LOG_LEVEL="$LOG_LEVEL" BATCH_SIZE="${BATCH_SIZE:-1000}" IN_FLIGHT="${IN_FLIGHT:-1}" METRICS_ADDR=127.0.0.1:0 \
     "$PROCESSOR_BIN" 2>"$out/processor-$i.log" &
   pids+=($!)
 done

@@ -26,7 +26,7 @@
 #/   RATE           events/s (rate mode), or unset / "bulk"              default bulk
 #/   LOG_LEVEL      ERROR, WARNING, INFO or DEBUG for both binaries      default INFO
 #/   BATCH_SIZE     most records event-processor applies in one batch    default 1000
-#/   IN_FLIGHT      event-processor's batches in flight (2: receipts beside the next batch; 1: one at a time)  default 2
+#/   IN_FLIGHT      event-processor's batches in flight (2: receipts beside the next batch)  default 1
 #/   MIX            UserCreated/ActivityCreated/ParticipantJoined in %   default 50/30/20
 #/   SEED           the generator's seed (same seed, same payloads)      default random
 #/   SLO_FILE       JSON objectives for the verdict (verifier --slo)     default: the defaults
@@ -66,7 +66,7 @@ TARGET_EVENTS="${TARGET_EVENTS:-1000}"
 RATE="${RATE:-bulk}"
 LOG_LEVEL="${LOG_LEVEL:-INFO}"
 BATCH_SIZE="${BATCH_SIZE:-1000}"
-IN_FLIGHT="${IN_FLIGHT:-2}"
+IN_FLIGHT="${IN_FLIGHT:-1}"
 IDLE_TIMEOUT="${IDLE_TIMEOUT:-30}"
 PROCESSOR_METRICS_ADDR="${PROCESSOR_METRICS_ADDR:-127.0.0.1:9101}"
 VERIFIER_ADDR="${VERIFIER_ADDR:-127.0.0.1:9102}"
