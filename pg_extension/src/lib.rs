@@ -10,7 +10,9 @@
 //! - `demo_status()`, `demo_stop(run_id)`, `demo_reset(confirm)` (SQL, below);
 //! - [`privileges`]: the rights each writing function needs, checked before it writes;
 //! - [`manifest`]: the run manifest; [`world`]: continuing earlier runs; [`writer`]: the insert;
-//!   [`jsonb`]: payloads built in PostgreSQL's binary jsonb format off the backend's thread.
+//!   payloads built in PostgreSQL's binary jsonb format off the backend's thread by
+//!   `outbox_logic::jsonb` (crates/outbox, with the argument checks and the rate schedule, all
+//!   tested without PostgreSQL).
 //!
 //! Security: no function is `SECURITY DEFINER`; each runs with its caller's rights and pins
 //! `search_path` (`demo_run` cannot: PostgreSQL forbids `SET` on a procedure that commits, so
@@ -22,7 +24,6 @@ pub mod args;
 pub mod bulk;
 pub mod error;
 pub mod gucs;
-pub mod jsonb;
 pub mod manifest;
 pub mod privileges;
 pub mod rate;

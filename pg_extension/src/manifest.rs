@@ -155,20 +155,7 @@ pub struct Progress {
     pub deviations: u64,
 }
 
-/// Generator lag of a rate run, µs.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Lag {
-    /// 50th percentile.
-    pub p50: i64,
-    /// 90th percentile.
-    pub p90: i64,
-    /// 99th percentile.
-    pub p99: i64,
-    /// Largest.
-    pub max: i64,
-    /// Events inserted more than 10 ms after they were due.
-    pub over_10ms: i64,
-}
+pub use outbox_logic::schedule::Lag;
 
 /// Records progress (and lag), and, with `status`, ends the run. One clock read stamps
 /// `progress_at`, `finished_at` and `elapsed_ms`, so they agree to the microsecond. Returns whether someone asked

@@ -21,13 +21,13 @@ use std::collections::HashMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use datagen::Generator;
-use hdrhistogram::Histogram;
+use outbox_logic::schedule::{LagRecorder, Schedule};
 use pgrx::prelude::*;
 
 use crate::args;
 use crate::bulk::new_generator;
 use crate::error::raise;
-use crate::manifest::{self, Lag, Progress};
+use crate::manifest::{self, Progress};
 use crate::writer::{Batch, OutboxWriter};
 
 /// The longest a step waits before handing back to the procedure.
@@ -39,33 +39,11 @@ pub const STALE_AFTER: Duration = Duration::from_secs(5);
 struct RateRun {
     generator: Generator,
     writer: OutboxWriter,
-    start_us: i64,
-    interval_us: f64,
-    txn_size: u64,
-    n: u64,
+    schedule: Schedule,
     /// Next seq to write.
     next: u64,
     progress: Progress,
-    lag: Histogram<u64>,
-    over_10ms: i64,
-}
-
-impl RateRun {
-    /// When event `seq` (1-based) is due, µs since the epoch.
-    fn due_us(&self, seq: u64) -> i64 {
-        self.start_us + ((seq - 1) as f64 * self.interval_us).floor() as i64
-    }
-
-    fn lag(&self) -> Lag {
-        let q = |q: f64| self.lag.value_at_quantile(q) as i64;
-        Lag {
-            p50: q(0.5),
-            p90: q(0.9),
-            p99: q(0.99),
-            max: self.lag.max() as i64,
-            over_10ms: self.over_10ms,
-        }
-    }
+    lag: LagRecorder,
 }
 
 thread_local! {
@@ -140,14 +118,10 @@ pub mod outbox_demo {
             let run = RateRun {
                 generator,
                 writer,
-                start_us,
-                interval_us: 1_000_000.0 / rate,
-                txn_size: txn as u64,
-                n: args.generator.n,
+                schedule: Schedule::new(start_us, rate, txn as u64, args.generator.n),
                 next: 1,
                 progress: Progress::default(),
-                lag: events::stages::latency_histogram(),
-                over_10ms: 0,
+                lag: LagRecorder::default(),
             };
             RUNS.with(|runs| runs.borrow_mut().insert(run_id, run));
             run_id
@@ -179,9 +153,11 @@ pub mod outbox_demo {
 }
 
 fn step(client: &mut pgrx::spi::SpiClient<'_>, run_id: i64, run: &mut RateRun) -> bool {
-    let first = run.next;
-    let last = (first + run.txn_size - 1).min(run.n);
-    if !wait_until(run.due_us(last)) {
+    let Some(txn) = run.schedule.transaction(run.next) else {
+        return true;
+    };
+    let (first, last) = (*txn.start(), *txn.end());
+    if !wait_until(run.schedule.due_us(last)) {
         // not due yet: commit progress, and come back unless asked to stop
         let stop = manifest::update(client, run_id, run.progress, None, None, None);
         return stop && stopped(client, run_id, run);
@@ -192,7 +168,7 @@ fn step(client: &mut pgrx::spi::SpiClient<'_>, run_id: i64, run: &mut RateRun) -
     for seq in first..=last {
         match run.generator.next_event() {
             Some(Ok(event)) => {
-                let s = run.due_us(seq);
+                let s = run.schedule.due_us(seq);
                 batch.push_scheduled(&event, s);
                 scheduled.push(s);
             }
@@ -202,7 +178,7 @@ fn step(client: &mut pgrx::spi::SpiClient<'_>, run_id: i64, run: &mut RateRun) -
                     client,
                     run_id,
                     run.progress,
-                    Some(run.lag()),
+                    Some(run.lag.summary()),
                     Some("failed"),
                     Some(&e.to_string()),
                 );
@@ -216,23 +192,19 @@ fn step(client: &mut pgrx::spi::SpiClient<'_>, run_id: i64, run: &mut RateRun) -
     let inserted_at = now_us();
     run.writer.write(client, batch);
     for s in scheduled {
-        let lag = (inserted_at - s).max(0) as u64;
-        run.lag.saturating_record(lag.max(1));
-        if lag > 10_000 {
-            run.over_10ms += 1;
-        }
+        run.lag.record(s, inserted_at);
     }
     for (total, added) in run.progress.counts.iter_mut().zip(counts) {
         *total += added;
     }
     run.progress.deviations = run.generator.deviations();
     run.next = last + 1;
-    let done = run.next > run.n;
+    let done = run.next > run.schedule.n();
     let stop = manifest::update(
         client,
         run_id,
         run.progress,
-        Some(run.lag()),
+        Some(run.lag.summary()),
         done.then_some("completed"),
         None,
     );
@@ -245,7 +217,7 @@ fn stopped(client: &mut pgrx::spi::SpiClient<'_>, run_id: i64, run: &RateRun) ->
         client,
         run_id,
         run.progress,
-        Some(run.lag()),
+        Some(run.lag.summary()),
         Some("stopped"),
         None,
     );

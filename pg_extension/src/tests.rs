@@ -352,7 +352,7 @@ fn the_jsonb_encoder_writes_exactly_what_jsonb_in_writes() {
         assert_eq!(ours.bytes(), jsonb_in_bytes(&event.payload.to_json()).as_slice());
     }
     for value in &values {
-        let ours = crate::jsonb::encode(value).expect("encodable");
+        let ours = outbox_logic::jsonb::encode(value).expect("encodable");
         assert_eq!(ours, jsonb_in_bytes(&value.to_string()), "{value}");
     }
 }

@@ -121,7 +121,7 @@ pub fn event_id() -> uuid::Uuid {
     })
 }
 
-/// A payload as a finished binary `jsonb` datum, built by [`crate::jsonb`] wherever the batch
+/// A payload as a finished binary `jsonb` datum, built by [`outbox_logic::jsonb`] wherever the batch
 /// is filled (the planner thread in bulk mode) and only copied into PostgreSQL memory by the
 /// backend.
 #[derive(Debug)]
@@ -138,7 +138,7 @@ impl JsonbDatum {
         };
         let bytes = value
             .map_err(|e| e.to_string())
-            .and_then(|v| crate::jsonb::encode(&v).map_err(|e| e.to_string()));
+            .and_then(|v| outbox_logic::jsonb::encode(&v).map_err(|e| e.to_string()));
         match bytes {
             Ok(bytes) => JsonbDatum(bytes),
             Err(e) => panic!("outbox_demo: a payload cannot be encoded as jsonb: {e}"),
