@@ -83,6 +83,13 @@ pub struct Args {
     #[arg(long, env = "METRICS_FILE")]
     pub metrics_file: Option<PathBuf>,
 
+    /// Once connected to Kafka and the store and subscribed, write this file: one JSON object
+    /// with the pid and the address /metrics bound (null when off), e.g.
+    /// `{"pid": 4242, "metrics": "127.0.0.1:40123"}`. It appears whole (written, then renamed),
+    /// so a script waits for the file instead of reading the log; remove it before a start.
+    #[arg(long, env = "READY_FILE")]
+    pub ready_file: Option<PathBuf>,
+
     /// Seconds between summary lines in the log (throughput, p50/p95/p99, error rate).
     #[arg(long, env = "SUMMARY_INTERVAL_S", default_value_t = 10)]
     pub summary_interval_s: u64,
@@ -126,6 +133,8 @@ pub struct Config {
     pub metrics_addr: Option<SocketAddr>,
     /// Per-event JSON lines file.
     pub metrics_file: Option<PathBuf>,
+    /// Where to say that it is ready, and its addresses.
+    pub ready_file: Option<PathBuf>,
     /// Period of the summary log line.
     pub summary_interval: Duration,
     /// Log level.
@@ -199,6 +208,7 @@ impl Args {
             early_joins: self.early_joins,
             metrics_addr,
             metrics_file: self.metrics_file,
+            ready_file: self.ready_file,
             summary_interval: Duration::from_secs(self.summary_interval_s),
             log_level,
             reset: self.reset,

@@ -9,13 +9,19 @@
 //! - [`store`]: those writes as `insert` / `update` commands.
 //! - [`metrics`]: Prometheus metrics, the summary line, `METRICS_FILE` lines.
 //! - [`retry`]: retrying a failing step with backoff, bounded by a stop.
-//! - [`run`]: the consume → apply → commit loop, its batches in flight, and its shutdown.
+//! - [`run`](mod@run): the consume → apply → commit loop, its batches in flight, and its one
+//!   shutdown path; [`run()`] is the whole processor, as the binary runs it.
+//! - [`error`]: why it stopped or could not start, naming the service and its address.
 #![forbid(unsafe_code)]
 
 pub mod config;
 pub mod decode;
+pub mod error;
 pub mod metrics;
 pub mod plan;
 pub mod retry;
 pub mod run;
 pub mod store;
+
+pub use error::Error;
+pub use run::{run, Done};

@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 
+use crate::error::Error;
 use crate::metrics::Metrics;
 
 /// How long a failing step is still retried after a stop was requested, so that the process
@@ -51,7 +52,7 @@ impl Retrier {
         service: Service,
         what: &str,
         mut attempt: F,
-    ) -> anyhow::Result<T>
+    ) -> Result<T, Error>
     where
         E: std::fmt::Display,
         F: FnMut() -> Fut,
@@ -80,7 +81,10 @@ impl Retrier {
                     if *self.stop.borrow() {
                         let since = *stop_seen.get_or_insert_with(Instant::now);
                         if since.elapsed() >= STOP_GRACE {
-                            anyhow::bail!("stopping with a batch not applied ({what}: {e}); its offsets were not committed, so it is re-read on restart");
+                            return Err(Error::NotApplied {
+                                what: what.to_owned(),
+                                reason: e.to_string(),
+                            });
                         }
                     }
                     tracing::warn!("{what} failed (attempt {tries}): {e}; retrying in {} ms; offsets do not advance", backoff.as_millis());

@@ -12,11 +12,12 @@
 //! ([`crate::plan`]).
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::future::Future;
 use std::io::Write as _;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::Context as _;
 use mongodb::bson::Document;
 use rdkafka::consumer::{
     BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer,
@@ -29,6 +30,7 @@ use tokio::sync::watch;
 
 use crate::config::Config;
 use crate::decode::{decode_record, Event, RejectionKind};
+use crate::error::Error;
 use crate::metrics::{metrics_file_line, Metrics};
 use crate::plan::{receipt, Plan, Position};
 use crate::retry::{Retrier, Service};
@@ -136,13 +138,79 @@ struct Written {
 }
 
 /// Batches whose receipts are being written, oldest first; they finish in this order.
-type InFlight = VecDeque<tokio::task::JoinHandle<anyhow::Result<Written>>>;
+type InFlight = VecDeque<tokio::task::JoinHandle<Result<Written, Error>>>;
+
+/// What the processor did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Done {
+    /// Consumed until a stop was asked for, finished the batches in flight and committed.
+    Stopped,
+    /// `--reset`: what was reset, in one line.
+    Reset(String),
+}
+
+/// The processor as `event-processor` runs it: `--reset`; or serve `/metrics`, connect to
+/// Kafka and the store, write the ready file, and consume until `shutdown` completes (the one
+/// shutdown path: the batches in flight finish, in order, then the offsets are committed).
+pub async fn run(
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<Done, Error> {
+    if config.reset {
+        return reset(&config).await.map(Done::Reset);
+    }
+    let (stop_tx, stop_rx) = watch::channel(false);
+    tokio::spawn(async move {
+        shutdown.await;
+        tracing::info!("stop requested: finishing the batch in flight, then committing");
+        let _ = stop_tx.send(true);
+    });
+    let metrics = Arc::new(Metrics::new());
+    let bound = match config.metrics_addr {
+        Some(addr) => Some(serve_metrics(addr, Arc::clone(&metrics), stop_rx.clone()).await?),
+        None => None,
+    };
+    let ready_file = config.ready_file.clone();
+    let processor = Processor::connect(config, metrics, stop_rx).await?;
+    if let Some(path) = ready_file {
+        telemetry::ready::write(&path, &[("metrics", bound)])
+            .map_err(|source| Error::ReadyFile { path, source })?;
+    }
+    processor.run().await.map(|()| Done::Stopped)
+}
+
+/// Serves `/metrics` at `addr` until `stop`; returns the address bound (with port 0, the one the
+/// OS picked).
+async fn serve_metrics(
+    addr: SocketAddr,
+    metrics: Arc<Metrics>,
+    mut stop: watch::Receiver<bool>,
+) -> Result<SocketAddr, Error> {
+    let listener = telemetry::http::bind(addr)
+        .await
+        .map_err(|source| Error::Listen { addr, source })?;
+    let bound = listener.local_addr().unwrap_or(addr);
+    tokio::spawn(telemetry::http::serve(
+        listener,
+        move |path| {
+            (path == "/metrics").then(|| telemetry::http::Response {
+                content_type: telemetry::prom::CONTENT_TYPE,
+                body: metrics.render(),
+            })
+        },
+        async move {
+            let _ = stop.wait_for(|s| *s).await;
+        },
+    ));
+    tracing::info!("metrics on http://{bound}/metrics");
+    Ok(bound)
+}
 
 /// What the loop woke up for.
 enum Wake {
     Stop,
     Summary,
-    Written(anyhow::Result<Written>),
+    Written(Result<Written, Error>),
     Record(Received),
     KafkaError(KafkaError),
 }
@@ -166,7 +234,7 @@ impl Processor {
         config: Config,
         metrics: Arc<Metrics>,
         stop: watch::Receiver<bool>,
-    ) -> anyhow::Result<Self> {
+    ) -> Result<Self, Error> {
         let consumer = consumer(&config, &metrics)?;
         let producer: FutureProducer = ClientConfig::new()
             .set("bootstrap.servers", &config.bootstrap)
@@ -174,15 +242,10 @@ impl Processor {
             .set("enable.idempotence", "true")
             .set("linger.ms", "5")
             .create()
-            .with_context(|| {
-                format!("creating the dead-letter producer for {}", config.bootstrap)
-            })?;
+            .map_err(|source| kafka_error(&config, "creating the dead-letter producer", source))?;
 
         let store = Store::new(&config.mongodb_uri, config.store_writers).await?;
-        store
-            .ping()
-            .await
-            .with_context(|| "is the stack up (stack/up.sh)? MONGODB_URI names the store")?;
+        store.ping().await?;
 
         let metrics_file = match &config.metrics_file {
             Some(path) => Some(std::io::BufWriter::new(
@@ -190,7 +253,10 @@ impl Processor {
                     .create(true)
                     .append(true)
                     .open(path)
-                    .with_context(|| format!("cannot open METRICS_FILE {}", path.display()))?,
+                    .map_err(|source| Error::MetricsFile {
+                        path: path.clone(),
+                        source,
+                    })?,
             )),
             None => None,
         };
@@ -223,7 +289,7 @@ impl Processor {
     /// Runs until a stop is requested. Returns an error only when a batch in flight could not
     /// be applied before the stop deadline (its offsets, and those of any batch after it, are
     /// then not committed; they are re-read on restart).
-    pub async fn run(mut self) -> anyhow::Result<()> {
+    pub async fn run(mut self) -> Result<(), Error> {
         let mut summary = tokio::time::interval(self.config.summary_interval);
         summary.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         summary.tick().await;
@@ -287,7 +353,7 @@ impl Processor {
         &mut self,
         batch: &[Received],
         in_flight: &mut InFlight,
-    ) -> anyhow::Result<()> {
+    ) -> Result<(), Error> {
         let (applied, receipts) = self.apply(batch).await?;
         in_flight.push_back(self.write_receipts(applied, receipts));
         while in_flight.len() >= self.config.in_flight {
@@ -299,7 +365,7 @@ impl Processor {
 
     /// Finishes every batch in flight, oldest first; stops at the first that failed, so that
     /// no later batch's offsets are stored past it.
-    async fn drain(&mut self, in_flight: &mut InFlight) -> anyhow::Result<()> {
+    async fn drain(&mut self, in_flight: &mut InFlight) -> Result<(), Error> {
         while !in_flight.is_empty() {
             let written = oldest(in_flight).await;
             self.finish(written)?;
@@ -332,7 +398,7 @@ impl Processor {
     /// Decodes a batch, dead-letters what cannot be applied, and applies the projections of
     /// the rest (retrying until the store acknowledges them). Returns the batch and its
     /// receipts, not yet written.
-    async fn apply(&self, batch: &[Received]) -> anyhow::Result<(Applied, Vec<Document>)> {
+    async fn apply(&self, batch: &[Received]) -> Result<(Applied, Vec<Document>), Error> {
         self.metrics.batch(batch.len());
         let mut events: Vec<(Event, Position, i64)> = Vec::with_capacity(batch.len());
         for r in batch {
@@ -373,7 +439,7 @@ impl Processor {
         &self,
         applied: Applied,
         receipts: Vec<Document>,
-    ) -> tokio::task::JoinHandle<anyhow::Result<Written>> {
+    ) -> tokio::task::JoinHandle<Result<Written, Error>> {
         let store = self.store.clone();
         let retrier = self.retrier.clone();
         tokio::spawn(async move {
@@ -391,20 +457,25 @@ impl Processor {
 
     /// A batch whose receipts are written: its events are counted (and written to the metrics
     /// file), and its offsets stored for the next commit.
-    fn finish(&mut self, written: anyhow::Result<Written>) -> anyhow::Result<()> {
+    fn finish(&mut self, written: Result<Written, Error>) -> Result<(), Error> {
         let Written { applied, replayed } = written?;
+        let mut lines = String::new();
         for (i, a) in applied.events.iter().enumerate() {
             let (e, t5) = (&a.event, applied.t5);
             let t = e.payload.event_type();
             self.metrics
                 .event(t, &e.stamps, a.t3, t5, replayed.contains(&i));
-            if let Some(f) = self.metrics_file.as_mut() {
-                f.write_all(metrics_file_line(&e.id, t, &e.stamps, a.t3, t5).as_bytes())
-                    .context("writing METRICS_FILE")?;
+            if self.metrics_file.is_some() {
+                lines.push_str(&metrics_file_line(&e.id, t, &e.stamps, a.t3, t5));
             }
         }
         if let Some(f) = self.metrics_file.as_mut() {
-            f.flush().context("writing METRICS_FILE")?;
+            f.write_all(lines.as_bytes())
+                .and_then(|()| f.flush())
+                .map_err(|source| Error::MetricsFile {
+                    path: self.config.metrics_file.clone().unwrap_or_default(),
+                    source,
+                })?;
         }
         self.store_offsets(&applied.next_offsets);
         Ok(())
@@ -415,7 +486,7 @@ impl Processor {
         r: &Received,
         kind: RejectionKind,
         reason: &str,
-    ) -> anyhow::Result<()> {
+    ) -> Result<(), Error> {
         let m = &r.message;
         tracing::warn!(
             "dead-lettering {}[{}]@{}: {kind}: {reason}",
@@ -517,7 +588,7 @@ impl Processor {
 fn consumer(
     config: &Config,
     metrics: &Arc<Metrics>,
-) -> anyhow::Result<StreamConsumer<KafkaContext>> {
+) -> Result<StreamConsumer<KafkaContext>, Error> {
     let context = KafkaContext {
         bootstrap: config.bootstrap.clone(),
         metrics: Arc::clone(metrics),
@@ -537,24 +608,24 @@ fn consumer(
         .set("heartbeat.interval.ms", "2000")
         .set("fetch.wait.max.ms", config.fetch_wait_ms.to_string())
         .create_with_context(context)
-        .with_context(|| format!("creating the Kafka consumer for {}", config.bootstrap))?;
+        .map_err(|source| kafka_error(config, "creating the consumer", source))?;
     cdc_kafka::partitions(&consumer, &config.topic, Duration::from_secs(10))
         .map_err(|e| topic_error(config, e))?;
     consumer
         .subscribe(&[&config.topic])
-        .context("subscribing to the CDC topic")?;
+        .map_err(|source| kafka_error(config, "subscribing to the CDC topic", source))?;
     Ok(consumer)
 }
 
 /// Waits for the oldest batch in flight to be written (a task that panicked is an error).
 /// Cancel-safe: the batch leaves the queue only once it is done.
-async fn oldest(in_flight: &mut InFlight) -> anyhow::Result<Written> {
+async fn oldest(in_flight: &mut InFlight) -> Result<Written, Error> {
     let Some(task) = in_flight.front_mut() else {
         return std::future::pending().await;
     };
     let written = match task.await {
         Ok(written) => written,
-        Err(e) => Err(anyhow::anyhow!("the task writing receipts failed: {e}")),
+        Err(e) => Err(Error::Task(e.to_string())),
     };
     in_flight.pop_front();
     written
@@ -579,50 +650,57 @@ fn next_offsets(positions: impl IntoIterator<Item = Position>) -> BTreeMap<i32, 
 }
 
 /// What a failure to read the topic means for the user, with Kafka's address.
-fn topic_error(config: &Config, e: cdc_kafka::TopicError) -> anyhow::Error {
+fn topic_error(config: &Config, e: cdc_kafka::TopicError) -> Error {
     match e {
-        cdc_kafka::TopicError::NoTopic(_) => anyhow::anyhow!(
-            "topic {} does not exist on Kafka at {}; stack/up.sh creates it (CDC_TOPIC)",
-            config.topic,
-            config.bootstrap
-        ),
-        e => anyhow::anyhow!(
-            "Kafka at {} is not reachable (KAFKA_BOOTSTRAP): {e}; is the stack up (stack/up.sh)?",
-            config.bootstrap
-        ),
+        cdc_kafka::TopicError::NoTopic(_) => Error::NoTopic {
+            topic: config.topic.clone(),
+            addr: config.bootstrap.clone(),
+        },
+        e => Error::KafkaUnreachable {
+            addr: config.bootstrap.clone(),
+            reason: e.to_string(),
+        },
+    }
+}
+
+/// A step Kafka refused, with its address.
+fn kafka_error(config: &Config, what: &str, source: KafkaError) -> Error {
+    Error::Kafka {
+        addr: config.bootstrap.clone(),
+        what: what.to_owned(),
+        source: Box::new(source),
     }
 }
 
 /// `event-processor --reset`: drops the projections and receipts in the store and commits the
 /// consumer group's offsets at the end of every partition of the topic, so the next start
 /// consumes only what is written after it. Returns a one-line account of what was done.
-pub async fn reset(config: &Config) -> anyhow::Result<String> {
+pub async fn reset(config: &Config) -> Result<String, Error> {
     let consumer: BaseConsumer = ClientConfig::new()
         .set("bootstrap.servers", &config.bootstrap)
         .set("group.id", &config.group)
         .set("client.id", "event-processor-reset")
         .set("enable.auto.commit", "false")
         .create()
-        .with_context(|| format!("creating a Kafka client for {}", config.bootstrap))?;
+        .map_err(|source| kafka_error(config, "creating a client", source))?;
     let ends_at = cdc_kafka::end_offsets(&consumer, &config.topic, Duration::from_secs(10))
         .map_err(|e| topic_error(config, e))?;
     let mut ends = TopicPartitionList::new();
     for (&p, &high) in &ends_at {
-        ends.add_partition_offset(&config.topic, p, Offset::Offset(high))?;
+        ends.add_partition_offset(&config.topic, p, Offset::Offset(high))
+            .map_err(|source| kafka_error(config, "listing the end offsets", source))?;
     }
     let at: Vec<String> = ends_at.iter().map(|(p, o)| format!("{p}:{o}")).collect();
-    consumer.commit(&ends, CommitMode::Sync).with_context(|| {
-        format!(
-            "moving group {} to the end of {}: is an event-processor of that group still running? Stop it first",
+    consumer.commit(&ends, CommitMode::Sync).map_err(|source| {
+        let what = format!(
+            "moving group {} to the end of {} (is an event-processor of that group still running? Stop it first)",
             config.group, config.topic
-        )
+        );
+        kafka_error(config, &what, source)
     })?;
 
     let store = Store::new(&config.mongodb_uri, 1).await?;
-    let dropped = store
-        .drop_projections()
-        .await
-        .with_context(|| "is the stack up (stack/up.sh)? MONGODB_URI names the store")?;
+    let dropped = store.drop_projections().await?;
     Ok(format!(
         "group {} now starts at the end of {} (partition:offset {}); dropped {} in database {} of the store at {}",
         config.group,
@@ -641,7 +719,7 @@ mod tests {
     fn written_after(
         delay_ms: u64,
         offset: i64,
-    ) -> tokio::task::JoinHandle<anyhow::Result<Written>> {
+    ) -> tokio::task::JoinHandle<Result<Written, Error>> {
         tokio::spawn(async move {
             tokio::time::sleep(Duration::from_millis(delay_ms)).await;
             Ok(Written {

@@ -21,6 +21,15 @@ const CHUNK: usize = 1000;
 /// A store operation failed. The message names the store's address.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
+    /// `MONGODB_URI` is not a connection string the driver takes (its password masked).
+    #[error("MONGODB_URI={uri:?} is not a MongoDB connection string: {source}")]
+    Uri {
+        /// The connection string, its password as `***`.
+        uri: String,
+        /// The driver's reason.
+        #[source]
+        source: Box<mongodb::error::Error>,
+    },
     /// The command did not complete (network, timeout, server error).
     #[error("MongoDB store at {address}: {source}")]
     Command {
@@ -68,10 +77,12 @@ impl Store {
     /// wait their turn here, in order (`STORE_WRITERS`: on FerretDB's SQLite backend, which
     /// runs one write transaction at a time per database, neither 1 nor 8 was faster than the
     /// default 3; BENCHMARKS.md).
-    pub async fn new(uri: &str, writers: usize) -> anyhow::Result<Self> {
-        let mut options = ClientOptions::parse(uri).await.map_err(|e| {
-            anyhow::anyhow!("MONGODB_URI={uri:?} is not a MongoDB connection string: {e}")
-        })?;
+    pub async fn new(uri: &str, writers: usize) -> Result<Self, StoreError> {
+        let invalid = |e| StoreError::Uri {
+            uri: telemetry::log::redacted_uri(uri),
+            source: Box::new(e),
+        };
+        let mut options = ClientOptions::parse(uri).await.map_err(invalid)?;
         let address = options
             .hosts
             .iter()
@@ -91,7 +102,7 @@ impl Store {
         // for the receipts) open from the start, so the first batch does not pay for the
         // handshakes.
         options.min_pool_size = Some(4);
-        let client = Client::with_options(options)?;
+        let client = Client::with_options(options).map_err(invalid)?;
         Ok(Self {
             db: client.database(&db_name),
             address,

@@ -308,13 +308,8 @@ pub fn binary(name: &str) -> anyhow::Result<PathBuf> {
     let path = profile.join(name);
     anyhow::ensure!(
         path.exists(),
-        "{} is not built; run the workspace's tests (cargo test --workspace) or cargo build -p {}",
-        path.display(),
-        if name == "verifier" {
-            "verifier"
-        } else {
-            "event-processor"
-        }
+        "{} is not built; build the workspace in the tests' profile first (scripts/test.sh runs cargo test --release --workspace, which builds it)",
+        path.display()
     );
     Ok(path)
 }
@@ -351,10 +346,32 @@ pub fn metric_sum(text: &str, prefix: &str) -> f64 {
         .sum()
 }
 
-/// The `host:port` of the first `metrics on http://host:port/` line in a log.
-pub fn listen_addr_in(log: &str) -> Option<String> {
-    let (_, rest) = log.split_once("metrics on http://")?;
-    Some(rest.split('/').next()?.to_owned())
+/// The `host:port` a binary's ready file (`--ready-file`) names for `endpoint` (`metrics`,
+/// `status`), once the file is there.
+pub fn ready_addr(ready_file: &std::path::Path, endpoint: &str) -> Option<String> {
+    let text = std::fs::read_to_string(ready_file).ok()?;
+    let ready: serde_json::Value = serde_json::from_str(&text).ok()?;
+    ready.get(endpoint)?.as_str().map(str::to_owned)
+}
+
+/// Waits for `ready_file` and returns the `host:port` it names for `endpoint`.
+pub async fn wait_ready_addr(
+    ready_file: &std::path::Path,
+    endpoint: &str,
+) -> anyhow::Result<String> {
+    wait::until(
+        &format!("{} naming {endpoint}", ready_file.display()),
+        Duration::from_secs(30),
+        || async {
+            let addr = ready_addr(ready_file, endpoint);
+            Ok(wait::Step::when(
+                addr.is_some(),
+                addr.unwrap_or_default(),
+                || "not written yet".into(),
+            ))
+        },
+    )
+    .await
 }
 
 #[cfg(test)]
@@ -362,10 +379,20 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_bound_address_is_read_from_the_log() {
-        let log = "INFO x\nINFO metrics on http://127.0.0.1:40123/metrics, status on http://127.0.0.1:40123/status\n";
-        assert_eq!(listen_addr_in(log).as_deref(), Some("127.0.0.1:40123"));
-        assert_eq!(listen_addr_in("INFO starting"), None);
+    fn the_bound_address_is_read_from_the_ready_file() {
+        let path = std::env::temp_dir().join(format!("e2e-ready-{}.json", std::process::id()));
+        assert_eq!(ready_addr(&path, "metrics"), None);
+        std::fs::write(
+            &path,
+            r#"{"pid": 1, "metrics": "127.0.0.1:40123", "status": null}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            ready_addr(&path, "metrics").as_deref(),
+            Some("127.0.0.1:40123")
+        );
+        assert_eq!(ready_addr(&path, "status"), None);
+        std::fs::remove_file(&path).unwrap();
     }
 
     #[test]

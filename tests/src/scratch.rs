@@ -91,6 +91,9 @@ impl Scratch {
     /// environment; its log is `processor-<instance>.log` in the test's folder.
     pub fn processor(&self, instance: &str, extra: &[(&str, &str)]) -> anyhow::Result<Proc> {
         let log = self.dir.join(format!("processor-{instance}.log"));
+        let ready = self.dir.join(format!("processor-{instance}.ready"));
+        // a restarted instance must not be taken as ready by its predecessor's file
+        let _ = std::fs::remove_file(&ready);
         let file = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -98,6 +101,7 @@ impl Scratch {
             .with_context(|| format!("opening {}", log.display()))?;
         let mut c = self.command("event-processor")?;
         c.env("METRICS_ADDR", "127.0.0.1:0")
+            .env("READY_FILE", &ready)
             .env("LOG_LEVEL", "INFO")
             .stdout(Stdio::null())
             .stderr(file);
@@ -105,7 +109,7 @@ impl Scratch {
             c.env(k, v);
         }
         let child = c.spawn().context("starting event-processor")?;
-        Ok(Proc { child, log })
+        Ok(Proc { child, log, ready })
     }
 
     /// Receipts of `run_id` in the scratch database.
@@ -196,6 +200,8 @@ pub struct Proc {
     pub child: Child,
     /// Its log (stderr).
     pub log: PathBuf,
+    /// Its ready file (`--ready-file`).
+    pub ready: PathBuf,
 }
 
 impl Proc {
@@ -204,19 +210,11 @@ impl Proc {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
-    /// The address its HTTP endpoint bound, from the `… on http://ADDR/…` line of its log.
+    /// The address its `/metrics` bound, from its ready file, once it is ready.
     pub async fn listen_addr(&self) -> anyhow::Result<String> {
-        wait::until(
-            &format!("an HTTP address in {}", self.log.display()),
-            WAIT,
-            || async {
-                let addr = crate::listen_addr_in(&self.log());
-                Ok(Step::when(addr.is_some(), addr.unwrap_or_default(), || {
-                    "no `metrics on http://` line".into()
-                }))
-            },
-        )
-        .await
+        crate::wait_ready_addr(&self.ready, "metrics")
+            .await
+            .with_context(|| format!("{} log:\n{}", self.log.display(), self.log()))
     }
 
     /// The sum of its `/metrics` samples whose line starts with `prefix`.

@@ -253,6 +253,12 @@ pub struct WatchArgs {
     /// Where /metrics (Prometheus) and /status (JSON) listen; `off` disables them.
     #[arg(long, env = "VERIFIER_ADDR", default_value = "127.0.0.1:9102")]
     pub listen: String,
+    /// Once connected and following, write this file: one JSON object with the pid and the
+    /// addresses /metrics and /status bound (null with --listen off), e.g.
+    /// `{"pid": 4242, "metrics": "127.0.0.1:40123", "status": "127.0.0.1:40123"}`. It appears
+    /// whole (written, then renamed), so a script waits for the file instead of reading the log.
+    #[arg(long, env = "VERIFIER_READY_FILE")]
+    pub ready_file: Option<PathBuf>,
     /// A fault run: a file of JSON lines that a fault injector appends to when it injects a
     /// fault and when it heals it (`{"fault": NAME, "event": "start"|"healed", "at_us": µs}`;
     /// scripts/demo/faults.sh writes it). Read every second; the report then shows the fault,

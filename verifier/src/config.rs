@@ -26,6 +26,8 @@ pub struct Config {
     pub output: Output,
     /// Where `/metrics` and `/status` listen (`watch` only; `None`: nowhere).
     pub listen: Option<SocketAddr>,
+    /// Where to say that it is following, and its addresses (`watch --ready-file`).
+    pub ready_file: Option<PathBuf>,
     /// Show the live dashboard (`watch --dashboard` with stdout on a terminal).
     pub dashboard: bool,
     /// Logging.
@@ -109,6 +111,7 @@ impl Config {
         let level = telemetry::parse_level(&cli.log_level).map_err(ConfigError::LogLevel)?;
         let watch = matches!(cli.command, Command::Watch(_));
         let mut fault_log = None;
+        let mut ready_file = None;
         let (run, report, listen, dashboard, output) = match cli.command {
             Command::Watch(w) => {
                 let listen = telemetry::http::parse_listen(
@@ -119,6 +122,7 @@ impl Config {
                 .map_err(ConfigError::Listen)?;
                 let output = report_output(&w.report)?;
                 fault_log = w.fault_log;
+                ready_file = w.ready_file;
                 (
                     w.run,
                     Some(w.report),
@@ -160,6 +164,7 @@ impl Config {
             },
             output,
             listen,
+            ready_file,
             dashboard,
             log: LogConfig {
                 level,

@@ -27,6 +27,15 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// The ready file (`--ready-file`) could not be written.
+    #[error("cannot write the ready file {path}: {source}")]
+    ReadyFile {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
     /// The log file could not be opened.
     #[error("cannot open the log file {path}: {source}")]
     LogFile {

@@ -25,22 +25,6 @@ fn start() -> Result<Verdict, Error> {
     let config = Config::from_cli(Cli::parse(), std::io::stdout().is_terminal())?;
     verifier::logging::init(&config.log)?;
     let runtime = tokio::runtime::Runtime::new().map_err(Error::Runtime)?;
-    runtime.block_on(verifier::run::run(config, stop_signal()))
-}
-
-/// Ctrl-C (SIGINT) or SIGTERM: either starts the one shutdown path.
-async fn stop_signal() {
-    use tokio::signal::unix::{signal, SignalKind};
-    match signal(SignalKind::terminate()) {
-        Ok(mut term) => {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = term.recv() => {}
-            }
-        }
-        Err(e) => {
-            tracing::warn!("cannot listen for SIGTERM ({e}); Ctrl-C still stops");
-            let _ = tokio::signal::ctrl_c().await;
-        }
-    }
+    // Ctrl-C (SIGINT) or SIGTERM: either starts the one shutdown path.
+    runtime.block_on(verifier::run::run(config, telemetry::shutdown::signal()))
 }

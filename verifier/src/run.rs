@@ -38,8 +38,13 @@ pub async fn run(
         shutdown.await;
         let _ = on_shutdown.send(true);
     });
-    if let Some(addr) = config.listen {
-        serve_status(addr, snapshot_rx.clone(), stop_rx.clone()).await?;
+    let bound = match config.listen {
+        Some(addr) => Some(serve_status(addr, snapshot_rx.clone(), stop_rx.clone()).await?),
+        None => None,
+    };
+    if let Some(path) = config.ready_file {
+        telemetry::ready::write(&path, &[("metrics", bound), ("status", bound)])
+            .map_err(|source| Error::ReadyFile { path, source })?;
     }
     let ui = if config.dashboard {
         let (rx, stop) = (snapshot_rx.clone(), stop.clone());
@@ -92,12 +97,13 @@ async fn capacity(
     Ok(Verdict::of(found))
 }
 
-/// Serves `/metrics` and `/status` from the latest snapshot until `stop`.
+/// Serves `/metrics` and `/status` from the latest snapshot until `stop`; returns the address
+/// bound (with port 0, the one the OS picked).
 async fn serve_status(
     addr: SocketAddr,
     snapshots: watch::Receiver<Arc<Snapshot>>,
     mut stop: watch::Receiver<bool>,
-) -> Result<(), Error> {
+) -> Result<SocketAddr, Error> {
     let listener = telemetry::http::bind(addr).await.map_err(Error::Listen)?;
     // With port 0 the OS picks the port: the log names the one bound.
     let addr = listener.local_addr().unwrap_or(addr);
@@ -109,7 +115,7 @@ async fn serve_status(
         },
     ));
     tracing::info!("metrics on http://{addr}/metrics, status on http://{addr}/status");
-    Ok(())
+    Ok(addr)
 }
 
 /// Prints the result on stdout, writes the artifacts, and returns the verdict.

@@ -1,4 +1,4 @@
-//! Log levels as the demo scripts spell them.
+//! Log levels as the demo scripts spell them, and connection strings fit for a message.
 
 /// Parses a log level as the demo scripts spell them (`WARNING`) or as tracing does (`warn`).
 pub fn parse_level(s: &str) -> Result<tracing::Level, String> {
@@ -11,6 +11,22 @@ pub fn parse_level(s: &str) -> Result<tracing::Level, String> {
         _ => Err(format!(
             "LOG_LEVEL (--log-level) = {s:?} is not a level; use ERROR, WARNING, INFO, DEBUG or TRACE"
         )),
+    }
+}
+
+/// A connection string fit for a message or a log: its password, if it has one, as `***`
+/// (`mongodb://app:s3cret@host/db` reads `mongodb://app:***@host/db`).
+pub fn redacted_uri(uri: &str) -> String {
+    let Some((scheme, rest)) = uri.split_once("://") else {
+        return uri.to_owned();
+    };
+    let host_start = rest.find('/').unwrap_or(rest.len());
+    match rest[..host_start].rfind('@') {
+        Some(at) => {
+            let user = rest[..at].split(':').next().unwrap_or("");
+            format!("{scheme}://{user}:***{}", &rest[at..])
+        }
+        None => uri.to_owned(),
     }
 }
 

@@ -41,20 +41,8 @@ fn int(d: &Document, key: &str) -> Option<i64> {
     }
 }
 
-/// A MongoDB connection string fit for a message: its password, if it has one, as `***`.
-pub(crate) fn redacted(uri: &str) -> String {
-    let Some((scheme, rest)) = uri.split_once("://") else {
-        return uri.to_owned();
-    };
-    let host_start = rest.find('/').unwrap_or(rest.len());
-    match rest[..host_start].rfind('@') {
-        Some(at) => {
-            let user = rest[..at].split(':').next().unwrap_or("");
-            format!("{scheme}://{user}:***{}", &rest[at..])
-        }
-        None => uri.to_owned(),
-    }
-}
+/// A MongoDB connection string fit for a message (shared with the processor).
+pub(crate) use telemetry::log::redacted_uri as redacted;
 
 impl Mongo {
     /// Connects and checks that the store answers.
