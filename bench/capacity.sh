@@ -44,7 +44,6 @@ out="$STACK_DIR/bench/capacity/$(date +%Y%m%d-%H%M%S)"
 mkdir -p "$out"
 
 fill_pids=()
-# shellcheck disable=SC2317 # called by the trap
 stop_fillers() {
   local pid
   for pid in "${fill_pids[@]}"; do
@@ -72,7 +71,6 @@ fill_store() {
     LOG_LEVEL=WARNING METRICS_ADDR=127.0.0.1:0 "$PROCESSOR_BIN" 2>"$out/fill-processor-$i.log" &
     fill_pids+=($!)
   done
-  # shellcheck disable=SC2317 # called by wait_until
   drained() {
     local lag
     lag="$("$VERIFIER_BIN" --log-level ERROR lag --json | jq -r '.lag')" || return 1

@@ -42,10 +42,7 @@ require_up postgresql kafka connect ferretdb
 PY="$(bench_venv 'confluent_kafka, pymongo' 'confluent-kafka==2.16.1' 'pymongo==4.20.1')"
 TOOL="$REPO_ROOT/bench/pipeline_tool.py"
 
-log "bench: building event-processor (release)"
-# with the verifier, as every other script builds it: one feature set, so no second build of the
-# dependencies and the same binary the tests and the demo run
-(cd "$REPO_ROOT" && cargo build --release -q -p event-processor -p verifier)
+build_binaries
 BIN="$REPO_ROOT/target/release/event-processor"
 
 # CPU seconds (user + system) a process has used so far.

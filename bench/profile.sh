@@ -36,7 +36,6 @@ cluster_profile && die "bench/profile.sh profiles the single-node stack; this st
 out="$STACK_DIR/bench/profile/$(date +%Y%m%d-%H%M%S)"
 mkdir -p "$out"
 perf_pid=""
-# shellcheck disable=SC2317 # called by the trap
 stop_perf() {
   [ -n "$perf_pid" ] || return 0
   local rc=0
@@ -50,7 +49,6 @@ trap stop_perf EXIT
 
 "$REPO_ROOT/scripts/demo/setup.sh" >/dev/null
 bench_pids
-# shellcheck disable=SC2086 # SETTINGS is a list of NAME=VALUE words, checked above
 bench_run "$SETTINGS" "$((N / 4))" "$RATE" >/dev/null
 log "bench: perf record -a -F $FREQ into $out/perf.data"
 perf record -a -F "$FREQ" -o "$out/perf.data" >"$out/perf.log" 2>&1 &

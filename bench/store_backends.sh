@@ -1,17 +1,23 @@
 #!/usr/bin/env bash
-# Benchmark (not a test): FerretDB's PostgreSQL backend against its SQLite backend under the
-# event processor's write shapes, to choose the local store's backend (README, "Benchmarks").
-# Starts three extra FerretDB processes (the stack's own binary) and runs bench/store_backends.py
-# against each, printing docs/s per operation and ratios against the first:
-#   postgresql    127.0.0.1:27018  postgresql handler, database ferretdb_bench in the stack's PG
-#   sqlite        127.0.0.1:27019  sqlite handler, FerretDB's defaults (WAL, synchronous=FULL)
-#   sqlite-normal 127.0.0.1:27020  sqlite handler, WAL with synchronous=NORMAL (what stack/up.sh
-#                                  runs: durable across a process crash, like MongoDB's default
-#                                  write concern, which acknowledges before the journal flush)
-# Needs the stack's PostgreSQL up (stack/up.sh). Stops what it started on exit.
-# Usage: bench/store_backends.sh [N]   (documents per operation, default 5000)
+#/ Benchmark (not a test): FerretDB's PostgreSQL backend against its SQLite backend under the
+#/ event processor's write shapes, to choose the local store's backend (README, "Benchmarks").
+#/ Starts three extra FerretDB processes (the stack's own binary) and runs bench/store_backends.py
+#/ against each, printing docs/s per operation and ratios against the first:
+#/   postgresql    127.0.0.1:27018  postgresql handler, database ferretdb_bench in the stack's PG
+#/   sqlite        127.0.0.1:27019  sqlite handler, FerretDB's defaults (WAL, synchronous=FULL)
+#/   sqlite-normal 127.0.0.1:27020  sqlite handler, WAL with synchronous=NORMAL (what stack/up.sh
+#/                                  runs: durable across a process crash, like MongoDB's default
+#/                                  write concern, which acknowledges before the journal flush)
+#/ Needs the stack's PostgreSQL up (stack/up.sh). Stops what it started on exit.
+#/ Usage: bench/store_backends.sh [N]   (documents per operation, default 5000)
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../stack/lib.sh"
+case "${1:-}" in
+  -h | --help)
+    script_help
+    exit 0
+    ;;
+esac
 N="${1:-5000}"
 [[ "$N" =~ ^[1-9][0-9]*$ ]] || die "N must be a positive whole number (got '$N')"
 pg_healthy || die "PostgreSQL at $PG_ADDR is not up: run stack/up.sh"

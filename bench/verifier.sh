@@ -35,8 +35,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/../stack/lib.sh"
 start_bench() {
   PY="$(bench_venv 'confluent_kafka, pymongo' 'confluent-kafka==2.16.1' 'pymongo==4.20.1')"
   TOOL="$REPO_ROOT/bench/pipeline_tool.py"
-  log "bench: building event-processor and verifier (release)"
-  (cd "$REPO_ROOT" && cargo build --release -q -p event-processor -p verifier)
+  build_binaries
   OUT="$STACK_DIR/bench/$1"
   rm -rf "$OUT"
   mkdir -p "$OUT"
@@ -58,14 +57,13 @@ start_bench() {
 watcher() {
   local dir="$1" name="$2" receipts="$3"
   "$REPO_ROOT/target/release/verifier" --log-level INFO watch --run next --receipts "$receipts" \
-    --listen 127.0.0.1:0 --idle-timeout 60 --format json --out "$dir/$name" \
+    --listen 127.0.0.1:0 --ready-file "$dir/$name.ready" --idle-timeout 60 --format json --out "$dir/$name" \
     >"$dir/$name.stdout" 2>"$dir/$name.log" &
   watchers+=("$!")
   # shellcheck disable=SC2317 # called by wait_until
   waiting() {
     local addr
-    addr="$(sed -n 's#.*status on http://\([^/]*\)/status.*#\1#p' "$dir/$name.log" | head -n 1)"
-    [ -n "$addr" ] && curl -fsS --max-time 2 "http://$addr/status" | grep -q '"phase":"waiting'
+    addr="$(ready_addr "$dir/$name.ready" status)" && curl -fsS --max-time 2 "http://$addr/status" | grep -q '"phase":"waiting'
   }
   wait_until 60 waiting || die "the verifier ($receipts) was not waiting for the run within 60 s; see $dir/$name.log"
 }

@@ -1,25 +1,32 @@
 #!/usr/bin/env bash
 #/ THE test command (README): brings the real stack up, then runs every check; any failure fails it.
-#/   1. stack/up.sh                        PostgreSQL, Kafka, Kafka Connect + Debezium, FerretDB
-#/   2. cargo fmt --check
-#/   3. every script's --help (tests/help.sh)
-#/   4. cargo clippy --workspace --all-targets -- -D warnings
-#/   5. pgrx tests of pg_extension/        (as root: --runas postgres --pgdata .stack/pgrx-test)
-#/   6. the release build of the extension installed into PostgreSQL (step 5 leaves a test build)
+#/ Two tiers: `cargo test --workspace` is the unit tier (needs nothing but Rust); the stack tier
+#/ is the tests marked `#[ignore = "stack tier: …"]` and the scripts in tests/, run here against
+#/ the real stack. Everything is built once, in the release profile the demo runs: the tests, the
+#/ binaries they start and the demo's binaries are the same build.
+#/   1. stack/up.sh                        PostgreSQL, Kafka, Kafka Connect + Debezium, FerretDB;
+#/                                         in the background while steps 2-6 build and lint (its
+#/                                         output: .stack/logs/test-stack-up.log)
+#/   2. cargo fmt --check                  both workspaces (the repository's and pg_extension/'s)
+#/   3. shellcheck                         every tracked *.sh (Debian's shellcheck)
+#/   4. every script's --help (tests/help.sh)
+#/   5. cargo clippy --release --all-targets -- -D warnings, both workspaces
+#/   6. the release build of every test and binary (cargo test --release --workspace --no-run)
+#/   7. pgrx tests of pg_extension/ in release (as root: --runas postgres --pgdata .stack/pgrx-test)
+#/   8. the release build of the extension installed into PostgreSQL (step 7 leaves a test build)
 #/      and the extension in database app brought up to date with it
-#/   7. the SQL regression test of the extension's user-visible API (pg_regress against the
+#/   9. the SQL regression test of the extension's user-visible API (pg_regress against the
 #/      stack's PostgreSQL: pg_extension/tests/pg_regress/{sql,expected})
-#/   8. workspace tests: unit and property tests of every crate, and the end-to-end tests in
-#/      tests/ against the real stack
-#/   9. the release build of event-processor and verifier (what the demo runs)
-#/  10. docker/docker-compose.yml checked (tests/compose.sh; CI has no Docker engine to run it)
-#/  11. the demo's tests (tests/demo.sh): full_demo.sh without a terminal, the dashboard in tmux,
+#/  10. workspace tests, both tiers: unit and property tests of every crate, and the stack tier's
+#/      end-to-end tests (--include-ignored) against the real stack
+#/  11. docker/docker-compose.yml checked (tests/compose.sh; CI has no Docker engine to run it)
+#/  12. the demo's tests (tests/demo.sh): full_demo.sh without a terminal, the dashboard in tmux,
 #/      cleanup.sh's and setup.sh's refusals
-#/  12. the capacity search's tests (tests/capacity.sh): a short search, an impossible objective,
+#/  13. the capacity search's tests (tests/capacity.sh): a short search, an impossible objective,
 #/      a search stopped mid-step
-#/  13. a consumer this project did not write (tests/consumer.sh): the example Python consumer
+#/  14. a consumer this project did not write (tests/consumer.sh): the example Python consumer
 #/      verified from its metrics file, correct, dropping events, and replaying unsafely
-#/  14. faults (tests/faults.sh): scripts/demo/faults.sh with processor-kill, connect-kill and
+#/  15. faults (tests/faults.sh): scripts/demo/faults.sh with processor-kill, connect-kill and
 #/      store-pause: nothing missing or applied twice, the fault and its recovery reported; a
 #/      consumer dropping events under a fault fails with each lost event named; postgres-restart;
 #/      broker-failover on the cluster profile (brought up for it, switched back after)
@@ -27,15 +34,7 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source stack/lib.sh
-
-case "${1:-}" in
-  -h | --help)
-    script_help
-    exit 0
-    ;;
-  "") ;;
-  *) die "unknown argument '$1' (usage: scripts/test.sh)" ;;
-esac
+no_arguments "$@"
 
 run_start=$SECONDS
 step() {
@@ -46,9 +45,20 @@ step() {
   printf '<== %s: ok (%ss)\n' "$name" "$((SECONDS - t))"
 }
 
+# The extension is a workspace of its own (pg_extension/Cargo.toml); these run in both.
+in_both_workspaces() {
+  "$@"
+  (cd pg_extension && "$@")
+}
+
+lint_shell() {
+  command -v shellcheck >/dev/null || die "shellcheck is not installed: run stack/install.sh"
+  git ls-files -z '*.sh' | xargs -0 shellcheck -x
+}
+
 pgrx_tests() {
   install -d -o postgres -g postgres "$STACK_DIR/pgrx-test"
-  (cd pg_extension && cargo pgrx test "pg$PG_MAJOR" --runas postgres --pgdata "$STACK_DIR/pgrx-test")
+  (cd pg_extension && cargo pgrx test --release "pg$PG_MAJOR" --runas postgres --pgdata "$STACK_DIR/pgrx-test")
 }
 
 install_extension() {
@@ -59,34 +69,50 @@ install_extension() {
 # pg_regress against the stack's PostgreSQL, in a scratch database it is given; on a difference
 # it prints regression.diffs and fails.
 sql_regression() {
-  local out="$STACK_DIR/regress" regress tests
+  local out="$STACK_DIR/regress" regress tests=(setup) f
   regress="$(dirname "$("$PG_CONFIG" --pgxs)")/../test/regress/pg_regress"
   rm -rf "$out"
   install -d -o postgres -g postgres "$out"
   pg_admin -d postgres -c "DROP DATABASE IF EXISTS outbox_demo_regress" -c "CREATE DATABASE outbox_demo_regress"
-  tests=setup
   for f in pg_extension/tests/pg_regress/sql/*.sql; do
     f="$(basename "$f" .sql)"
-    [ "$f" = setup ] || tests="$tests $f"
+    [ "$f" = setup ] || tests+=("$f")
   done
-  # shellcheck disable=SC2086 # one word per test
   if ! sudo -u postgres "$regress" --use-existing --port "$PGPORT" --dbname=outbox_demo_regress \
-    --inputdir=pg_extension/tests/pg_regress --outputdir="$out" $tests; then
+    --inputdir=pg_extension/tests/pg_regress --outputdir="$out" "${tests[@]}"; then
     cat "$out/regression.diffs" >&2
     return 1
   fi
   pg_admin -d postgres -c "DROP DATABASE outbox_demo_regress"
 }
 
-step "stack up" stack/up.sh
-step "cargo fmt --check" cargo fmt --all --check
+# The stack comes up while the code is linted and built: neither needs the other, and on a fresh
+# clone both take minutes (stack/up.sh runs stack/install.sh there). Its output goes to a log,
+# shown when it is waited for.
+stack_log="$LOG_DIR/test-stack-up.log"
+mkdir -p "$LOG_DIR"
+printf '\n==> stack up (in the background: %s)\n' "$stack_log"
+stack_start=$SECONDS
+stack/up.sh >"$stack_log" 2>&1 &
+stack_pid=$!
+wait_for_stack() {
+  local status=0
+  wait "$stack_pid" || status=$?
+  cat "$stack_log"
+  [ "$status" -eq 0 ] || die "stack/up.sh failed (exit $status); its output is above"
+  printf '(stack/up.sh took %ss, overlapping the steps before)\n' "$((SECONDS - stack_start))"
+}
+
+step "cargo fmt --check" in_both_workspaces cargo fmt --all --check
+step "shellcheck" lint_shell
 step "scripts' --help" tests/help.sh
-step "cargo clippy" cargo clippy --workspace --all-targets -- -D warnings
+step "cargo clippy" in_both_workspaces cargo clippy --release --all-targets -- -D warnings
+step "release build of the tests and binaries" cargo test --release --workspace --no-run
+step "stack up (waited for)" wait_for_stack
 step "pgrx tests" pgrx_tests
 step "install the release extension" install_extension
 step "SQL regression test" sql_regression
-step "workspace and end-to-end tests" cargo test --workspace --exclude outbox_demo
-step "release build of event-processor and verifier" cargo build --release -p event-processor -p verifier
+step "workspace tests, both tiers" cargo test --release --workspace -- --include-ignored
 step "docker compose file" tests/compose.sh
 step "demo tests" tests/demo.sh
 step "capacity tests" tests/capacity.sh

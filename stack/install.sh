@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 #/ Installs everything the local stack needs that is missing, from the package registries only:
-#/   Debian packages  PostgreSQL 15 server and headers, clang/libclang, sudo, build tools
+#/   Debian packages  PostgreSQL 15 server and headers, clang/libclang, sudo, build tools,
+#/                    jq, tmux, shellcheck (scripts/test.sh lints every script with it)
 #/   Maven Central    Kafka 4.3 broker, Connect and tools, a log4j2 binding (stack/maven/kafka),
 #/                    the Debezium 3.6.1 PostgreSQL connector (stack/maven/debezium)
 #/   Go module proxy  FerretDB v1.24.2, built from the wrapper module in stack/ferretdb
@@ -45,7 +46,7 @@ apt_install_missing() {
 apt_install_missing \
   "postgresql-$PG_MAJOR" "postgresql-client-$PG_MAJOR" "postgresql-server-dev-$PG_MAJOR" \
   postgresql-common libclang-dev clang pkg-config sudo curl ca-certificates \
-  build-essential make patch jq tmux
+  build-essential make patch jq tmux shellcheck
 
 command -v java >/dev/null || apt_install_missing openjdk-17-jdk-headless
 command -v mvn >/dev/null || apt_install_missing maven

@@ -1,4 +1,5 @@
 # shellcheck shell=bash
+# shellcheck disable=SC2034 # its variables are read by the scripts that source this file
 # Shared by stack/install.sh, up.sh, down.sh and status.sh: paths, versions, addresses and the
 # small helpers they all use. Sourced, never run.
 
@@ -145,6 +146,29 @@ check_processor_settings() {
       die "$1 is a list of IN_FLIGHT=, STORE_WRITERS=, BATCH_SIZE=, FETCH_WAIT_MS= or EARLY_JOINS= settings (got '$setting')"
   done
 }
+# build_binaries -> event-processor and verifier built (release) when missing or out of date;
+# cargo does nothing when they are current. The whole workspace is built, with the features of
+# every member, so that these are the very binaries `cargo test --release --workspace` built and
+# tested (building only the two packages leaves out datagen's features, e.g. rand's chacha,
+# and rebuilds the store client and both binaries). Skipped when DEMO_BINARIES_BUILT=1:
+# full_demo.sh sets it once setup.sh has built them.
+build_binaries() {
+  [ "${DEMO_BINARIES_BUILT:-}" != 1 ] || return 0
+  if [ ! -x "$REPO_ROOT/target/release/event-processor" ] || [ ! -x "$REPO_ROOT/target/release/verifier" ]; then
+    log "building event-processor and verifier (release; a few minutes the first time)"
+  fi
+  (cd "$REPO_ROOT" && cargo build --release -q --workspace) ||
+    die "building event-processor and verifier failed (cargo build --release --workspace)"
+}
+
+# ready_addr FILE ENDPOINT -> the host:port that a binary's ready file (--ready-file: READY_FILE
+# for event-processor, VERIFIER_READY_FILE for verifier watch) names for ENDPOINT (metrics,
+# status); fails while the file is not there yet or names none.
+ready_addr() {
+  [ -f "$1" ] || return 1
+  jq -er --arg e "$2" '.[$e] // empty' "$1"
+}
+
 # no_arguments "$@" -> the prologue of a script that takes no arguments: -h/--help prints its
 # #/ header and exits 0; anything else dies naming the script.
 no_arguments() {

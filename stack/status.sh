@@ -4,12 +4,7 @@
 set -uo pipefail # a part that is down is reported, not fatal
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-case "${1:-}" in
-  -h | --help)
-    script_help
-    exit 0
-    ;;
-esac
+no_arguments "$@"
 
 all_ok=0
 line() { # PART CHECK ADDRESS PID LOG
@@ -23,7 +18,9 @@ line() { # PART CHECK ADDRESS PID LOG
 
 # On the cluster profile: one line per broker and worker, and the connector's line says which
 # worker runs its task.
+# shellcheck disable=SC2317 # called by line, through its second argument
 node_ok() { kafka_node_healthy "kafka-$n" "$(broker_addr "$n")"; }
+# shellcheck disable=SC2317 # called by line, through its second argument
 worker_ok() { worker_answers "$w"; }
 
 line postgresql pg_healthy "$PG_ADDR" "$(pg_pid)" "$(pg_log_file)"

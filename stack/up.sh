@@ -20,14 +20,7 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-case "${1:-}" in
-  -h | --help)
-    script_help
-    exit 0
-    ;;
-  "") ;;
-  *) die "unknown argument '$1' (usage: stack/up.sh)" ;;
-esac
+no_arguments "$@"
 
 mkdir -p "$RUN_DIR" "$LOG_DIR" "$DATA_DIR"
 previous_profile="$(cat "$STACK_DIR/profile" 2>/dev/null || printf single)"
@@ -224,6 +217,7 @@ kafka_cluster_up() {
   for n in "${KAFKA_NODES[@]}"; do QUORUM_VOTERS+="${QUORUM_VOTERS:+,}$n@$(controller_addr "$n")"; done
   for n in "${KAFKA_NODES[@]}"; do
     kafka_node_healthy "kafka-$n" "$(broker_addr "$n")" && continue
+    # shellcheck disable=SC2034 # NODE_ID is read by render, through ${!name}
     NODE_ID="$n" BROKER_PORT="$(broker_addr "$n")" CONTROLLER_PORT="$(controller_addr "$n")"
     BROKER_PORT="${BROKER_PORT##*:}" CONTROLLER_PORT="${CONTROLLER_PORT##*:}"
     conf="$(render server-cluster.properties "server-$n.properties")"
@@ -241,7 +235,6 @@ kafka_cluster_up() {
     wait_for "kafka-$n" 120 "$LOG_DIR/kafka-$n.log" kafka_node_healthy "kafka-$n" "$(broker_addr "$n")"
   done
   [ -f "$ready" ] && return
-  # shellcheck disable=SC2317 # called by wait_until
   all_registered() {
     [ "$(kafka_tool org.apache.kafka.tools.BrokerApiVersionsCommand --bootstrap-server "$KAFKA_BOOTSTRAP" 2>/dev/null | grep -c ' (id: ')" -ge 3 ]
   }
@@ -323,7 +316,7 @@ connector_shows_password() {
 # updates) the connector over the REST API from the same properties as the single node's, and
 # waits until it captures.
 connect_cluster_up() {
-  local w WORKER_PORT conf started=0
+  local w WORKER_PORT conf launched=0
   for w in "${CONNECT_WORKERS[@]}"; do
     pid_of "connect-$w" >/dev/null && continue
     WORKER_PORT="$(worker_addr "$w")" WORKER_PORT="${WORKER_PORT##*:}"
@@ -331,11 +324,10 @@ connect_cluster_up() {
     log "connect-$w: starting on $(worker_addr "$w") (group outbox-connect)"
     start_daemon "connect-$w" "$LOG_DIR/connect-$w.log" java "${JAVA_OPTS[@]}" -cp "$KAFKA_LIB/*" \
       org.apache.kafka.connect.cli.ConnectDistributed "$conf"
-    started=1
+    launched=1
   done
   local addr
   addr="$(worker_addr "${CONNECT_WORKERS[0]}")"
-  # shellcheck disable=SC2317 # called by wait_until
   any_rest() {
     local w
     for w in "${CONNECT_WORKERS[@]}"; do
@@ -344,11 +336,10 @@ connect_cluster_up() {
     return 1
   }
   wait_until 180 any_rest || die "no Kafka Connect worker answers on $CONNECT_ADDR within 180 s; see $LOG_DIR/connect-*.log"
-  if [ "$started" -eq 1 ] || ! connect_running; then
+  if [ "$launched" -eq 1 ] || ! connect_running; then
     local body
     body="$(connector_config_json)"
     # the leader may still be joining: a PUT refused with 409 (rebalance in progress) is retried
-    # shellcheck disable=SC2317 # called by wait_until
     put_config() { curl -fsS --max-time 10 -X PUT -H 'Content-Type: application/json' --data "$body" \
       "http://$addr/connectors/$CONNECTOR_NAME/config" >>"$LOG_DIR/connect-rest.log" 2>&1; }
     wait_until 120 put_config || die "Kafka Connect at $addr refused the connector's config; see $LOG_DIR/connect-rest.log and $LOG_DIR/connect-*.log"

@@ -11,21 +11,7 @@
 #/
 #/ Usage: tests/capacity.sh
 set -euo pipefail
-cd "$(dirname "${BASH_SOURCE[0]}")/.."
-source scripts/demo/lib.sh
-LOG_TAG=capacity-test
-
-case "${1:-}" in
-  -h | --help)
-    script_help
-    exit 0
-    ;;
-esac
-fail() {
-  printf '[capacity-test] FAILED: %s\n' "$*" >&2
-  exit 1
-}
-pass() { printf '[capacity-test] ok: %s\n' "$*" >&2; }
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh" capacity-test "$@"
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 export CAPACITY_DIR="$tmp/capacity" STEP_S=5 DRAIN_S=5 START_RATE=100
@@ -39,7 +25,7 @@ cat "$tmp/found.out"
   fail "a search with generous objectives exited $rc"
 }
 json="$CAPACITY_DIR/latest/capacity.json"
-[ -f "$json" ] && [ -f "$CAPACITY_DIR/latest/capacity.html" ] || fail "capacity.json or capacity.html missing in $CAPACITY_DIR/latest"
+{ [ -f "$json" ] && [ -f "$CAPACITY_DIR/latest/capacity.html" ]; } || fail "capacity.json or capacity.html missing in $CAPACITY_DIR/latest"
 [ "$(jq -r '.max_sustainable >= 100' "$json")" = true ] || fail "no rate >= START_RATE found: $(jq -c '{max_sustainable, ending, answer}' "$json")"
 [ "$(jq -r '[.steps[] | .figures.offered] | . == [100, 200]' "$json")" = true ] ||
   fail "the steps were not 100 then 200/s: $(jq -c '[.steps[] | .figures.offered]' "$json")"
@@ -63,7 +49,6 @@ pass "an impossible objective: no sustainable rate, exit 1, the first step shown
 # ---- 3. stopped mid-step: the rate run ends with the search, which says it stopped (exit 3)
 CAPACITY_DIR="$tmp/stopped" STEP_S=60 BUDGET_S=120 scripts/demo/capacity.sh >"$tmp/stop.out" 2>"$tmp/stop.err" &
 search=$!
-# shellcheck disable=SC2317 # called by wait_until
 rate_run_going() { [ "$(app_sql "SELECT count(*) FROM demo_status() WHERE status = 'running'")" -ge 1 ]; }
 wait_until 60 rate_run_going || fail "the search's first rate run did not start within 60 s: $(tail -n 5 "$tmp/stop.err")"
 kill -TERM "$search"
@@ -71,7 +56,6 @@ wait "$search" && rc=0 || rc=$?
 [ "$rc" -eq 130 ] || fail "capacity.sh stopped by SIGTERM exited $rc, not 130"
 grep -q 'the search stopped (verifier exit status 3)' "$tmp/stop.err" || fail "the verifier did not exit 3 (stopped): $(tail -n 3 "$tmp/stop.err")"
 [ "$(jq -r .ending "$tmp/stopped/latest/capacity.json")" = stopped ] || fail "capacity.json does not say stopped: $(jq -c '{ending, answer}' "$tmp/stopped/latest/capacity.json")"
-# shellcheck disable=SC2317 # called by wait_until
 no_rate_run_session() {
   [ "$(app_sql "SELECT count(*) FROM pg_stat_activity WHERE usename = current_user AND query ILIKE 'CALL demo_run%' AND pid <> pg_backend_pid()")" -eq 0 ]
 }

@@ -1,16 +1,14 @@
 #!/usr/bin/env bash
-# Checks docker/docker-compose.yml without running it (CI here has no Docker engine):
-# `docker compose config --quiet` where the compose plugin exists; otherwise the YAML is parsed
-# and checked: the six services of the pipeline exist, every build names a Dockerfile and every
-# file a Dockerfile COPYs exists in the repository, every depends_on names a service of the file,
-# published ports bind 127.0.0.1 only, the services get the environment names of docs/design.md,
-# and no password is written in the file (each *PASSWORD is a required ${VAR:?…} substitution).
-#
-# Usage: tests/compose.sh
+#/ Checks docker/docker-compose.yml without running it (CI here has no Docker engine):
+#/ `docker compose config --quiet` where the compose plugin exists; otherwise the YAML is parsed
+#/ and checked: the six services of the pipeline exist, every build names a Dockerfile and every
+#/ file a Dockerfile COPYs exists in the repository, every depends_on names a service of the file,
+#/ published ports bind 127.0.0.1 only, the services get the environment names of docs/design.md,
+#/ and no password is written in the file (each *PASSWORD is a required ${VAR:?…} substitution).
+#/
+#/ Usage: tests/compose.sh
 set -euo pipefail
-cd "$(dirname "${BASH_SOURCE[0]}")/.."
-source stack/lib.sh
-LOG_TAG=compose-test
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh" compose-test "$@"
 file=docker/docker-compose.yml
 
 if command -v docker >/dev/null && docker compose version >/dev/null 2>&1; then

@@ -23,25 +23,14 @@
 #/
 #/ Usage: tests/consumer.sh
 set -euo pipefail
-cd "$(dirname "${BASH_SOURCE[0]}")/.."
-source scripts/demo/lib.sh
-LOG_TAG=consumer-test
-
-case "${1:-}" in
-  -h | --help)
-    script_help
-    exit 0
-    ;;
-esac
-fail() {
-  printf '[consumer-test] FAILED: %s\n' "$*" >&2
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh" consumer-test "$@"
+# On a failure: the last lines of the current case's logs.
+show_on_failure() {
   local f
   for f in "${dir:-/nonexistent}"/v*.log "${dir:-/nonexistent}"/consumer*.log "${dir:-/nonexistent}"/processor.log; do
     [ ! -f "$f" ] || { printf -- '--- last lines of %s\n' "$f" >&2; tail -n 15 "$f" >&2; }
   done
-  exit 1
 }
-pass() { printf '[consumer-test] ok: %s\n' "$*" >&2; }
 
 PY="$PY_CONSUMER_VENV/bin/python"
 [ -x "$PY" ] || die "the Python consumer's venv is missing ($PY_CONSUMER_VENV): run stack/install.sh"
@@ -50,7 +39,6 @@ tmp="$(mktemp -d)"
 pids=()
 dbs=()
 # One way out: what this script started stops, its scratch databases are dropped.
-# shellcheck disable=SC2317 # called by the trap
 finish() {
   local pid db
   for pid in "${pids[@]}"; do
@@ -90,7 +78,6 @@ start_consumer() {
   MONGODB_URI="$uri" CONSUMER_GROUP="$group" "$PY" "$CONSUMER" "$@" 2>>"$logf" &
   consumer_pid=$!
   pids+=("$consumer_pid")
-  # shellcheck disable=SC2317 # called by wait_until
   holds_partitions() {
     kill -0 "$consumer_pid" 2>/dev/null || {
       tail -n 20 "$logf" >&2
@@ -108,16 +95,14 @@ declare -A verifier_pids=()
 start_verifier() {
   local name="$1" receipts="$2"
   "$VERIFIER_BIN" --log-level INFO --mongodb-uri "$uri" --processor-group "$group" \
-    watch --run next --receipts "$receipts" --listen 127.0.0.1:0 \
+    watch --run next --receipts "$receipts" --listen 127.0.0.1:0 --ready-file "$dir/$name.ready" \
     --idle-timeout 10 --slo "$tmp/generous.json" --format json --out "$dir/$name" \
     >"$dir/$name.json" 2>"$dir/$name.log" &
   verifier_pids[$name]=$!
   pids+=("$!")
-  # shellcheck disable=SC2317 # called by wait_until
   waiting() {
     local addr
-    addr="$(sed -n 's#.*status on http://\([^/]*\)/status.*#\1#p' "$dir/$name.log" | head -n 1)"
-    [ -n "$addr" ] && curl -fsS --max-time 2 "http://$addr/status" | grep -q '"phase":"waiting'
+    addr="$(ready_addr "$dir/$name.ready" status)" && curl -fsS --max-time 2 "http://$addr/status" | grep -q '"phase":"waiting'
   }
   wait_until 60 waiting || fail "the verifier ($receipts) was not waiting for the run within 60 s; see $dir/$name.log"
 }
@@ -166,10 +151,10 @@ jq -r '.receipts.file.malformed_lines[0]' "$r" | grep -q '^line 1: not JSON' ||
 pass "a correct Python consumer: 600 of 600 receipted from its metrics file (end to end p50 $(jq -r '.stages[] | select(.name == "end_to_end") | .p50_ms' "$r") ms), the malformed line 1 counted and named"
 verdict v2
 [ "$rc" -eq 0 ] || fail "the same run observed: exit $rc: $(jq -c '{verdict, integrity: .integrity.status, missing: .integrity.missing_total, receipts}' "$r")"
-[ "$(jq -r '.receipts.mode' "$r")" = observe ] && [ "$(jq -r '.counts.receipts' "$r")" = 600 ] ||
+{ [ "$(jq -r '.receipts.mode' "$r")" = observe ] && [ "$(jq -r '.counts.receipts' "$r")" = 600 ]; } ||
   fail "observe mode did not see all 600 effects: $(jq -c '{counts: .counts.receipts, receipts}' "$r")"
-[ "$(jq -r '.stages[] | select(.name == "process") | .count' "$r")" = 0 ] &&
-  [ "$(jq -r '.stages[] | select(.name == "process") | .p50_ms' "$r")" = null ] ||
+{ [ "$(jq -r '.stages[] | select(.name == "process") | .count' "$r")" = 0 ] &&
+  [ "$(jq -r '.stages[] | select(.name == "process") | .p50_ms' "$r")" = null ]; } ||
   fail "observe mode reported process, which it cannot see: $(jq -c '.stages[] | select(.name == "process")' "$r")"
 [ "$(jq -r '.receipts.observe.documents_read > 0 and .receipts.observe.resolution.count == 600' "$r")" = true ] ||
   fail "observe mode did not report its read load and resolution: $(jq -c .receipts.observe "$r")"
@@ -182,7 +167,6 @@ start_consumer "$dir/consumer.log" --metrics-file "$dir/metrics.jsonl" --drop-ev
 # "created late" is what happened, not a race between the first event and the verifier's start.
 kill -STOP "$consumer_pid"
 verify 600 200
-# shellcheck disable=SC2317 # called by wait_until
 looked_for_file() { grep -q 'not there yet; waiting for the consumer to create it' "$dir/v1.log"; }
 wait_until 60 looked_for_file || fail "the verifier did not look for the metrics file within 60 s; see $dir/v1.log"
 kill -CONT "$consumer_pid"
@@ -204,7 +188,6 @@ pass "a consumer dropping every 50th event: exit 1, 12 lost, each named, and onl
 scratch replay
 start_consumer "$dir/consumer.log" --metrics-file "$dir/metrics.jsonl" --unsafe-replay
 verify 1000 100
-# shellcheck disable=SC2317 # called by wait_until
 half_applied() { [ -f "$dir/metrics.jsonl" ] && [ "$(wc -l <"$dir/metrics.jsonl")" -ge 400 ]; }
 wait_until 60 half_applied || fail "the consumer did not apply 400 events within 60 s"
 kill -TERM "$consumer_pid"
@@ -214,7 +197,7 @@ start_consumer "$dir/consumer-2.log" --metrics-file "$dir/metrics.jsonl" --unsaf
 grep -q 'unsafe replay: partition' "$dir/consumer-2.log" || fail "the restarted consumer did not go back before its committed offsets"
 verdict
 [ "$rc" -eq 1 ] || fail "a consumer re-applying joins: exit $rc, not 1: $(jq -c '.integrity | {status, applied_twice}' "$r")"
-[ "$(jq -r '.counts.receipts' "$r")" = 1000 ] && [ "$(jq -r '.receipts.file.reopened' "$r")" -ge 1 ] ||
+{ [ "$(jq -r '.counts.receipts' "$r")" = 1000 ] && [ "$(jq -r '.receipts.file.reopened' "$r")" -ge 1 ]; } ||
   fail "the rotated metrics file was not followed into the new one: $(jq -c '{counts: .counts.receipts, file: .receipts.file}' "$r")"
 [ "$(jq -r '.integrity.applied_twice' "$r")" -gt 0 ] || fail "nothing applied twice found: $(jq -c .integrity "$r")"
 jq -r '.integrity.findings[] | select(.kind == "applied_twice") | .at' "$r" | grep -q . ||
@@ -225,15 +208,14 @@ pass "a consumer re-applying joins after a restart: exit 1, $(jq -r .integrity.a
 scratch agree
 # its own group, positioned at the topic's end, and its own database
 MONGODB_URI="$uri" PROCESSOR_GROUP="$group" "$PROCESSOR_BIN" --reset >"$dir/reset.log" 2>&1 || fail "event-processor --reset failed: $(cat "$dir/reset.log")"
-MONGODB_URI="$uri" PROCESSOR_GROUP="$group" METRICS_ADDR=127.0.0.1:0 LOG_LEVEL=INFO "$PROCESSOR_BIN" 2>"$dir/processor.log" &
+MONGODB_URI="$uri" PROCESSOR_GROUP="$group" METRICS_ADDR=127.0.0.1:0 READY_FILE="$dir/processor.ready" \
+  LOG_LEVEL=INFO "$PROCESSOR_BIN" 2>"$dir/processor.log" &
 processor_pid=$!
 pids+=("$processor_pid")
-# shellcheck disable=SC2317 # called by wait_until
 processor_assigned() {
   local addr
   kill -0 "$processor_pid" 2>/dev/null || fail "event-processor exited while starting"
-  addr="$(sed -n 's#.*metrics on http://\([^/]*\)/metrics.*#\1#p' "$dir/processor.log" | head -n 1)"
-  [ -n "$addr" ] && curl -fsS --max-time 2 "http://$addr/metrics" | grep -Eq '^processor_assigned_partitions 3$'
+  addr="$(ready_addr "$dir/processor.ready" metrics)" && curl -fsS --max-time 2 "http://$addr/metrics" | grep -Eq '^processor_assigned_partitions 3$'
 }
 wait_until 60 processor_assigned || fail "event-processor did not get the 3 partitions within 60 s"
 verify 1000 200 processed-events observe
@@ -243,7 +225,7 @@ rec="$r"
 verdict v2
 obs="$r"
 [ "$rc" -eq 0 ] || fail "the run through event-processor, observed: exit $rc: $(jq -c '{integrity: .integrity.status, receipts}' "$obs")"
-[ "$(jq -r .counts.receipts "$rec")" = 1000 ] && [ "$(jq -r .counts.receipts "$obs")" = 1000 ] ||
+{ [ "$(jq -r .counts.receipts "$rec")" = 1000 ] && [ "$(jq -r .counts.receipts "$obs")" = 1000 ]; } ||
   fail "the counts differ: receipts $(jq -c .counts "$rec"), observed $(jq -c .counts "$obs")"
 # Observed T5 is the end of the first read that found the effect; the receipt's T5 is when
 # event-processor had the acknowledgement of the batch's projections. The write lies between the
@@ -272,7 +254,7 @@ run="$(readlink "$DEMO_DIR/latest" | sed 's/^run-//')"
 rdir="$(run_dir "$run")"
 [ "$(jq -r '.receipts.mode + " " + (.counts.receipts | tostring)' "$rdir/report.json")" = "observe 300" ] ||
   fail "run $run was not observed whole: $(jq -c '{receipts: .receipts.mode, counts: .counts}' "$rdir/report.json")"
-grep -q '^consumer=the Python consumer' "$rdir/consumer.txt" && [ -f "$rdir/consumer.ready" ] ||
+{ grep -q '^consumer=the Python consumer' "$rdir/consumer.txt" && [ -f "$rdir/consumer.ready" ]; } ||
   fail "the run's folder does not say which consumer ran: $(cat "$rdir/consumer.txt")"
 SLO_FILE="$tmp/generous.json" scripts/demo/verify.sh "$run" >"$dir/verify.out" 2>"$dir/verify.err" || fail "verify.sh $run (observed) exited $?: $(tail -n 3 "$dir/verify.err")"
 grep -q '^integrity: PASS' "$dir/verify.out" || fail "verify.sh did not check the observed run's effects: $(head -n 5 "$dir/verify.out")"

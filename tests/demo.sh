@@ -13,16 +13,7 @@
 #/
 #/ Usage: tests/demo.sh
 set -euo pipefail
-cd "$(dirname "${BASH_SOURCE[0]}")/.."
-source scripts/demo/lib.sh
-LOG_TAG=demo-test
-
-case "${1:-}" in
-  -h | --help)
-    script_help
-    exit 0
-    ;;
-esac
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh" demo-test "$@"
 command -v tmux >/dev/null || die "tmux is missing (apt-get install tmux; stack/install.sh installs it)"
 tmp="$(mktemp -d)"
 # A tmux server of its own (socket cdc-demo-test): nothing of the user's tmux is touched, and a
@@ -30,11 +21,6 @@ tmp="$(mktemp -d)"
 tmux() { command tmux -L cdc-demo-test "$@"; }
 trap 'tmux kill-server 2>/dev/null || :; rm -rf "$tmp"' EXIT
 
-fail() {
-  printf '[demo-test] FAILED: %s\n' "$*" >&2
-  exit 1
-}
-pass() { printf '[demo-test] ok: %s\n' "$*" >&2; }
 runs_count() { app_sql "SELECT count(*) FROM outbox_demo.runs"; }
 
 before="$(runs_count)"

@@ -21,25 +21,10 @@
 #/
 #/ Usage: tests/faults.sh
 set -euo pipefail
-cd "$(dirname "${BASH_SOURCE[0]}")/.."
-source scripts/demo/lib.sh
-LOG_TAG=faults-test
-
-case "${1:-}" in
-  -h | --help)
-    script_help
-    exit 0
-    ;;
-esac
-fail() {
-  printf '[faults-test] FAILED: %s\n' "$*" >&2
-  exit 1
-}
-pass() { printf '[faults-test] ok: %s\n' "$*" >&2; }
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh" faults-test "$@"
 tmp="$(mktemp -d)"
 on_cluster=0
 # One way out: the single-node stack back when the cluster was brought up, the scratch folder gone.
-# shellcheck disable=SC2317 # called by the trap
 finish() {
   if [ "$on_cluster" -eq 1 ]; then
     log "switching the stack back to the single node"
@@ -79,7 +64,7 @@ for s in processor-kill connect-kill store-pause; do
       and .fault.during.count > 0 and .fault.before.count > 0' <<<"$row" >/dev/null ||
     fail "$s: the report does not show the fault and its recovery: $(jq -c .fault <<<"$row" | head -c 600)"
   report="$(jq -r .report <<<"$row")/report.txt"
-  grep -q "^fault: $s from" "$report" && grep -q 'shown, not judged' "$report" ||
+  { grep -q "^fault: $s from" "$report" && grep -q 'shown, not judged' "$report"; } ||
     fail "$s: report.txt does not name the fault or still judges the SLOs: $(grep -A2 '^fault\|^SLO' "$report")"
   pass "$s: 3000 of 3000, 0 missing, 0 applied twice, $(jq -r .kafka_duplicates <<<"$row") Kafka duplicates, recovered $(jq -r .fault.recovery_s <<<"$row") s after healing (worst end to end $(jq -r '.fault.worst_ms | round' <<<"$row") ms)"
 done
@@ -125,6 +110,6 @@ jq -e '.scenario == "broker-failover" and .written == 4000 and .missing == 0 and
     and .fault.fault == "broker-failover" and .fault.healed_us > .fault.started_us
     and (.fault.recovery_s | type) == "number" and .fault.recovery_s < 60' <<<"$row" >/dev/null ||
   fail "broker-failover: $(jq -c '{written, missing, applied_twice, verdict, fault: (.fault | {fault, started_us, healed_us, recovery_s})}' <<<"$row")"
-grep -q 'broker-failover: start' "$tmp/cluster.err" && grep -Eq 'starting kafka-[123] again' "$tmp/cluster.err" ||
+{ grep -q 'broker-failover: start' "$tmp/cluster.err" && grep -Eq 'starting kafka-[123] again' "$tmp/cluster.err"; } ||
   fail "broker-failover did not kill a broker of the cluster and start it again: $(grep broker-failover "$tmp/cluster.err")"
 pass "broker-failover on three brokers: 4000 of 4000, 0 missing, 0 applied twice, $(jq -r .kafka_duplicates <<<"$row") Kafka duplicates, leaders moved in $(jq -r '(.fault.healed_us - .fault.started_us) / 1e5 | round / 10' <<<"$row") s, recovered $(jq -r .fault.recovery_s <<<"$row") s after"

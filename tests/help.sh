@@ -6,24 +6,11 @@
 #/
 #/ Usage: tests/help.sh
 set -euo pipefail
-cd "$(dirname "${BASH_SOURCE[0]}")/.."
-source stack/lib.sh
-
-case "${1:-}" in
-  -h | --help)
-    script_help
-    exit 0
-    ;;
-esac
-
-fail() {
-  printf '[help-test] FAILED: %s\n' "$*" >&2
-  exit 1
-}
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh" help-test "$@"
 checked=0
 while read -r script; do
   case "$script" in */lib.sh) continue ;; esac # sourced, never run
-  grep -q 'script_help\|no_arguments\|demo_load' "$script" || continue
+  grep -q '^#/' "$script" || continue # a script with a #/ header answers --help
   out="$(bash "$script" --help)" || fail "$script --help exited non-zero"
   [ -n "$out" ] || fail "$script --help printed nothing"
   if grep -nE '^(set -|source |\. )' <<<"$out" >&2; then
@@ -36,4 +23,4 @@ done < <(git ls-files '*.sh')
 bash scripts/test.sh --help | grep -q "the demo's tests (tests/demo.sh)" ||
   fail "scripts/test.sh --help does not list its last step"
 [ "$checked" -ge 15 ] || fail "only $checked scripts have a --help"
-printf '[help-test] ok: --help of %s scripts prints the whole header and no code\n' "$checked" >&2
+pass "--help of $checked scripts prints the whole header and no code"

@@ -25,7 +25,7 @@
 #/   TXN_SIZE    events per transaction of the rate runs       default 1
 #/   MIX         UserCreated/ActivityCreated/ParticipantJoined default 50/30/20
 #/   SLO_FILE    JSON objectives (verifier --slo)              default: the defaults
-#/   BATCH_SIZE, LOG_LEVEL  passed to the processors (LOG_LEVEL: INFO, DEBUG or TRACE) default 1000, INFO
+#/   BATCH_SIZE, LOG_LEVEL  passed to the processors           default 1000, INFO
 #/   IN_FLIGHT   the processors' batches in flight (2: receipts beside the next batch)  default 1
 #/
 #/ Usage: [STEP_S=30] [BUDGET_S=600] [PROCESSORS=1] scripts/demo/capacity.sh
@@ -35,10 +35,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 no_arguments "$@"
 PROCESSORS="${PROCESSORS:-1}"
 [[ "$PROCESSORS" =~ ^[1-9][0-9]?$ ]] || die "PROCESSORS must be 1 to 99 (got '$PROCESSORS')"
-case "${LOG_LEVEL:=INFO}" in
-  INFO | DEBUG | TRACE) ;;
-  *) die "LOG_LEVEL must be INFO, DEBUG or TRACE here (got '$LOG_LEVEL'): this script finds each processor's metrics address in its INFO log line" ;;
-esac
+LOG_LEVEL="${LOG_LEVEL:-INFO}"
 require_stack
 build_binaries
 require_no_demo_run
@@ -71,9 +68,10 @@ trap finish EXIT
 trap 'exit 130' INT TERM HUP
 
 for i in $(seq 1 "$PROCESSORS"); do
-  # metrics on a port the OS picks: the log names it
+  # metrics on a port the OS picks: the ready file names it
+  rm -f "$out/processor-$i.ready"
   LOG_LEVEL="$LOG_LEVEL" BATCH_SIZE="${BATCH_SIZE:-1000}" IN_FLIGHT="${IN_FLIGHT:-1}" METRICS_ADDR=127.0.0.1:0 \
-    "$PROCESSOR_BIN" 2>"$out/processor-$i.log" &
+    READY_FILE="$out/processor-$i.ready" "$PROCESSOR_BIN" 2>"$out/processor-$i.log" &
   pids+=($!)
 done
 printf '%s\n' "${pids[0]}" >"$DEMO_PROCESSOR_PID"
@@ -87,8 +85,7 @@ group_assigned() {
       tail -n 20 "$out/processor-$i.log" >&2
       die "event-processor $i exited while starting (log above)"
     }
-    addr="$(sed -n 's#.*metrics on http://\([^/]*\)/metrics.*#\1#p' "$out/processor-$i.log" | head -n 1)"
-    [ -n "$addr" ] || return 1
+    addr="$(ready_addr "$out/processor-$i.ready" metrics)" || return 1
     n="$(curl -fsS --max-time 2 "http://$addr/metrics" | sed -n 's/^processor_assigned_partitions //p')" || return 1
     held=$((held + ${n:-0}))
   done

@@ -74,7 +74,7 @@ if cluster_profile; then ALL+=("${CLUSTER_ONLY[@]}"); fi
 RATE="${RATE:-300}" DURATION_S="${DURATION_S:-40}" FAULT_AT="${FAULT_AT:-40}"
 [[ "$RATE" =~ ^[1-9][0-9]*$ ]] || die "RATE must be a positive whole number of events/s (got '$RATE')"
 [[ "$DURATION_S" =~ ^[1-9][0-9]*$ ]] || die "DURATION_S must be a positive whole number of seconds (got '$DURATION_S')"
-[[ "$FAULT_AT" =~ ^[0-9]+$ ]] && [ "$FAULT_AT" -lt 100 ] || die "FAULT_AT must be a percentage of the run, 0 to 99 (got '$FAULT_AT')"
+[[ "$FAULT_AT" =~ ^[0-9]+$ && "$FAULT_AT" -lt 100 ]] || die "FAULT_AT must be a percentage of the run, 0 to 99 (got '$FAULT_AT')"
 LOG_LEVEL="${LOG_LEVEL:-WARNING}"
 IDLE_TIMEOUT="${IDLE_TIMEOUT:-120}"
 [[ "$IDLE_TIMEOUT" =~ ^[1-9][0-9]*$ ]] || die "IDLE_TIMEOUT must be a positive whole number of seconds (got '$IDLE_TIMEOUT')"
@@ -106,7 +106,6 @@ export MONGODB_URI="${MONGODB_URI%/*}/${FAULTS_DB:-faults}" PROCESSOR_GROUP="${F
 
 second_pid="" paused_pid="" demo_pid=""
 # One way out: a paused part is resumed, the second processor and the run stop.
-# shellcheck disable=SC2317 # called by the trap
 finish() {
   if [ -n "$paused_pid" ] && kill -CONT "$paused_pid" 2>/dev/null; then log "resumed pid $paused_pid"; fi
   if [ -n "$second_pid" ] && kill -TERM "$second_pid" 2>/dev/null; then wait "$second_pid" || log "the second event-processor exited $?"; fi
@@ -146,7 +145,6 @@ processor_pid() { tail -n 1 "$pid_file" | cut -d' ' -f1; }
 # then writes the healing.
 restarted() {
   local before="$1" fault="$2"
-  # shellcheck disable=SC2317 # called by wait_until
   new_pid() { [ "$(processor_pid)" != "$before" ]; }
   wait_until 60 new_pid || die "$fault: event-processor was not restarted within 60 s; see its log in the run's folder"
   fault_line "$fault" healed
@@ -327,13 +325,12 @@ scenario() {
     supervised="CONSUMER_GROUP='$PROCESSOR_GROUP' READY_FILE='$dir/consumer.ready' exec '$PY_CONSUMER_VENV/bin/python' '$REPO_ROOT/examples/python-consumer/consumer.py'"
     receipts=metrics-file ready="test -f '$dir/consumer.ready'"
   fi
+  local consumer="PID_FILE='$pid_file' METRICS_ADDR='$PROCESSOR_METRICS_ADDR' LOG_LEVEL='$LOG_LEVEL' exec '$SCRIPT_DIR/fault_processor.sh'"
   FAULT_LOG="$FAULT_LOG" TARGET_EVENTS=$((RATE * DURATION_S)) RATE="$RATE" LOG_LEVEL="$LOG_LEVEL" \
     IDLE_TIMEOUT="$IDLE_TIMEOUT" RECEIPTS="$receipts" GENERATOR_MAY_END="$may_end" CONSUMER_GROUP="$PROCESSOR_GROUP" SUPERVISED_CMD="$supervised" \
-    CONSUMER_CMD="PID_FILE='$pid_file' METRICS_ADDR='$PROCESSOR_METRICS_ADDR' LOG_LEVEL='$LOG_LEVEL' exec '$SCRIPT_DIR/fault_processor.sh'" \
-    CONSUMER_READY="$ready" \
+    CONSUMER_CMD="$consumer" CONSUMER_READY="$ready" \
     setsid "$SCRIPT_DIR/run_demo.sh" >"$dir/run.out" 2>"$dir/run.err" &
   demo_pid=$!
-  # shellcheck disable=SC2317 # called by wait_until
   run_started() {
     kill -0 "$demo_pid" 2>/dev/null || die "$name: run_demo.sh ended before its run started; see $dir/run.err"
     run="$(app_sql "SELECT run_id FROM outbox_demo.runs WHERE run_id > $before ORDER BY run_id LIMIT 1")"

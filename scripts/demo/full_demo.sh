@@ -24,14 +24,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 source scripts/demo/lib.sh
 
-case "${1:-}" in
-  -h | --help)
-    script_help
-    exit 0
-    ;;
-  "") ;;
-  *) die "unknown argument '$1' (usage: scripts/demo/full_demo.sh)" ;;
-esac
+no_arguments "$@"
 WARMUP_EVENTS="${WARMUP_EVENTS:-3000}"
 WARMUP_ROUNDS="${WARMUP_ROUNDS:-6}"
 [[ "$WARMUP_EVENTS" =~ ^[1-9][0-9]*$ ]] || die "WARMUP_EVENTS must be a positive whole number (got '$WARMUP_EVENTS')"

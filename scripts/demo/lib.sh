@@ -14,6 +14,7 @@ DEMO_DIR="${DEMO_DIR:-$STACK_DIR/demo}"
 PROCESSOR_BIN="$REPO_ROOT/target/release/event-processor"
 VERIFIER_BIN="$REPO_ROOT/target/release/verifier"
 # The processor a demo run started (one at a time).
+# shellcheck disable=SC2034 # written by run_demo.sh and capacity.sh; read as pid_of demo-processor
 DEMO_PROCESSOR_PID="$RUN_DIR/demo-processor.pid"
 
 # Role app in database app over TCP, as the application and the verifier connect; its password
@@ -26,17 +27,6 @@ app_sql() {
   PGOPTIONS="-c client_min_messages=warning" psql -X -q -v ON_ERROR_STOP=1 -tA -c "$1"
 }
 
-# Builds event-processor and verifier (release) when missing or out of date; cargo does nothing
-# when they are current. Skipped when DEMO_BINARIES_BUILT=1: full_demo.sh sets it once setup.sh
-# has built them, so the nine scripts it runs after do not each ask cargo again.
-build_binaries() {
-  [ "${DEMO_BINARIES_BUILT:-}" != 1 ] || return 0
-  if [ ! -x "$PROCESSOR_BIN" ] || [ ! -x "$VERIFIER_BIN" ]; then
-    log "building event-processor and verifier (release; a few minutes the first time)"
-  fi
-  (cd "$REPO_ROOT" && cargo build --release -q -p event-processor -p verifier) ||
-    die "building event-processor and verifier failed (cargo build --release -p event-processor -p verifier)"
-}
 
 # bench_run SETTINGS EVENTS RATE -> one demo run (run_demo.sh, EVENTS at RATE/s) with the
 # processor's SETTINGS (NAME=VALUE words, checked by the caller); prints its run directory. A run
@@ -70,6 +60,25 @@ services_cpu() {
 # machine_ticks -> [busy, all] CPU ticks of the whole machine so far (/proc/stat: user to steal;
 # all but idle and iowait count as busy; guest time is inside user already and not added again)
 machine_ticks() { awk '/^cpu / { all = 0; for (i = 2; i <= 9; i++) all += $i; print "[" all - $5 - $6 ", " all "]" }' /proc/stat; }
+
+# run_id_argument "$@" -> the prologue of a script that takes one optional RUN_ID (monitor.sh,
+# verify.sh): -h/--help prints the script's header and exits 0; sets run to latest (no argument
+# or `latest`) or the run id; dies on anything else.
+run_id_argument() {
+  case "${1:-}" in
+    -h | --help)
+      script_help
+      exit 0
+      ;;
+    "" | latest) run=latest ;;
+    *)
+      [[ "$1" =~ ^[1-9][0-9]*$ ]] || die "RUN_ID must be a run id from SELECT * FROM demo_status() (got '$1')"
+      # shellcheck disable=SC2034 # the script's result: read by monitor.sh and verify.sh
+      run="$1"
+      ;;
+  esac
+  [ $# -le 1 ] || die "too many arguments (usage: $0 [RUN_ID])"
+}
 
 # Dies when a demo run's processor is still running: two would share one consumer group.
 require_no_demo_run() {
@@ -163,7 +172,7 @@ warn_if_behind() {
 # consumer_group (empty: unknown) and RECEIPTS (its default for the consumer).
 consumer_choice() {
   if [ -n "${CONSUMER_CMD:-}" ]; then
-    CONSUMER_KIND=command
+    CONSUMER_KIND="command"
     CONSUMER_LABEL="your consumer (CONSUMER_CMD)"
   else
     case "${CONSUMER:=event-processor}" in

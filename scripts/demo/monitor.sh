@@ -9,18 +9,7 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-case "${1:-}" in
-  -h | --help)
-    script_help
-    exit 0
-    ;;
-  "" | latest) run=latest ;;
-  *)
-    [[ "$1" =~ ^[1-9][0-9]*$ ]] || die "RUN_ID must be a run id from SELECT * FROM demo_status() (got '$1')"
-    run="$1"
-    ;;
-esac
-[ $# -le 1 ] || die "too many arguments (usage: scripts/demo/monitor.sh [RUN_ID])"
+run_id_argument "$@"
 require_up postgresql kafka ferretdb
 build_binaries
 args=(watch --run "$run" --listen off)

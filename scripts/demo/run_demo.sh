@@ -53,14 +53,7 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-case "${1:-}" in
-  -h | --help)
-    script_help
-    exit 0
-    ;;
-  "") ;;
-  *) die "unknown argument '$1' (usage: [TARGET_EVENTS=N] [RATE=R] scripts/demo/run_demo.sh)" ;;
-esac
+no_arguments "$@"
 
 TARGET_EVENTS="${TARGET_EVENTS:-1000}"
 RATE="${RATE:-bulk}"

@@ -14,14 +14,7 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-case "${1:-}" in
-  -h | --help)
-    script_help
-    exit 0
-    ;;
-  "") ;;
-  *) die "unknown argument '$1' (usage: scripts/demo/setup.sh)" ;;
-esac
+no_arguments "$@"
 
 require_stack
 require_no_demo_run

@@ -14,18 +14,7 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-case "${1:-}" in
-  -h | --help)
-    script_help
-    exit 0
-    ;;
-  "" | latest) run=latest ;;
-  *)
-    [[ "$1" =~ ^[1-9][0-9]*$ ]] || die "RUN_ID must be a run id from SELECT * FROM demo_status() (got '$1')"
-    run="$1"
-    ;;
-esac
-[ $# -le 1 ] || die "too many arguments (usage: scripts/demo/verify.sh [RUN_ID])"
+run_id_argument "$@"
 require_up postgresql kafka ferretdb
 if [ "$run" = latest ]; then
   # A failing query is said as it is (the extension missing, a permission), not taken for an
@@ -46,7 +35,10 @@ if [ -f "$dir/consumer.txt" ]; then
 fi
 args=(report --run "$run" --out "$dir/verify" --idle-timeout 30)
 case "$receipts" in
-  metrics-file) args+=(--receipts "metrics-file:$(ls "$dir"/*-events.jsonl | head -n 1)") ;;
+  metrics-file)
+    metrics=("$dir"/*-events.jsonl)
+    args+=(--receipts "metrics-file:${metrics[0]}")
+    ;;
   observe*)
     # Observing measures only while the events arrive: on a run that is over, every effect is
     # found at the first look. The run's latency is its live report's; this checks the effects.
