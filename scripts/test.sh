@@ -130,8 +130,10 @@ mkdir -p "$LOG_DIR"
 # stack/install.sh before anything is compiled.
 if ! command -v cc >/dev/null || ! command -v make >/dev/null; then step "install" stack/install.sh; fi
 # The stack comes up while the code is linted and built: neither needs the other, and on a fresh
-# clone both take minutes (stack/up.sh runs stack/install.sh there).
-in_background stack stack/up.sh
+# clone both take minutes (stack/up.sh runs stack/install.sh there). Not the extension: its
+# release build would wait for the build below (one cargo lock per profile) and hold the stack
+# back; step 7 builds and installs it.
+in_background stack env INSTALL_EXTENSION=0 stack/up.sh
 # Clippy checks in the dev profile, at the lowest CPU priority, beside everything else: it shares
 # no build (and no cargo lock) with the release profile the tests build and run, and takes the
 # CPU the foreground leaves (most of the stack tier's time is spent waiting on the pipeline). The
