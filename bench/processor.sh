@@ -43,7 +43,7 @@ PY="$(bench_venv 'confluent_kafka, pymongo' 'confluent-kafka==2.16.1' 'pymongo==
 TOOL="$REPO_ROOT/bench/pipeline_tool.py"
 
 build_binaries
-BIN="$REPO_ROOT/target/release/event-processor"
+BIN="$PROCESSOR_BIN"
 
 # CPU seconds (user + system) a process has used so far.
 cpu_seconds() {

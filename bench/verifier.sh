@@ -44,7 +44,7 @@ start_bench() {
   "$PY" "$TOOL" drop-db "$2"
   "$PY" "$TOOL" commit-group "$group" "$CDC_TOPIC" "$("$PY" "$TOOL" ends "$CDC_TOPIC")"
   export MONGODB_URI="mongodb://127.0.0.1:27017/$2" PROCESSOR_GROUP="$group"
-  METRICS_ADDR=off LOG_LEVEL=WARNING "$REPO_ROOT/target/release/event-processor" 2>"$OUT/processor.log" &
+  METRICS_ADDR=off LOG_LEVEL=WARNING "$PROCESSOR_BIN" 2>"$OUT/processor.log" &
   processor_pid=$!
   trap 'if kill -0 "$processor_pid" 2>/dev/null; then kill -TERM "$processor_pid"; fi' EXIT
   trap 'exit 143' INT TERM
@@ -56,7 +56,7 @@ start_bench() {
 # DIR/NAME, log DIR/NAME.log) and waits until it waits for the run; appends its pid to watchers.
 watcher() {
   local dir="$1" name="$2" receipts="$3"
-  "$REPO_ROOT/target/release/verifier" --log-level INFO watch --run next --receipts "$receipts" \
+  "$VERIFIER_BIN" --log-level INFO watch --run next --receipts "$receipts" \
     --listen 127.0.0.1:0 --ready-file "$dir/$name.ready" --idle-timeout 60 --format json --out "$dir/$name" \
     >"$dir/$name.stdout" 2>"$dir/$name.log" &
   watchers+=("$!")
@@ -130,7 +130,7 @@ run_id="$(psql -X -q -h 127.0.0.1 -p "$PGPORT" -U app -d app -tAc "SELECT run_id
 log "bench: run $run_id written; verifier watch follows it (progress in $OUT/verifier.err)"
 set +e
 /usr/bin/time -f '%M %U %S %e' -o "$OUT/time" \
-  "$REPO_ROOT/target/release/verifier" watch --run "$run_id" --listen off --out "$OUT/report" \
+  "$VERIFIER_BIN" watch --run "$run_id" --listen off --out "$OUT/report" \
   --format json --idle-timeout 120 >"$OUT/report.stdout" 2>"$OUT/verifier.err"
 rc=$?
 set -e

@@ -146,6 +146,9 @@ check_processor_settings() {
       die "$1 is a list of IN_FLIGHT=, STORE_WRITERS=, BATCH_SIZE=, FETCH_WAIT_MS= or EARLY_JOINS= settings (got '$setting')"
   done
 }
+# The two binaries, as build_binaries builds them.
+PROCESSOR_BIN="$REPO_ROOT/target/release/event-processor"
+VERIFIER_BIN="$REPO_ROOT/target/release/verifier"
 # build_binaries -> event-processor and verifier built (release) when missing or out of date;
 # cargo does nothing when they are current. The whole workspace is built, with the features of
 # every member, so that these are the very binaries `cargo test --release --workspace` built and
@@ -154,7 +157,7 @@ check_processor_settings() {
 # full_demo.sh sets it once setup.sh has built them.
 build_binaries() {
   [ "${DEMO_BINARIES_BUILT:-}" != 1 ] || return 0
-  if [ ! -x "$REPO_ROOT/target/release/event-processor" ] || [ ! -x "$REPO_ROOT/target/release/verifier" ]; then
+  if [ ! -x "$PROCESSOR_BIN" ] || [ ! -x "$VERIFIER_BIN" ]; then
     log "building event-processor and verifier (release; a few minutes the first time)"
   fi
   (cd "$REPO_ROOT" && cargo build --release -q --workspace) ||

@@ -11,8 +11,6 @@ DIE_STATUS=2
 # processor.log, processor-events.jsonl, generator.txt, verifier.log); $DEMO_DIR/latest points
 # at the newest.
 DEMO_DIR="${DEMO_DIR:-$STACK_DIR/demo}"
-PROCESSOR_BIN="$REPO_ROOT/target/release/event-processor"
-VERIFIER_BIN="$REPO_ROOT/target/release/verifier"
 # The processor a demo run started (one at a time).
 # shellcheck disable=SC2034 # written by run_demo.sh and capacity.sh; read as pid_of demo-processor
 DEMO_PROCESSOR_PID="$RUN_DIR/demo-processor.pid"

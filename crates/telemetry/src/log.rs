@@ -35,6 +35,18 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_password_never_reaches_a_message() {
+        assert_eq!(
+            redacted_uri("mongodb://app:s3cret@127.0.0.1:27017/activity?authSource=admin"),
+            "mongodb://app:***@127.0.0.1:27017/activity?authSource=admin"
+        );
+        assert_eq!(
+            redacted_uri("mongodb://127.0.0.1:27017/activity"),
+            "mongodb://127.0.0.1:27017/activity"
+        );
+    }
+
+    #[test]
     fn levels_accept_the_demo_spelling() {
         assert_eq!(parse_level("WARNING"), Ok(tracing::Level::WARN));
         assert_eq!(parse_level("debug"), Ok(tracing::Level::DEBUG));

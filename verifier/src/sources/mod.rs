@@ -8,7 +8,7 @@ pub(crate) mod mongo;
 pub(crate) mod postgres;
 
 pub(crate) use kafka::{open_topic, parse_record, GroupState, KafkaReader, LagProbe};
-pub(crate) use mongo::{redacted as redacted_uri, Mongo, IN_CHUNK};
+pub(crate) use mongo::{redacted_uri, Mongo, IN_CHUNK};
 pub(crate) use postgres::Pg;
 
 /// Where the services are.
