@@ -5,28 +5,30 @@
 #/ the real stack. The tests, the binaries they start and the demo's binaries are one release
 #/ build.
 #/   1. stack/up.sh                        PostgreSQL, Kafka, Kafka Connect + Debezium, FerretDB;
-#/                                         in the background while steps 2-6 lint and build (its
+#/                                         in the background while steps 2-5 lint and build (its
 #/                                         output: .stack/logs/test-stack.log, shown when it ends)
 #/   2. cargo fmt --check                  both workspaces (the repository's and pg_extension/'s)
 #/   3. shellcheck                         every tracked *.sh (Debian's shellcheck)
 #/   4. every script's --help (tests/help.sh)
-#/   5. cargo clippy --release --all-targets -- -D warnings, both workspaces
-#/   6. the release build of every test and binary (cargo test --release --workspace --no-run)
-#/   7. pgrx tests of pg_extension/ in release (as root: --runas postgres --pgdata .stack/pgrx-test)
-#/   8. the release build of the extension installed into PostgreSQL (step 7 leaves a test build)
-#/      and the extension in database app brought up to date with it
-#/   9. the SQL regression test of the extension's user-visible API (pg_regress against the
+#/   5. clippy and the release build in one compile: every test, example and binary
+#/      (cargo test --release --workspace --all-targets --no-run), this repository's crates
+#/      compiled by clippy-driver with -D warnings (see lint_while_building below)
+#/   6. pgrx tests of pg_extension/ in release (as root: --runas postgres --pgdata .stack/pgrx-test),
+#/      the extension's crate linted likewise as it is built
+#/   7. the release build of the extension installed into PostgreSQL (step 6 leaves a test build)
+#/      and the extension in database app brought up to date with it; linted likewise
+#/   8. the SQL regression test of the extension's user-visible API (pg_regress against the
 #/      stack's PostgreSQL: pg_extension/tests/pg_regress/{sql,expected})
-#/  10. workspace tests, both tiers: unit and property tests of every crate, and the stack tier's
+#/   9. workspace tests, both tiers: unit and property tests of every crate, and the stack tier's
 #/      end-to-end tests (--include-ignored) against the real stack
-#/  11. docker/docker-compose.yml checked (tests/compose.sh; CI has no Docker engine to run it)
-#/  12. the demo's tests (tests/demo.sh): full_demo.sh without a terminal, the dashboard in tmux,
+#/  10. docker/docker-compose.yml checked (tests/compose.sh; CI has no Docker engine to run it)
+#/  11. the demo's tests (tests/demo.sh): full_demo.sh without a terminal, the dashboard in tmux,
 #/      cleanup.sh's and setup.sh's refusals
-#/  13. the capacity search's tests (tests/capacity.sh): a short search, an impossible objective,
+#/  12. the capacity search's tests (tests/capacity.sh): a short search, an impossible objective,
 #/      a search stopped mid-step
-#/  14. a consumer this project did not write (tests/consumer.sh): the example Python consumer
+#/  13. a consumer this project did not write (tests/consumer.sh): the example Python consumer
 #/      verified from its metrics file, correct, dropping events, and replaying unsafely
-#/  15. faults (tests/faults.sh): scripts/demo/faults.sh with processor-kill, connect-kill and
+#/  14. faults (tests/faults.sh): scripts/demo/faults.sh with processor-kill, connect-kill and
 #/      store-pause: nothing missing or applied twice, the fault and its recovery reported; a
 #/      consumer dropping events under a fault fails with each lost event named; postgres-restart;
 #/      broker-failover on the cluster profile (brought up for it, switched back after)
@@ -49,13 +51,28 @@ lint_shell() {
   git ls-files -z '*.sh' | xargs -0 -n 8 -P 2 shellcheck -x
 }
 
+# Clippy and the release build are one compile: cargo runs clippy-driver in place of rustc for
+# the workspaces' own crates (RUSTC_WORKSPACE_WRAPPER, as `cargo clippy` does, and CLIPPY_ARGS in
+# its format: -D warnings) and rustc once for each dependency. `cargo clippy` compiles the
+# whole dependency tree a second time (metadata only; about 300 s of a fresh clone's run on 2
+# cores). Every cargo command after this, the scripts' and the pgrx tests' included, builds with
+# the same wrapper, so none compiles again what another built. The stack's own build of the
+# extension (stack/up.sh, started before) stays plain, so that a lint reads as a lint.
+# A plain `cargo build` after this run compiles the repository's crates once more (the
+# dependencies are shared): their builds with and without the wrapper are kept side by side.
+lint_while_building() {
+  local driver
+  driver="$(command -v clippy-driver)" || die "clippy-driver is missing: rustup component add clippy"
+  export RUSTC_WORKSPACE_WRAPPER="$driver" CLIPPY_ARGS="-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__"
+}
+
 pgrx_tests() {
   install -d -o postgres -g postgres "$STACK_DIR/pgrx-test"
-  (cd pg_extension && cargo pgrx test --release "pg$PG_MAJOR" --runas postgres --pgdata "$STACK_DIR/pgrx-test")
+  cargo_pgrx test --release "pg$PG_MAJOR" --runas postgres --pgdata "$STACK_DIR/pgrx-test"
 }
 
 install_extension() {
-  (cd pg_extension && cargo pgrx install --release --pg-config "$PG_CONFIG")
+  cargo_pgrx install --release --pg-config "$PG_CONFIG"
   ensure_extension
 }
 
@@ -81,8 +98,8 @@ sql_regression() {
 
 # The stack comes up while the code is linted and built (on a fresh clone both take minutes:
 # stack/up.sh runs stack/install.sh there), its output in a log shown when it is waited for.
-# Clippy and the build stay in the foreground: on two cores they are bound by the CPU, and a
-# build beside them only slows them (measured: README, Development).
+# The build stays in the foreground: on two cores it is bound by the CPU, and a build beside it
+# only slows it (measured: README, Development).
 stack_log="$LOG_DIR/test-stack.log"
 wait_for_stack() {
   local status=0
@@ -115,8 +132,9 @@ stack_pid=$!
 step "cargo fmt --check" in_both_workspaces cargo fmt --all --check
 step "shellcheck" lint_shell
 step "scripts' --help" tests/help.sh
-step "cargo clippy" in_both_workspaces cargo clippy --release --all-targets -- -D warnings
-step "release build of the tests and binaries" cargo test --release --workspace --no-run
+lint_while_building
+step "clippy and the release build of the tests and binaries" \
+  cargo test --release --workspace --all-targets --no-run
 step "stack up (waited for)" wait_for_stack
 step "pgrx tests" pgrx_tests
 step "install the release extension" install_extension

@@ -139,8 +139,7 @@ fi
 # ---------------------------------------------------------------- the extension
 if [ "$WITH_EXTENSION" -eq 1 ] && [ -f "$REPO_ROOT/pg_extension/Cargo.toml" ]; then
   log "cargo pgrx install --release (pg_extension/)"
-  (cd "$REPO_ROOT/pg_extension" && cargo pgrx install --release --pg-config "$PG_CONFIG") \
-    >"$LOG_DIR/extension-install.log" 2>&1 ||
+  cargo_pgrx install --release --pg-config "$PG_CONFIG" >"$LOG_DIR/extension-install.log" 2>&1 ||
     die "building or installing the extension failed; see $LOG_DIR/extension-install.log"
 fi
 

@@ -364,6 +364,13 @@ connector_config_json() {
     <"$(render debezium-outbox.properties)"
 }
 
+# cargo_pgrx ARGS... -> `cargo pgrx ARGS...` in pg_extension/, without the rustflags cargo-pgrx
+# would add to every crate (pg_extension/build.rs passes its link flag to the shared library
+# alone, so that the pgrx tests and the installed build share their dependencies).
+cargo_pgrx() {
+  (cd "$REPO_ROOT/pg_extension" && CARGO_PGRX_DISABLE_GC_SECTIONS_WORKAROUND=1 cargo pgrx "$@")
+}
+
 # ensure_extension -> the outbox_demo extension in database app matches the installed build:
 # created when missing, updated when a newer version is installed, and created again when the
 # installed script changed under the same version (a development build; its run manifest is
@@ -380,8 +387,7 @@ ensure_extension() {
   # creates schemas tests and activity): put the release build back before using it.
   if grep -q 'outbox_demo::tests' "$script"; then
     log "postgresql: the installed outbox_demo is a pgrx test build (left by a failed or interrupted cargo pgrx test): installing the release build"
-    (cd "$REPO_ROOT/pg_extension" && cargo pgrx install --release --pg-config "$PG_CONFIG") \
-      >"$LOG_DIR/extension-install.log" 2>&1 ||
+    cargo_pgrx install --release --pg-config "$PG_CONFIG" >"$LOG_DIR/extension-install.log" 2>&1 ||
       die "building or installing the extension failed; see $LOG_DIR/extension-install.log"
     if grep -q 'outbox_demo::tests' "$script"; then
       die "$script is still a test build after cargo pgrx install --release"
