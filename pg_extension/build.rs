@@ -8,6 +8,8 @@
 //! `CARGO_PGRX_DISABLE_GC_SECTIONS_WORKAROUND=1` (`cargo_pgrx` in stack/lib.sh).
 
 fn main() {
+    // Run again only when this file changes (by default, on any change in the package).
+    println!("cargo::rerun-if-changed=build.rs");
     let family = std::env::var("CARGO_CFG_TARGET_FAMILY").unwrap_or_default();
     let os = std::env::var("CARGO_CFG_TARGET_OS").unwrap_or_default();
     // cargo-pgrx's own condition: GNU-ld-like linkers (macOS's and Windows' know no such flag).
