@@ -15,9 +15,15 @@
 #/   4. observe mode checks itself: one run through event-processor followed from its receipts
 #/      and observed at once: the same counts, and end to end p50 and p99 within the stated
 #/      resolution plus 2 ms.
-#/   5. the demo around another consumer: run_demo.sh with CONSUMER=python RECEIPTS=observe
-#/      (300 of 300 observed) and verify.sh on it; run_demo.sh with CONSUMER_CMD and
-#/      CONSUMER_READY, receipted from the METRICS_FILE it hands the command, and verify.sh.
+#/   5. the demo around another consumer: run_demo.sh with CONSUMER=python PLAIN_JOINS=1
+#/      RECEIPTS=observe (a consumer that keeps no applied_events: 300 of 300 observed) and
+#/      verify.sh on it; run_demo.sh with CONSUMER_CMD and CONSUMER_READY, receipted from the
+#/      METRICS_FILE it hands the command, and verify.sh.
+#/   6. observe mode and a consumer that keeps no applied_events (--plain-joins), three at once on
+#/      one run of 1000 events: correct (exit 0, its joins found in participants), dropping every
+#/      10th join (exit 1, the events named lost are exactly those missing from its metrics file,
+#/      all joins), re-applying joins after a restart (exit 1, applied twice found and named,
+#/      nothing lost).
 #/ Test 1 also observes its run (--receipts observe): all 600 seen, process not measured.
 #/ Needs the stack up, the release binaries and stack/install.sh's Python venv.
 #/
@@ -247,7 +253,7 @@ pass "observe agrees with event-processor's receipts on one run: 1000 = 1000, en
 # ---- 5. the demo around another consumer: run_demo.sh with CONSUMER=python RECEIPTS=observe,
 # then verify.sh on that run; and with CONSUMER_CMD (and CONSUMER_READY) and its metrics file
 scratch demo
-SLO_FILE="$tmp/generous.json" CONSUMER=python RECEIPTS=observe TARGET_EVENTS=300 RATE=150 LOG_LEVEL=WARNING \
+SLO_FILE="$tmp/generous.json" CONSUMER=python PLAIN_JOINS=1 RECEIPTS=observe TARGET_EVENTS=300 RATE=150 LOG_LEVEL=WARNING \
   scripts/demo/run_demo.sh >"$dir/run.out" 2>"$dir/run.err" && rc=0 || rc=$?
 [ "$rc" -eq 0 ] || fail "run_demo.sh with CONSUMER=python RECEIPTS=observe exited $rc: $(tail -n 5 "$dir/run.err")"
 run="$(readlink "$DEMO_DIR/latest" | sed 's/^run-//')"
@@ -258,7 +264,7 @@ rdir="$(run_dir "$run")"
   fail "the run's folder does not say which consumer ran: $(cat "$rdir/consumer.txt")"
 SLO_FILE="$tmp/generous.json" scripts/demo/verify.sh "$run" >"$dir/verify.out" 2>"$dir/verify.err" || fail "verify.sh $run (observed) exited $?: $(tail -n 3 "$dir/verify.err")"
 grep -q '^integrity: PASS' "$dir/verify.out" || fail "verify.sh did not check the observed run's effects: $(head -n 5 "$dir/verify.out")"
-pass "run_demo.sh with CONSUMER=python RECEIPTS=observe: 300 of 300 observed; verify.sh checks the effects again"
+pass "run_demo.sh with CONSUMER=python PLAIN_JOINS=1 RECEIPTS=observe: 300 of 300 observed; verify.sh checks the effects again"
 
 clog="$dir/cmd-consumer.log"
 SLO_FILE="$tmp/generous.json" TARGET_EVENTS=300 RATE=150 LOG_LEVEL=WARNING RECEIPTS=metrics-file CONSUMER_GROUP="$group" \
@@ -272,3 +278,61 @@ rdir="$(run_dir "$run")"
   fail "run $run (CONSUMER_CMD) was not receipted from its metrics file: $(jq -c '{receipts, counts: .counts}' "$rdir/report.json")"
 SLO_FILE="$tmp/generous.json" scripts/demo/verify.sh "$run" >"$dir/verify2.out" 2>"$dir/verify2.err" || fail "verify.sh $run (metrics file) exited $?: $(tail -n 3 "$dir/verify2.err")"
 pass "run_demo.sh with CONSUMER_CMD: 300 of 300 from the metrics file it was given; verify.sh reads the file again"
+
+# ---- 6. a consumer that keeps no applied_events, observed: correct, dropping every 10th join,
+# re-applying joins after a restart; three consumers (a database and a group each) on one run
+declare -A plain_dir=() plain_pid=() plain_uri=() plain_group=()
+for case in plain drop-joins replay-joins; do
+  scratch "$case"
+  plain_dir[$case]="$dir" plain_uri[$case]="$uri" plain_group[$case]="$group"
+  args=(--plain-joins --metrics-file "$dir/metrics.jsonl")
+  case "$case" in
+    drop-joins) args+=(--drop-every 10 --drop-type ParticipantJoined) ;;
+    replay-joins) args+=(--unsafe-replay) ;;
+  esac
+  start_consumer "$dir/consumer.log" "${args[@]}"
+  plain_pid[$case]="$consumer_pid"
+  start_verifier "$case" observe
+done
+app_sql "CALL demo_run(1000, 200)" >"$tmp/plain-generator.txt" 2>&1 &
+generator_pid=$!
+pids+=("$generator_pid")
+dir="${plain_dir[replay-joins]}" uri="${plain_uri[replay-joins]}" group="${plain_group[replay-joins]}"
+replay_half_applied() { [ -f "$dir/metrics.jsonl" ] && [ "$(wc -l <"$dir/metrics.jsonl")" -ge 400 ]; }
+wait_until 60 replay_half_applied || fail "the replaying consumer did not apply 400 events within 60 s"
+kill -TERM "${plain_pid[replay-joins]}"
+wait "${plain_pid[replay-joins]}" || fail "the Python consumer exited $? on SIGTERM"
+start_consumer "$dir/consumer-2.log" --plain-joins --metrics-file "$dir/metrics-2.jsonl" --unsafe-replay
+
+dir="${plain_dir[plain]}"
+verdict plain
+[ "$rc" -eq 0 ] || fail "a correct consumer without applied_events, observed: exit $rc: $(jq -c '{integrity: .integrity | {status, lost, missing_total}, observe: .receipts.observe}' "$r")"
+[ "$(jq -r '.counts.receipts' "$r")" = 1000 ] || fail "not all 1000 effects observed: $(jq -c .counts "$r")"
+[ "$(jq -r '.receipts.observe | .joins_in_participants > 0 and .joins_in_applied_events == 0' "$r")" = true ] ||
+  fail "the joins were not found by their user in participants: $(jq -c .receipts.observe "$r")"
+pass "a correct consumer without applied_events, observed: exit 0, 1000 of 1000, $(jq -r .receipts.observe.joins_in_participants "$r") joins found in participants"
+
+dir="${plain_dir[drop-joins]}"
+verdict drop-joins
+[ "$rc" -eq 1 ] || fail "a consumer without applied_events dropping every 10th join, observed: exit $rc, not 1"
+run_id="$(jq -r '.run.run_id' "$r")"
+app_sql "SELECT id FROM activity.event_outbox WHERE run_id = $run_id ORDER BY id" | sort >"$dir/all-ids"
+jq -r '.event_id' "$dir/metrics.jsonl" | sort >"$dir/applied-ids"
+comm -23 "$dir/all-ids" "$dir/applied-ids" >"$dir/dropped-ids"
+jq -r '.integrity.missing[] | select(.fate == "lost") | .event_id' "$r" | sort >"$dir/named-ids"
+[ -s "$dir/dropped-ids" ] || fail "the consumer dropped no join"
+cmp -s "$dir/dropped-ids" "$dir/named-ids" ||
+  fail "the events named lost are not the dropped joins: $(diff "$dir/dropped-ids" "$dir/named-ids" | head -n 5)"
+[ "$(jq -r '.integrity.missing_total' "$r")" = "$(wc -l <"$dir/dropped-ids")" ] ||
+  fail "more events named missing than were dropped: $(jq -c '.integrity | {lost, pending, missing_total}' "$r")"
+types="$(app_sql "SELECT string_agg(DISTINCT event_type, ',') FROM activity.event_outbox WHERE id::text IN ($(sed "s/.*/'&'/" "$dir/dropped-ids" | paste -sd,))")"
+[ "$types" = ParticipantJoined ] || fail "the consumer dropped events other than joins: $types"
+pass "a consumer without applied_events dropping every 10th join, observed: exit 1, the $(wc -l <"$dir/dropped-ids") dropped joins named lost, and only those"
+
+dir="${plain_dir[replay-joins]}"
+verdict replay-joins
+[ "$rc" -eq 1 ] || fail "a consumer without applied_events re-applying joins, observed: exit $rc, not 1"
+[ "$(jq -r '.integrity.applied_twice' "$r")" -gt 0 ] || fail "nothing applied twice found: $(jq -c .integrity "$r")"
+[ "$(jq -r '.integrity.missing_total' "$r")" = 0 ] ||
+  fail "events of a consumer that lost nothing named missing: $(jq -c '.integrity | {missing_total, missing: .missing[:3]}' "$r")"
+pass "a consumer without applied_events re-applying joins, observed: exit 1, $(jq -r .integrity.applied_twice "$r") effects applied twice, nothing missing"

@@ -9,8 +9,16 @@ METRICS_FILE (one JSON line per event), or let the verifier watch the store.
 
     python consumer.py                       # defaults: the local stack
     METRICS_FILE=metrics.jsonl python consumer.py
+    python consumer.py --plain-joins         # joins kept without applied_events (see below)
     python consumer.py --drop-every 50       # wrong on purpose: silently skips every 50th event
     python consumer.py --unsafe-replay       # wrong on purpose: re-applies the last records
+
+A join is applied once either way. By default each activity and its statistics keep the ids of
+the joins applied to them (applied_events) and a join is written only where its id is not there
+yet. With --plain-joins nothing but the projection is kept, the way many teams write it: the
+joining user is added to participants only where it is not there yet ($ne), and the count is
+incremented only when that write changed the activity. Both are effectively once in MongoDB
+because a user joins an activity at most once.
 
 Every option has an environment variable (see --help). SIGTERM or Ctrl-C: the batch in hand is
 finished and committed, then it exits 0.
@@ -59,8 +67,16 @@ def parse_args(argv=None):
     p.add_argument("--from-end", action="store_true",
                    help="start at the partitions' end whatever the group committed (the demo "
                    "starts each run so)")
+    p.add_argument("--plain-joins", action="store_true",
+                   default=env("PLAIN_JOINS", "") not in ("", "0"),
+                   help="keep no applied_events: a join is guarded by its user not being in "
+                   "participants yet [PLAIN_JOINS=1]")
     p.add_argument("--drop-every", type=int, default=int(env("DROP_EVERY", "0")), metavar="N",
                    help="a bug on purpose: skip every N-th event without a trace [DROP_EVERY]")
+    p.add_argument("--drop-type", default=env("DROP_TYPE"), metavar="TYPE",
+                   choices=("UserCreated", "ActivityCreated", "ParticipantJoined"),
+                   help="with --drop-every: count and skip events of this type only, e.g. "
+                   "every N-th ParticipantJoined [DROP_TYPE]")
     p.add_argument("--unsafe-replay", action="store_true",
                    default=env("UNSAFE_REPLAY", "") not in ("", "0"),
                    help="a bug on purpose: joins applied with a plain $push/$inc, and on start "
@@ -78,11 +94,13 @@ def parse_args(argv=None):
 class Projections:
     """The three collections, and how each event changes them."""
 
-    def __init__(self, db, unsafe):
+    def __init__(self, db, unsafe, plain):
         self.users = db["users"]
         self.activities = db["activities"]
         self.statistics = db["statistics"]
         self.unsafe = unsafe
+        self.plain = plain
+        self.kept = {} if plain else {"applied_events": []}
 
     def apply(self, event_id, event_type, body):
         handler = {
@@ -106,21 +124,40 @@ class Projections:
         fields["created_by_event"] = event_id
         self.activities.update_one(
             {"_id": a["activity_id"]},
-            {"$set": fields, "$setOnInsert": {"participants": [], "applied_events": []}},
+            {"$set": fields, "$setOnInsert": {"participants": [], **self.kept}},
             upsert=True,
         )
         stats = {k: a.get(k) for k in ("organizer_id", "category", "city", "capacity")}
         self.statistics.update_one(
             {"_id": a["activity_id"]},
-            {"$set": stats, "$setOnInsert": {"participant_count": 0, "applied_events": []}},
+            {"$set": stats, "$setOnInsert": {"participant_count": 0, **self.kept}},
             upsert=True,
         )
 
     def participant_joined(self, event_id, j):
+        if self.plain:
+            self.plain_join(j["activity_id"], j["user_id"])
+            return
         join = {"$push": {"participants": j["user_id"], "applied_events": event_id}}
         count = {"$inc": {"participant_count": 1}, "$push": {"applied_events": event_id}}
         self._once(self.activities, j["activity_id"], event_id, join)
         self._once(self.statistics, j["activity_id"], event_id, count)
+
+    def plain_join(self, activity_id, user_id):
+        # The user is added where it is not a participant yet; the count follows only a write
+        # that changed the activity (or created it: a join read before its activity).
+        query = {"_id": activity_id}
+        if not self.unsafe:
+            query["participants"] = {"$ne": user_id}
+        try:
+            res = self.activities.update_one(query, {"$push": {"participants": user_id}},
+                                             upsert=True)
+        except DuplicateKeyError:
+            log.debug("user %s already joined activity %s", user_id, activity_id)
+            return
+        if res.modified_count or res.upserted_id is not None:
+            self.statistics.update_one({"_id": activity_id},
+                                       {"$inc": {"participant_count": 1}}, upsert=True)
 
     def _once(self, coll, doc_id, event_id, update):
         # A join is applied only if the document has not recorded the event yet. With upsert, a
@@ -195,7 +232,7 @@ class Runner:
             self.mongo.admin.command("ping")
         except PyMongoError as e:
             raise SystemExit(f"python-consumer: MongoDB at {args.mongodb_uri} is not reachable: {e}")
-        self.projections = Projections(self.mongo[db_name], args.unsafe_replay)
+        self.projections = Projections(self.mongo[db_name], args.unsafe_replay, args.plain_joins)
         self.metrics = MetricsFile(args.metrics_file)
         self.consumer = Consumer({
             "bootstrap.servers": args.bootstrap,
@@ -272,9 +309,10 @@ class Runner:
         if decoded is None:
             return
         row, body = decoded
-        self.events += 1
-        if self.args.drop_every and self.events % self.args.drop_every == 0:
-            return  # the bug on purpose: no effect, no log line, offset committed past it
+        if self.args.drop_type in (None, row["event_type"]):
+            self.events += 1
+            if self.args.drop_every and self.events % self.args.drop_every == 0:
+                return  # the bug on purpose: no effect, no log line, offset committed past it
         self.projections.apply(row["id"], row["event_type"], body)
         t5 = time.time()
         self.applied += 1

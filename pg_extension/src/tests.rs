@@ -178,6 +178,21 @@ fn reuse_entities_continues_earlier_runs() {
         "SELECT count(*) FROM activity.event_outbox WHERE run_id = {second} AND event_type = 'UserCreated'"
     ));
     assert_eq!(users_written, 0, "the mix gives users no share");
+    // a user joins an activity at most once, across runs too: observe mode finds a join by its
+    // user in the activity's participants (docs/design.md, the projection contract)
+    let joins_of_earlier: i64 = one(&format!(
+        "SELECT count(*) FROM activity.event_outbox j WHERE j.run_id = {second}
+            AND j.event_type = 'ParticipantJoined'
+            AND EXISTS (SELECT FROM activity.event_outbox a WHERE a.run_id = {first}
+                  AND a.event_type = 'ActivityCreated' AND a.aggregate_id = j.aggregate_id)"
+    ));
+    assert!(joins_of_earlier > 0, "the second run joined no activity of the first");
+    let repeated: i64 = one(&format!(
+        "SELECT count(*) FROM (SELECT FROM activity.event_outbox
+            WHERE run_id IN ({first}, {second}) AND event_type = 'ParticipantJoined'
+            GROUP BY aggregate_id, payload->>'user_id' HAVING count(*) > 1) r"
+    ));
+    assert_eq!(repeated, 0, "a user joined an activity twice");
 }
 
 #[pg_test]

@@ -106,11 +106,12 @@ impl ReceiptsInfo {
         if let Some(o) = &self.observe {
             let ms = |v: Option<f64>| v.map_or("-".to_owned(), |v| format!("{v:.1} ms"));
             return format!(
-                "observe: the store polled every {:.0} ms for each event's effect; T5 is when the read that first found it returned, within {} (p50) / {} (p99) / {} (max) of the write; queue and process not measured; the verifier read {} documents ({}/s) in {} reads",
+                "observe: the store polled every {:.0} ms for each event's effect; T5 is when the read that first found it returned, within {} (p50) / {} (p99) / {} (max) of the write; queue and process not measured; {}; the verifier read {} documents ({}/s) in {} reads",
                 o.poll_ms,
                 ms(o.resolution.p50_ms),
                 ms(o.resolution.p99_ms),
                 ms(o.resolution.max_ms),
+                o.joins_rule(),
                 o.documents_read,
                 o.documents_per_s.map_or("-".to_owned(), |v| format!("{v:.0}")),
                 o.polls

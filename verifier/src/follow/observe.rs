@@ -1,7 +1,8 @@
 //! Observe mode (`--receipts observe`): no cooperation from the consumer. Every `poll` the
 //! verifier reads the run's new events from the outbox, then looks in the store for the effect
-//! of the oldest [`CHECK`] still pending (a user created, an activity created, a join recorded)
-//! and takes T5 as the moment the read that first found it returned. An event is applied
+//! of the oldest [`CHECK`] still pending (a user created, an activity created, a join: its event
+//! id in the activity's `applied_events` when the consumer keeps that list, else the joining
+//! user in `participants`) and takes T5 as the moment the read that first found it returned. An event is applied
 //! somewhere between the start of the last read that did not find it and the end of the one
 //! that did: that gap is each event's resolution, kept in a histogram and reported, so T5 is
 //! never claimed finer than it was seen. T3 is not seen: queue and process are not measured.
@@ -17,6 +18,7 @@ use tokio::sync::mpsc;
 use super::receipts::Answer;
 use crate::join::{Receipt, ReceiptStamps};
 use crate::measure::StageSummary;
+use crate::sources::mongo::Seen;
 use crate::sources::postgres::Watched;
 use crate::sources::{Mongo, Pg, SourceError};
 
@@ -40,9 +42,32 @@ pub struct ObserveTally {
     pub documents_per_s: Option<f64>,
     /// Effects found.
     pub found: u64,
+    /// Joins found by their event id in `applied_events`.
+    #[serde(default)]
+    pub joins_in_applied_events: u64,
+    /// Joins found by the joining user in `participants` (a consumer that keeps no
+    /// `applied_events`).
+    #[serde(default)]
+    pub joins_in_participants: u64,
     /// Per event, the window its write is known to lie in (last read without it to the end of
     /// the first read with it).
     pub resolution: StageSummary,
+}
+
+impl ObserveTally {
+    /// Which rule found the joins, for the report's `receipts:` line.
+    pub fn joins_rule(&self) -> String {
+        match (self.joins_in_applied_events, self.joins_in_participants) {
+            (0, 0) => "no join found".to_owned(),
+            (a, 0) => format!("joins found by their event id in applied_events ({a})"),
+            (0, p) => format!(
+                "joins found by the joining user in participants ({p}; the consumer keeps no applied_events)"
+            ),
+            (a, p) => format!(
+                "joins found by their event id in applied_events ({a}) and by the joining user in participants ({p})"
+            ),
+        }
+    }
 }
 
 /// Shared between the observer and the report.
@@ -161,19 +186,24 @@ async fn look(
         .map(|p| p.event.clone())
         .collect();
     let started = now_us();
-    let (found, read) = mongo.effects(&batch).await?;
+    let effects = mongo.effects(&batch).await?;
     let ended = now_us();
     let mut t = tally.lock().expect("observe tally");
     t.tally.polls += 1;
-    t.tally.documents_read += read;
-    let mut receipts = Vec::with_capacity(found.len());
+    t.tally.documents_read += effects.read;
+    let mut receipts = Vec::with_capacity(effects.found.len());
     for e in &batch {
-        if found.contains(&e.seq) {
+        if let Some(seen) = effects.found.get(&e.seq) {
             let p = pending.remove(&e.seq).expect("pending");
             let _ = t
                 .resolution
                 .record((ended - p.known_absent_at).clamp(1, 3_600_000_000) as u64);
             t.tally.found += 1;
+            match seen {
+                Seen::Created => {}
+                Seen::JoinInAppliedEvents => t.tally.joins_in_applied_events += 1,
+                Seen::JoinInParticipants => t.tally.joins_in_participants += 1,
+            }
             receipts.push(Receipt {
                 seq: e.seq,
                 event_type: e.event_type,

@@ -1,6 +1,6 @@
 //! MongoDB: the receipts (`processed_events`) and the projections the integrity rules read.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use futures_util::TryStreamExt as _;
@@ -38,6 +38,71 @@ fn int(d: &Document, key: &str) -> Option<i64> {
         Bson::Int32(v) => Some(i64::from(*v)),
         Bson::Double(v) => Some(*v as i64),
         _ => None,
+    }
+}
+
+/// How observe mode saw an event's effect.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Seen {
+    /// The user, or the activity with its organizer, is in the store.
+    Created,
+    /// The join's event id is in the activity's `applied_events` (a consumer that keeps it).
+    JoinInAppliedEvents,
+    /// The joining user is in the activity's `participants`: a user joins an activity at most
+    /// once, across runs too (the generator's rule), so that user there is this join's effect.
+    JoinInParticipants,
+}
+
+/// What one read of the store found: `seq` → how its effect was seen; documents read.
+#[derive(Debug, Default)]
+pub(crate) struct Effects {
+    pub found: BTreeMap<i64, Seen>,
+    pub read: u64,
+}
+
+/// The documents one read returned: users' ids, activities by id.
+struct Found<'a> {
+    users: BTreeSet<&'a str>,
+    activities: BTreeMap<&'a str, &'a Document>,
+}
+
+impl<'a> Found<'a> {
+    fn new(users: &'a [Document], activities: &'a [Document]) -> Self {
+        Self {
+            users: users.iter().filter_map(|d| d.get_str("_id").ok()).collect(),
+            activities: activities
+                .iter()
+                .filter_map(|d| Some((d.get_str("_id").ok()?, d)))
+                .collect(),
+        }
+    }
+}
+
+fn lists(d: &Document, key: &str, value: &str) -> bool {
+    d.get_array(key)
+        .is_ok_and(|a| a.iter().any(|v| v.as_str() == Some(value)))
+}
+
+/// Whether `e`'s effect is in what was read: a user created, an activity created (not a stub:
+/// it has its organizer), a join by its event id in `applied_events` when the consumer keeps
+/// that list, else by the joining user in `participants`.
+fn seen(e: &Watched, store: &Found<'_>) -> Option<Seen> {
+    let entity = e.entity_id.as_str();
+    match e.event_type {
+        EventType::UserCreated => store.users.contains(entity).then_some(Seen::Created),
+        EventType::ActivityCreated => {
+            let d = store.activities.get(entity)?;
+            matches!(d.get("organizer_id"), Some(v) if *v != Bson::Null).then_some(Seen::Created)
+        }
+        EventType::ParticipantJoined => {
+            let d = store.activities.get(entity)?;
+            if lists(d, "applied_events", &e.event_id) {
+                Some(Seen::JoinInAppliedEvents)
+            } else {
+                let joiner = e.joiner.as_deref()?;
+                lists(d, "participants", joiner).then_some(Seen::JoinInParticipants)
+            }
+        }
     }
 }
 
@@ -104,13 +169,9 @@ impl Mongo {
         Ok(out)
     }
 
-    /// Which of `events` have their effect in the store (observe mode): a user created, an
-    /// activity created (not a stub: it has its organizer), a join recorded in the activity's
-    /// `applied_events`. Also returns the documents read.
-    pub(crate) async fn effects(
-        &self,
-        events: &[Watched],
-    ) -> Result<(BTreeSet<i64>, u64), SourceError> {
+    /// Which of `events` have their effect in the store (observe mode), and how each was seen
+    /// ([`seen`] says when an effect counts). Also counts the documents read.
+    pub(crate) async fn effects(&self, events: &[Watched]) -> Result<Effects, SourceError> {
         let ids = |want: &dyn Fn(EventType) -> bool| -> Vec<String> {
             let set: BTreeSet<&str> = events
                 .iter()
@@ -128,36 +189,17 @@ impl Mongo {
             .by_ids(
                 events::names::ACTIVITIES,
                 &activities,
-                doc! { "organizer_id": 1, "applied_events": 1 },
+                doc! { "organizer_id": 1, "participants": 1, "applied_events": 1 },
             )
             .await?;
-        let read = (user_docs.len() + activity_docs.len()) as u64;
-        let found_users: BTreeSet<&str> = user_docs
-            .iter()
-            .filter_map(|d| d.get_str("_id").ok())
-            .collect();
-        let by_id: std::collections::BTreeMap<&str, &Document> = activity_docs
-            .iter()
-            .filter_map(|d| Some((d.get_str("_id").ok()?, d)))
-            .collect();
-        let applied = |e: &Watched| match e.event_type {
-            EventType::UserCreated => found_users.contains(e.entity_id.as_str()),
-            EventType::ActivityCreated => by_id
-                .get(e.entity_id.as_str())
-                .is_some_and(|d| matches!(d.get("organizer_id"), Some(v) if *v != Bson::Null)),
-            EventType::ParticipantJoined => by_id.get(e.entity_id.as_str()).is_some_and(|d| {
-                d.get_array("applied_events")
-                    .is_ok_and(|a| a.iter().any(|v| v.as_str() == Some(e.event_id.as_str())))
-            }),
-        };
-        Ok((
-            events
+        let store = Found::new(&user_docs, &activity_docs);
+        Ok(Effects {
+            found: events
                 .iter()
-                .filter(|e| applied(e))
-                .map(|e| e.seq)
+                .filter_map(|e| Some((e.seq, seen(e, &store)?)))
                 .collect(),
-            read,
-        ))
+            read: (user_docs.len() + activity_docs.len()) as u64,
+        })
     }
 
     /// Receipts of the given event ids (`seq` → receipt), where present.
@@ -275,5 +317,81 @@ impl Mongo {
             activities: activities.into_iter().map(|a| (a.id.clone(), a)).collect(),
             statistics,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(event_type: EventType, entity: &str, event_id: &str, joiner: Option<&str>) -> Watched {
+        Watched {
+            seq: 1,
+            event_id: event_id.into(),
+            event_type,
+            entity_id: entity.into(),
+            joiner: joiner.map(str::to_owned),
+            t_sched: None,
+            t0: 0,
+        }
+    }
+
+    fn join(activity: &str, event_id: &str, user: &str) -> Watched {
+        event(EventType::ParticipantJoined, activity, event_id, Some(user))
+    }
+
+    #[test]
+    fn a_join_is_seen_by_its_event_id_else_by_its_user_in_participants() {
+        let users = [doc! { "_id": "u1" }];
+        let activities = [
+            // kept by a consumer that records applied_events
+            doc! { "_id": "a1", "organizer_id": "u0", "participants": ["u1"], "applied_events": ["e1"] },
+            // kept by one that does not
+            doc! { "_id": "a2", "organizer_id": "u0", "participants": ["u1", "u2"] },
+            // created by a join read before its activity
+            doc! { "_id": "a3", "participants": ["u2"] },
+        ];
+        let store = Found::new(&users, &activities);
+        let seen = |e: &Watched| seen(e, &store);
+        assert_eq!(
+            seen(&join("a1", "e1", "u1")),
+            Some(Seen::JoinInAppliedEvents)
+        );
+        assert_eq!(
+            seen(&join("a2", "e2", "u2")),
+            Some(Seen::JoinInParticipants)
+        );
+        assert_eq!(
+            seen(&join("a3", "e3", "u2")),
+            Some(Seen::JoinInParticipants)
+        );
+        // not applied: its user in no list, its activity not there, or no user to look for
+        assert_eq!(seen(&join("a2", "e4", "u3")), None);
+        assert_eq!(seen(&join("a9", "e5", "u1")), None);
+        assert_eq!(
+            seen(&event(EventType::ParticipantJoined, "a2", "e6", None)),
+            None
+        );
+    }
+
+    #[test]
+    fn entities_are_seen_when_created_and_a_stub_activity_is_not() {
+        let users = [doc! { "_id": "u1" }];
+        let activities = [
+            doc! { "_id": "a1", "organizer_id": "u1" },
+            doc! { "_id": "a3", "participants": ["u2"] },
+            doc! { "_id": "a4", "organizer_id": Bson::Null },
+        ];
+        let store = Found::new(&users, &activities);
+        let created = |t, id: &str| seen(&event(t, id, "e", None), &store);
+        assert_eq!(created(EventType::UserCreated, "u1"), Some(Seen::Created));
+        assert_eq!(created(EventType::UserCreated, "u2"), None);
+        assert_eq!(
+            created(EventType::ActivityCreated, "a1"),
+            Some(Seen::Created)
+        );
+        assert_eq!(created(EventType::ActivityCreated, "a3"), None);
+        assert_eq!(created(EventType::ActivityCreated, "a4"), None);
+        assert_eq!(created(EventType::ActivityCreated, "a9"), None);
     }
 }

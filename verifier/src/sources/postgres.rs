@@ -34,6 +34,9 @@ pub(crate) struct Watched {
     pub event_type: events::EventType,
     /// The user or activity its effect is on.
     pub entity_id: String,
+    /// For a join, the user who joined (the payload's `user_id`): its effect is that user in
+    /// the activity's `participants`.
+    pub joiner: Option<String>,
     /// `scheduled_at`, µs.
     pub t_sched: Option<i64>,
     /// `created_at`, µs.
@@ -367,7 +370,8 @@ impl Pg {
                 c.query(
                     "SELECT seq, id::text, event_type, aggregate_id::text, \
                  (extract(epoch from scheduled_at) * 1e6)::bigint, \
-                 (extract(epoch from created_at) * 1e6)::bigint \
+                 (extract(epoch from created_at) * 1e6)::bigint, \
+                 CASE WHEN event_type = 'ParticipantJoined' THEN payload->>'user_id' END \
                  FROM activity.event_outbox WHERE run_id = $1 AND seq >= $2 ORDER BY seq LIMIT $3",
                     &[&run_id, &from_seq, &limit],
                 )
@@ -384,6 +388,7 @@ impl Pg {
                     entity_id: r.get(3),
                     t_sched: r.get(4),
                     t0: r.get(5),
+                    joiner: r.get(6),
                 })
             })
             .collect()
