@@ -5,36 +5,39 @@
 #/ the real stack. The tests, the binaries they start and the demo's binaries are one release
 #/ build.
 #/   1. stack/up.sh                        PostgreSQL, Kafka, Kafka Connect + Debezium, FerretDB;
-#/                                         in the background while steps 2-4 lint and build (its
-#/                                         output: .stack/logs/test-stack.log, shown when it ends)
+#/                                         in the background while steps 2-4 lint and build, without
+#/                                         the extension (step 6) (its output:
+#/                                         .stack/logs/test-stack.log, shown when it ends)
 #/   2. cargo fmt --check                  both workspaces (the repository's and pg_extension/'s)
 #/   3. every script's --help (tests/help.sh)
 #/   4. clippy and the release build in one compile: every test, example and binary
 #/      (cargo test --release --workspace --all-targets --no-run), this repository's crates
 #/      compiled by clippy-driver with -D warnings (see lint_while_building below)
-#/   5. in the background beside steps 6-11, at nice 19 (output: .stack/logs/test-beside.log):
+#/   5. the stack waited for
+#/   6. the release build of the extension (pg_extension/), linted likewise,
+#/      installed into PostgreSQL, and the extension in database app brought up to date with it
+#/   7. in the background beside steps 9-13, at nice 19 (output: .stack/logs/test-beside.log):
 #/      shellcheck over every tracked *.sh (Debian's shellcheck), and the release build of the
-#/      pgrx tests (pg_extension/, target/pgrx), linted likewise
-#/   6. workspace tests, both tiers: unit and property tests of every crate, and the stack tier's
+#/      pgrx tests, linted likewise
+#/   8. workspace tests, both tiers: unit and property tests of every crate, and the stack tier's
 #/      end-to-end tests (--include-ignored) against the real stack
-#/   7. docker/docker-compose.yml checked (tests/compose.sh; CI has no Docker engine to run it)
-#/   8. the demo's tests (tests/demo.sh): full_demo.sh without a terminal, the dashboard in tmux,
+#/   9. docker/docker-compose.yml checked (tests/compose.sh; CI has no Docker engine to run it)
+#/  10. the demo's tests (tests/demo.sh): full_demo.sh without a terminal, the dashboard in tmux,
 #/      cleanup.sh's and setup.sh's refusals
-#/   9. the capacity search's tests (tests/capacity.sh): a short search, an impossible objective,
+#/  11. the capacity search's tests (tests/capacity.sh): a short search, an impossible objective,
 #/      a search stopped mid-step
-#/  10. a consumer this project did not write (tests/consumer.sh): the example Python consumer
+#/  12. a consumer this project did not write (tests/consumer.sh): the example Python consumer
 #/      verified from its metrics file, correct, dropping events, and replaying unsafely; and
 #/      observed in the store, with and without applied_events
-#/  11. faults (tests/faults.sh): scripts/demo/faults.sh with processor-kill, connect-kill and
+#/  13. faults (tests/faults.sh): scripts/demo/faults.sh with processor-kill, connect-kill and
 #/      store-pause: nothing missing or applied twice, the fault and its recovery reported; a
 #/      consumer dropping events under a fault fails with each lost event named; postgres-restart;
 #/      broker-failover on the cluster profile (brought up for it, switched back after)
-#/  12. step 5 waited for (its output shown)
-#/  13. pgrx tests of pg_extension/ in release (as root: --runas postgres --pgdata .stack/pgrx-test),
-#/      on step 5's build: they install a test build of the extension, so they come last
-#/  14. the release build of the extension installed into PostgreSQL again, and the extension in
-#/      database app brought up to date with it
-#/  15. the SQL regression test of the extension's user-visible API (pg_regress against the
+#/  14. step 7 waited for (its output shown)
+#/  15. pgrx tests of pg_extension/ in release (as root: --runas postgres --pgdata .stack/pgrx-test),
+#/      on step 7's build: they install a test build of the extension, so they come last
+#/  16. the release build installed again (step 15 leaves the test build installed)
+#/  17. the SQL regression test of the extension's user-visible API (pg_regress against the
 #/      stack's PostgreSQL: pg_extension/tests/pg_regress/{sql,expected})
 #/ Prints the duration of each step and of the whole run.
 set -euo pipefail
@@ -118,17 +121,16 @@ wait_for_stack() {
 # measured: README, Development), at the lowest CPU and I/O priority so that it takes only what
 # the tests leave: shellcheck, and the release builds the last steps need, linted like the rest:
 # the pgrx test binary and the extension's test build (what `cargo pgrx test` compiles: its
-# features, pg_test, and its `cargo build --lib`), and the release build step 14 installs.
-# pg_extension/ builds into a target folder of its own (target/pgrx), so no cargo command of
-# the stack tier waits for this one. The pgrx tests run last, on what it built, once nothing
-# else uses the stack's extension: they install a test build of it.
+# features, pg_test, and its `cargo build --lib`).
+# It starts once the workspace tests are done: from then on nothing in the foreground runs
+# cargo (DEMO_BINARIES_BUILT=1: the scripts use the binaries of step 4), so it holds target/'s
+# lock alone. The pgrx tests run last, on what it built, once nothing else uses the stack's
+# extension: they install a test build of it.
 beside_log="$LOG_DIR/test-beside.log"
 beside_the_tests() {
   lint_shell
-  # The features as cargo-pgrx gives them. Both library builds write one unnamed cdylib, so
-  # the one `cargo pgrx test` installs is built last.
+  # The features as cargo-pgrx gives them.
   (cd pg_extension && cargo test --release --features pg_test --no-run &&
-    cargo build --release --lib --no-default-features --features "pg$PG_MAJOR" &&
     cargo build --release --lib --no-default-features --features "pg$PG_MAJOR pg_test")
 }
 start_beside() {
@@ -170,16 +172,19 @@ if ! command -v cc >/dev/null || ! command -v make >/dev/null || ! pgrx_set_up; 
 fi
 printf '\n==> stack up (in the background: %s)\n' "$stack_log"
 stack_epoch="$(date +%s)"
-stack/up.sh >"$stack_log" 2>&1 &
+INSTALL_EXTENSION=0 stack/up.sh >"$stack_log" 2>&1 &
 stack_pid=$!
 step "cargo fmt --check" in_both_workspaces cargo fmt --all --check
 step "scripts' --help" tests/help.sh
 lint_while_building
 step "clippy and the release build of the tests and binaries" \
   cargo test --release --workspace --all-targets --no-run
+# the scripts' build_binaries: built just now
+export DEMO_BINARIES_BUILT=1
 step "stack up (waited for)" wait_for_stack
-start_beside
+step "the release extension built and installed" install_extension
 step "workspace tests, both tiers" cargo test --release --workspace -- --include-ignored
+start_beside
 step "docker compose file" tests/compose.sh
 step "demo tests" tests/demo.sh
 step "capacity tests" tests/capacity.sh
@@ -187,7 +192,7 @@ step "foreign consumer tests" tests/consumer.sh
 step "fault tests" tests/faults.sh
 step "shellcheck and the pgrx test build (waited for)" wait_beside
 step "pgrx tests" pgrx_tests
-step "install the release extension" install_extension
+step "the release extension installed again" install_extension
 step "SQL regression test" sql_regression
 
 printf '\nscripts/test.sh: all checks passed in %ss\n' "$((SECONDS - run_start))"

@@ -15,7 +15,9 @@
 #/ Switching profiles stops the other profile's Kafka and Connect; the cluster's storage is
 #/ formatted anew each time it is switched to (its topics hold only runs made on it).
 #/ Kafka is skipped when KAFKA_BOOTSTRAP points elsewhere, FerretDB when MONGODB_URI does.
-#/ Runs stack/install.sh first when something is missing. State, pids and logs: .stack/.
+#/ Runs stack/install.sh first when something is missing (with INSTALL_EXTENSION=0, without
+#/ building the extension: scripts/test.sh builds it once its own build is done, and an
+#/ extension not installed yet is skipped). State, pids and logs: .stack/.
 #/ Running it twice changes nothing; after a part dies, it restarts only that part.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -39,7 +41,7 @@ install_needed() {
 }
 if install_needed; then
   log "some parts are not installed yet: running stack/install.sh"
-  "$STACK_SRC/install.sh"
+  if [ "${INSTALL_EXTENSION:-1}" = 0 ]; then "$STACK_SRC/install.sh" --no-extension; else "$STACK_SRC/install.sh"; fi
 fi
 
 # JIT: Kafka and Connect run with the C1 compiler only (JAVA_JIT_OPTS; set it empty for the
