@@ -63,8 +63,8 @@ lint_shell() {
 # its format: -D warnings) and rustc once for each dependency. `cargo clippy` compiles the
 # whole dependency tree a second time (metadata only; about 300 s of a fresh clone's run on 2
 # cores). Every cargo command after this, the scripts' and the pgrx tests' included, builds with
-# the same wrapper, so none compiles again what another built. The stack's own build of the
-# extension (stack/up.sh, started before) stays plain, so that a lint reads as a lint.
+# the same wrapper, so none compiles again what another built (stack/up.sh, started before,
+# builds no extension here: INSTALL_EXTENSION=0).
 # A plain `cargo build` after this run compiles the repository's crates once more (the
 # dependencies are shared): their builds with and without the wrapper are kept side by side.
 lint_while_building() {
@@ -108,15 +108,18 @@ sql_regression() {
 # The build stays in the foreground: on two cores it is bound by the CPU, and a build beside it
 # only slows it (measured: README, Development).
 stack_log="$LOG_DIR/test-stack.log"
-wait_for_stack() {
-  local status=0
-  wait "$stack_pid" || status=$?
-  cat "$stack_log"
-  [ "$status" -eq 0 ] || die "stack/up.sh failed (exit $status); its output is above"
+# wait_background PID LOG EPOCH WHAT -> waits for a job started in the background at EPOCH, shows
+# its LOG, and fails naming WHAT when the job failed.
+wait_background() {
+  local pid="$1" log="$2" epoch="$3" what="$4" status=0
+  wait "$pid" || status=$?
+  cat "$log"
+  [ "$status" -eq 0 ] || die "$what failed (exit $status); its output is above"
   # its log's last line was written when it finished
-  printf '(stack/up.sh finished %ss after it started, beside the steps before)\n' \
-    "$(($(stat -c %Y "$stack_log") - stack_epoch))"
+  printf '(%s finished %ss after it started, beside the steps before)\n' \
+    "$what" "$(($(stat -c %Y "$log") - epoch))"
 }
+wait_for_stack() { wait_background "$stack_pid" "$stack_log" "$stack_epoch" stack/up.sh; }
 # Beside the stack tier, which waits on the pipeline most of the time (half of both cores idle,
 # measured: README, Development), at the lowest CPU and I/O priority so that it takes only what
 # the tests leave: shellcheck, and the release builds the last steps need, linted like the rest:
@@ -134,9 +137,7 @@ beside_the_tests() {
     cargo build --release --lib --no-default-features --features "pg$PG_MAJOR pg_test")
 }
 start_beside() {
-  printf '
-==> shellcheck and the pgrx test build (in the background, nice 19: %s)
-' "$beside_log"
+  printf '\n==> shellcheck and the pgrx test build (in the background, nice 19: %s)\n' "$beside_log"
   beside_epoch="$(date +%s)"
   (
     renice -n 19 -p "$BASHPID" >/dev/null
@@ -146,13 +147,7 @@ start_beside() {
   beside_pid=$!
 }
 wait_beside() {
-  local status=0
-  wait "$beside_pid" || status=$?
-  cat "$beside_log"
-  [ "$status" -eq 0 ] || die "shellcheck or the pgrx test build failed (exit $status); its output is above"
-  printf '(finished %ss after it started, beside the steps before)
-' \
-    "$(($(stat -c %Y "$beside_log") - beside_epoch))"
+  wait_background "$beside_pid" "$beside_log" "$beside_epoch" "shellcheck or the pgrx test build"
 }
 
 step() {
