@@ -41,6 +41,8 @@ def row(out, load_name, side):
             "docs_per_s": o["documents_per_s"],
             "docs": o["documents_read"],
             "reads_per_s": o["polls"] / o["seconds"] if o["seconds"] > 0 else 0.0,
+            # absent from reports of verifiers before the watch list (issue 33)
+            "looked_per_read": o["looked_for"] / max(o["polls"], 1) if "looked_for" in o else None,
             "res_p50": o["resolution"]["p50_ms"],
             "res_p99": o["resolution"]["p99_ms"],
             "p50": e2e(obs)["p50_ms"],
@@ -64,11 +66,12 @@ def fmt_row(label, side, r):
         cells += [
             f"{o['docs_per_s']:>10.0f}",
             f"{o['reads_per_s']:>8.1f}",
+            f"{o['looked_per_read']:>11.0f}" if o["looked_per_read"] is not None else f"{'?':>11}",
             f"{o['res_p50']:>6.1f}/{o['res_p99']:<6.1f}",
             f"{o['p50']:>7.2f}/{o['p99']:<7.2f}",
         ]
     else:
-        cells += [f"{'-':>10}", f"{'-':>8}", f"{'-':>13}", f"{'-':>15}"]
+        cells += [f"{'-':>10}", f"{'-':>8}", f"{'-':>11}", f"{'-':>13}", f"{'-':>15}"]
     return "  ".join(cells)
 
 
@@ -84,7 +87,7 @@ def main():
     on = rows[(loads[0][0], "on")]
     print(f"observer: --receipts {os.environ.get('OBSERVE', 'observe')} (poll {on['poll_ms']:.0f} ms)")
     print()
-    print("load            observe  events         integrity  events/s   e2e p50   e2e p99   observer:  docs/s  reads/s  res p50/p99 ms  e2e p50/p99 ms")
+    print("load            observe  events         integrity  events/s   e2e p50   e2e p99   observer:  docs/s  reads/s  looked/read  res p50/p99 ms  e2e p50/p99 ms")
     for l, label in loads:
         for s in ("off", "on"):
             print(fmt_row(label, s, rows[(l, s)]))

@@ -106,7 +106,7 @@ impl ReceiptsInfo {
         if let Some(o) = &self.observe {
             let ms = |v: Option<f64>| v.map_or("-".to_owned(), |v| format!("{v:.1} ms"));
             return format!(
-                "observe: the store polled every {:.0} ms for each event's effect; T5 is when the read that first found it returned, within {} (p50) / {} (p99) / {} (max) of the write; queue and process not measured; {}; the verifier read {} documents ({}/s) in {} reads",
+                "observe: the store polled every {:.0} ms for each event's effect; T5 is when the read that first found it returned, within {} (p50) / {} (p99) / {} (max) of the write; queue and process not measured; {}; the verifier read {} documents ({}/s) in {} reads, looking for {} events in all{}{}",
                 o.poll_ms,
                 ms(o.resolution.p50_ms),
                 ms(o.resolution.p99_ms),
@@ -114,7 +114,16 @@ impl ReceiptsInfo {
                 o.joins_rule(),
                 o.documents_read,
                 o.documents_per_s.map_or("-".to_owned(), |v| format!("{v:.0}")),
-                o.polls
+                o.polls,
+                o.looked_for,
+                match o.passed_over {
+                    0 => String::new(),
+                    n => format!("; {n} passed over by the consumer (later events of their partition found), looked for again a few at a time"),
+                },
+                match o.found_by_last_look {
+                    0 => String::new(),
+                    n => format!("; {n} found only by the last look at every pending event when following stopped"),
+                }
             );
         }
         match (&self.path, &self.file) {

@@ -15,12 +15,13 @@ mod probes;
 mod receipts;
 pub(crate) mod stop;
 mod topic;
+mod watchlist;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use events::stages::Stage;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, oneshot, watch};
 
 pub(crate) use consumer::ConsumerProgress;
 use consumer::ConsumerWatch;
@@ -89,6 +90,8 @@ pub(crate) struct Outcome {
 
 /// How often receipts are asked for and the views refreshed.
 const POLL: Duration = Duration::from_millis(250);
+/// How long following's end waits for observe mode's last look ([`Follower::last_look`]).
+const LAST_LOOK_WAIT: Duration = Duration::from_secs(60);
 /// How long following's end waits for a started fault's healing ([`Follower::await_healing`]).
 const HEALING_WAIT: Duration = Duration::from_secs(30);
 /// Margin before the run's start where its Kafka read begins (clock skew between hosts).
@@ -123,6 +126,10 @@ pub(crate) async fn follow(
         ReceiptSource::Observe { poll } => Some(observe::tally(poll)),
         _ => None,
     };
+    // Observe mode: each event's place on Kafka, from the loop's read to the observer; and the
+    // loop's request for a last look when it stops.
+    let (placed_tx, placed_rx) = mpsc::unbounded_channel();
+    let (last_look_tx, last_look_rx) = oneshot::channel();
     let fetcher = match &opts.receipts {
         ReceiptSource::ProcessedEvents => tokio::spawn(receipts::fetch(
             receipts_pg,
@@ -145,7 +152,11 @@ pub(crate) async fn follow(
             s.mongo.clone(),
             (run.run_id, run.n),
             *poll,
-            got_tx,
+            observe::Links {
+                placed: placed_rx,
+                got: got_tx,
+                last_look: last_look_rx,
+            },
             Arc::clone(observed.as_ref().expect("observe tally")),
         )),
     };
@@ -158,6 +169,7 @@ pub(crate) async fn follow(
         want_tx,
         snapshots,
     );
+    f.placed = observed.is_some().then_some(placed_tx);
     f.fault = opts
         .fault_log
         .clone()
@@ -178,6 +190,9 @@ pub(crate) async fn follow(
         }
     };
     reader_task.abort();
+    if observed.is_some() {
+        f.last_look(last_look_tx, &mut got_rx).await?;
+    }
     fetcher.abort();
     let _ = probes_stop.send(true);
     let file = matches!(opts.receipts, ReceiptSource::MetricsFile(_))
@@ -268,6 +283,8 @@ struct Follower<'a> {
     label: String,
     /// A fault run: its log and what it says.
     fault: Option<(std::path::PathBuf, FaultTrack)>,
+    /// Observe mode: where each record of the run read from Kafka is told to the observer.
+    placed: Option<mpsc::UnboundedSender<observe::Placed>>,
 }
 
 impl<'a> Follower<'a> {
@@ -302,6 +319,7 @@ impl<'a> Follower<'a> {
             consumer: ConsumerWatch::default(),
             label,
             fault: None,
+            placed: None,
         }
     }
 
@@ -311,6 +329,10 @@ impl<'a> Follower<'a> {
         // events, not idle: both kinds count as progress.
         match item.ok_or(SourceError::TaskEnded("Kafka reader"))? {
             TopicItem::Event(e) => {
+                if let Some(placed) = &self.placed {
+                    // the observer gone: following is ending
+                    let _ = placed.send((e.seq, e.partition, e.offset));
+                }
                 self.join.on_kafka(&e);
                 self.caught_up.reached(e.partition, e.offset);
             }
@@ -349,6 +371,43 @@ impl<'a> Follower<'a> {
             self.requests.send(&self.join, &self.want);
         }
         Ok(())
+    }
+
+    /// Observe mode, once following has stopped: asks the observer to look for every event
+    /// still pending, taking the receipts it sends meanwhile, for at most [`LAST_LOOK_WAIT`].
+    async fn last_look(
+        &mut self,
+        ask: oneshot::Sender<observe::LastLook>,
+        got_rx: &mut mpsc::Receiver<receipts::Answer>,
+    ) -> Result<(), SourceError> {
+        let (reply_tx, mut reply_rx) = oneshot::channel();
+        if ask.send(reply_tx).is_err() {
+            return Ok(()); // the observer has ended (its error came with its receipts)
+        }
+        let wait = tokio::time::sleep(LAST_LOOK_WAIT);
+        tokio::pin!(wait);
+        loop {
+            tokio::select! {
+                Some(answer) = got_rx.recv() => self.on_receipts(Some(answer))?,
+                reply = &mut reply_rx => {
+                    // what it sent before the reply first
+                    while let Ok(answer) = got_rx.try_recv() {
+                        self.on_receipts(Some(answer))?;
+                    }
+                    return match reply {
+                        Ok(answer) => self.on_receipts(Some(answer)),
+                        Err(_) => Ok(()), // it ended on an error, sent with its receipts
+                    };
+                }
+                _ = &mut wait => {
+                    tracing::warn!(
+                        "observe: the last look at every pending event took over {} s; reporting without it",
+                        LAST_LOOK_WAIT.as_secs()
+                    );
+                    return Ok(());
+                }
+            }
+        }
     }
 
     /// The store, as the list of parts down names it.
