@@ -15,10 +15,10 @@
 #/   4. observe mode checks itself: one run through event-processor followed from its receipts
 #/      and observed at once: the same counts, and end to end p50 and p99 within the stated
 #/      resolution plus 2 ms.
-#/   5. the demo around another consumer: run_demo.sh with CONSUMER=python PLAIN_JOINS=1
-#/      RECEIPTS=observe (a consumer that keeps no applied_events: 300 of 300 observed) and
-#/      verify.sh on it; run_demo.sh with CONSUMER_CMD and CONSUMER_READY, receipted from the
-#/      METRICS_FILE it hands the command, and verify.sh.
+#/   5. the demo around another consumer: run_demo.sh with CONSUMER_CMD and CONSUMER_READY, a
+#/      consumer that keeps no applied_events (--plain-joins), RECEIPTS=observe: 300 of 300
+#/      observed, its joins found in participants; run_demo.sh with CONSUMER=python, receipted
+#/      from its metrics file; verify.sh on each.
 #/   6. observe mode and a consumer that keeps no applied_events (--plain-joins), three at once on
 #/      one run of 1000 events: correct (exit 0, its joins found in participants), dropping every
 #/      10th join (exit 1, the events named lost are exactly those missing from its metrics file,
@@ -250,34 +250,36 @@ agreement="$(jq -n --slurpfile a "$rec" --slurpfile b "$obs" '
 pass "observe agrees with event-processor's receipts on one run: 1000 = 1000, end to end observed minus receipts: p50 $(jq -r .p50 <<<"$agreement") ms (resolution p50 $(jq -r .res_p50 <<<"$agreement") ms), p99 $(jq -r .p99 <<<"$agreement") ms (resolution p99 $(jq -r .res_p99 <<<"$agreement") ms)"
 
 
-# ---- 5. the demo around another consumer: run_demo.sh with CONSUMER=python RECEIPTS=observe,
-# then verify.sh on that run; and with CONSUMER_CMD (and CONSUMER_READY) and its metrics file
+# ---- 5. the demo around another consumer: run_demo.sh with CONSUMER_CMD (and CONSUMER_READY), a
+# consumer that keeps no applied_events, observed; then CONSUMER=python and its metrics file;
+# verify.sh on each run
 scratch demo
-SLO_FILE="$tmp/generous.json" CONSUMER=python PLAIN_JOINS=1 RECEIPTS=observe TARGET_EVENTS=300 RATE=150 LOG_LEVEL=WARNING \
-  scripts/demo/run_demo.sh >"$dir/run.out" 2>"$dir/run.err" && rc=0 || rc=$?
-[ "$rc" -eq 0 ] || fail "run_demo.sh with CONSUMER=python RECEIPTS=observe exited $rc: $(tail -n 5 "$dir/run.err")"
-run="$(readlink "$DEMO_DIR/latest" | sed 's/^run-//')"
-rdir="$(run_dir "$run")"
-[ "$(jq -r '.receipts.mode + " " + (.counts.receipts | tostring)' "$rdir/report.json")" = "observe 300" ] ||
-  fail "run $run was not observed whole: $(jq -c '{receipts: .receipts.mode, counts: .counts}' "$rdir/report.json")"
-{ grep -q '^consumer=the Python consumer' "$rdir/consumer.txt" && [ -f "$rdir/consumer.ready" ]; } ||
-  fail "the run's folder does not say which consumer ran: $(cat "$rdir/consumer.txt")"
-SLO_FILE="$tmp/generous.json" scripts/demo/verify.sh "$run" >"$dir/verify.out" 2>"$dir/verify.err" || fail "verify.sh $run (observed) exited $?: $(tail -n 3 "$dir/verify.err")"
-grep -q '^integrity: PASS' "$dir/verify.out" || fail "verify.sh did not check the observed run's effects: $(head -n 5 "$dir/verify.out")"
-pass "run_demo.sh with CONSUMER=python PLAIN_JOINS=1 RECEIPTS=observe: 300 of 300 observed; verify.sh checks the effects again"
-
 clog="$dir/cmd-consumer.log"
-SLO_FILE="$tmp/generous.json" TARGET_EVENTS=300 RATE=150 LOG_LEVEL=WARNING RECEIPTS=metrics-file CONSUMER_GROUP="$group" \
-  CONSUMER_CMD="exec '$PY' '$PWD/$CONSUMER' --from-end --group '$group' --ready-file '$dir/cmd.ready' 2>'$clog'" \
+SLO_FILE="$tmp/generous.json" TARGET_EVENTS=300 RATE=150 LOG_LEVEL=WARNING RECEIPTS=observe CONSUMER_GROUP="$group" \
+  CONSUMER_CMD="exec '$PY' '$PWD/$CONSUMER' --plain-joins --from-end --group '$group' --ready-file '$dir/cmd.ready' 2>'$clog'" \
   CONSUMER_READY="test -f '$dir/cmd.ready'" \
   scripts/demo/run_demo.sh >"$dir/cmd.out" 2>"$dir/cmd.err" && rc=0 || rc=$?
-[ "$rc" -eq 0 ] || fail "run_demo.sh with CONSUMER_CMD exited $rc: $(tail -n 5 "$dir/cmd.err")"
+[ "$rc" -eq 0 ] || fail "run_demo.sh with CONSUMER_CMD (--plain-joins) RECEIPTS=observe exited $rc: $(tail -n 5 "$dir/cmd.err")"
+run="$(readlink "$DEMO_DIR/latest" | sed 's/^run-//')"
+rdir="$(run_dir "$run")"
+observed="$(jq -r '[.receipts.mode, .counts.receipts, .receipts.observe.joins_in_participants, .receipts.observe.joins_in_applied_events] | map(tostring) | join(" ")' "$rdir/report.json")"
+[[ "$observed" =~ ^observe\ 300\ [1-9][0-9]*\ 0$ ]] ||
+  fail "run $run (CONSUMER_CMD, no applied_events) was not observed whole by its participants: $observed"
+SLO_FILE="$tmp/generous.json" scripts/demo/verify.sh "$run" >"$dir/verify.out" 2>"$dir/verify.err" || fail "verify.sh $run (observed) exited $?: $(tail -n 3 "$dir/verify.err")"
+grep -q '^integrity: PASS' "$dir/verify.out" || fail "verify.sh did not check the observed run's effects: $(head -n 5 "$dir/verify.out")"
+pass "run_demo.sh with CONSUMER_CMD, a consumer without applied_events, RECEIPTS=observe: 300 of 300 observed ($(cut -d' ' -f3 <<<"$observed") joins found in participants); verify.sh checks the effects again"
+
+SLO_FILE="$tmp/generous.json" CONSUMER=python TARGET_EVENTS=300 RATE=150 LOG_LEVEL=WARNING \
+  scripts/demo/run_demo.sh >"$dir/run.out" 2>"$dir/run.err" && rc=0 || rc=$?
+[ "$rc" -eq 0 ] || fail "run_demo.sh with CONSUMER=python exited $rc: $(tail -n 5 "$dir/run.err")"
 run="$(readlink "$DEMO_DIR/latest" | sed 's/^run-//')"
 rdir="$(run_dir "$run")"
 [ "$(jq -r '.receipts.mode + " " + (.counts.receipts | tostring)' "$rdir/report.json")" = "metrics-file 300" ] ||
-  fail "run $run (CONSUMER_CMD) was not receipted from its metrics file: $(jq -c '{receipts, counts: .counts}' "$rdir/report.json")"
+  fail "run $run (CONSUMER=python) was not receipted from its metrics file: $(jq -c '{receipts, counts: .counts}' "$rdir/report.json")"
+{ grep -q '^consumer=the Python consumer' "$rdir/consumer.txt" && [ -f "$rdir/consumer.ready" ]; } ||
+  fail "the run's folder does not say which consumer ran: $(cat "$rdir/consumer.txt")"
 SLO_FILE="$tmp/generous.json" scripts/demo/verify.sh "$run" >"$dir/verify2.out" 2>"$dir/verify2.err" || fail "verify.sh $run (metrics file) exited $?: $(tail -n 3 "$dir/verify2.err")"
-pass "run_demo.sh with CONSUMER_CMD: 300 of 300 from the metrics file it was given; verify.sh reads the file again"
+pass "run_demo.sh with CONSUMER=python: 300 of 300 from its metrics file; verify.sh reads the file again"
 
 # ---- 6. a consumer that keeps no applied_events, observed: correct, dropping every 10th join,
 # re-applying joins after a restart; three consumers (a database and a group each) on one run
