@@ -8,37 +8,51 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-stop_pid() {
-  local part="$1" pid
-  pid="$(pid_of "$part")" || {
-    rm -f "$RUN_DIR/$part.pid"
-    return 0
-  }
-  log "$part: stopping pid $pid"
-  if [ "$part" = postgresql ]; then
-    pg_ctlcluster "$PG_MAJOR" "$PG_CLUSTER" stop -m fast >/dev/null 2>&1 || kill -INT "$pid" 2>/dev/null
-  else
-    kill -TERM "$pid" 2>/dev/null
-  fi
-  local deadline=$((SECONDS + 30))
-  while alive "$pid"; do
-    if [ "$SECONDS" -ge "$deadline" ]; then
-      log "$part: pid $pid still running after 30 s; sending SIGKILL"
-      kill -KILL "$pid" 2>/dev/null
-      break
+# stop PART... -> asks each running part to stop (SIGTERM; PostgreSQL by pg_ctlcluster, fast), all
+# of them at once, then waits for them together, 30 s at most before SIGKILL. Together: the last
+# broker of a three-node KRaft quorum stopped alone has no quorum left to shut down with, and
+# waited its full 30 s before it was killed.
+stop() {
+  local part pid stopping=()
+  for part in "$@"; do
+    pid="$(pid_of "$part")" || {
+      rm -f "$RUN_DIR/$part.pid"
+      continue
+    }
+    log "$part: stopping pid $pid"
+    if [ "$part" = postgresql ]; then
+      pg_ctlcluster "$PG_MAJOR" "$PG_CLUSTER" stop -m fast >/dev/null 2>&1 || kill -INT "$pid" 2>/dev/null
+    else
+      kill -TERM "$pid" 2>/dev/null
     fi
-    sleep 0.2
+    stopping+=("$part:$pid")
   done
-  rm -f "$RUN_DIR/$part.pid"
+  local deadline=$((SECONDS + 30)) left entry
+  while [ ${#stopping[@]} -gt 0 ]; do
+    left=()
+    for entry in "${stopping[@]}"; do
+      if ! alive "${entry#*:}"; then
+        rm -f "$RUN_DIR/${entry%%:*}.pid"
+      elif [ "$SECONDS" -ge "$deadline" ]; then
+        log "${entry%%:*}: pid ${entry#*:} still running after 30 s; sending SIGKILL"
+        kill -KILL "${entry#*:}" 2>/dev/null
+        rm -f "$RUN_DIR/${entry%%:*}.pid"
+      else
+        left+=("$entry")
+      fi
+    done
+    stopping=("${left[@]}")
+    [ ${#stopping[@]} -eq 0 ] || sleep 0.2
+  done
 }
 
 parts=("$@")
 [ ${#parts[@]} -gt 0 ] || parts=(connect ferretdb kafka postgresql)
 for part in "${parts[@]}"; do
   case "$part" in
-    connect) for p in connect-2 connect-1 connect; do stop_pid "$p"; done ;;
-    kafka) for p in kafka-3 kafka-2 kafka-1 kafka; do stop_pid "$p"; done ;;
-    ferretdb | postgresql | kafka-[123] | connect-[12]) stop_pid "$part" ;;
+    connect) stop connect-2 connect-1 connect ;;
+    kafka) stop kafka-3 kafka-2 kafka-1 kafka ;;
+    ferretdb | postgresql | kafka-[123] | connect-[12]) stop "$part" ;;
     -h | --help)
       script_help
       exit 0

@@ -16,7 +16,7 @@
 #/ three brokers, two Connect workers) and switched back to the single node after it, even when
 #/ the test fails: broker-failover (kill -9 of the leader of partition 0, restarted only once
 #/ the run has written its last event) must pass likewise, with the leaders moved.
-#/ About 4 min (the cluster's start and the switch back about 2 of them). Needs the stack up,
+#/ About 4 min (the cluster's start and the switch back about 75 s of them). Needs the stack up,
 #/ the release binaries and the Python consumer's venv.
 #/
 #/ Usage: tests/faults.sh
