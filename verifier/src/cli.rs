@@ -48,7 +48,13 @@ pub struct Cli {
 /// Subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Follow a run live until every event is accounted for, then report (the daemon).
+    /// The daemon: follow every run from now on, the moment it appears in the manifest (bulk
+    /// or rate, from psql, a script or anywhere; several at once), each as `watch` does; write
+    /// each finished run's report into --runs-dir/run-N; answer /api/runs, /api/runs/N and
+    /// /metrics. Restart-safe: a run it was following when it stopped (even by kill -9) is
+    /// followed again from its start; a finished run is not followed again.
+    Serve(ServeArgs),
+    /// Follow one run live until every event is accounted for, then report.
     Watch(WatchArgs),
     /// Report on a run: latencies per stage and event type, throughput, integrity, SLO verdict.
     Report(ReportArgs),
@@ -269,6 +275,34 @@ pub struct WatchArgs {
     /// The report at the end.
     #[command(flatten)]
     pub report: ReportOpts,
+}
+
+/// `verifier serve`.
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Where the HTTP routes listen: /api/runs (every run, newest first), /api/runs/N (a
+    /// finished run's report.json; a live run's counts and snapshot), /metrics (Prometheus).
+    #[arg(long, env = "VERIFIER_ADDR", default_value = "127.0.0.1:9102")]
+    pub listen: String,
+    /// The folder of runs: state.json (the first run followed) and run-N/ for each run
+    /// (report.txt, report.json, report.html, the .hlog files, and summary.json, written
+    /// last: the mark that the run is finished).
+    #[arg(long, env = "VERIFIER_RUNS_DIR", default_value = "verifier-runs")]
+    pub runs_dir: PathBuf,
+    /// Once serving, write this file: the pid and the address bound, e.g.
+    /// `{"pid": 4242, "http": "127.0.0.1:9102"}` (written, then renamed).
+    #[arg(long, env = "VERIFIER_READY_FILE")]
+    pub ready_file: Option<PathBuf>,
+    /// Stop following a run when, for this many seconds after its generator finished, nothing
+    /// moved; what is still missing is then reported as missing (pending or lost).
+    #[arg(long, default_value_t = 30)]
+    pub idle_timeout: u64,
+    /// Where receipts come from (as for watch).
+    #[arg(long, env = "RECEIPTS", default_value = "processed-events")]
+    pub receipts: ReceiptSource,
+    /// SLO file (as for report) judging every run.
+    #[arg(long, env = "SLO_FILE")]
+    pub slo: Option<PathBuf>,
 }
 
 /// `verifier report`.

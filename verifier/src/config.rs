@@ -49,6 +49,8 @@ pub enum Output {
         /// As JSON.
         json: bool,
     },
+    /// `serve`: the daemon.
+    Serve(Box<crate::daemon::DaemonConfig>),
     /// `watch` and `report`: the whole report.
     Report {
         /// What stdout shows.
@@ -140,6 +142,11 @@ impl Config {
                 let output = capacity_output(c)?;
                 (RunArgs::fixed(RunSpec::Next), None, None, false, output)
             }
+            Command::Serve(a) => {
+                let output = serve_output(a)?;
+                // each run is named as it is followed
+                (RunArgs::fixed(RunSpec::Latest), None, None, false, output)
+            }
             Command::Lag(l) => (
                 RunArgs::fixed(RunSpec::Latest),
                 None,
@@ -174,6 +181,33 @@ impl Config {
             },
         })
     }
+}
+
+fn serve_output(a: crate::cli::ServeArgs) -> Result<Output, ConfigError> {
+    let listen =
+        telemetry::http::parse_listen(&a.listen, "--listen (VERIFIER_ADDR)", "127.0.0.1:9102")
+            .map_err(ConfigError::Listen)?
+            .ok_or_else(|| {
+                ConfigError::Listen(
+                    "serve needs an address to listen on: --listen (VERIFIER_ADDR) cannot be off"
+                        .into(),
+                )
+            })?;
+    let slo = match a.slo.as_deref() {
+        Some(path) => read_slo(path)?,
+        None => Slo::default(),
+    };
+    let run = RunArgs {
+        idle_timeout: a.idle_timeout,
+        receipts: a.receipts,
+        ..RunArgs::fixed(RunSpec::Latest)
+    };
+    Ok(Output::Serve(Box::new(crate::daemon::DaemonConfig {
+        runs_dir: a.runs_dir,
+        follow: options(&run, slo),
+        listen,
+        ready_file: a.ready_file,
+    })))
 }
 
 fn capacity_output(c: crate::cli::CapacityArgs) -> Result<Output, ConfigError> {
@@ -278,6 +312,7 @@ fn endpoints(s: &ServiceArgs) -> Endpoints {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::receipt_source::ReceiptSource;
 
     /// `cmd` and its subcommands reading no environment variable.
     fn without_env(mut cmd: clap::Command) -> clap::Command {
@@ -347,5 +382,19 @@ mod tests {
         );
         let e = config(&["report", "--baseline", "/nonexistent/r.json"]).unwrap_err();
         assert!(e.to_string().contains("not a report.json"), "{e}");
+        let e = config(&["serve", "--listen", "off"]).unwrap_err();
+        assert!(e.to_string().contains("cannot be off"), "{e}");
+    }
+
+    #[test]
+    fn serve_follows_with_its_own_limits_and_folder() {
+        let c = config(&["serve", "--idle-timeout", "12", "--runs-dir", "/tmp/r"]).unwrap();
+        let Output::Serve(d) = c.output else {
+            panic!("{:?}", c.output)
+        };
+        assert_eq!(d.listen, "127.0.0.1:9102".parse().unwrap());
+        assert_eq!(d.runs_dir, PathBuf::from("/tmp/r"));
+        assert_eq!(d.follow.limits.idle_timeout, Duration::from_secs(12));
+        assert_eq!(d.follow.receipts, ReceiptSource::ProcessedEvents);
     }
 }

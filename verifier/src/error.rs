@@ -27,6 +27,15 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// The daemon's folder of runs (`serve --runs-dir`) cannot be read or written.
+    #[error("the folder of runs {dir} (--runs-dir, VERIFIER_RUNS_DIR): {source}")]
+    RunsDir {
+        /// The folder.
+        dir: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
     /// The ready file (`--ready-file`) could not be written.
     #[error("cannot write the ready file {path}: {source}")]
     ReadyFile {

@@ -17,6 +17,9 @@
 //! - [`follow::stop`]: when following stops; [`fault`]: a fault during a run, its phases and
 //!   recovery.
 //!
+//! The daemon, `verifier serve`: [`daemon`] (its book of runs and routes are pure, its folder
+//! and loop I/O).
+//!
 //! I/O at the edges: [`sources`] (PostgreSQL, Kafka, MongoDB, one module each), [`audit`] (the
 //! state audit's reads), [`follow`] (the loop and its tasks), [`artifacts`], [`progress`],
 //! [`logging`], and [`run`].
@@ -39,6 +42,7 @@ mod audit;
 mod capacity;
 pub mod cli;
 pub mod config;
+mod daemon;
 mod dashboard;
 pub mod error;
 mod follow;

@@ -30,6 +30,10 @@ pub async fn run(
     if let Output::Capacity(cfg) = config.output {
         return capacity(config.endpoints, *cfg, shutdown).await;
     }
+    if let Output::Serve(cfg) = config.output {
+        let services = Services::connect(config.endpoints).await?;
+        return crate::daemon::serve(services, *cfg, shutdown).await;
+    }
     let services = Services::connect(config.endpoints.clone()).await?;
     let (snapshots, snapshot_rx) = watch::channel(Arc::new(Snapshot::default()));
     let (stop, stop_rx) = watch::channel(false);
@@ -102,19 +106,30 @@ async fn capacity(
 async fn serve_status(
     addr: SocketAddr,
     snapshots: watch::Receiver<Arc<Snapshot>>,
+    stop: watch::Receiver<bool>,
+) -> Result<SocketAddr, Error> {
+    let addr = listen_until(
+        addr,
+        move |path| crate::status::route(path, &snapshots.borrow()),
+        stop,
+    )
+    .await?;
+    tracing::info!("metrics on http://{addr}/metrics, status on http://{addr}/status");
+    Ok(addr)
+}
+
+/// Binds `addr` and answers `route` there until `stop` is set; returns the address bound (with
+/// port 0, the one the OS picked, which the log and the ready file then name).
+pub(crate) async fn listen_until(
+    addr: SocketAddr,
+    route: impl Fn(&str) -> Option<telemetry::http::Response> + Send + Sync + 'static,
     mut stop: watch::Receiver<bool>,
 ) -> Result<SocketAddr, Error> {
     let listener = telemetry::http::bind(addr).await.map_err(Error::Listen)?;
-    // With port 0 the OS picks the port: the log names the one bound.
     let addr = listener.local_addr().unwrap_or(addr);
-    tokio::spawn(telemetry::http::serve(
-        listener,
-        move |path| crate::status::route(path, &snapshots.borrow()),
-        async move {
-            let _ = stop.wait_for(|s| *s).await;
-        },
-    ));
-    tracing::info!("metrics on http://{addr}/metrics, status on http://{addr}/status");
+    tokio::spawn(telemetry::http::serve(listener, route, async move {
+        let _ = stop.wait_for(|s| *s).await;
+    }));
     Ok(addr)
 }
 
@@ -131,7 +146,7 @@ fn emit(output: &Output, outcome: Outcome, logs: &Logs) -> Result<Verdict, Error
             Ok(Verdict::of_integrity(report.integrity.status))
         }
         // Answered before anything is followed (in `run`).
-        Output::Lag { .. } | Output::Capacity(_) => Ok(Verdict::Pass),
+        Output::Lag { .. } | Output::Capacity(_) | Output::Serve(_) => Ok(Verdict::Pass),
         Output::Report {
             format,
             out,

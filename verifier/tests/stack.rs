@@ -17,6 +17,9 @@ use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::Message as _;
 use tokio::process::Command;
 
+#[path = "stack/daemon.rs"]
+mod daemon;
+
 /// Generous objectives: these tests are about counting, not about this machine's speed.
 const GENEROUS_SLO: &str =
     r#"{"p50_max_ms": 60000, "p95_max_ms": 60000, "p99_max_ms": 60000, "throughput_min_eps": 1}"#;

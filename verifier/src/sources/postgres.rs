@@ -279,6 +279,29 @@ impl Pg {
         Ok(runs.into_iter().next())
     }
 
+    /// Every run with an id of `first` or above, oldest first (the daemon's runs to follow).
+    pub(crate) async fn runs_from(&self, first: i64) -> Result<Vec<RunInfo>, SourceError> {
+        self.runs("WHERE run_id >= $1 ORDER BY run_id", Some(first))
+            .await
+    }
+
+    /// Where a daemon starting for the first time begins: the oldest run still writing, else
+    /// the next run to come (the highest id plus one).
+    pub(crate) async fn first_to_follow(&self) -> Result<i64, SourceError> {
+        let row = self
+            .retrying(|c| async move {
+                c.query_one(
+                    "SELECT coalesce(min(run_id) FILTER (WHERE status = 'running'), \
+                     coalesce(max(run_id), 0) + 1) FROM outbox_demo.run_status",
+                    &[],
+                )
+                .await
+            })
+            .await
+            .map_err(|e| self.manifest_error(e))?;
+        Ok(row.get(0))
+    }
+
     /// The highest run id in the manifest (0 when it is empty).
     pub(crate) async fn max_run_id(&self) -> Result<i64, SourceError> {
         let row = self

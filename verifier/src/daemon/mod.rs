@@ -1,0 +1,288 @@
+//! `verifier serve`: the always-on daemon. It reads the manifest twice a second and follows
+//! every run from its first (several at once), each with the same follower `watch` runs
+//! ([`crate::follow::follow`]); it writes each finished run's report into its folder of runs
+//! ([`folder`]) and answers `/api/runs`, `/api/runs/N` and `/metrics` ([`api`]).
+//!
+//! Restart-safe by construction: what is finished is what has a `summary.json` in the folder.
+//! On shutdown (SIGTERM, SIGINT) or after `kill -9`, a run being followed has none, so the
+//! next start follows it again from its start: its Kafka records read again from the run's
+//! start, its receipts read again from the store.
+
+mod api;
+mod book;
+mod folder;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+
+use crate::error::Error;
+use crate::follow::{self, Options, Services};
+use crate::hlog::Logs;
+use crate::manifest::RunSpec;
+use crate::report::Verdict;
+use crate::view::Snapshot;
+use book::{Book, Row};
+use folder::Folder;
+
+/// What `serve` needs besides the services.
+#[derive(Debug, Clone)]
+pub struct DaemonConfig {
+    /// The folder of runs.
+    pub runs_dir: PathBuf,
+    /// How each run is followed (its `run` is set per run).
+    pub follow: Options,
+    /// Where the HTTP routes listen.
+    pub listen: SocketAddr,
+    /// Where to say that it is serving, and its address.
+    pub ready_file: Option<PathBuf>,
+}
+
+/// How often the manifest is read for new runs.
+const MANIFEST_POLL: Duration = Duration::from_millis(500);
+/// How long a run whose follow failed (a service down) rests before it is followed again.
+const REST: Duration = Duration::from_secs(10);
+
+/// What the routes and the loop share.
+struct Shared {
+    book: Book,
+    live: BTreeMap<i64, watch::Receiver<Arc<Snapshot>>>,
+}
+
+/// A follow that ended: its run and its row, or why it failed.
+type Ended = (i64, Result<Row, String>);
+
+/// Serves until `shutdown` completes. Runs being followed then are abandoned unfinished (they
+/// are followed again at the next start); `Ok(Pass)` when it stopped as asked.
+pub(crate) async fn serve(
+    services: Services,
+    cfg: DaemonConfig,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<Verdict, Error> {
+    let folder = Folder::open(&cfg.runs_dir)?;
+    let first_run = match folder.first_run()? {
+        Some(n) => n,
+        None => {
+            let n = services.pg.first_to_follow().await?;
+            folder.set_first_run(n)?;
+            n
+        }
+    };
+    let book = Book::new(first_run, folder.finished()?);
+    tracing::info!(
+        "following every run from run {first_run} on ({} finished in {})",
+        book.done.len(),
+        folder.path().display()
+    );
+    let shared = Arc::new(Mutex::new(Shared {
+        book,
+        live: BTreeMap::new(),
+    }));
+    let (stop_http, stop_http_rx) = watch::channel(false);
+    let bound = listen(
+        cfg.listen,
+        Arc::clone(&shared),
+        folder.clone(),
+        stop_http_rx,
+    )
+    .await?;
+    if let Some(path) = &cfg.ready_file {
+        telemetry::ready::write(path, &[("http", Some(bound))]).map_err(|source| {
+            Error::ReadyFile {
+                path: path.clone(),
+                source,
+            }
+        })?;
+    }
+    let result = Daemon::new(services, cfg.follow, folder, shared)
+        .run(shutdown)
+        .await;
+    let _ = stop_http.send(true);
+    result
+}
+
+/// Binds the routes; returns the address bound (with port 0, the one the OS picked).
+async fn listen(
+    addr: SocketAddr,
+    shared: Arc<Mutex<Shared>>,
+    folder: Folder,
+    stop: watch::Receiver<bool>,
+) -> Result<SocketAddr, Error> {
+    let route = move |path: &str| {
+        let s = shared.lock().expect("daemon state");
+        let live = s
+            .live
+            .values()
+            .map(|rx| {
+                let snap = rx.borrow();
+                let json = serde_json::to_string(&**snap).expect("a snapshot serialises");
+                (Row::of_snapshot(&snap), json)
+            })
+            .collect();
+        let view = api::View {
+            book: &s.book,
+            live,
+            report: |id| folder.report_json(id),
+        };
+        api::route(path, &view)
+    };
+    let addr = crate::run::listen_until(addr, route, stop).await?;
+    tracing::info!("runs on http://{addr}/api/runs, metrics on http://{addr}/metrics");
+    Ok(addr)
+}
+
+/// The loop's state: the follows under way and the runs resting after a failed one.
+struct Daemon {
+    services: Arc<Services>,
+    options: Options,
+    folder: Folder,
+    shared: Arc<Mutex<Shared>>,
+    tasks: BTreeMap<i64, JoinHandle<()>>,
+    resting: BTreeMap<i64, Instant>,
+    ended: (mpsc::UnboundedSender<Ended>, mpsc::UnboundedReceiver<Ended>),
+    /// Never set: a follow ends on its own rules, or is aborted with the daemon.
+    no_stop: watch::Sender<bool>,
+}
+
+impl Daemon {
+    fn new(
+        services: Services,
+        options: Options,
+        folder: Folder,
+        shared: Arc<Mutex<Shared>>,
+    ) -> Self {
+        Self {
+            services: Arc::new(services),
+            options,
+            folder,
+            shared,
+            tasks: BTreeMap::new(),
+            resting: BTreeMap::new(),
+            ended: mpsc::unbounded_channel(),
+            no_stop: watch::channel(false).0,
+        }
+    }
+
+    async fn run(mut self, shutdown: impl Future<Output = ()>) -> Result<Verdict, Error> {
+        tokio::pin!(shutdown);
+        let mut poll = tokio::time::interval(MANIFEST_POLL);
+        poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = poll.tick() => self.start_new().await,
+                Some(ended) = self.ended.1.recv() => self.on_ended(ended),
+                () = &mut shutdown => break,
+            }
+        }
+        let unfinished: Vec<i64> = self.tasks.keys().copied().collect();
+        for (_, task) in std::mem::take(&mut self.tasks) {
+            task.abort();
+        }
+        if !unfinished.is_empty() {
+            tracing::info!(
+                "stopping; runs {unfinished:?} unfinished: followed again at the next start"
+            );
+        }
+        Ok(Verdict::Pass)
+    }
+
+    /// Reads the manifest and starts following each new run.
+    async fn start_new(&mut self) {
+        let first = self.shared.lock().expect("daemon state").book.first_run;
+        let runs = match self.services.pg.runs_from(first).await {
+            Ok(runs) => runs,
+            Err(e) => {
+                tracing::warn!("reading the manifest for new runs: {e}; trying again");
+                return;
+            }
+        };
+        self.resting.retain(|_, since| since.elapsed() < REST);
+        let ids: Vec<i64> = runs.iter().map(|r| r.run_id).collect();
+        let following: BTreeSet<i64> = self.tasks.keys().copied().collect();
+        let resting: BTreeSet<i64> = self.resting.keys().copied().collect();
+        let new = self
+            .shared
+            .lock()
+            .expect("daemon state")
+            .book
+            .to_follow(&ids, &following, &resting);
+        for id in new {
+            self.start(id);
+        }
+    }
+
+    /// Starts following run `id` in a task of its own.
+    fn start(&mut self, id: i64) {
+        tracing::info!("run {id}: following");
+        let (snapshots, rx) = watch::channel(Arc::new(Snapshot::default()));
+        self.shared
+            .lock()
+            .expect("daemon state")
+            .live
+            .insert(id, rx);
+        let services = Arc::clone(&self.services);
+        let options = Options {
+            run: RunSpec::Id(id),
+            ..self.options.clone()
+        };
+        let folder = self.folder.clone();
+        let stop = self.no_stop.subscribe();
+        let ended = self.ended.0.clone();
+        let task = tokio::spawn(async move {
+            let result = follow_one(&services, &options, &folder, &snapshots, stop).await;
+            let _ = ended.send((id, result.map_err(|e| e.to_string())));
+        });
+        self.tasks.insert(id, task);
+    }
+
+    /// A follow ended: its row goes into the book, or the run rests before it is tried again.
+    fn on_ended(&mut self, (id, result): Ended) {
+        self.tasks.remove(&id);
+        let mut s = self.shared.lock().expect("daemon state");
+        s.live.remove(&id);
+        match result {
+            Ok(row) => {
+                tracing::info!(
+                    "run {id}: {} ({} of {} verified), report in {}",
+                    row.state,
+                    row.matched,
+                    row.expected,
+                    self.folder.run_dir(id).display()
+                );
+                s.book.done.insert(id, row);
+            }
+            Err(e) => {
+                tracing::warn!(
+                    "run {id}: following failed: {e}; trying again in {} s",
+                    REST.as_secs()
+                );
+                self.resting.insert(id, Instant::now());
+            }
+        }
+    }
+}
+
+/// Follows run `options.run` to its end and writes its report into the folder.
+async fn follow_one(
+    services: &Services,
+    options: &Options,
+    folder: &Folder,
+    snapshots: &watch::Sender<Arc<Snapshot>>,
+    stop: watch::Receiver<bool>,
+) -> Result<Row, Error> {
+    let started_epoch_s = chrono::Utc::now().timestamp_micros() as f64 / 1e6;
+    let mut logs = Logs::new(started_epoch_s);
+    let outcome = follow::follow(services, options, snapshots, stop, &mut logs).await?;
+    tracing::info!(
+        "run {}: stopped following: {}",
+        outcome.report.run.run_id,
+        outcome.stopped
+    );
+    folder.finish(&outcome.report, &logs)
+}

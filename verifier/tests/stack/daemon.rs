@@ -1,0 +1,178 @@
+//! `verifier serve`, the daemon, on the real stack: it follows runs written from SQL sessions
+//! (two at once), survives `kill -9` mid-run, and reports each run exactly.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use e2e::wait::{self, Step};
+use e2e::Scratch;
+use tokio::process::Child;
+
+use super::GENEROUS_SLO;
+
+/// How long a run may take to be reported, on a slow machine.
+const REPORTED: Duration = Duration::from_secs(180);
+
+/// A started daemon: its process, the address it serves, its log.
+struct Daemon {
+    child: Child,
+    addr: String,
+    log: PathBuf,
+}
+
+impl Daemon {
+    /// `verifier serve` on a port the OS picks, its folder of runs `runs`, its log `log`.
+    async fn start(st: &Scratch, runs: &Path, log: &Path) -> anyhow::Result<Self> {
+        let ready = st.dir.join("daemon.ready");
+        let _ = std::fs::remove_file(&ready); // a restart must not read its predecessor's
+        let slo = st.dir.join("slo.json");
+        std::fs::write(&slo, GENEROUS_SLO)?;
+        let child = st
+            .command("verifier")?
+            .args(["serve", "--listen", "127.0.0.1:0", "--idle-timeout", "15"])
+            .arg("--runs-dir")
+            .arg(runs)
+            .arg("--ready-file")
+            .arg(&ready)
+            .arg("--slo")
+            .arg(&slo)
+            .arg("--log-file")
+            .arg(log)
+            .env("LOG_LEVEL", "INFO")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .context("starting verifier serve")?;
+        let addr = e2e::wait_ready_addr(&ready, "http").await?;
+        Ok(Self {
+            child,
+            addr,
+            log: log.to_owned(),
+        })
+    }
+
+    /// The body of `GET path`.
+    async fn get(&self, path: &str) -> anyhow::Result<String> {
+        let text = e2e::http_get(&self.addr, path).await?;
+        Ok(text
+            .split_once("\r\n\r\n")
+            .map(|(_, body)| body.to_owned())
+            .unwrap_or_default())
+    }
+
+    /// Run `id` as `/api/runs/N` shows it once it has a verdict (its report.json).
+    async fn reported(&self, id: i64) -> anyhow::Result<serde_json::Value> {
+        let path = format!("/api/runs/{id}");
+        wait::until(
+            &format!("run {id} reported by the daemon"),
+            REPORTED,
+            || async {
+                let body = self.get(&path).await?;
+                let v: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+                let done = v.get("verdict").is_some();
+                Ok(Step::when(done, v.clone(), || {
+                    format!("{} ({})", v["state"], v["row"])
+                }))
+            },
+        )
+        .await
+        .with_context(|| std::fs::read_to_string(&self.log).unwrap_or_default())
+    }
+}
+
+/// What the store holds of run `id`: its receipts.
+async fn receipts(st: &Scratch, id: i64) -> anyhow::Result<u64> {
+    st.receipts(id).await
+}
+
+/// A finished run's report says every event it wrote was verified, nothing missing, nothing
+/// applied twice, and its counts equal the outbox's rows and the store's receipts.
+async fn exact(st: &Scratch, report: &serde_json::Value) -> anyhow::Result<()> {
+    let id = report["run"]["run_id"].as_i64().context("run_id")?;
+    let rows: i64 = st
+        .pg
+        .query_one(
+            "SELECT count(*) FROM activity.event_outbox WHERE run_id = $1",
+            &[&id],
+        )
+        .await?
+        .get(0);
+    let c = &report["counts"];
+    assert_eq!(report["verdict"], "pass", "run {id}: {report}");
+    for key in ["expected", "kafka", "receipts", "matched"] {
+        assert_eq!(c[key].as_i64(), Some(rows), "run {id}: counts.{key}: {c}");
+    }
+    assert_eq!(c["receipts"].as_u64(), Some(receipts(st, id).await?));
+    let i = &report["integrity"];
+    assert_eq!(i["missing_total"], 0, "run {id}: {i}");
+    assert_eq!(i["applied_twice"], 0, "run {id}: {i}");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "stack tier: needs the real stack (stack/up.sh); scripts/test.sh runs it with --include-ignored"]
+async fn the_daemon_follows_two_sessions_runs_and_a_kill_9_mid_run() -> anyhow::Result<()> {
+    let st = Scratch::new("daemon").await?;
+    let _processor = st.processor("a", &[])?;
+    let runs = st.dir.join("runs");
+    let mut first = Daemon::start(&st, &runs, &st.dir.join("daemon-1.log")).await?;
+    // A run finished before the kill is not followed again after it.
+    let before = st.generate(200).await?;
+    exact(&st, &first.reported(before).await?).await?;
+    // Two sessions at once: a rate run (5 s of events) and, while it writes, a bulk run.
+    let rate = st.start_rate_run(2_000, 400.0).await?;
+    let bulk = st.generate(1_000).await?;
+    // Mid-run: the daemon has verified some of the rate run, which is still writing.
+    let live = format!("/api/runs/{}", rate.run_id);
+    wait::until("the daemon verifying the rate run", REPORTED, || async {
+        let v: serde_json::Value =
+            serde_json::from_str(&first.get(&live).await?).unwrap_or_default();
+        let matched = v["row"]["matched"].as_u64().unwrap_or(0);
+        Ok(Step::when(matched > 0, (), || format!("{v}")))
+    })
+    .await?;
+    first.child.kill().await?; // SIGKILL: no report, no cleanup
+    let (status, written) = st.run_status(rate.run_id).await?;
+    assert_eq!(
+        status, "running",
+        "killed after the run ended ({written} written): proves nothing"
+    );
+    assert!(
+        !runs
+            .join(format!("run-{}/summary.json", rate.run_id))
+            .exists(),
+        "the killed daemon finished the rate run"
+    );
+    let second = Daemon::start(&st, &runs, &st.dir.join("daemon-2.log")).await?;
+    rate.call.await??;
+    exact(&st, &second.reported(rate.run_id).await?).await?;
+    exact(&st, &second.reported(bulk).await?).await?;
+    let log = std::fs::read_to_string(&second.log)?;
+    assert!(
+        !log.contains(&format!("run {before}: following")),
+        "the restarted daemon followed finished run {before} again:\n{log}"
+    );
+    exact(
+        &st,
+        &serde_json::from_str(&second.get(&format!("/api/runs/{before}")).await?)?,
+    )
+    .await?;
+    let list: Vec<serde_json::Value> = serde_json::from_str(&second.get("/api/runs").await?)?;
+    let ids: Vec<i64> = list.iter().filter_map(|r| r["run_id"].as_i64()).collect();
+    assert!(
+        ids.contains(&rate.run_id) && ids.contains(&bulk),
+        "/api/runs lists {ids:?}"
+    );
+    let metrics = second.get("/metrics").await?;
+    assert!(
+        e2e::metric_sum(&metrics, "verifier_events_verified_total") >= 3_200.0,
+        "{metrics}"
+    );
+    for (file, id) in [("report.html", bulk), ("end_to_end.hlog", rate.run_id)] {
+        let path = runs.join(format!("run-{id}/{file}"));
+        assert!(path.exists(), "{} missing", path.display());
+    }
+    Ok(())
+}
