@@ -26,6 +26,14 @@
 #/   Prints a table and the on/off ratios. Environment: RATES, RUN_S, DRAIN_N, and OBSERVE (the
 #/   observer's --receipts, default observe, i.e. a 20 ms poll; observe:100 polls every 100 ms).
 #/   About 3 minutes.
+#/
+#/ bench/verifier.sh daemon: `verifier serve` following RUNS runs of N events one after the
+#/   other (default 10 of 100000; demo_generate, event-processor on database bench_daemon), the
+#/   first also followed by `verifier watch` at once. After each run's report: the daemon's RSS,
+#/   its CPU seconds per 1,000 events of that run, and the time from the run's last event in
+#/   MongoDB to its summary.json. Targets (issue 32): RSS after the last run within 20 % of its
+#/   RSS after the first; CPU per 1,000 events no higher than watch's. About 2 minutes per
+#/   100,000 events on 2 cores.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../stack/lib.sh"
 
@@ -107,6 +115,60 @@ observe_bench() {
   "$PY" "$REPO_ROOT/bench/observe_summary.py" "$OUT" "$run_s" "$drain_n" $rates
 }
 
+# ---- bench/verifier.sh daemon
+
+# daemon_sample RUN -> appends the daemon's RSS (kB) and CPU ticks (user + system) after RUN.
+daemon_sample() {
+  local rss ticks
+  rss="$(awk '/^VmRSS:/ { print $2 }' "/proc/$daemon_pid/status")"
+  ticks="$(awk '{ print $14 + $15 }' "/proc/$daemon_pid/stat")"
+  printf '%s %s %s\n' "$1" "$rss" "$ticks" >>"$OUT/samples"
+}
+
+# stop_daemon_bench -> (on exit) SIGTERM to the daemon and the processor still running.
+stop_daemon_bench() {
+  local pid
+  for pid in "$processor_pid" "$daemon_pid"; do
+    if kill -0 "$pid" 2>/dev/null; then kill -TERM "$pid"; fi
+  done
+}
+
+daemon_bench() {
+  local runs="${RUNS:-10}" n="${N:-100000}" i run_id watch_pid=""
+  [[ "$runs" =~ ^[1-9][0-9]*$ && "$n" =~ ^[1-9][0-9]*$ ]] ||
+    die "RUNS and N must be positive whole numbers (got '$runs', '$n')"
+  require_up postgresql kafka connect ferretdb
+  [ -x /usr/bin/time ] || die "GNU time (/usr/bin/time) is needed for watch's peak RSS: apt-get install time"
+  start_bench verifier-daemon bench_daemon
+  "$VERIFIER_BIN" --log-level INFO serve --listen 127.0.0.1:0 --runs-dir "$OUT/runs" \
+    --ready-file "$OUT/daemon.ready" --idle-timeout 120 2>"$OUT/daemon.log" &
+  daemon_pid=$!
+  trap stop_daemon_bench EXIT
+  wait_until 60 test -f "$OUT/daemon.ready" || die "verifier serve was not ready within 60 s; see $OUT/daemon.log"
+  daemon_sample 0
+  for i in $(seq 1 "$runs"); do
+    run_id="$(psql -X -q -h 127.0.0.1 -p "$PGPORT" -U app -d app -tAc "SELECT run_id FROM demo_generate($n)")"
+    log "bench: run $run_id ($i of $runs): $n events written; the daemon follows it"
+    if [ "$i" -eq 1 ]; then
+      /usr/bin/time -f '%M %U %S' -o "$OUT/watch.time" "$VERIFIER_BIN" --log-level WARNING watch \
+        --run "$run_id" --listen off --idle-timeout 120 --format json >"$OUT/watch.json" 2>"$OUT/watch.err" &
+      watch_pid=$!
+    fi
+    wait_until 3600 test -f "$OUT/runs/run-$run_id/summary.json" ||
+      die "the daemon did not report run $run_id within an hour; see $OUT/daemon.log"
+    daemon_sample "$run_id"
+    if [ -n "$watch_pid" ]; then
+      wait "$watch_pid" || [ $? -le 1 ] || die "verifier watch could not run; see $OUT/watch.err"
+      watch_pid=""
+    fi
+  done
+  trap - EXIT
+  kill -TERM "$daemon_pid" "$processor_pid"
+  wait "$daemon_pid" || die "verifier serve exited with an error; see $OUT/daemon.log"
+  wait "$processor_pid" || die "event-processor exited with an error; see $OUT/processor.log"
+  "$PY" "$REPO_ROOT/bench/daemon_summary.py" "$OUT"
+}
+
 case "${1:-}" in
   -h | --help)
     script_help
@@ -115,6 +177,11 @@ case "${1:-}" in
   observe)
     [ $# -eq 1 ] || die "observe takes no further arguments (RATES, RUN_S, DRAIN_N and OBSERVE come from the environment)"
     observe_bench
+    exit 0
+    ;;
+  daemon)
+    [ $# -eq 1 ] || die "daemon takes no further arguments (RUNS and N come from the environment)"
+    daemon_bench
     exit 0
     ;;
 esac
