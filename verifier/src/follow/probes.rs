@@ -120,7 +120,7 @@ pub(crate) fn spawn(endpoints: &Endpoints, stop: watch::Receiver<bool>) -> Arc<S
 async fn connect(lags: Arc<SharedLags>, addr: String, mut stop: watch::Receiver<bool>) {
     let part = format!("Kafka Connect at {addr}");
     let mut up = true;
-    while !*stop.borrow_and_update() {
+    while !stopped(&mut stop) {
         let answers = http_answers(&addr).await;
         if answers != up {
             if answers {
@@ -136,6 +136,12 @@ async fn connect(lags: Arc<SharedLags>, addr: String, mut stop: watch::Receiver<
             _ = stop.changed() => {}
         }
     }
+}
+
+/// Stop asked for, or the follow that started the probe gone without asking (it ended on an
+/// error, or its task was aborted): a probe must not outlive it, nor spin on a closed channel.
+fn stopped(stop: &mut watch::Receiver<bool>) -> bool {
+    *stop.borrow_and_update() || stop.has_changed().is_err()
 }
 
 async fn http_answers(addr: &str) -> bool {
@@ -155,7 +161,7 @@ async fn http_answers(addr: &str) -> bool {
 async fn slot(lags: Arc<SharedLags>, e: Endpoints, mut stop: watch::Receiver<bool>) {
     let mut health = Health::new("the replication slot's lag");
     let mut pg: Option<Pg> = None;
-    while !*stop.borrow_and_update() {
+    while !stopped(&mut stop) {
         let lag = match &pg {
             Some(pg) => pg.slot_lag_bytes().await,
             None => match Pg::connect_once(&e).await {
@@ -186,7 +192,7 @@ async fn slot(lags: Arc<SharedLags>, e: Endpoints, mut stop: watch::Receiver<boo
 fn processor(lags: &SharedLags, e: &Endpoints, stop: &watch::Receiver<bool>) {
     let mut health = Health::new("the processor group's lag");
     let mut probe: Option<LagProbe> = None;
-    while !*stop.borrow() {
+    while !*stop.borrow() && stop.has_changed().is_ok() {
         let state = match probe.as_mut() {
             Some(p) => p.state(),
             None => LagProbe::new(e).and_then(|mut p| {
@@ -205,6 +211,21 @@ fn processor(lags: &SharedLags, e: &Endpoints, stop: &watch::Receiver<bool>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_probe_ends_when_its_follow_is_gone_without_asking() {
+        let (tx, rx) = watch::channel(false);
+        let probe = tokio::spawn(connect(
+            Arc::new(SharedLags::default()),
+            "127.0.0.1:1".into(),
+            rx,
+        ));
+        drop(tx);
+        tokio::time::timeout(Duration::from_secs(5), probe)
+            .await
+            .expect("the probe ended")
+            .unwrap();
+    }
 
     #[test]
     fn a_part_is_down_from_its_first_failure_until_it_answers() {
