@@ -4,15 +4,18 @@
 use telemetry::http::Response;
 use telemetry::prom;
 
+use std::sync::Arc;
+
 use super::book::{Book, Row};
+use crate::view::Snapshot;
 
 /// What the routes read: the book, the rows of the runs being followed, and run N's finished
 /// report.json (from the folder).
 pub(crate) struct View<'a, F: Fn(i64) -> Option<String>> {
     /// Finished runs.
     pub book: &'a Book,
-    /// The runs being followed, with their live snapshot as JSON.
-    pub live: Vec<(Row, String)>,
+    /// The runs being followed, with their latest snapshot.
+    pub live: Vec<(Row, Arc<Snapshot>)>,
     /// A finished run's report.json.
     pub report: F,
 }
@@ -38,10 +41,9 @@ pub(crate) fn route<F: Fn(i64) -> Option<String>>(path: &str, v: &View<'_, F>) -
         _ => {
             let id: i64 = path.strip_prefix("/api/runs/")?.parse().ok()?;
             if let Some((row, snapshot)) = v.live.iter().find(|(r, _)| r.run_id == id) {
-                let row = serde_json::to_string(row).expect("a row serialises");
-                return json(format!(
-                    "{{\"state\":\"following\",\"row\":{row},\"live\":{snapshot}}}"
-                ));
+                let live =
+                    serde_json::json!({"state": "following", "row": row, "live": &**snapshot});
+                return json(live.to_string());
             }
             (v.report)(id).and_then(json)
         }
@@ -120,10 +122,7 @@ mod tests {
         let book = Book::new(1, [row(1, "pass", 10, Some(0))]);
         let v = View {
             book: &book,
-            live: vec![(
-                row(2, FOLLOWING, 4, None),
-                "{\"phase\":\"following\"}".into(),
-            )],
+            live: vec![(row(2, FOLLOWING, 4, None), Arc::new(Snapshot::default()))],
             report: |id| (id == 1).then(|| "{\"verdict\":\"pass\"}".to_owned()),
         };
         let runs: Vec<Row> = serde_json::from_str(&get("/api/runs", &v)).unwrap();
@@ -132,7 +131,7 @@ mod tests {
         let live: serde_json::Value = serde_json::from_str(&get("/api/runs/2", &v)).unwrap();
         assert_eq!(live["state"], "following");
         assert_eq!(live["row"]["matched"], 4);
-        assert_eq!(live["live"]["phase"], "following");
+        assert_eq!(live["live"]["run"]["run_id"], 0);
         assert_eq!(get("/api/runs/1", &v), "{\"verdict\":\"pass\"}");
         assert!(route("/api/runs/3", &v).is_none());
         assert!(route("/api/runs/x", &v).is_none());
@@ -144,7 +143,7 @@ mod tests {
         let book = Book::new(1, [row(1, "pass", 10, Some(0)), row(2, "fail", 7, Some(3))]);
         let v = View {
             book: &book,
-            live: vec![(row(3, FOLLOWING, 1, None), "{}".into())],
+            live: vec![(row(3, FOLLOWING, 1, None), Arc::new(Snapshot::default()))],
             report: |_| None,
         };
         let m = metrics(&v);

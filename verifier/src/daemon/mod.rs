@@ -120,9 +120,8 @@ async fn listen(
             .live
             .values()
             .map(|rx| {
-                let snap = rx.borrow();
-                let json = serde_json::to_string(&**snap).expect("a snapshot serialises");
-                (Row::of_snapshot(&snap), json)
+                let snap = Arc::clone(&rx.borrow());
+                (Row::of_snapshot(&snap), snap)
             })
             .collect();
         let view = api::View {
@@ -195,15 +194,14 @@ impl Daemon {
     /// Reads the manifest and starts following each new run.
     async fn start_new(&mut self) {
         let first = self.shared.lock().expect("daemon state").book.first_run;
-        let runs = match self.services.pg.runs_from(first).await {
-            Ok(runs) => runs,
+        let ids = match self.services.pg.run_ids_from(first).await {
+            Ok(ids) => ids,
             Err(e) => {
                 tracing::warn!("reading the manifest for new runs: {e}; trying again");
                 return;
             }
         };
         self.resting.retain(|_, since| since.elapsed() < REST);
-        let ids: Vec<i64> = runs.iter().map(|r| r.run_id).collect();
         let following: BTreeSet<i64> = self.tasks.keys().copied().collect();
         let resting: BTreeSet<i64> = self.resting.keys().copied().collect();
         let new = self

@@ -279,10 +279,20 @@ impl Pg {
         Ok(runs.into_iter().next())
     }
 
-    /// Every run with an id of `first` or above, oldest first (the daemon's runs to follow).
-    pub(crate) async fn runs_from(&self, first: i64) -> Result<Vec<RunInfo>, SourceError> {
-        self.runs("WHERE run_id >= $1 ORDER BY run_id", Some(first))
+    /// The ids of every run from `first` on, oldest first (the daemon's runs to follow: ids only,
+    /// read twice a second).
+    pub(crate) async fn run_ids_from(&self, first: i64) -> Result<Vec<i64>, SourceError> {
+        let rows = self
+            .retrying(|c| async move {
+                c.query(
+                    "SELECT run_id FROM outbox_demo.runs WHERE run_id >= $1 ORDER BY run_id",
+                    &[&first],
+                )
+                .await
+            })
             .await
+            .map_err(|e| self.manifest_error(e))?;
+        Ok(rows.iter().map(|r| r.get(0)).collect())
     }
 
     /// Where a daemon starting for the first time begins: the oldest run still writing, else

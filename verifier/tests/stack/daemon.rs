@@ -82,11 +82,6 @@ impl Daemon {
     }
 }
 
-/// What the store holds of run `id`: its receipts.
-async fn receipts(st: &Scratch, id: i64) -> anyhow::Result<u64> {
-    st.receipts(id).await
-}
-
 /// A finished run's report says every event it wrote was verified, nothing missing, nothing
 /// applied twice, and its counts equal the outbox's rows and the store's receipts.
 async fn exact(st: &Scratch, report: &serde_json::Value) -> anyhow::Result<()> {
@@ -104,7 +99,7 @@ async fn exact(st: &Scratch, report: &serde_json::Value) -> anyhow::Result<()> {
     for key in ["expected", "kafka", "receipts", "matched"] {
         assert_eq!(c[key].as_i64(), Some(rows), "run {id}: counts.{key}: {c}");
     }
-    assert_eq!(c["receipts"].as_u64(), Some(receipts(st, id).await?));
+    assert_eq!(c["receipts"].as_u64(), Some(st.receipts(id).await?));
     let i = &report["integrity"];
     assert_eq!(i["missing_total"], 0, "run {id}: {i}");
     assert_eq!(i["applied_twice"], 0, "run {id}: {i}");
