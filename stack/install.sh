@@ -8,6 +8,8 @@
 #/   crates.io        cargo-pgrx 0.18.1, then `cargo pgrx init` against the system PostgreSQL 15
 #/   PyPI             the example Python consumer's requirements (confluent-kafka, pymongo) into
 #/                    .stack/venv-python-consumer
+#/   Debian + npm     Chromium (the daemon's page is tested in it, headless), Node.js when missing,
+#/                    and tests/browser's playwright-core (npm ci; it never downloads a browser)
 #/ and builds and installs the outbox_demo extension from pg_extension/.
 #/
 #/ Idempotent, asks nothing, safe to re-run: each step checks first and does nothing when its
@@ -47,6 +49,17 @@ apt_install_missing \
   "postgresql-$PG_MAJOR" "postgresql-client-$PG_MAJOR" "postgresql-server-dev-$PG_MAJOR" \
   postgresql-common libclang-dev clang pkg-config sudo curl ca-certificates \
   build-essential make patch jq tmux shellcheck
+
+# The browser test of the daemon's page: Debian's Chromium, driven by playwright-core from npm.
+apt_install_missing chromium
+command -v node >/dev/null || apt_install_missing nodejs npm
+BROWSER_TESTS="$REPO_ROOT/tests/browser"
+if [ ! -f "$BROWSER_TESTS/node_modules/.package-lock.json" ] ||
+  [ "$BROWSER_TESTS/package-lock.json" -nt "$BROWSER_TESTS/node_modules/.package-lock.json" ]; then
+  log "npm: installing tests/browser's packages"
+  npm ci --prefix "$BROWSER_TESTS" --no-audit --no-fund >"$LOG_DIR/npm.log" 2>&1 ||
+    die "npm ci in tests/browser failed; see $LOG_DIR/npm.log"
+fi
 
 command -v java >/dev/null || apt_install_missing openjdk-17-jdk-headless
 command -v mvn >/dev/null || apt_install_missing maven

@@ -353,6 +353,7 @@ mod tests {
             skewed: 0,
             t2_kind: "log_append_time".into(),
             label: String::new(),
+            seconds: Default::default(),
         }
     }
 

@@ -5,7 +5,9 @@
 
 use std::fmt::Write as _;
 
-use crate::report::Report;
+use crate::fault::FaultSummary;
+use crate::measure::StageSummary;
+use crate::report::{LatencySecond, Report};
 
 const COLORS: [&str; 7] = [
     "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#111111", "#8c564b",
@@ -95,6 +97,50 @@ fn legend_entry(i: usize, color: &str, name: &str) -> String {
     )
 }
 
+/// What the plots over time draw: end to end per second, and events per second reaching Kafka
+/// and MongoDB, from the run's start (a finished run's report, or a run being followed).
+pub(crate) struct OverTime<'a> {
+    /// When the run started, s since the epoch: the axis's 0.
+    pub started_s: f64,
+    /// End to end per second of following.
+    pub latency: &'a [LatencySecond],
+    /// The epoch second of index 0 of `kafka` and `done`.
+    pub origin_s: f64,
+    /// Events reaching Kafka per second.
+    pub kafka: &'a [u64],
+    /// Events reaching MongoDB per second.
+    pub done: &'a [u64],
+    /// A fault run's fault.
+    pub fault: Option<&'a FaultSummary>,
+    /// What the latency plot says when it has no sample.
+    pub no_sample: &'static str,
+}
+
+impl<'a> OverTime<'a> {
+    fn of(r: &'a Report) -> Self {
+        let t = &r.throughput;
+        Self {
+            started_s: r.run.started_us as f64 / 1e6,
+            latency: &r.latency_per_second,
+            origin_s: t.origin_s as f64,
+            kafka: &t.kafka_per_second,
+            done: &t.done_per_second,
+            fault: r.fault.as_ref(),
+            no_sample: "No end-to-end sample per second: this report was made without following the run (verifier watch draws it).",
+        }
+    }
+
+    fn axis(&self) -> TimeAxis {
+        let series_end = self.origin_s + self.done.len().max(self.kafka.len()) as f64;
+        let latency_end = self.latency.last().map_or(0.0, |l| l.at_s);
+        let span_s = (series_end.max(latency_end) - self.started_s).max(1.0);
+        TimeAxis {
+            origin_s: self.started_s,
+            span_s,
+        }
+    }
+}
+
 /// The time axis shared by the plots over the run: seconds since the run started.
 struct TimeAxis {
     origin_s: f64,
@@ -102,16 +148,6 @@ struct TimeAxis {
 }
 
 impl TimeAxis {
-    fn of(r: &Report) -> Self {
-        let origin_s = r.run.started_us as f64 / 1e6;
-        let t = &r.throughput;
-        let series_end =
-            t.origin_s as f64 + t.done_per_second.len().max(t.kafka_per_second.len()) as f64;
-        let latency_end = r.latency_per_second.last().map_or(0.0, |l| l.at_s);
-        let span_s = (series_end.max(latency_end) - origin_s).max(1.0);
-        Self { origin_s, span_s }
-    }
-
     fn x(&self, at_s: f64) -> f64 {
         PAD + ((at_s - self.origin_s) / self.span_s).clamp(0.0, 1.0) * (RIGHT - PAD)
     }
@@ -135,8 +171,8 @@ impl TimeAxis {
 
     /// A fault run's window shaded (start to recovery, or to healing, or to the end) and its
     /// healing marked.
-    fn fault(&self, r: &Report, o: &mut String) {
-        let Some(f) = &r.fault else { return };
+    fn fault(&self, f: Option<&FaultSummary>, o: &mut String) {
+        let Some(f) = f else { return };
         let Some(start) = f.started_us else { return };
         let end = f
             .recovered_us
@@ -157,12 +193,12 @@ fn svg_open(label: &str) -> String {
 
 /// End to end p50 and p99 per second of following, log scale; a gap where a second had no
 /// sample.
-fn latency_plot(r: &Report, axis: &TimeAxis) -> String {
-    let l = &r.latency_per_second;
+pub(crate) fn latency_plot(t: &OverTime<'_>) -> String {
+    let (l, axis) = (t.latency, t.axis());
     let values = l.iter().flat_map(|s| [s.p50_ms, s.p99_ms]).flatten();
     let (lo_ms, hi_ms) = values.fold((f64::MAX, 0.0_f64), |(a, b), v| (a.min(v), b.max(v)));
     if hi_ms <= 0.0 {
-        return "<p>No end-to-end sample per second: this report was made without following the run (verifier watch draws it).</p>".into();
+        return format!("<p>{}</p>", t.no_sample);
     }
     let lo = (lo_ms.max(0.01) / 1.5).log10().floor();
     let hi = (hi_ms * 1.5).log10().max(lo + 1.0);
@@ -176,7 +212,7 @@ fn latency_plot(r: &Report, axis: &TimeAxis) -> String {
         let _ = write!(o, "<line x1=\"{PAD}\" y1=\"{yy:.1}\" x2=\"{RIGHT:.1}\" y2=\"{yy:.1}\" stroke=\"#eee\"/><text x=\"{:.1}\" y=\"{:.1}\" font-size=\"11\" text-anchor=\"end\">{v} ms</text>", PAD - 4.0, yy + 4.0);
         decade += 1.0;
     }
-    axis.fault(r, &mut o);
+    axis.fault(t.fault, &mut o);
     for (i, (name, pick, c)) in [
         ("p50 per second", 0, COLORS[0]),
         ("p99 per second", 1, COLORS[3]),
@@ -204,7 +240,7 @@ fn latency_plot(r: &Report, axis: &TimeAxis) -> String {
         }
         o.push_str(&legend_entry(i, c, name));
     }
-    if r.fault.is_some() {
+    if t.fault.is_some() {
         o.push_str(&legend_entry(2, "#f4c7c7", "fault to recovery"));
     }
     o.push_str("</svg>");
@@ -212,12 +248,12 @@ fn latency_plot(r: &Report, axis: &TimeAxis) -> String {
 }
 
 /// Events per second reaching Kafka (by t1) and MongoDB (by t5), on the same time axis.
-fn throughput_plot(r: &Report, axis: &TimeAxis) -> String {
-    let t = &r.throughput;
+pub(crate) fn throughput_plot(t: &OverTime<'_>) -> String {
+    let axis = t.axis();
     let max = t
-        .done_per_second
+        .done
         .iter()
-        .chain(&t.kafka_per_second)
+        .chain(t.kafka)
         .copied()
         .max()
         .unwrap_or(0)
@@ -229,15 +265,15 @@ fn throughput_plot(r: &Report, axis: &TimeAxis) -> String {
         let yy = y(v);
         let _ = write!(o, "<line x1=\"{PAD}\" y1=\"{yy:.1}\" x2=\"{RIGHT:.1}\" y2=\"{yy:.1}\" stroke=\"#eee\"/><text x=\"{:.1}\" y=\"{:.1}\" font-size=\"11\" text-anchor=\"end\">{v:.0} /s</text>", PAD - 4.0, yy + 4.0);
     }
-    axis.fault(r, &mut o);
+    axis.fault(t.fault, &mut o);
     for (i, (series, c, label)) in [
-        (&t.kafka_per_second, COLORS[0], "on Kafka (t1)"),
-        (&t.done_per_second, COLORS[3], "in MongoDB (t5)"),
+        (t.kafka, COLORS[0], "on Kafka (t1)"),
+        (t.done, COLORS[3], "in MongoDB (t5)"),
     ]
     .into_iter()
     .enumerate()
     {
-        let at = |i: usize| axis.x(t.origin_s as f64 + i as f64);
+        let at = |i: usize| axis.x(t.origin_s + i as f64);
         let pts: Vec<String> = series
             .iter()
             .enumerate()
@@ -264,9 +300,9 @@ fn ms(v: Option<f64>) -> String {
 }
 
 /// The stages, one row each, as the text report lists them.
-fn stage_table(r: &Report) -> String {
+pub(crate) fn stage_table<'a>(stages: impl Iterator<Item = &'a StageSummary>) -> String {
     let mut o = String::from("<table><tr><th>stage</th><th>count</th><th>p50 ms</th><th>p90 ms</th><th>p95 ms</th><th>p99 ms</th><th>p99.9 ms</th><th>max ms</th><th>skew</th></tr>");
-    for s in r.stages.iter().chain(r.generator_lag.iter()) {
+    for s in stages {
         let _ = write!(o, "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>", esc(&s.name), s.count, ms(s.p50_ms), ms(s.p90_ms), ms(s.p95_ms), ms(s.p99_ms), ms(s.p999_ms), ms(s.max_ms), s.skewed);
     }
     o.push_str("</table>");
@@ -346,7 +382,7 @@ pub(crate) fn render(r: &Report) -> String {
     } else {
         "#d62728"
     };
-    let axis = TimeAxis::of(r);
+    let over_time = OverTime::of(r);
     format!(
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>run {id}: {verdict}</title>\
 <style>body{{font-family:system-ui,sans-serif;margin:2em;max-width:60em}}pre{{background:#f6f6f6;padding:1em;overflow-x:auto}}h1 span{{color:{verdict_color}}}\
@@ -363,9 +399,9 @@ table{{border-collapse:collapse;margin:0.5em 0 1em}}td,th{{border:1px solid #ddd
 <p>report.json holds the same figures; the .hlog files hold each stage's histogram per second.</p></body></html>\n",
         id = r.run.run_id,
         verdict = r.verdict.as_str().to_uppercase(),
-        stages = stage_table(r),
-        latency = latency_plot(r, &axis),
-        tput = throughput_plot(r, &axis),
+        stages = stage_table(r.stages.iter().chain(r.generator_lag.iter())),
+        latency = latency_plot(&over_time),
+        tput = throughput_plot(&over_time),
         fault = fault_table(r),
         pct = percentile_plot(r),
         integrity = integrity_table(r),

@@ -3,6 +3,7 @@
 //! that reads the services).
 
 use std::fmt;
+use std::sync::Arc;
 
 use events::stages::Stage;
 use serde::{Serialize, Serializer};
@@ -10,6 +11,7 @@ use serde::{Serialize, Serializer};
 use crate::join::{Join, Recent};
 use crate::manifest::RunInfo;
 use crate::measure::StageSummary;
+use crate::report::LatencySecond;
 
 /// Where following is.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -113,6 +115,18 @@ pub(crate) struct Snapshot {
     /// a plain run.
     #[serde(skip_serializing_if = "String::is_empty")]
     pub label: String,
+    /// Every second so far (the live page's charts; not in `/status`).
+    #[serde(skip)]
+    pub seconds: Arc<Seconds>,
+}
+
+/// The run so far, second by second.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct Seconds {
+    /// End to end in each second of following.
+    pub latency: Vec<LatencySecond>,
+    /// Events reaching Kafka in each of those seconds.
+    pub kafka: Vec<u64>,
 }
 
 /// What a snapshot shows besides the join.
@@ -128,6 +142,8 @@ pub(crate) struct Live {
     pub done_history: Vec<u64>,
     /// End-to-end p99 (ms), per second of observation.
     pub p99_history: Vec<u64>,
+    /// Every second so far.
+    pub seconds: Arc<Seconds>,
 }
 
 impl Snapshot {
@@ -165,6 +181,7 @@ impl Snapshot {
             recent: join.recent().cloned().collect(),
             t2_kind: join.t2().label().to_owned(),
             label: String::new(),
+            seconds: live.seconds,
         }
     }
 

@@ -104,6 +104,21 @@ impl Histogram {
         self.count += 1;
     }
 
+    /// Adds observations counted elsewhere against the same bounds: `counts` has one entry per
+    /// bucket, not cumulative, the last above every bound; `sum` is theirs.
+    pub fn add(&mut self, counts: &[u64], sum: f64) {
+        assert_eq!(
+            counts.len(),
+            self.counts.len(),
+            "counts against other bounds"
+        );
+        for (mine, c) in self.counts.iter_mut().zip(counts) {
+            *mine += c;
+        }
+        self.sum += sum;
+        self.count += counts.iter().sum::<u64>();
+    }
+
     /// How many observations were recorded.
     pub fn count(&self) -> u64 {
         self.count

@@ -1,5 +1,6 @@
-//! What the daemon answers over HTTP (pure, given its book and its live runs): `/api/runs`,
-//! `/api/runs/N` and `/metrics`. Every route only reads.
+//! What the daemon answers over HTTP (pure, given its book and its live runs): the web page
+//! (`/`, `/runs/N` and their fragments, [`super::web`]), `/api/runs`, `/api/runs/N`,
+//! `/api/health` and `/metrics`. Every route only reads.
 
 use telemetry::http::Response;
 use telemetry::prom;
@@ -7,17 +8,29 @@ use telemetry::prom;
 use std::sync::Arc;
 
 use super::book::{Book, Row};
+use super::web;
 use crate::view::Snapshot;
 
-/// What the routes read: the book, the rows of the runs being followed, and run N's finished
-/// report.json (from the folder).
-pub(crate) struct View<'a, F: Fn(i64) -> Option<String>> {
+/// What the routes read: the book, the rows of the runs being followed, the parts that do not
+/// answer, and a finished run's files (from the folder).
+pub(crate) struct View<'a, F: Fn(i64, &str) -> Option<String>> {
     /// Finished runs.
     pub book: &'a Book,
     /// The runs being followed, with their latest snapshot.
     pub live: Vec<(Row, Arc<Snapshot>)>,
-    /// A finished run's report.json.
-    pub report: F,
+    /// Each part that does not answer, with its address and for how long.
+    pub down: Vec<String>,
+    /// A finished run's file (`report.json`, `report.html`).
+    pub file: F,
+}
+
+const HTML: &str = "text/html; charset=utf-8";
+
+fn html(body: String) -> Option<Response> {
+    Some(Response {
+        content_type: HTML,
+        body,
+    })
 }
 
 fn json(body: String) -> Option<Response> {
@@ -28,32 +41,60 @@ fn json(body: String) -> Option<Response> {
 }
 
 /// The response to `path`, or `None` (404).
-pub(crate) fn route<F: Fn(i64) -> Option<String>>(path: &str, v: &View<'_, F>) -> Option<Response> {
+pub(crate) fn route<F: Fn(i64, &str) -> Option<String>>(
+    path: &str,
+    v: &View<'_, F>,
+) -> Option<Response> {
+    let rows = || v.book.rows(v.live.iter().map(|(r, _)| r.clone()));
+    let first = v.book.first_run;
     match path {
-        "/api/runs" => {
-            let rows = v.book.rows(v.live.iter().map(|(r, _)| r.clone()));
-            json(serde_json::to_string(&rows).expect("rows serialise"))
-        }
+        "/" => html(web::runs_page(&rows(), &v.down, first)),
+        "/fragment/runs" => html(web::runs_fragment(&rows(), &v.down, first)),
+        "/api/runs" => json(serde_json::to_string(&rows()).expect("rows serialise")),
+        "/favicon.ico" => Some(Response {
+            content_type: "image/svg+xml",
+            body: web::ICON.to_owned(),
+        }),
+        "/api/health" => json(serde_json::json!({ "down": v.down }).to_string()),
         "/metrics" => Some(Response {
             content_type: prom::CONTENT_TYPE,
             body: metrics(v),
         }),
-        _ => {
-            let id: i64 = path.strip_prefix("/api/runs/")?.parse().ok()?;
-            if let Some((row, snapshot)) = v.live.iter().find(|(r, _)| r.run_id == id) {
-                let live =
-                    serde_json::json!({"state": "following", "row": row, "live": &**snapshot});
-                return json(live.to_string());
-            }
-            (v.report)(id).and_then(json)
+        _ => run_route(path, v),
+    }
+}
+
+/// `/runs/N`, `/fragment/runs/N` and `/api/runs/N`: live while the run is followed, else its
+/// finished files.
+fn run_route<F: Fn(i64, &str) -> Option<String>>(path: &str, v: &View<'_, F>) -> Option<Response> {
+    let (kind, id) = path.strip_prefix('/')?.rsplit_once('/')?;
+    let id: i64 = id.parse().ok()?;
+    let live = v.live.iter().find(|(r, _)| r.run_id == id);
+    match (kind, live) {
+        ("runs", Some((_, s))) => html(web::live_page(id, s, &v.down)),
+        ("fragment/runs", Some((_, s))) => html(web::live_fragment(id, s, &v.down)),
+        ("api/runs", Some((row, s))) => {
+            let live = serde_json::json!({"state": "following", "row": row, "live": &**s});
+            json(live.to_string())
         }
+        ("runs", None) => {
+            (v.file)(id, "report.html").and_then(|r| html(web::finished_page(id, &r)))
+        }
+        ("fragment/runs", None) => v
+            .book
+            .done
+            .contains_key(&id)
+            .then(|| web::FINISHED.to_owned())
+            .and_then(html),
+        ("api/runs", None) => (v.file)(id, "report.json").and_then(json),
+        _ => None,
     }
 }
 
 /// The Prometheus exposition: counters over every finished run, runs by state, and the newest
 /// run being followed as an info gauge (no run id on any other family: per-run detail is in
 /// the JSON API and the reports).
-pub(crate) fn metrics<F: Fn(i64) -> Option<String>>(v: &View<'_, F>) -> String {
+pub(crate) fn metrics<F: Fn(i64, &str) -> Option<String>>(v: &View<'_, F>) -> String {
     let t = v.book.totals();
     let mut o = String::with_capacity(2048);
     for (name, help, value) in [
@@ -105,25 +146,31 @@ pub(crate) fn metrics<F: Fn(i64) -> Option<String>>(v: &View<'_, F>) -> String {
         "The newest run being followed (1 while one is).",
         id.as_deref().map(|id| (vec![("run_id", id)], 1.0)),
     );
+    v.book.latency.write(&mut o);
     o
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::daemon::book::{row, FOLLOWING};
+    use crate::daemon::book::{book, row, FOLLOWING};
 
-    fn get<F: Fn(i64) -> Option<String>>(path: &str, v: &View<'_, F>) -> String {
+    fn get<F: Fn(i64, &str) -> Option<String>>(path: &str, v: &View<'_, F>) -> String {
         route(path, v).map(|r| r.body).unwrap_or_default()
     }
 
     #[test]
     fn runs_are_listed_and_each_answers_live_or_finished() {
-        let book = Book::new(1, [row(1, "pass", 10, Some(0))]);
+        let book = book(1, [row(1, "pass", 10, Some(0))]);
         let v = View {
             book: &book,
             live: vec![(row(2, FOLLOWING, 4, None), Arc::new(Snapshot::default()))],
-            report: |id| (id == 1).then(|| "{\"verdict\":\"pass\"}".to_owned()),
+            down: vec!["Kafka at 127.0.0.1:9092 down for 3 s".into()],
+            file: |id, name| match (id, name) {
+                (1, "report.json") => Some("{\"verdict\":\"pass\"}".to_owned()),
+                (1, "report.html") => Some("<body>the report</body>".to_owned()),
+                _ => None,
+            },
         };
         let runs: Vec<Row> = serde_json::from_str(&get("/api/runs", &v)).unwrap();
         assert_eq!(runs.iter().map(|r| r.run_id).collect::<Vec<_>>(), [2, 1]);
@@ -133,6 +180,16 @@ mod tests {
         assert_eq!(live["row"]["matched"], 4);
         assert_eq!(live["live"]["run"]["run_id"], 0);
         assert_eq!(get("/api/runs/1", &v), "{\"verdict\":\"pass\"}");
+        assert!(get("/runs/1", &v).contains("the report</body>"));
+        assert_eq!(get("/fragment/runs/1", &v), web::FINISHED);
+        assert!(get("/runs/2", &v).contains("fetch('/fragment/runs/2'"));
+        assert!(get("/fragment/runs/2", &v).contains("<h1>Run 2: "));
+        assert!(get("/", &v).contains("href=\"/runs/2\""));
+        let health: serde_json::Value = serde_json::from_str(&get("/api/health", &v)).unwrap();
+        assert_eq!(health["down"][0], "Kafka at 127.0.0.1:9092 down for 3 s");
+        for missing in ["/runs/3", "/fragment/runs/3", "/runs/x", "/api/runs/2/x"] {
+            assert!(route(missing, &v).is_none(), "{missing}");
+        }
         assert!(route("/api/runs/3", &v).is_none());
         assert!(route("/api/runs/x", &v).is_none());
         assert!(route("/nowhere", &v).is_none());
@@ -140,11 +197,12 @@ mod tests {
 
     #[test]
     fn metrics_count_finished_runs_and_name_the_current_one_only_in_an_info_gauge() {
-        let book = Book::new(1, [row(1, "pass", 10, Some(0)), row(2, "fail", 7, Some(3))]);
+        let book = book(1, [row(1, "pass", 10, Some(0)), row(2, "fail", 7, Some(3))]);
         let v = View {
             book: &book,
             live: vec![(row(3, FOLLOWING, 1, None), Arc::new(Snapshot::default()))],
-            report: |_| None,
+            down: Vec::new(),
+            file: |_, _| None,
         };
         let m = metrics(&v);
         assert!(m.contains("verifier_events_verified_total 17\n"), "{m}");
@@ -156,5 +214,11 @@ mod tests {
             "{m}"
         );
         assert_eq!(m.matches("run_id=").count(), 1, "{m}");
+        assert!(
+            m.contains(
+                "verifier_stage_latency_seconds_bucket{stage=\"end_to_end\",le=\"0.1\"} 0\n"
+            ),
+            "{m}"
+        );
     }
 }

@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use events::stages::Stage;
 use serde::{Deserialize, Serialize};
 
+use super::latency::{Latency, StageBuckets};
 use crate::manifest::RunInfo;
 use crate::measure::StageSummary;
 use crate::report::Report;
@@ -108,12 +109,14 @@ impl Row {
 }
 
 /// The finished runs, and where following began.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub(crate) struct Book {
     /// The first run this daemon follows; older runs are not its business.
     pub first_run: i64,
     /// Finished runs by id.
     pub done: BTreeMap<i64, Row>,
+    /// Their latencies per stage, added up.
+    pub latency: Latency,
 }
 
 /// What `/metrics` exports over every finished run.
@@ -132,12 +135,28 @@ pub(crate) struct Totals {
 }
 
 impl Book {
-    /// A book beginning at `first_run`, with the runs already finished.
-    pub(crate) fn new(first_run: i64, done: impl IntoIterator<Item = Row>) -> Self {
-        Self {
+    /// A book beginning at `first_run`, with the runs already finished and their latencies,
+    /// counted into buckets with `bounds_s`.
+    pub(crate) fn new(
+        first_run: i64,
+        done: impl IntoIterator<Item = (Row, Vec<StageBuckets>)>,
+        bounds_s: Vec<f64>,
+    ) -> Self {
+        let mut book = Self {
             first_run,
-            done: done.into_iter().map(|r| (r.run_id, r)).collect(),
+            done: BTreeMap::new(),
+            latency: Latency::new(bounds_s),
+        };
+        for (row, buckets) in done {
+            book.finished(row, &buckets);
         }
+        book
+    }
+
+    /// Run `row.run_id` finished.
+    pub(crate) fn finished(&mut self, row: Row, buckets: &[StageBuckets]) {
+        self.latency.add(row.run_id, buckets);
+        self.done.insert(row.run_id, row);
     }
 
     /// The runs of `manifest` to start following: from `first_run` on, neither finished nor
@@ -203,13 +222,20 @@ pub(crate) fn row(id: i64, state: &str, matched: u64, lost: Option<u64>) -> Row 
     }
 }
 
+/// A book of `rows` from `first_run`, for the daemon's tests (no latencies).
+#[cfg(test)]
+pub(crate) fn book(first_run: i64, rows: impl IntoIterator<Item = Row>) -> Book {
+    let rows = rows.into_iter().map(|r| (r, Vec::new()));
+    Book::new(first_run, rows, vec![0.1])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn only_runs_from_the_first_that_are_neither_done_nor_followed_are_started() {
-        let book = Book::new(5, [row(5, "pass", 10, Some(0))]);
+        let book = book(5, [row(5, "pass", 10, Some(0))]);
         let following = BTreeSet::from([7]);
         let resting = BTreeSet::from([8]);
         assert_eq!(
@@ -220,7 +246,7 @@ mod tests {
 
     #[test]
     fn totals_add_finished_runs_and_count_them_by_verdict() {
-        let book = Book::new(
+        let book = book(
             1,
             [
                 row(1, "pass", 100, Some(0)),
@@ -237,7 +263,7 @@ mod tests {
 
     #[test]
     fn rows_are_newest_first_and_a_finished_run_is_not_shown_twice() {
-        let book = Book::new(1, [row(1, "pass", 1, Some(0)), row(3, "fail", 1, Some(1))]);
+        let book = book(1, [row(1, "pass", 1, Some(0)), row(3, "fail", 1, Some(1))]);
         let live = [row(4, FOLLOWING, 1, None), row(3, FOLLOWING, 1, None)];
         let rows = book.rows(live);
         let ids: Vec<_> = rows.iter().map(|r| (r.run_id, r.state.as_str())).collect();

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::book::Row;
+use super::latency::StageBuckets;
 use crate::error::Error;
 use crate::hlog::Logs;
 use crate::report::Report;
@@ -17,6 +18,15 @@ use crate::report::Report;
 #[derive(Debug, Clone)]
 pub(crate) struct Folder {
     dir: PathBuf,
+}
+
+/// A finished run's `summary.json`: its row and its latencies in buckets.
+#[derive(Debug, Serialize, Deserialize)]
+struct Summary {
+    #[serde(flatten)]
+    row: Row,
+    #[serde(default)]
+    latency: Vec<StageBuckets>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -73,9 +83,9 @@ impl Folder {
         self.dir.join(format!("run-{id}"))
     }
 
-    /// Every finished run's row (a `summary.json` that cannot be read is named in the log and
-    /// its run followed again).
-    pub(crate) fn finished(&self) -> Result<Vec<Row>, Error> {
+    /// Every finished run's row and latencies (a `summary.json` that cannot be read is named in
+    /// the log and its run followed again).
+    pub(crate) fn finished(&self) -> Result<Vec<(Row, Vec<StageBuckets>)>, Error> {
         let mut rows = Vec::new();
         for entry in std::fs::read_dir(&self.dir).map_err(|e| self.failed(e))? {
             let entry = entry.map_err(|e| self.failed(e))?;
@@ -84,8 +94,8 @@ impl Folder {
             }
             let path = entry.path().join(SUMMARY);
             match std::fs::read_to_string(&path) {
-                Ok(text) => match serde_json::from_str::<Row>(&text) {
-                    Ok(row) => rows.push(row),
+                Ok(text) => match serde_json::from_str::<Summary>(&text) {
+                    Ok(s) => rows.push((s.row, s.latency)),
                     Err(e) => tracing::warn!("{}: {e}; the run is followed again", path.display()),
                 },
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
@@ -96,22 +106,30 @@ impl Folder {
     }
 
     /// Writes run `id`'s report and then its summary, which marks it finished.
-    pub(crate) fn finish(&self, report: &Report, logs: &Logs) -> Result<Row, Error> {
+    pub(crate) fn finish(
+        &self,
+        report: &Report,
+        logs: &Logs,
+        latency: Vec<StageBuckets>,
+    ) -> Result<(Row, Vec<StageBuckets>), Error> {
         let dir = self.run_dir(report.run.run_id);
         crate::artifacts::write(&dir, report, logs)?;
-        let row = Row::of_report(report);
-        let text = serde_json::to_string_pretty(&row).expect("a row serialises");
+        let summary = Summary {
+            row: Row::of_report(report),
+            latency,
+        };
+        let text = serde_json::to_string_pretty(&summary).expect("a summary serialises");
         replace(&dir.join(SUMMARY), &text).map_err(|source| Error::Artifacts { dir, source })?;
-        Ok(row)
+        Ok((summary.row, summary.latency))
     }
 
-    /// Run `id`'s report.json, when it is finished.
-    pub(crate) fn report_json(&self, id: i64) -> Option<String> {
+    /// Run `id`'s file `name` (report.json, report.html), when the run is finished.
+    pub(crate) fn file(&self, id: i64, name: &str) -> Option<String> {
         let dir = self.run_dir(id);
         if !dir.join(SUMMARY).exists() {
             return None;
         }
-        std::fs::read_to_string(dir.join("report.json")).ok()
+        std::fs::read_to_string(dir.join(name)).ok()
     }
 }
 
@@ -174,15 +192,25 @@ mod tests {
         std::fs::create_dir_all(f.run_dir(7)).unwrap();
         std::fs::create_dir_all(f.run_dir(8)).unwrap(); // report half written, no summary
         std::fs::write(f.run_dir(8).join("report.json"), "{}").unwrap();
+        let latency = vec![StageBuckets {
+            stage: events::stages::Stage::Queue,
+            le_s: vec![0.1],
+            counts: vec![2, 1],
+            sum_s: 0.5,
+        }];
+        let summary = Summary {
+            row: row.clone(),
+            latency: latency.clone(),
+        };
         replace(
             &f.run_dir(7).join(SUMMARY),
-            &serde_json::to_string(&row).unwrap(),
+            &serde_json::to_string(&summary).unwrap(),
         )
         .unwrap();
         std::fs::write(f.run_dir(7).join("report.json"), "{\"run\": 7}").unwrap();
-        assert_eq!(f.finished().unwrap(), vec![row]);
-        assert_eq!(f.report_json(7).as_deref(), Some("{\"run\": 7}"));
-        assert_eq!(f.report_json(8), None);
+        assert_eq!(f.finished().unwrap(), vec![(row, latency)]);
+        assert_eq!(f.file(7, "report.json").as_deref(), Some("{\"run\": 7}"));
+        assert_eq!(f.file(8, "report.json"), None);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

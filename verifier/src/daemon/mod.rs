@@ -11,6 +11,8 @@
 mod api;
 mod book;
 mod folder;
+mod latency;
+mod web;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
@@ -23,6 +25,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
 use crate::error::Error;
+use crate::follow::probes::{self, SharedLags};
 use crate::follow::{self, Options, Services};
 use crate::hlog::Logs;
 use crate::manifest::RunSpec;
@@ -30,6 +33,7 @@ use crate::report::Verdict;
 use crate::view::Snapshot;
 use book::{Book, Row};
 use folder::Folder;
+use latency::StageBuckets;
 
 /// What `serve` needs besides the services.
 #[derive(Debug, Clone)]
@@ -55,8 +59,8 @@ struct Shared {
     live: BTreeMap<i64, watch::Receiver<Arc<Snapshot>>>,
 }
 
-/// A follow that ended: its run and its row, or why it failed.
-type Ended = (i64, Result<Row, String>);
+/// A follow that ended: its run and its row with its latencies, or why it failed.
+type Ended = (i64, Result<(Row, Vec<StageBuckets>), String>);
 
 /// Serves until `shutdown` completes. Runs being followed then are abandoned unfinished (they
 /// are followed again at the next start); `Ok(Pass)` when it stopped as asked.
@@ -74,7 +78,17 @@ pub(crate) async fn serve(
             n
         }
     };
-    let book = Book::new(first_run, folder.finished()?);
+    let book = Book::new(
+        first_run,
+        folder.finished()?,
+        latency::bounds(&cfg.follow.slo),
+    );
+    if !book.latency.left_out.is_empty() {
+        tracing::warn!(
+            "runs {:?} were counted with other SLO thresholds (an earlier --slo): their latencies are left out of verifier_stage_latency_seconds",
+            book.latency.left_out
+        );
+    }
     tracing::info!(
         "following every run from run {first_run} on ({} finished in {})",
         book.done.len(),
@@ -85,10 +99,12 @@ pub(crate) async fn serve(
         live: BTreeMap::new(),
     }));
     let (stop_http, stop_http_rx) = watch::channel(false);
+    // The parts' health for the page, probed while the daemon runs (a follow probes its own).
+    let lags = follow::probes::spawn(&services.endpoints, stop_http_rx.clone());
     let bound = listen(
         cfg.listen,
         Arc::clone(&shared),
-        folder.clone(),
+        (folder.clone(), lags),
         stop_http_rx,
     )
     .await?;
@@ -111,12 +127,12 @@ pub(crate) async fn serve(
 async fn listen(
     addr: SocketAddr,
     shared: Arc<Mutex<Shared>>,
-    folder: Folder,
+    (folder, lags): (Folder, Arc<SharedLags>),
     stop: watch::Receiver<bool>,
 ) -> Result<SocketAddr, Error> {
     let route = move |path: &str| {
         let s = shared.lock().expect("daemon state");
-        let live = s
+        let live: Vec<(Row, Arc<Snapshot>)> = s
             .live
             .values()
             .map(|rx| {
@@ -124,15 +140,24 @@ async fn listen(
                 (Row::of_snapshot(&snap), snap)
             })
             .collect();
+        let mut down = probes::down_list(&lags.get().down);
+        // a follow also names the store when it does not answer
+        for d in live.iter().flat_map(|(_, snap)| &snap.backlog.down) {
+            let part = d.split(" down for").next().unwrap_or(d);
+            if !down.iter().any(|known| known.starts_with(part)) {
+                down.push(d.clone());
+            }
+        }
         let view = api::View {
             book: &s.book,
             live,
-            report: |id| folder.report_json(id),
+            down,
+            file: |id, name| folder.file(id, name),
         };
         api::route(path, &view)
     };
     let addr = crate::run::listen_until(addr, route, stop).await?;
-    tracing::info!("runs on http://{addr}/api/runs, metrics on http://{addr}/metrics");
+    tracing::info!("the runs' page on http://{addr}/, metrics on http://{addr}/metrics");
     Ok(addr)
 }
 
@@ -245,7 +270,7 @@ impl Daemon {
         let mut s = self.shared.lock().expect("daemon state");
         s.live.remove(&id);
         match result {
-            Ok(row) => {
+            Ok((row, latency)) => {
                 tracing::info!(
                     "run {id}: {} ({} of {} verified), report in {}",
                     row.state,
@@ -253,7 +278,7 @@ impl Daemon {
                     row.expected,
                     self.folder.run_dir(id).display()
                 );
-                s.book.done.insert(id, row);
+                s.book.finished(row, &latency);
             }
             Err(e) => {
                 tracing::warn!(
@@ -273,7 +298,7 @@ async fn follow_one(
     folder: &Folder,
     snapshots: &watch::Sender<Arc<Snapshot>>,
     stop: watch::Receiver<bool>,
-) -> Result<Row, Error> {
+) -> Result<(Row, Vec<StageBuckets>), Error> {
     let started_epoch_s = chrono::Utc::now().timestamp_micros() as f64 / 1e6;
     let mut logs = Logs::new(started_epoch_s);
     let outcome = follow::follow(services, options, snapshots, stop, &mut logs).await?;
@@ -282,5 +307,6 @@ async fn follow_one(
         outcome.report.run.run_id,
         outcome.stopped
     );
-    folder.finish(&outcome.report, &logs)
+    let latency = latency::count(&outcome.histograms, &latency::bounds(&options.slo));
+    folder.finish(&outcome.report, &logs, latency)
 }

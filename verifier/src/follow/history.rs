@@ -3,6 +3,7 @@
 //! the `.hlog` interval logs.
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use events::stages::Stage;
@@ -10,7 +11,7 @@ use events::stages::Stage;
 use crate::hlog::Logs;
 use crate::join::Join;
 use crate::report::LatencySecond;
-use crate::view::Live;
+use crate::view::{Live, Seconds};
 
 /// Seconds of history kept for the sparklines.
 const SECONDS: usize = 60;
@@ -23,8 +24,9 @@ pub(crate) struct History {
     p99: VecDeque<u64>,
     last_receipts: u64,
     recent: VecDeque<(Instant, u64, u64)>,
-    /// End to end of every second since following began, for the report's chart.
-    series: Vec<LatencySecond>,
+    last_kafka: u64,
+    /// Every second since following began, for the report's chart and the live page's.
+    seconds: Arc<Seconds>,
 }
 
 fn push_bounded(q: &mut VecDeque<u64>, v: u64) {
@@ -43,7 +45,8 @@ impl History {
             p99: VecDeque::new(),
             last_receipts: 0,
             recent: VecDeque::new(),
-            series: Vec::new(),
+            last_kafka: 0,
+            seconds: Arc::default(),
         }
     }
 
@@ -55,9 +58,9 @@ impl History {
     /// Closes one second: keeps its receipts and end-to-end p99, and hands each stage's
     /// interval histogram to the interval logs.
     pub(crate) fn tick(&mut self, join: &mut Join, logs: &mut Logs) {
-        let receipts = join.counts().receipts;
-        push_bounded(&mut self.done, receipts - self.last_receipts);
-        self.last_receipts = receipts;
+        let c = join.counts();
+        push_bounded(&mut self.done, c.receipts - self.last_receipts);
+        self.last_receipts = c.receipts;
         let e2e = &join.measurements.stages[Stage::EndToEnd].interval;
         let p99 = if e2e.is_empty() {
             0
@@ -66,19 +69,22 @@ impl History {
         };
         push_bounded(&mut self.p99, p99);
         let ms = |q: f64| (!e2e.is_empty()).then(|| e2e.value_at_quantile(q) as f64 / 1000.0);
-        self.series.push(LatencySecond {
+        let seconds = Arc::make_mut(&mut self.seconds);
+        seconds.latency.push(LatencySecond {
             at_s: chrono::Utc::now().timestamp_micros() as f64 / 1e6,
             count: e2e.len(),
             p50_ms: ms(0.5),
             p99_ms: ms(0.99),
             max_ms: ms(1.0),
         });
+        seconds.kafka.push(c.kafka - self.last_kafka);
+        self.last_kafka = c.kafka;
         logs.take(join);
     }
 
     /// End to end of every second so far.
     pub(crate) fn per_second(&self) -> Vec<LatencySecond> {
-        self.series.clone()
+        self.seconds.latency.clone()
     }
 
     /// The figures for a snapshot now; `rates`: with the rates of the last 5 s (else 0).
@@ -90,6 +96,7 @@ impl History {
             done_per_s,
             done_history: self.done.iter().copied().collect(),
             p99_history: self.p99.iter().copied().collect(),
+            seconds: Arc::clone(&self.seconds),
         }
     }
 

@@ -11,7 +11,7 @@ mod finish;
 mod history;
 pub(crate) mod metrics_file;
 pub(crate) mod observe;
-mod probes;
+pub(crate) mod probes;
 mod receipts;
 pub(crate) mod stop;
 mod topic;
@@ -20,7 +20,8 @@ mod watchlist;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use events::stages::Stage;
+use events::stages::{latency_histogram, PerStage, Stage};
+use hdrhistogram::Histogram;
 use tokio::sync::{mpsc, oneshot, watch};
 
 pub(crate) use consumer::ConsumerProgress;
@@ -86,6 +87,8 @@ pub(crate) struct Outcome {
     pub report: Report,
     /// Why following stopped.
     pub stopped: StopReason,
+    /// Each stage's histogram of every measured sample (µs), for the daemon's `/metrics`.
+    pub histograms: PerStage<Histogram<u64>>,
 }
 
 /// How often receipts are asked for and the views refreshed.
@@ -202,8 +205,12 @@ pub(crate) async fn follow(
         file,
         observed.as_ref().map(observe::summary),
     );
-    let report = f.finish(logs, &opts.slo, receipts).await?;
-    Ok(Outcome { report, stopped })
+    let (report, histograms) = f.finish(logs, &opts.slo, receipts).await?;
+    Ok(Outcome {
+        report,
+        stopped,
+        histograms,
+    })
 }
 
 fn interval(period: Duration) -> tokio::time::Interval {
@@ -622,13 +629,13 @@ impl<'a> Follower<'a> {
     }
 
     /// After the loop: the last second of history, the final manifest and backlog, then the
-    /// sweep, the audit and the report.
+    /// sweep, the audit and the report, with each stage's histogram.
     async fn finish(
         mut self,
         logs: &mut Logs,
         slo: &Slo,
         receipts: ReceiptsInfo,
-    ) -> Result<Report, SourceError> {
+    ) -> Result<(Report, PerStage<Histogram<u64>>), SourceError> {
         self.await_healing().await?;
         let at_us = chrono::Utc::now().timestamp_micros();
         self.fault_second()?;
@@ -651,6 +658,9 @@ impl<'a> Follower<'a> {
         };
         let report = finish::finish(self.s, &self.run, &mut self.join, slo, stopped).await?;
         self.publish(Phase::Done, false);
-        Ok(report)
+        let stages = &mut self.join.measurements.stages;
+        let taken =
+            PerStage::from_fn(|s| std::mem::replace(&mut stages[s].all, latency_histogram()));
+        Ok((report, taken))
     }
 }

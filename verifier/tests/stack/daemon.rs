@@ -171,3 +171,52 @@ async fn the_daemon_follows_two_sessions_runs_and_a_kill_9_mid_run() -> anyhow::
     }
     Ok(())
 }
+
+/// The browser test's script and where it keeps its screenshots.
+fn browser_script() -> anyhow::Result<(PathBuf, PathBuf)> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/browser");
+    anyhow::ensure!(
+        dir.join("node_modules/playwright-core").exists()
+            && Path::new("/usr/bin/chromium").exists(),
+        "the browser test needs Debian's chromium and {}/node_modules: run stack/install.sh",
+        dir.display()
+    );
+    let shots = e2e::target_tmp().join("web-screenshots");
+    Ok((dir.join("page.mjs"), shots))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "stack tier: needs the real stack (stack/up.sh) and Chromium (stack/install.sh); scripts/test.sh runs it with --include-ignored"]
+async fn the_page_in_a_real_browser_live_then_finished() -> anyhow::Result<()> {
+    let (script, shots) = browser_script()?;
+    let st = Scratch::new("web").await?;
+    let _processor = st.processor("a", &[])?;
+    let d = Daemon::start(&st, &st.dir.join("runs"), &st.dir.join("daemon.log")).await?;
+    let finished = st.generate(300).await?;
+    exact(&st, &d.reported(finished).await?).await?;
+    // 15 s of events: the browser finds the run live, sees it move, and sees it end.
+    let rate = st.start_rate_run(3_000, 200.0).await?;
+    let _ = std::fs::remove_dir_all(&shots);
+    let browser = tokio::process::Command::new("node")
+        .arg(&script)
+        .arg(format!("http://{}", d.addr))
+        .arg(finished.to_string())
+        .arg(rate.run_id.to_string())
+        .arg(&shots)
+        .status()
+        .await
+        .context("starting node (Node.js is needed for the browser test)")?;
+    rate.call.await??;
+    anyhow::ensure!(
+        browser.success(),
+        "the page in Chromium: {browser} (its lines above; screenshots so far in {})",
+        shots.display()
+    );
+    exact(&st, &d.reported(rate.run_id).await?).await?;
+    for shot in ["runs.png", "live.png", "live-done.png", "report.png"] {
+        let path = shots.join(shot);
+        assert!(path.exists(), "{} missing", path.display());
+    }
+    eprintln!("screenshots of the page in {}", shots.display());
+    Ok(())
+}
