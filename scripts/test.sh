@@ -4,7 +4,9 @@
 #/ is the tests marked `#[ignore = "stack tier: …"]` and the scripts in tests/, run here against
 #/ the real stack. The tests, the binaries they start and the demo's binaries are one release
 #/ build.
-#/   1. stack/up.sh                        PostgreSQL, Kafka, Kafka Connect + Debezium, FerretDB;
+#/   1. stack/up.sh                        PostgreSQL, Kafka, Kafka Connect + Debezium, FerretDB
+#/                                         (STACK_PIPELINE=off: the tests start their own consumers
+#/                                         and verifiers; step 13 starts the stack's pair);
 #/                                         in the background while steps 2-4 lint and build, without
 #/                                         the extension (step 6) (its output:
 #/                                         .stack/logs/test-stack.log, shown when it ends)
@@ -16,7 +18,7 @@
 #/   5. the stack waited for
 #/   6. the release build of the extension (pg_extension/), linted likewise,
 #/      installed into PostgreSQL, and the extension in database app brought up to date with it
-#/   7. in the background beside steps 9-13, at nice 19 (output: .stack/logs/test-beside.log):
+#/   7. in the background beside steps 9-14, at nice 19 (output: .stack/logs/test-beside.log):
 #/      shellcheck over every tracked *.sh (Debian's shellcheck), and the release build of the
 #/      pgrx tests, linted likewise
 #/   8. workspace tests, both tiers: unit and property tests of every crate, and the stack tier's
@@ -29,21 +31,27 @@
 #/  12. a consumer this project did not write (tests/consumer.sh): the example Python consumer
 #/      verified from its metrics file, correct, dropping events, and replaying unsafely; and
 #/      observed in the store, with and without applied_events
-#/  13. faults (tests/faults.sh): scripts/demo/faults.sh with processor-kill, connect-kill and
+#/  13. the pipeline stack/up.sh runs (tests/pipeline.sh): event-processor and verifier serve
+#/      started by it; a run from psql reported pass by the daemon as by verifier report;
+#/      run_demo.sh pausing the stack's event-processor and starting it again; stopped by down.sh
+#/  14. faults (tests/faults.sh): scripts/demo/faults.sh with processor-kill, connect-kill and
 #/      store-pause: nothing missing or applied twice, the fault and its recovery reported; a
 #/      consumer dropping events under a fault fails with each lost event named; postgres-restart;
 #/      broker-failover on the cluster profile (brought up for it, switched back after)
-#/  14. step 7 waited for (its output shown)
-#/  15. pgrx tests of pg_extension/ in release (as root: --runas postgres --pgdata .stack/pgrx-test),
+#/  15. step 7 waited for (its output shown)
+#/  16. pgrx tests of pg_extension/ in release (as root: --runas postgres --pgdata .stack/pgrx-test),
 #/      on step 7's build: they install a test build of the extension, so they come last
-#/  16. the release build installed again (step 15 leaves the test build installed)
-#/  17. the SQL regression test of the extension's user-visible API (pg_regress against the
+#/  17. the release build installed again (step 16 leaves the test build installed)
+#/  18. the SQL regression test of the extension's user-visible API (pg_regress against the
 #/      stack's PostgreSQL: pg_extension/tests/pg_regress/{sql,expected})
 #/ Prints the duration of each step and of the whole run.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source stack/lib.sh
 no_arguments "$@"
+# The stack's own event-processor and verifier serve stay off: each test starts the consumers and
+# verifiers it tests (tests/pipeline.sh starts the stack's pair, and stops it).
+export STACK_PIPELINE=off
 
 run_start=$SECONDS
 
@@ -184,6 +192,7 @@ step "docker compose file" tests/compose.sh
 step "demo tests" tests/demo.sh
 step "capacity tests" tests/capacity.sh
 step "foreign consumer tests" tests/consumer.sh
+step "the stack's own pipeline" tests/pipeline.sh
 step "fault tests" tests/faults.sh
 step "shellcheck and the pgrx test build (waited for)" wait_beside
 step "pgrx tests" pgrx_tests

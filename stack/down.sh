@@ -2,7 +2,8 @@
 #/ Stops what stack/up.sh started, by the pids it recorded in .stack/run/, and nothing else: a
 #/ PostgreSQL cluster that was already running when up.sh came is left running, and so are
 #/ services named by KAFKA_BOOTSTRAP or MONGODB_URI. Data stays in .stack/data/.
-#/ Usage: stack/down.sh [PART...]   PART: connect ferretdb kafka postgresql (default: all)
+#/ Usage: stack/down.sh [PART...]   PART: verifier processor connect ferretdb kafka postgresql
+#/ (default: all; the pipeline's verifier serve and event-processor first)
 #/ kafka and connect mean every broker and worker of either profile (kafka-1..3, connect-1,2 on
 #/ the cluster profile); one of them can be named alone (kafka-2, connect-1).
 set -euo pipefail
@@ -47,16 +48,16 @@ stop() {
 }
 
 parts=("$@")
-[ ${#parts[@]} -gt 0 ] || parts=(connect ferretdb kafka postgresql)
+[ ${#parts[@]} -gt 0 ] || parts=(verifier processor connect ferretdb kafka postgresql)
 for part in "${parts[@]}"; do
   case "$part" in
     connect) stop connect-2 connect-1 connect ;;
     kafka) stop kafka-3 kafka-2 kafka-1 kafka ;;
-    ferretdb | postgresql | kafka-[123] | connect-[12]) stop "$part" ;;
+    verifier | processor | ferretdb | postgresql | kafka-[123] | connect-[12]) stop "$part" ;;
     -h | --help)
       script_help
       exit 0
       ;;
-    *) die "unknown part '$part' (known: connect ferretdb kafka postgresql kafka-1 kafka-2 kafka-3 connect-1 connect-2)" ;;
+    *) die "unknown part '$part' (known: verifier processor connect ferretdb kafka postgresql kafka-1 kafka-2 kafka-3 connect-1 connect-2)" ;;
   esac
 done

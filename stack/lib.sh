@@ -164,6 +164,78 @@ build_binaries() {
     die "building event-processor and verifier failed (cargo build --release --workspace)"
 }
 
+# start_daemon PART LOGFILE CMD... -> starts CMD detached from this shell (it outlives the
+# script) and records its pid in .stack/run/PART.pid.
+start_daemon() {
+  local part="$1" logfile="$2"
+  shift 2
+  printf '\n===== %s: starting %s =====\n' "$(date -Is)" "$part" >>"$logfile"
+  setsid "$@" >>"$logfile" 2>&1 </dev/null &
+  echo $! >"$RUN_DIR/$part.pid"
+}
+
+# The pipeline stack/up.sh runs beside the services (STACK_PIPELINE=off: none): event-processor
+# in its group, and verifier serve following every run, its reports in VERIFIER_RUNS (default
+# .stack/verifier/runs).
+STACK_PIPELINE="${STACK_PIPELINE:-on}"
+STACK_PROCESSOR_ADDR=127.0.0.1:9101
+STACK_VERIFIER_ADDR=127.0.0.1:9102
+VERIFIER_RUNS="${VERIFIER_RUNS:-$STACK_DIR/verifier/runs}"
+processor_healthy() {
+  pid_of processor >/dev/null &&
+    curl -fsS --max-time 2 "http://$STACK_PROCESSOR_ADDR/metrics" 2>/dev/null | grep -Eq '^processor_assigned_partitions [1-9]'
+}
+verifier_healthy() { pid_of verifier >/dev/null && curl -fsS --max-time 2 "http://$STACK_VERIFIER_ADDR/api/health" >/dev/null 2>&1; }
+
+# pipeline_part_up PART ADDR CHECK CMD... -> PART running and CHECK passing: CMD started unless
+# PART's pid runs; refused while another process holds ADDR.
+pipeline_part_up() {
+  local part="$1" addr="$2" check="$3"
+  shift 3
+  "$check" && return
+  if ! pid_of "$part" >/dev/null; then
+    port_open "$addr" &&
+      die "$addr is taken by another process ($part's address): stop it, or start the stack with STACK_PIPELINE=off"
+    log "$part: starting on $addr"
+    start_daemon "$part" "$LOG_DIR/$part.log" "$@"
+  fi
+  wait_for "$part" 90 "$LOG_DIR/$part.log" "$check"
+}
+
+# processor_up -> the stack's event-processor running and holding partitions of its group.
+processor_up() {
+  pipeline_part_up processor "$STACK_PROCESSOR_ADDR" processor_healthy \
+    env -u METRICS_FILE -u READY_FILE LOG_LEVEL=INFO METRICS_ADDR="$STACK_PROCESSOR_ADDR" \
+    PROCESSOR_GROUP=event-processor-group "$PROCESSOR_BIN"
+}
+
+# verifier_up -> the stack's verifier serve running and answering, its runs in VERIFIER_RUNS.
+verifier_up() {
+  mkdir -p "$VERIFIER_RUNS"
+  pipeline_part_up verifier "$STACK_VERIFIER_ADDR" verifier_healthy \
+    env -u VERIFIER_READY_FILE LOG_LEVEL=INFO "$VERIFIER_BIN" serve \
+    --listen "$STACK_VERIFIER_ADDR" --runs-dir "$VERIFIER_RUNS"
+}
+
+# pause_stack_processor -> when stack/up.sh's event-processor runs, stops it until
+# resume_stack_processor: a script starting its own event-processor in the same group must not
+# split the group's partitions with it (nor its metrics port).
+pause_stack_processor() {
+  local pid
+  pid="$(pid_of processor)" || return 0
+  log "pausing the stack's event-processor (pid $pid) while this script runs its own in the group; it starts again at the end"
+  "$STACK_SRC/down.sh" processor
+  STACK_PROCESSOR_PAUSED=1
+}
+
+# resume_stack_processor -> starts the stack's event-processor again after pause_stack_processor.
+resume_stack_processor() {
+  [ "${STACK_PROCESSOR_PAUSED:-}" = 1 ] || return 0
+  STACK_PROCESSOR_PAUSED=
+  log "starting the stack's event-processor again"
+  processor_up
+}
+
 # ready_addr FILE ENDPOINT -> the host:port that a binary's ready file (--ready-file: READY_FILE
 # for event-processor, VERIFIER_READY_FILE for verifier watch) names for ENDPOINT (metrics,
 # status); fails while the file is not there yet or names none.

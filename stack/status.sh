@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-#/ Prints one line per part of the local stack: healthy or down, address, pid, log.
-#/ Exits 0 when every part is healthy, 1 otherwise.
+#/ Prints one line per part of the local stack: healthy or down, address, pid, log; then the
+#/ pipeline stack/up.sh runs beside them (event-processor, verifier serve): healthy, down, or off
+#/ when it is not running (STACK_PIPELINE=off, or stopped by stack/down.sh).
+#/ Exits 0 when every service is healthy and no running pipeline part is down, 1 otherwise.
 set -uo pipefail # a part that is down is reported, not fatal
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -47,4 +49,14 @@ if mongodb_is_local; then
 else
   line mongodb ferretdb_healthy "$MONGODB_URI (external)" "" "-"
 fi
+# pipeline_line PART CHECK ADDRESS -> healthy or down while it runs, off when it does not.
+pipeline_line() {
+  if pid_of "$1" >/dev/null; then
+    line "$1" "$2" "$3" "$(pid_of "$1")" "$LOG_DIR/$1.log"
+  else
+    printf '%-11s %-8s %-36s pid %-8s log %s\n' "$1" off "$3" - "$LOG_DIR/$1.log"
+  fi
+}
+pipeline_line processor processor_healthy "$STACK_PROCESSOR_ADDR (event-processor-group)"
+pipeline_line verifier verifier_healthy "http://$STACK_VERIFIER_ADDR/ (verifier serve)"
 exit "$all_ok"

@@ -18,6 +18,12 @@
 #/ Runs stack/install.sh first when something is missing (with INSTALL_EXTENSION=0, without
 #/ building the extension: scripts/test.sh builds it once its own build is done, and an
 #/ extension not installed yet is skipped). State, pids and logs: .stack/.
+#/ Then the pipeline itself, so that psql alone is enough (STACK_PIPELINE=off: the services only):
+#/   processor   127.0.0.1:9101   event-processor, the reference consumer, in event-processor-group
+#/   verifier    127.0.0.1:9102   verifier serve: follows every run, its page, API and metrics
+#/                                (its reports in .stack/verifier/runs)
+#/ The binaries are built first when missing (cargo build --release). The demo's scripts that run
+#/ their own event-processor in the same group pause this one while they run.
 #/ Running it twice changes nothing; after a part dies, it restarts only that part.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -37,6 +43,8 @@ install_needed() {
   compgen -G "$KAFKA_LIB/.pom-*" >/dev/null || return 0
   compgen -G "$DEBEZIUM_DIR/.pom-*" >/dev/null || return 0
   if mongodb_is_local; then [ -f "$FERRETDB_BIN.stamp" ] || return 0; fi
+  command -v chromium >/dev/null || return 0
+  [ -f "$REPO_ROOT/tests/browser/node_modules/.package-lock.json" ] || return 0
   return 1
 }
 if install_needed; then
@@ -53,16 +61,6 @@ fi
 read -r -a JAVA_JIT_OPTS <<<"${JAVA_JIT_OPTS--XX:TieredStopAtLevel=1}"
 JAVA_OPTS=(-Xms256m -Xmx512m -XX:+UseG1GC -XX:MaxGCPauseMillis=20 "${JAVA_JIT_OPTS[@]}" -Djava.awt.headless=true
   -Djava.net.preferIPv4Stack=true "-Dlog4j2.configurationFile=$STACK_SRC/config/log4j2.properties")
-
-# start_daemon PART LOGFILE CMD... -> starts CMD detached from this shell (it outlives up.sh)
-# and records its pid in .stack/run/PART.pid.
-start_daemon() {
-  local part="$1" logfile="$2"
-  shift 2
-  printf '\n===== %s: starting %s =====\n' "$(date -Is)" "$part" >>"$logfile"
-  setsid "$@" >>"$logfile" 2>&1 </dev/null &
-  echo $! >"$RUN_DIR/$part.pid"
-}
 
 # ---------------------------------------------------------------- PostgreSQL
 pg_up() {
@@ -409,9 +407,25 @@ ferretdb_up() {
   wait_for ferretdb 30 "$logfile" ferretdb_healthy
 }
 
+# ---------------------------------------------------------------- the pipeline
+pipeline_up() {
+  case "$STACK_PIPELINE" in
+    off)
+      log "pipeline: not started (STACK_PIPELINE=off): no event-processor, no verifier serve"
+      return
+      ;;
+    on) ;;
+    *) die "STACK_PIPELINE must be on or off (got '$STACK_PIPELINE')" ;;
+  esac
+  build_binaries
+  processor_up
+  verifier_up
+}
+
 switch_profile
 pg_up
 kafka_up
 connect_up
 ferretdb_up
+pipeline_up
 "$STACK_SRC/status.sh"

@@ -63,10 +63,12 @@ finish() {
     fi
   done
   rm -f "$DEMO_PROCESSOR_PID"
+  resume_stack_processor
 }
 trap finish EXIT
 trap 'exit 130' INT TERM HUP
 
+pause_stack_processor
 for i in $(seq 1 "$PROCESSORS"); do
   # metrics on a port the OS picks: the ready file names it
   rm -f "$out/processor-$i.ready"

@@ -135,8 +135,11 @@ clear_demo_data() {
     sleep 1
   done
 
+  # the group must have no member to be moved: the stack's event-processor waits meanwhile
+  pause_stack_processor
   LOG_LEVEL=WARNING "$PROCESSOR_BIN" --reset >&2 ||
     die "event-processor --reset failed (above)"
+  resume_stack_processor
 }
 
 # warn_if_behind N -> when the processor group is far behind the CDC topic's end (more records

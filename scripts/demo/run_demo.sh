@@ -32,7 +32,10 @@
 #/   SLO_FILE       JSON objectives for the verdict (verifier --slo)     default: the defaults
 #/   IDLE_TIMEOUT   seconds without progress before the verifier gives up   default 30
 #/   PROCESSOR_METRICS_ADDR  the processor's /metrics                    default 127.0.0.1:9101
-#/   VERIFIER_ADDR  the verifier's /status and /metrics during the run   default 127.0.0.1:9102
+#/   VERIFIER_ADDR  the verifier's /status and /metrics during the run   default 127.0.0.1:9103
+#/ When stack/up.sh's own event-processor runs, it is paused for the run (the consumer under test
+#/ takes the group, the port and the store alone) and started again at the end; its
+#/ verifier serve follows this run as well.
 #/   FAULT_LOG      a fault run's log (scripts/demo/faults.sh sets it): the verifier reads
 #/                  it (watch --fault-log) and judges the run on integrity alone
 #/   GENERATOR_MAY_END  1: the generator's session may be ended by the fault (faults.sh's
@@ -62,7 +65,7 @@ BATCH_SIZE="${BATCH_SIZE:-1000}"
 IN_FLIGHT="${IN_FLIGHT:-1}"
 IDLE_TIMEOUT="${IDLE_TIMEOUT:-30}"
 PROCESSOR_METRICS_ADDR="${PROCESSOR_METRICS_ADDR:-127.0.0.1:9101}"
-VERIFIER_ADDR="${VERIFIER_ADDR:-127.0.0.1:9102}"
+VERIFIER_ADDR="${VERIFIER_ADDR:-127.0.0.1:9103}"
 [[ "$TARGET_EVENTS" =~ ^[1-9][0-9]*$ ]] || die "TARGET_EVENTS must be a positive whole number (got '$TARGET_EVENTS')"
 [[ "$BATCH_SIZE" =~ ^[1-9][0-9]*$ ]] || die "BATCH_SIZE must be a positive whole number (got '$BATCH_SIZE')"
 [[ "$IN_FLIGHT" =~ ^[1-8]$ ]] || die "IN_FLIGHT must be 1 to 8 (got '$IN_FLIGHT')"
@@ -104,12 +107,14 @@ finish() {
   fi
   rm -f "$DEMO_PROCESSOR_PID"
   [ ! -d "$work" ] || rm -rf "$work"
+  resume_stack_processor
 }
 trap finish EXIT
 trap 'exit 130' INT TERM HUP
 
 # ---- 1. the consumer (what it is stays with the run, for verify.sh)
 printf 'consumer=%s\ngroup=%s\nreceipts=%s\n' "$CONSUMER_LABEL" "$consumer_group" "$RECEIPTS" >"$work/consumer.txt"
+pause_stack_processor
 start_consumer "$work"
 processor_pid="$consumer_pid"
 printf '%s\n' "$processor_pid" >"$DEMO_PROCESSOR_PID"

@@ -256,8 +256,9 @@ pub struct WatchArgs {
     /// terminal, a progress line is printed every second.
     #[arg(long)]
     pub dashboard: bool,
-    /// Where /metrics (Prometheus) and /status (JSON) listen; `off` disables them.
-    #[arg(long, env = "VERIFIER_ADDR", default_value = "127.0.0.1:9102")]
+    /// Where /metrics (Prometheus) and /status (JSON) listen; `off` disables them. (9102 is
+    /// `verifier serve`'s, the daemon that stack/up.sh starts.)
+    #[arg(long, env = "VERIFIER_ADDR", default_value = "127.0.0.1:9103")]
     pub listen: String,
     /// Once connected and following, write this file: one JSON object with the pid and the
     /// addresses /metrics and /status bound (null with --listen off), e.g.
@@ -280,8 +281,9 @@ pub struct WatchArgs {
 /// `verifier serve`.
 #[derive(Debug, Clone, Args)]
 pub struct ServeArgs {
-    /// Where the HTTP routes listen: /api/runs (every run, newest first), /api/runs/N (a
-    /// finished run's report.json; a live run's counts and snapshot), /metrics (Prometheus).
+    /// Where the HTTP routes listen: the page (/ every run, /runs/N one run, live or its
+    /// report), /api/runs (every run, newest first), /api/runs/N (a finished run's report.json;
+    /// a live run's counts and snapshot), /api/health (the parts down), /metrics (Prometheus).
     #[arg(long, env = "VERIFIER_ADDR", default_value = "127.0.0.1:9102")]
     pub listen: String,
     /// The folder of runs: state.json (the first run followed) and run-N/ for each run
@@ -361,7 +363,7 @@ mod tests {
             panic!()
         };
         assert_eq!(next.run.run, RunSpec::Next);
-        assert_eq!(w.listen, "127.0.0.1:9102");
+        assert_eq!(w.listen, "127.0.0.1:9103");
     }
 
     #[test]

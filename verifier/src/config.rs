@@ -119,7 +119,7 @@ impl Config {
                 let listen = telemetry::http::parse_listen(
                     &w.listen,
                     "--listen (VERIFIER_ADDR)",
-                    "127.0.0.1:9102",
+                    "127.0.0.1:9103",
                 )
                 .map_err(ConfigError::Listen)?;
                 let output = report_output(&w.report)?;
@@ -346,7 +346,7 @@ mod tests {
         assert_eq!(c.follow.limits.idle_timeout, Duration::from_secs(30));
         assert_eq!(c.follow.limits.timeout, None);
         assert_eq!(c.follow.slo, Slo::default());
-        assert_eq!(c.listen, Some("127.0.0.1:9102".parse().unwrap()));
+        assert_eq!(c.listen, Some("127.0.0.1:9103".parse().unwrap()));
         assert_eq!(c.endpoints.topic, events::names::CDC_TOPIC);
         assert_eq!(c.endpoints.group, events::names::VERIFIER_GROUP);
         assert!(!c.dashboard && c.log.file.is_none());

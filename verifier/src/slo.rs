@@ -69,6 +69,8 @@ pub struct Actual {
     /// Events not delivered but not lost either: still on their way, or whose fate cannot be
     /// told. Objectives they would decide are not judged while there are any.
     pub unsettled: u64,
+    /// A bulk run: every event committed in one transaction, so they arrive as one burst.
+    pub burst: bool,
 }
 
 /// How one objective came out.
@@ -157,6 +159,12 @@ impl Slo {
                 &|v| v > self.success_rate_min,
             ),
         ];
+        if a.burst {
+            for c in checks.iter_mut().filter(|c| c.name.starts_with('p')) {
+                c.verdict = Judgement::NotJudged;
+                c.note = Some(BURST.into());
+            }
+        }
         if a.unsettled > 0 {
             for c in &mut checks {
                 unsettled(c, a.unsettled);
@@ -165,6 +173,9 @@ impl Slo {
         checks
     }
 }
+
+/// Why a bulk run's latencies are shown, not judged.
+const BURST: &str = "a bulk run: its events were committed in one transaction and arrive as one burst, so its latency measures the burst, not the pipeline's steady latency; judge latency with a rate run (CALL demo_run(n, rate))";
 
 /// With events still on their way, what they would decide is not judged: the share delivered,
 /// the throughput, and latencies nothing has arrived to measure. Latencies of the events that
@@ -194,7 +205,27 @@ mod tests {
             p99_ms: Some(150.0),
             success_rate: 1.0,
             unsettled: 0,
+            burst: false,
         }
+    }
+
+    #[test]
+    fn a_bulk_run_s_latencies_are_shown_not_judged() {
+        let burst = Actual {
+            p50_ms: Some(400.0),
+            p95_ms: Some(900.0),
+            p99_ms: Some(950.0),
+            burst: true,
+            ..actual()
+        };
+        let c = Slo::default().judge(&burst);
+        for latency in &c[1..=3] {
+            assert_eq!(latency.verdict, Judgement::NotJudged, "{latency:?}");
+            assert!(latency.note.as_deref().unwrap().contains("burst"));
+            assert!(latency.actual.is_some(), "the figure is still shown");
+        }
+        assert_eq!(c[0].verdict, Judgement::Pass, "throughput still judged");
+        assert_eq!(c[4].verdict, Judgement::Pass, "success rate still judged");
     }
 
     #[test]

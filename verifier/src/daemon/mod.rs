@@ -52,6 +52,9 @@ pub struct DaemonConfig {
 const MANIFEST_POLL: Duration = Duration::from_millis(500);
 /// How long a run whose follow failed (a service down) rests before it is followed again.
 const REST: Duration = Duration::from_secs(10);
+/// Runs followed at once at most, the oldest first: a daemon started after many runs were
+/// written catches up a few at a time instead of reading every run's events at once.
+const AT_ONCE: usize = 4;
 
 /// What the routes and the loop share.
 struct Shared {
@@ -235,7 +238,10 @@ impl Daemon {
             .expect("daemon state")
             .book
             .to_follow(&ids, &following, &resting);
-        for id in new {
+        for id in new
+            .into_iter()
+            .take(AT_ONCE.saturating_sub(self.tasks.len()))
+        {
             self.start(id);
         }
     }

@@ -11,7 +11,7 @@ use crate::follow::ConsumerProgress;
 pub(crate) use crate::integrity::LISTED;
 use crate::integrity::{Audit, Finding};
 use crate::join::{Counts, Join, LastStage};
-use crate::manifest::RunInfo;
+use crate::manifest::{RunInfo, RunMode};
 use crate::measure::StageSummary;
 use crate::receipt_source::ReceiptsInfo;
 use crate::slo::{Actual, Check, Judgement, Slo};
@@ -389,6 +389,7 @@ impl Report {
             p99_ms: e2e.p99_ms,
             success_rate,
             unsettled: integrity.pending + integrity.undetermined,
+            burst: inputs.run.mode == RunMode::Bulk,
         };
         let slo_checks = inputs.slo.judge(&actual);
         // A fault run is judged on integrity alone: its latency is what the fault did.
@@ -534,6 +535,7 @@ mod tests {
     #[test]
     fn a_fault_run_is_judged_on_integrity_alone_and_shows_the_fault() {
         let mut i = inputs(2000, Some(Audit::default()));
+        i.run.mode = RunMode::Rate; // a bulk run's latency is not judged
         i.slo.p50_max_ms = 1.0; // 5 ms end to end misses it
         assert_eq!(
             Report::build(&join(2000, 2000), i.clone()).verdict,

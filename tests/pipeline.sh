@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+#/ The pipeline stack/up.sh runs beside the services, as a user meets it: psql alone is enough.
+#/   1. STACK_PIPELINE=on stack/up.sh starts event-processor and verifier serve (its runs in a
+#/      folder of this test's): stack/status.sh shows both healthy.
+#/   2. psql: SELECT run_id FROM demo_generate(1000) -> the daemon's /api/runs/N says pass within
+#/      120 s with all 1,000 verified, and `verifier report --run N` agrees (verdict, counts,
+#/      missing, applied twice); /runs/N is its report.
+#/   3. scripts/demo/run_demo.sh (300 events at 150/s) while the pair runs: it pauses the stack's
+#/      event-processor (never two processors in one group), passes, and the stack's
+#/      event-processor is running and healthy again after it; the daemon reports that run too.
+#/   4. stack/down.sh verifier processor: stack/status.sh shows both off and exits 0.
+#/ Needs the stack up (with STACK_PIPELINE=off, as scripts/test.sh starts it) and the release
+#/ binaries.
+#/
+#/ Usage: tests/pipeline.sh
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh" pipeline-test "$@"
+show_on_failure() {
+  local f
+  for f in "$LOG_DIR/processor.log" "$LOG_DIR/verifier.log" "${tmp:-/nonexistent}/demo.err"; do
+    [ ! -f "$f" ] || { printf -- '--- last lines of %s\n' "$f" >&2; tail -n 15 "$f" >&2; }
+  done
+}
+
+tmp="$(mktemp -d)"
+export VERIFIER_RUNS="$tmp/runs"
+# One way out: the pair this test started stops, its folder goes.
+finish() {
+  "$REPO_ROOT/stack/down.sh" verifier processor || log "stack/down.sh verifier processor failed"
+  rm -rf "$tmp"
+}
+trap finish EXIT
+trap 'exit 130' INT TERM HUP
+
+api() { curl -fsS --max-time 5 "http://$STACK_VERIFIER_ADDR$1"; }
+# reported N -> waits (120 s at most) until the daemon has a verdict for run N; prints report.json.
+reported() {
+  local id="$1"
+  # shellcheck disable=SC2317 # called by wait_until
+  has_verdict() { api "/api/runs/$id" 2>/dev/null | jq -e '.verdict' >/dev/null; }
+  wait_until 120 has_verdict || fail "the daemon has no verdict for run $id after 120 s: $(api "/api/runs/$id" | jq -c '.row // .')"
+  api "/api/runs/$id"
+}
+
+# ---- 1. the pair, started by stack/up.sh
+STACK_PIPELINE=on DEMO_BINARIES_BUILT=1 "$REPO_ROOT/stack/up.sh" >"$tmp/up.out" 2>&1 ||
+  fail "stack/up.sh with the pipeline failed: $(tail -n 5 "$tmp/up.out")"
+"$REPO_ROOT/stack/status.sh" >"$tmp/status.out" || fail "stack/status.sh: a part is down: $(cat "$tmp/status.out")"
+{ grep -Eq '^processor +healthy' "$tmp/status.out" && grep -Eq '^verifier +healthy' "$tmp/status.out"; } ||
+  fail "stack/status.sh does not show the pair healthy: $(cat "$tmp/status.out")"
+pass "stack/up.sh started event-processor and verifier serve; stack/status.sh shows both healthy"
+
+# ---- 2. psql alone
+run="$(app_sql "SELECT run_id FROM demo_generate(1000)")"
+report="$(reported "$run")"
+jq -e '.verdict == "pass" and .counts.matched == 1000 and .counts.expected == 1000 and .integrity.missing_total == 0 and .integrity.applied_twice == 0' <<<"$report" >/dev/null ||
+  fail "run $run from psql, as the daemon reports it: $(jq -c '{verdict, counts, integrity: {missing_total: .integrity.missing_total, applied_twice: .integrity.applied_twice}}' <<<"$report")"
+"$VERIFIER_BIN" --log-level ERROR report --run "$run" --idle-timeout 10 --format json >"$tmp/report.json" ||
+  fail "verifier report --run $run exited $?: $(jq -c '{verdict, counts}' "$tmp/report.json")"
+same='{verdict, counts: (.counts | {expected, kafka, receipts, matched}), missing: .integrity.missing_total, twice: .integrity.applied_twice}'
+[ "$(jq -c "$same" <<<"$report")" = "$(jq -c "$same" "$tmp/report.json")" ] ||
+  fail "the daemon and verifier report differ on run $run: $(jq -c "$same" <<<"$report") vs $(jq -c "$same" "$tmp/report.json")"
+api "/runs/$run" | grep -q "<h1>Run $run: <span>PASS</span>" || fail "/runs/$run is not run $run's report"
+pass "SELECT demo_generate(1000) from psql: the daemon reports run $run pass, 1000 of 1000 verified, as verifier report does"
+
+# ---- 3. a demo run while the pair runs
+before="$(pid_of processor)"
+TARGET_EVENTS=300 RATE=150 DEMO_BINARIES_BUILT=1 scripts/demo/run_demo.sh >"$tmp/demo.out" 2>"$tmp/demo.err" ||
+  fail "run_demo.sh with the pipeline running exited $?: $(tail -n 3 "$tmp/demo.err")"
+grep -q "pausing the stack's event-processor (pid $before)" "$tmp/demo.err" ||
+  fail "run_demo.sh did not pause the stack's event-processor: $(grep -m3 -i processor "$tmp/demo.err")"
+processor_healthy || fail "the stack's event-processor is not running and healthy after run_demo.sh"
+demo_run="$(app_sql "SELECT max(run_id) FROM outbox_demo.runs")"
+[ "$demo_run" -gt "$run" ] || fail "no run after run $run in the manifest: run_demo.sh wrote none"
+[ "$(reported "$demo_run" | jq -r .verdict)" = pass ] || fail "the daemon's verdict on the demo's run $demo_run is not pass"
+pass "run_demo.sh paused the stack's event-processor (pid $before), passed, and it runs again (pid $(pid_of processor)); the daemon reports run $demo_run pass"
+
+# ---- 4. stopped by stack/down.sh
+"$REPO_ROOT/stack/down.sh" verifier processor 2>"$tmp/down.err" || fail "stack/down.sh verifier processor: $(cat "$tmp/down.err")"
+"$REPO_ROOT/stack/status.sh" >"$tmp/status.out" || fail "stack/status.sh exits non-zero with the pair off: $(cat "$tmp/status.out")"
+{ grep -Eq '^processor +off' "$tmp/status.out" && grep -Eq '^verifier +off' "$tmp/status.out"; } ||
+  fail "stack/status.sh does not show the pair off: $(cat "$tmp/status.out")"
+pass "stack/down.sh stopped the pair; stack/status.sh shows both off and exits 0"
