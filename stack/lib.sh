@@ -210,11 +210,15 @@ processor_up() {
 }
 
 # verifier_up -> the stack's verifier serve running and answering, its runs in VERIFIER_RUNS.
+# VERIFIER_ALLOW_START=1: runs may be started from its page, with the token it writes into
+# .stack/secrets/verifier.token.
 verifier_up() {
+  local allow_start=()
+  [ "${VERIFIER_ALLOW_START:-0}" = 0 ] || allow_start=(--allow-start --token-file "$SECRETS_DIR/verifier.token")
   mkdir -p "$VERIFIER_RUNS"
   pipeline_part_up verifier "$STACK_VERIFIER_ADDR" verifier_healthy \
-    env -u VERIFIER_READY_FILE LOG_LEVEL=INFO "$VERIFIER_BIN" serve \
-    --listen "$STACK_VERIFIER_ADDR" --runs-dir "$VERIFIER_RUNS"
+    env -u VERIFIER_READY_FILE -u VERIFIER_ALLOW_START LOG_LEVEL=INFO "$VERIFIER_BIN" serve \
+    --listen "$STACK_VERIFIER_ADDR" --runs-dir "$VERIFIER_RUNS" "${allow_start[@]}"
 }
 
 # pause_stack_processor -> when stack/up.sh's event-processor runs, stops it until

@@ -21,7 +21,9 @@
 #/ Then the pipeline itself, so that psql alone is enough (STACK_PIPELINE=off: the services only):
 #/   processor   127.0.0.1:9101   event-processor, the reference consumer, in event-processor-group
 #/   verifier    127.0.0.1:9102   verifier serve: follows every run, its page, API and metrics
-#/                                (its reports in .stack/verifier/runs)
+#/                                (its reports in .stack/verifier/runs; VERIFIER_ALLOW_START=1:
+#/                                runs may be started from its page, with the token it writes
+#/                                into .stack/secrets/verifier.token)
 #/ The binaries are built first when missing (cargo build --release). The demo's scripts that run
 #/ their own event-processor in the same group pause this one while they run.
 #/ Running it twice changes nothing; after a part dies, it restarts only that part.

@@ -24,6 +24,10 @@
 #/      10th join (exit 1, the events named lost are exactly those missing from its metrics file,
 #/      all joins), re-applying joins after a restart (exit 1, applied twice found and named,
 #/      nothing lost).
+#/   7. the daemon (verifier serve, receipts from the metrics file) with the consumer dropping
+#/      every 50th event: a rate run of 600 reported fail with the 12 dropped events lost and
+#/      named, and only those; the daemon goes on and reports the next run (bulk, 300) the same
+#/      way.
 #/ Test 1 also observes its run (--receipts observe): all 600 seen, process not measured.
 #/ Needs the stack up, the release binaries and stack/install.sh's Python venv.
 #/
@@ -338,3 +342,34 @@ verdict replay-joins
 [ "$(jq -r '.integrity.missing_total' "$r")" = 0 ] ||
   fail "events of a consumer that lost nothing named missing: $(jq -c '.integrity | {missing_total, missing: .missing[:3]}' "$r")"
 pass "a consumer without applied_events re-applying joins, observed: exit 1, $(jq -r .integrity.applied_twice "$r") effects applied twice, nothing missing"
+
+# ---- 7. the daemon and a consumer dropping events: each run's dropped events named, run after run
+scratch daemon
+start_consumer "$dir/consumer.log" --metrics-file "$dir/metrics.jsonl" --drop-every 50
+"$VERIFIER_BIN" --log-level INFO --mongodb-uri "$uri" --processor-group "$group" \
+  serve --listen 127.0.0.1:0 --ready-file "$dir/daemon.ready" --runs-dir "$dir/runs" --idle-timeout 10 \
+  --receipts "metrics-file:$dir/metrics.jsonl" --slo "$tmp/generous.json" 2>"$dir/v-daemon.log" &
+pids+=("$!")
+wait_until 60 test -s "$dir/daemon.ready" || fail "verifier serve was not ready within 60 s; see $dir/v-daemon.log"
+daemon="$(ready_addr "$dir/daemon.ready" http)"
+# daemon_lost RUN WHAT -> waits for the daemon's report of RUN; it must fail with exactly the
+# events missing from the consumer's metrics file named lost.
+daemon_lost() {
+  local run="$1" what="$2"
+  # shellcheck disable=SC2317 # called by wait_until
+  reported() { curl -fsS --max-time 5 "http://$daemon/api/runs/$run" 2>/dev/null | jq -e .verdict >/dev/null; }
+  wait_until 120 reported || fail "the daemon did not report run $run ($what) within 120 s; see $dir/v-daemon.log"
+  curl -fsS --max-time 5 "http://$daemon/api/runs/$run" >"$dir/run-$run.json"
+  app_sql "SELECT id FROM activity.event_outbox WHERE run_id = $run ORDER BY id" | sort >"$dir/all-$run"
+  jq -r '.event_id' "$dir/metrics.jsonl" | sort >"$dir/applied-ids"
+  comm -23 "$dir/all-$run" "$dir/applied-ids" >"$dir/dropped-$run"
+  jq -r '.integrity.missing[] | select(.fate == "lost") | .event_id' "$dir/run-$run.json" | sort >"$dir/named-$run"
+  [ "$(jq -r .verdict "$dir/run-$run.json")" = fail ] || fail "the daemon's verdict on run $run ($what) is not fail: $(jq -c '{verdict, integrity: .integrity | {lost, pending, missing_total}}' "$dir/run-$run.json")"
+  [ -s "$dir/dropped-$run" ] || fail "the consumer dropped nothing of run $run"
+  cmp -s "$dir/dropped-$run" "$dir/named-$run" ||
+    fail "run $run ($what): the events named lost are not the dropped ones: $(diff "$dir/dropped-$run" "$dir/named-$run" | head -n 5)"
+  pass "the daemon with a consumer dropping every 50th event: run $run ($what) fail, the $(wc -l <"$dir/dropped-$run") dropped events named lost, and only those"
+}
+app_sql "CALL demo_run(600, 200)" >"$dir/generator.txt" 2>&1 || fail "the rate run failed: $(cat "$dir/generator.txt")"
+daemon_lost "$(app_sql "SELECT max(run_id) FROM outbox_demo.runs")" "a rate run of 600"
+daemon_lost "$(app_sql "SELECT run_id FROM demo_generate(300)")" "the next run, bulk, 300"

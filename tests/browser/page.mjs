@@ -1,15 +1,19 @@
 // The daemon's page in a real browser (Debian's Chromium, headless, driven by playwright-core).
-// Called by tests/web.sh: node tests/browser/page.mjs BASE_URL FINISHED_RUN LIVE_RUN OUT_DIR
+// Called by the daemon's stack test (verifier/tests/stack/daemon.rs):
+//   node tests/browser/page.mjs BASE_URL FINISHED_RUN LIVE_RUN OUT_DIR [TOKEN_FILE]
 //   1. `/` lists both runs; the finished one with its verdict (screenshot runs.png)
 //   2. the live run's link opens its live page, whose numbers change without a reload (live.png)
 //   3. that page turns into the run's report when the run is accounted for (live-done.png)
 //   4. the finished run's page is its report with its charts (report.png), and reads without
 //      JavaScript (the report's tables and charts are there with scripts off)
+//   5. with TOKEN_FILE (the daemon started with --allow-start): the form on `/` starts a bulk
+//      run of 200 with the token read from that file, and leads to its page, which becomes its
+//      report (started.png)
 // Fails on any request to a host other than the daemon's, and on any error in the page.
 import { chromium } from 'playwright-core';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 
-const [base, finished, live, out] = process.argv.slice(2);
+const [base, finished, live, out, tokenFile] = process.argv.slice(2);
 if (!out) {
   console.error('usage: node page.mjs BASE_URL FINISHED_RUN LIVE_RUN OUT_DIR');
   process.exit(2);
@@ -97,6 +101,20 @@ try {
   const charts = await plain.locator('svg polyline').count();
   if (stages === 0 || charts === 0) fail(`without JavaScript the report shows ${stages} stage rows, ${charts} curves`);
   say(`run ${finished}'s report: its three charts, and readable without JavaScript`);
+
+  // 5. a run started from the page's form
+  if (tokenFile) {
+    await page.goto(`${base}/`);
+    const form = page.locator('form#start');
+    await form.locator('input[name=events]').fill('200');
+    await form.locator('input[name=token]').fill(readFileSync(tokenFile, 'utf8').trim());
+    await form.locator('button').click();
+    const h1 = page.locator('h1', { hasText: /^Run \d+: PASS$/ });
+    await h1.waitFor({ timeout: 60000 });
+    if (!/\/runs\/\d+$/.test(page.url())) fail(`the started run's page is at ${page.url()}`);
+    await page.screenshot({ path: `${out}/started.png`, fullPage: true });
+    say(`the form started a run of 200: ${await h1.textContent()} at ${page.url()}`);
+  }
 
   if (foreign.length) fail(`requests to other hosts than ${daemon}: ${foreign.join(', ')}`);
   if (errors.length) fail(`errors in the page: ${errors.join(' | ')}`);

@@ -325,14 +325,31 @@ pub fn target_tmp() -> PathBuf {
 /// `GET path` from an HTTP endpoint at `addr` (`host:port`); the whole response, headers
 /// included.
 pub async fn http_get(addr: &str, path: &str) -> anyhow::Result<String> {
+    http_request(addr, "GET", path, &[], "").await
+}
+
+/// `METHOD path` with `headers` (`Name: value` lines) and `body` to `addr`; the whole response,
+/// headers included.
+pub async fn http_request(
+    addr: &str,
+    method: &str,
+    path: &str,
+    headers: &[&str],
+    body: &str,
+) -> anyhow::Result<String> {
     use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
     let mut s = tokio::net::TcpStream::connect(addr)
         .await
         .with_context(|| format!("connecting to http://{addr}"))?;
-    s.write_all(
-        format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").as_bytes(),
-    )
-    .await?;
+    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    for h in headers {
+        head.push_str(h);
+        head.push_str("\r\n");
+    }
+    if !body.is_empty() {
+        head.push_str(&format!("Content-Length: {}\r\n", body.len()));
+    }
+    s.write_all(format!("{head}\r\n{body}").as_bytes()).await?;
     let mut text = String::new();
     s.read_to_string(&mut text).await?;
     Ok(text)

@@ -305,6 +305,13 @@ pub struct ServeArgs {
     /// SLO file (as for report) judging every run.
     #[arg(long, env = "SLO_FILE")]
     pub slo: Option<PathBuf>,
+    /// Allow starting runs from the page (POST /api/runs), with a token the daemon generates at
+    /// each start into --token-file (its owner's only). Off by default: every route only reads.
+    #[arg(long, env = "VERIFIER_ALLOW_START")]
+    pub allow_start: bool,
+    /// Where --allow-start writes the token (default: RUNS_DIR/start.token).
+    #[arg(long, env = "VERIFIER_TOKEN_FILE")]
+    pub token_file: Option<PathBuf>,
 }
 
 /// `verifier report`.

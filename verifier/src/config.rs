@@ -202,11 +202,16 @@ fn serve_output(a: crate::cli::ServeArgs) -> Result<Output, ConfigError> {
         receipts: a.receipts,
         ..RunArgs::fixed(RunSpec::Latest)
     };
+    let token_file = a.allow_start.then(|| {
+        a.token_file
+            .unwrap_or_else(|| a.runs_dir.join("start.token"))
+    });
     Ok(Output::Serve(Box::new(crate::daemon::DaemonConfig {
         runs_dir: a.runs_dir,
         follow: options(&run, slo),
         listen,
         ready_file: a.ready_file,
+        token_file,
     })))
 }
 
@@ -396,5 +401,11 @@ mod tests {
         assert_eq!(d.runs_dir, PathBuf::from("/tmp/r"));
         assert_eq!(d.follow.limits.idle_timeout, Duration::from_secs(12));
         assert_eq!(d.follow.receipts, ReceiptSource::ProcessedEvents);
+        assert_eq!(d.token_file, None, "starting runs is off by default");
+        let c = config(&["serve", "--runs-dir", "/tmp/r", "--allow-start"]).unwrap();
+        let Output::Serve(d) = c.output else {
+            panic!("{:?}", c.output)
+        };
+        assert_eq!(d.token_file, Some(PathBuf::from("/tmp/r/start.token")));
     }
 }

@@ -36,6 +36,15 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// The token file (`serve --token-file`) could not be written.
+    #[error("cannot write the token file {path} (serve --token-file): {source}")]
+    TokenFile {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
     /// The ready file (`--ready-file`) could not be written.
     #[error("cannot write the ready file {path}: {source}")]
     ReadyFile {

@@ -1,8 +1,9 @@
-//! A minimal HTTP/1.1 server for read-only `GET` endpoints (`/metrics`, `/status`).
+//! A minimal HTTP/1.1 server: read-only `GET` endpoints (`/metrics`, `/status`) with [`serve`],
+//! and any method with a handler that sees the whole request with [`serve_requests`].
 //!
-//! One request per connection, answered and closed; enough for Prometheus, `curl` and the tests,
-//! without a web framework in the build. Binds where it is told (127.0.0.1 by default in both
-//! binaries).
+//! One request per connection, answered and closed; enough for Prometheus, `curl`, a browser and
+//! the tests, without a web framework in the build. Binds where it is told (127.0.0.1 by default
+//! in both binaries).
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -19,6 +20,63 @@ pub struct Response {
     pub content_type: &'static str,
     /// The body.
     pub body: String,
+}
+
+/// A request as a handler sees it: method, path (without the query string), headers (names in
+/// lower case) and body.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Request {
+    /// `GET`, `POST`, ….
+    pub method: String,
+    /// The path, without the query string.
+    pub path: String,
+    /// Header names (lower case) and values.
+    pub headers: Vec<(String, String)>,
+    /// The body (`Content-Length` bytes, at most [`MAX_BODY`]).
+    pub body: Vec<u8>,
+}
+
+impl Request {
+    /// The value of header `name` (lower case), if given.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// The largest body read; a longer one is answered 413.
+pub const MAX_BODY: usize = 64 * 1024;
+
+/// A status and a response.
+pub type Answer = (u16, Response);
+
+/// A plain-text answer.
+pub fn text(status: u16, body: impl Into<String>) -> Answer {
+    (
+        status,
+        Response {
+            content_type: "text/plain; charset=utf-8",
+            body: body.into(),
+        },
+    )
+}
+
+fn reason(status: u16) -> &'static str {
+    match status {
+        200 => "OK",
+        201 => "Created",
+        202 => "Accepted",
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        413 => "Payload Too Large",
+        503 => "Service Unavailable",
+        _ => "Error",
+    }
 }
 
 /// Parses a listen address given as `host:port`, or `off` (or empty) for none. `flag` names
@@ -44,13 +102,34 @@ pub async fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
 }
 
 /// Serves `GET` requests on `listener` until `shutdown` completes. `route` maps a path (without
-/// query string) to a response, or `None` for 404.
+/// query string) to a response, or `None` for 404; any other method is answered 405.
 pub async fn serve<R, S>(listener: TcpListener, route: R, shutdown: S)
 where
     R: Fn(&str) -> Option<Response> + Send + Sync + 'static,
     S: Future<Output = ()>,
 {
-    let route = Arc::new(route);
+    let handler = move |req: Request| {
+        let answer = if req.method != "GET" && req.method != "HEAD" {
+            text(405, "only GET\n")
+        } else {
+            match route(&req.path) {
+                Some(r) => (200, r),
+                None => text(404, format!("no such path: {}\n", req.path)),
+            }
+        };
+        std::future::ready(answer)
+    };
+    serve_requests(listener, handler, shutdown).await;
+}
+
+/// Serves every request on `listener` with `handler` until `shutdown` completes.
+pub async fn serve_requests<H, F, S>(listener: TcpListener, handler: H, shutdown: S)
+where
+    H: Fn(Request) -> F + Send + Sync + 'static,
+    F: Future<Output = Answer> + Send,
+    S: Future<Output = ()>,
+{
+    let handler = Arc::new(handler);
     tokio::pin!(shutdown);
     loop {
         let (stream, _) = tokio::select! {
@@ -63,10 +142,11 @@ where
                 }
             },
         };
-        let route = Arc::clone(&route);
+        let handler = Arc::clone(&handler);
         tokio::spawn(async move {
             let result =
-                tokio::time::timeout(Duration::from_secs(5), handle(stream, route.as_ref())).await;
+                tokio::time::timeout(Duration::from_secs(15), handle(stream, handler.as_ref()))
+                    .await;
             if let Ok(Err(e)) = result {
                 tracing::debug!("HTTP connection: {e}");
             }
@@ -74,45 +154,70 @@ where
     }
 }
 
-async fn handle<R>(mut stream: tokio::net::TcpStream, route: &R) -> std::io::Result<()>
-where
-    R: Fn(&str) -> Option<Response>,
-{
+/// Reads one request: its head, then `Content-Length` bytes of body. `Err(413)` when the body
+/// is longer than [`MAX_BODY`].
+async fn read_request(stream: &mut tokio::net::TcpStream) -> std::io::Result<Result<Request, u16>> {
     let mut buf = Vec::with_capacity(1024);
-    let mut chunk = [0u8; 1024];
-    while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+    let mut chunk = [0u8; 4096];
+    let head_end = loop {
+        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i + 4;
+        }
         let n = stream.read(&mut chunk).await?;
         if n == 0 || buf.len() > 16 * 1024 {
-            break;
+            break buf.len();
         }
         buf.extend_from_slice(&chunk[..n]);
+    };
+    let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
+    let mut lines = head.lines();
+    let mut first = lines.next().unwrap_or("").split_whitespace();
+    let (method, target) = (first.next().unwrap_or(""), first.next().unwrap_or(""));
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect();
+    let mut req = Request {
+        method: method.to_owned(),
+        path: target.split('?').next().unwrap_or("").to_owned(),
+        headers,
+        body: buf[head_end..].to_vec(),
+    };
+    let length: usize = req
+        .header("content-length")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    if length > MAX_BODY {
+        return Ok(Err(413));
     }
-    let head = String::from_utf8_lossy(&buf);
-    let mut parts = head.lines().next().unwrap_or("").split_whitespace();
-    let (method, target) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
-    let path = target.split('?').next().unwrap_or("");
-    let (status, content_type, body) = if method != "GET" && method != "HEAD" {
-        (
-            "405 Method Not Allowed",
-            "text/plain",
-            "only GET\n".to_owned(),
-        )
-    } else {
-        match route(path) {
-            Some(r) => ("200 OK", r.content_type, r.body),
-            None => (
-                "404 Not Found",
-                "text/plain",
-                format!("no such path: {path}\n"),
-            ),
+    while req.body.len() < length {
+        let n = stream.read(&mut chunk).await?;
+        if n == 0 {
+            break;
         }
+        req.body.extend_from_slice(&chunk[..n]);
+    }
+    req.body.truncate(length);
+    Ok(Ok(req))
+}
+
+async fn handle<H, F>(mut stream: tokio::net::TcpStream, handler: &H) -> std::io::Result<()>
+where
+    H: Fn(Request) -> F,
+    F: Future<Output = Answer>,
+{
+    let (head_only, (status, r)) = match read_request(&mut stream).await? {
+        Ok(req) => (req.method == "HEAD", handler(req).await),
+        Err(status) => (false, text(status, "the body is too long\n")),
     };
     let mut response = format!(
-        "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-        body.len()
+        "HTTP/1.1 {status} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n",
+        reason(status),
+        r.content_type,
+        r.body.len()
     );
-    if method != "HEAD" {
-        response.push_str(&body);
+    if !head_only {
+        response.push_str(&r.body);
     }
     stream.write_all(response.as_bytes()).await?;
     stream.shutdown().await
@@ -155,6 +260,51 @@ mod tests {
         assert!(missing.starts_with("HTTP/1.1 404 Not Found"), "{missing}");
         let post = get(addr, "POST /status HTTP/1.1\r\n\r\n").await;
         assert!(post.starts_with("HTTP/1.1 405"), "{post}");
+        tx.send(()).unwrap();
+        server.await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_handler_sees_method_headers_and_body() {
+        let listener = bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(serve_requests(
+            listener,
+            |req: Request| async move {
+                let said = format!(
+                    "{} {} {:?} {}",
+                    req.method,
+                    req.path,
+                    req.header("authorization"),
+                    String::from_utf8_lossy(&req.body)
+                );
+                text(202, said)
+            },
+            async {
+                let _ = rx.await;
+            },
+        ));
+        let body = "{\"events\": 10}";
+        let post = get(
+            addr,
+            &format!("POST /api/start?x=1 HTTP/1.1\r\nAuthorization: Bearer t0k\r\nContent-Length: {}\r\n\r\n{body}", body.len()),
+        )
+        .await;
+        assert!(post.starts_with("HTTP/1.1 202 Accepted\r\n"), "{post}");
+        assert!(
+            post.ends_with("POST /api/start Some(\"Bearer t0k\") {\"events\": 10}"),
+            "{post}"
+        );
+        let long = get(
+            addr,
+            &format!(
+                "POST / HTTP/1.1\r\nContent-Length: {}\r\n\r\n",
+                MAX_BODY + 1
+            ),
+        )
+        .await;
+        assert!(long.starts_with("HTTP/1.1 413"), "{long}");
         tx.send(()).unwrap();
         server.await.unwrap();
     }

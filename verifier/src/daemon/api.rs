@@ -20,6 +20,8 @@ pub(crate) struct View<'a, F: Fn(i64, &str) -> Option<String>> {
     pub live: Vec<(Row, Arc<Snapshot>)>,
     /// Each part that does not answer, with its address and for how long.
     pub down: Vec<String>,
+    /// Whether runs may be started from the page.
+    pub start_allowed: bool,
     /// A finished run's file (`report.json`, `report.html`).
     pub file: F,
 }
@@ -48,7 +50,7 @@ pub(crate) fn route<F: Fn(i64, &str) -> Option<String>>(
     let rows = || v.book.rows(v.live.iter().map(|(r, _)| r.clone()));
     let first = v.book.first_run;
     match path {
-        "/" => html(web::runs_page(&rows(), &v.down, first)),
+        "/" => html(web::runs_page(&rows(), &v.down, first, v.start_allowed)),
         "/fragment/runs" => html(web::runs_fragment(&rows(), &v.down, first)),
         "/api/runs" => json(serde_json::to_string(&rows()).expect("rows serialise")),
         "/favicon.ico" => Some(Response {
@@ -64,8 +66,14 @@ pub(crate) fn route<F: Fn(i64, &str) -> Option<String>>(
     }
 }
 
+/// Whether run `id` is one the daemon will follow but has not yet (just written, or a page
+/// opened on it before it starts): its page waits for it.
+fn waiting<F: Fn(i64, &str) -> Option<String>>(id: i64, v: &View<'_, F>) -> bool {
+    id >= v.book.first_run && !v.book.done.contains_key(&id)
+}
+
 /// `/runs/N`, `/fragment/runs/N` and `/api/runs/N`: live while the run is followed, else its
-/// finished files.
+/// finished files; a run not followed yet waits.
 fn run_route<F: Fn(i64, &str) -> Option<String>>(path: &str, v: &View<'_, F>) -> Option<Response> {
     let (kind, id) = path.strip_prefix('/')?.rsplit_once('/')?;
     let id: i64 = id.parse().ok()?;
@@ -77,14 +85,15 @@ fn run_route<F: Fn(i64, &str) -> Option<String>>(path: &str, v: &View<'_, F>) ->
             let live = serde_json::json!({"state": "following", "row": row, "live": &**s});
             json(live.to_string())
         }
-        ("runs", None) => {
-            (v.file)(id, "report.html").and_then(|r| html(web::finished_page(id, &r)))
-        }
-        ("fragment/runs", None) => v
-            .book
-            .done
-            .contains_key(&id)
-            .then(|| web::FINISHED.to_owned())
+        ("runs", None) => match (v.file)(id, "report.html") {
+            Some(report) => html(web::finished_page(id, &report)),
+            None => waiting(id, v)
+                .then(|| web::live_page(id, &Snapshot::default(), &v.down))
+                .and_then(html),
+        },
+        ("fragment/runs", None) if v.book.done.contains_key(&id) => html(web::FINISHED.to_owned()),
+        ("fragment/runs", None) => waiting(id, v)
+            .then(|| web::live_fragment(id, &Snapshot::default(), &v.down))
             .and_then(html),
         ("api/runs", None) => (v.file)(id, "report.json").and_then(json),
         _ => None,
@@ -166,6 +175,7 @@ mod tests {
             book: &book,
             live: vec![(row(2, FOLLOWING, 4, None), Arc::new(Snapshot::default()))],
             down: vec!["Kafka at 127.0.0.1:9092 down for 3 s".into()],
+            start_allowed: false,
             file: |id, name| match (id, name) {
                 (1, "report.json") => Some("{\"verdict\":\"pass\"}".to_owned()),
                 (1, "report.html") => Some("<body>the report</body>".to_owned()),
@@ -187,7 +197,12 @@ mod tests {
         assert!(get("/", &v).contains("href=\"/runs/2\""));
         let health: serde_json::Value = serde_json::from_str(&get("/api/health", &v)).unwrap();
         assert_eq!(health["down"][0], "Kafka at 127.0.0.1:9092 down for 3 s");
-        for missing in ["/runs/3", "/fragment/runs/3", "/runs/x", "/api/runs/2/x"] {
+        assert!(get("/runs/3", &v).contains("Run 3: <span class=\"following\">starting"));
+        assert!(
+            get("/fragment/runs/3", &v).contains("Run 3: "),
+            "not followed yet: waits"
+        );
+        for missing in ["/runs/0", "/fragment/runs/0", "/runs/x", "/api/runs/2/x"] {
             assert!(route(missing, &v).is_none(), "{missing}");
         }
         assert!(route("/api/runs/3", &v).is_none());
@@ -202,6 +217,7 @@ mod tests {
             book: &book,
             live: vec![(row(3, FOLLOWING, 1, None), Arc::new(Snapshot::default()))],
             down: Vec::new(),
+            start_allowed: false,
             file: |_, _| None,
         };
         let m = metrics(&v);

@@ -1,7 +1,8 @@
 //! `verifier serve`: the always-on daemon. It reads the manifest twice a second and follows
 //! every run from its first (several at once), each with the same follower `watch` runs
 //! ([`crate::follow::follow`]); it writes each finished run's report into its folder of runs
-//! ([`folder`]) and answers `/api/runs`, `/api/runs/N` and `/metrics` ([`api`]).
+//! ([`folder`]) and answers its page, `/api/runs`, `/api/runs/N` and `/metrics` ([`api`],
+//! [`web`]); with `--allow-start`, `POST /api/runs` starts a run ([`http`], [`start`]).
 //!
 //! Restart-safe by construction: what is finished is what has a `summary.json` in the folder.
 //! On shutdown (SIGTERM, SIGINT) or after `kill -9`, a run being followed has none, so the
@@ -11,7 +12,9 @@
 mod api;
 mod book;
 mod folder;
+mod http;
 mod latency;
+mod start;
 mod web;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -25,7 +28,6 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
 use crate::error::Error;
-use crate::follow::probes::{self, SharedLags};
 use crate::follow::{self, Options, Services};
 use crate::hlog::Logs;
 use crate::manifest::RunSpec;
@@ -46,6 +48,8 @@ pub struct DaemonConfig {
     pub listen: SocketAddr,
     /// Where to say that it is serving, and its address.
     pub ready_file: Option<PathBuf>,
+    /// Runs may be started from the page: the token for it goes into this file.
+    pub token_file: Option<PathBuf>,
 }
 
 /// How often the manifest is read for new runs.
@@ -60,6 +64,20 @@ const AT_ONCE: usize = 4;
 struct Shared {
     book: Book,
     live: BTreeMap<i64, watch::Receiver<Arc<Snapshot>>>,
+}
+
+/// The token runs are started with from the page, written to `path`, when that is allowed.
+fn token(path: Option<&std::path::Path>) -> Result<Option<start::Token>, Error> {
+    let Some(path) = path else { return Ok(None) };
+    let token = start::Token::generate(path).map_err(|source| Error::TokenFile {
+        path: path.to_owned(),
+        source,
+    })?;
+    tracing::info!(
+        "runs may be started from the page (POST /api/runs) with the token in {} (its owner's only; a new one at each start)",
+        path.display()
+    );
+    Ok(Some(token))
 }
 
 /// A follow that ended: its run and its row with its latencies, or why it failed.
@@ -102,15 +120,16 @@ pub(crate) async fn serve(
         live: BTreeMap::new(),
     }));
     let (stop_http, stop_http_rx) = watch::channel(false);
-    // The parts' health for the page, probed while the daemon runs (a follow probes its own).
-    let lags = follow::probes::spawn(&services.endpoints, stop_http_rx.clone());
-    let bound = listen(
-        cfg.listen,
-        Arc::clone(&shared),
-        (folder.clone(), lags),
-        stop_http_rx,
-    )
-    .await?;
+    let services = Arc::new(services);
+    let http = http::Http {
+        shared: Arc::clone(&shared),
+        folder: folder.clone(),
+        // The parts' health for the page, probed while the daemon runs (a follow probes its own).
+        lags: follow::probes::spawn(&services.endpoints, stop_http_rx.clone()),
+        services: Arc::clone(&services),
+        token: token(cfg.token_file.as_deref())?,
+    };
+    let bound = http::listen(cfg.listen, http, stop_http_rx).await?;
     if let Some(path) = &cfg.ready_file {
         telemetry::ready::write(path, &[("http", Some(bound))]).map_err(|source| {
             Error::ReadyFile {
@@ -124,44 +143,6 @@ pub(crate) async fn serve(
         .await;
     let _ = stop_http.send(true);
     result
-}
-
-/// Binds the routes; returns the address bound (with port 0, the one the OS picked).
-async fn listen(
-    addr: SocketAddr,
-    shared: Arc<Mutex<Shared>>,
-    (folder, lags): (Folder, Arc<SharedLags>),
-    stop: watch::Receiver<bool>,
-) -> Result<SocketAddr, Error> {
-    let route = move |path: &str| {
-        let s = shared.lock().expect("daemon state");
-        let live: Vec<(Row, Arc<Snapshot>)> = s
-            .live
-            .values()
-            .map(|rx| {
-                let snap = Arc::clone(&rx.borrow());
-                (Row::of_snapshot(&snap), snap)
-            })
-            .collect();
-        let mut down = probes::down_list(&lags.get().down);
-        // a follow also names the store when it does not answer
-        for d in live.iter().flat_map(|(_, snap)| &snap.backlog.down) {
-            let part = d.split(" down for").next().unwrap_or(d);
-            if !down.iter().any(|known| known.starts_with(part)) {
-                down.push(d.clone());
-            }
-        }
-        let view = api::View {
-            book: &s.book,
-            live,
-            down,
-            file: |id, name| folder.file(id, name),
-        };
-        api::route(path, &view)
-    };
-    let addr = crate::run::listen_until(addr, route, stop).await?;
-    tracing::info!("the runs' page on http://{addr}/, metrics on http://{addr}/metrics");
-    Ok(addr)
 }
 
 /// The loop's state: the follows under way and the runs resting after a failed one.
@@ -179,13 +160,13 @@ struct Daemon {
 
 impl Daemon {
     fn new(
-        services: Services,
+        services: Arc<Services>,
         options: Options,
         folder: Folder,
         shared: Arc<Mutex<Shared>>,
     ) -> Self {
         Self {
-            services: Arc::new(services),
+            services,
             options,
             folder,
             shared,

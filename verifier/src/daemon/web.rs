@@ -30,9 +30,9 @@ th{background:#f6f6f6}td:first-child,th:first-child{text-align:left}\
 .bar i{display:block;background:#1f77b4;height:6px;border-radius:3px}\
 #stale{display:none}#stale.on{display:block}";
 
-/// A whole page: `title`, `body` inside `<main id="live">`, polling `fragment` every
-/// `every_ms` when given.
-fn page(title: &str, body: &str, fragment: Option<(&str, u32)>) -> String {
+/// A whole page: `title`, `body` inside `<main id="live">` (polling `fragment` every
+/// `every_ms` when given, and swapping it in), then `after`, which stays.
+fn page(title: &str, body: &str, fragment: Option<(&str, u32)>, after: &str) -> String {
     let script = fragment.map_or(String::new(), |(url, ms)| {
         format!(
             "<script>(function(){{var el=document.getElementById('live'),st=document.getElementById('stale');\
@@ -53,7 +53,7 @@ setTimeout(tick,{ms})}})();</script>"
 <style>{STYLE}</style></head><body>\
 <p class=\"muted\"><a href=\"/\">runs</a> · <a href=\"/api/runs\">/api/runs</a> · <a href=\"/metrics\">/metrics</a></p>\
 <div id=\"stale\" class=\"down\">The daemon does not answer: these figures are not being updated.</div>\
-<main id=\"live\">{body}</main>{script}</body></html>\n",
+<main id=\"live\">{body}</main>{after}{script}</body></html>\n",
         title = esc(title),
     )
 }
@@ -138,13 +138,45 @@ pub(crate) fn runs_fragment(rows: &[Row], down: &[String], first_run: i64) -> St
     o
 }
 
-/// `/`.
-pub(crate) fn runs_page(rows: &[Row], down: &[String], first_run: i64) -> String {
+/// The form that starts a run (`POST /api/runs`, the token in its body).
+const START_FORM: &str = "<h2>Start a run</h2><form method=\"post\" action=\"/api/runs\" id=\"start\">\
+<label>events <input name=\"events\" type=\"number\" min=\"1\" value=\"10000\" required></label> \
+<label>rate/s <input name=\"rate\" type=\"number\" min=\"1\" step=\"any\" placeholder=\"empty: bulk\"></label> \
+<label>mix <input name=\"mix\" value=\"50/30/20\" size=\"8\"></label> \
+<label>seed <input name=\"seed\" type=\"number\" placeholder=\"random\"></label> \
+<label>token <input name=\"token\" type=\"password\" autocomplete=\"off\" required></label> \
+<button>start</button></form><p class=\"muted\">The token is in the daemon's token file \
+(the stack's: .stack/secrets/verifier.token). A bulk run is one transaction: demo_generate; with a rate, CALL demo_run.</p>";
+
+/// `/`, with the form that starts a run when that is allowed.
+pub(crate) fn runs_page(rows: &[Row], down: &[String], first_run: i64, start: bool) -> String {
     page(
         "CDC verifier: runs",
         &runs_fragment(rows, down, first_run),
         Some(("/fragment/runs", 2000)),
+        if start { START_FORM } else { "" },
     )
+}
+
+/// A page saying `what`, with `detail`.
+pub(crate) fn message_page(what: &str, detail: &str) -> String {
+    page(
+        what,
+        &format!("<h1>{}</h1><p>{}</p>", esc(what), esc(detail)),
+        None,
+        "",
+    )
+}
+
+/// The answer to a form that started a run: a link to it (and there in a moment).
+pub(crate) fn started_page(id: Option<i64>) -> String {
+    let body = match id {
+        Some(id) => format!(
+            "<h1>Run {id} started</h1><p><a href=\"/runs/{id}\">Follow it live</a>.</p><script>setTimeout(function(){{location.href='/runs/{id}'}},1000)</script>"
+        ),
+        None => "<h1>Run started</h1><p>A bulk run is in the manifest once it is written (one transaction): it appears on <a href=\"/\">the runs</a> then.</p>".to_owned(),
+    };
+    page("Run started", &body, None, "")
 }
 
 fn card(label: &str, value: &str, of: Option<(u64, u64)>) -> String {
@@ -274,6 +306,7 @@ pub(crate) fn live_page(id: i64, s: &Snapshot, down: &[String]) -> String {
         &format!("run {id}: following"),
         &live_fragment(id, s, down),
         Some((&format!("/fragment/runs/{id}"), 1000)),
+        "",
     )
 }
 
@@ -300,7 +333,11 @@ mod tests {
     fn the_runs_page_lists_runs_with_links_and_names_what_is_down() {
         let rows = [row(2, FOLLOWING, 5, None), row(1, "fail", 7, Some(3))];
         let down = ["Kafka at 127.0.0.1:9092 down for 4 s".to_owned()];
-        let html = runs_page(&rows, &down, 1);
+        let html = runs_page(&rows, &down, 1, false);
+        assert!(!html.contains("<form"), "no start form unless allowed");
+        assert!(
+            runs_page(&rows, &down, 1, true).contains("<form method=\"post\" action=\"/api/runs\"")
+        );
         assert!(html.contains("<a href=\"/runs/2\">run 2</a>"), "{html}");
         let second = html.find("data-run=\"1\"").unwrap();
         assert!(
@@ -316,7 +353,7 @@ mod tests {
         );
         assert!(html.contains("fetch('/fragment/runs'"));
         assert!(!html.contains("http://") && !html.contains("https://"));
-        let empty = runs_page(&[], &[], 9);
+        let empty = runs_page(&[], &[], 9, false);
         assert!(empty.contains("demo_generate"), "{empty}");
     }
 

@@ -324,6 +324,46 @@ impl Pg {
         Ok(row.get(0))
     }
 
+    /// Writes a run on this connection (its own: the call holds it for the run's length):
+    /// `demo_generate(events, mix, seed)` without a rate (its run id), else
+    /// `CALL demo_run(events, rate, 1, mix, seed)` (`None`: the manifest names the run). The
+    /// extension's error, with its SQLSTATE and hint, is the `Err`.
+    pub(crate) async fn start_run(
+        &self,
+        events: i64,
+        rate: Option<f64>,
+        mix: Option<&str>,
+        seed: Option<i64>,
+    ) -> Result<Option<i64>, String> {
+        let c = self.client();
+        let mix = mix.unwrap_or("50/30/20");
+        let result = match rate {
+            None => c
+                .query_one(
+                    "SELECT run_id FROM demo_generate($1, $2, $3)",
+                    &[&events, &mix, &seed],
+                )
+                .await
+                .map(|row| Some(row.get(0))),
+            Some(rate) => c
+                .execute(
+                    "CALL demo_run($1, $2, 1, $3, $4)",
+                    &[&events, &rate, &mix, &seed],
+                )
+                .await
+                .map(|_| None),
+        };
+        result.map_err(|e| match e.as_db_error() {
+            Some(db) => format!(
+                "{} (SQLSTATE {}){}",
+                db.message(),
+                db.code().code(),
+                db.hint().map_or(String::new(), |h| format!("; hint: {h}"))
+            ),
+            None => format!("PostgreSQL at {}: {e}", self.addr),
+        })
+    }
+
     /// Rows of the run in the outbox.
     pub(crate) async fn outbox_rows(&self, run_id: i64) -> Result<u64, SourceError> {
         let n: i64 = self

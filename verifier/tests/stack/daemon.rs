@@ -25,6 +25,16 @@ struct Daemon {
 impl Daemon {
     /// `verifier serve` on a port the OS picks, its folder of runs `runs`, its log `log`.
     async fn start(st: &Scratch, runs: &Path, log: &Path) -> anyhow::Result<Self> {
+        Self::start_with(st, runs, log, &[]).await
+    }
+
+    /// The same with `extra` arguments.
+    async fn start_with(
+        st: &Scratch,
+        runs: &Path,
+        log: &Path,
+        extra: &[&std::ffi::OsStr],
+    ) -> anyhow::Result<Self> {
         let ready = st.dir.join("daemon.ready");
         let _ = std::fs::remove_file(&ready); // a restart must not read its predecessor's
         let slo = st.dir.join("slo.json");
@@ -40,6 +50,7 @@ impl Daemon {
             .arg(&slo)
             .arg("--log-file")
             .arg(log)
+            .args(extra)
             .env("LOG_LEVEL", "INFO")
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -185,13 +196,57 @@ fn browser_script() -> anyhow::Result<(PathBuf, PathBuf)> {
     Ok((dir.join("page.mjs"), shots))
 }
 
+/// `POST /api/runs` as a script sends it: the status line and the body.
+async fn post(d: &Daemon, headers: &[&str], body: &str) -> anyhow::Result<(String, String)> {
+    let text = e2e::http_request(&d.addr, "POST", "/api/runs", headers, body).await?;
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    Ok((
+        head.lines().next().unwrap_or("").to_owned(),
+        body.to_owned(),
+    ))
+}
+
+/// Starting runs is refused without the token, with a wrong one, and with bad figures; every
+/// other write is refused.
+async fn refusals(d: &Daemon, token: &str) -> anyhow::Result<()> {
+    let json = "Content-Type: application/json";
+    let (status, body) = post(d, &[json], r#"{"events": 100}"#).await?;
+    assert!(status.contains(" 401 "), "no token: {status} {body}");
+    let (status, _) = post(
+        d,
+        &[json, "Authorization: Bearer nottheone"],
+        r#"{"events": 100}"#,
+    )
+    .await?;
+    assert!(status.contains(" 403 "), "a wrong token: {status}");
+    let bearer = format!("Authorization: Bearer {token}");
+    let (status, body) = post(d, &[json, &bearer], r#"{"events": 0}"#).await?;
+    assert!(
+        status.contains(" 400 ") && body.contains("events = 0"),
+        "{status} {body}"
+    );
+    let put = e2e::http_request(&d.addr, "PUT", "/", &[], "x").await?;
+    assert!(put.starts_with("HTTP/1.1 405"), "{put}");
+    Ok(())
+}
+
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "stack tier: needs the real stack (stack/up.sh) and Chromium (stack/install.sh); scripts/test.sh runs it with --include-ignored"]
-async fn the_page_in_a_real_browser_live_then_finished() -> anyhow::Result<()> {
+async fn the_page_in_a_real_browser_live_then_finished_and_a_run_started_from_it(
+) -> anyhow::Result<()> {
     let (script, shots) = browser_script()?;
     let st = Scratch::new("web").await?;
     let _processor = st.processor("a", &[])?;
-    let d = Daemon::start(&st, &st.dir.join("runs"), &st.dir.join("daemon.log")).await?;
+    let token_file = st.dir.join("secrets/start.token");
+    let log = st.dir.join("daemon.log");
+    let args = [
+        "--allow-start".as_ref(),
+        "--token-file".as_ref(),
+        token_file.as_os_str(),
+    ];
+    let mut d = Daemon::start_with(&st, &st.dir.join("runs"), &log, &args).await?;
+    let token = std::fs::read_to_string(&token_file)?;
+    refusals(&d, &token).await?;
     let finished = st.generate(300).await?;
     exact(&st, &d.reported(finished).await?).await?;
     // 15 s of events: the browser finds the run live, sees it move, and sees it end.
@@ -203,6 +258,7 @@ async fn the_page_in_a_real_browser_live_then_finished() -> anyhow::Result<()> {
         .arg(finished.to_string())
         .arg(rate.run_id.to_string())
         .arg(&shots)
+        .arg(&token_file)
         .status()
         .await
         .context("starting node (Node.js is needed for the browser test)")?;
@@ -213,10 +269,31 @@ async fn the_page_in_a_real_browser_live_then_finished() -> anyhow::Result<()> {
         shots.display()
     );
     exact(&st, &d.reported(rate.run_id).await?).await?;
-    for shot in ["runs.png", "live.png", "live-done.png", "report.png"] {
+    let from_page = e2e::max_run_id(&st.pg).await?;
+    assert!(from_page > rate.run_id, "no run started from the page");
+    exact(&st, &d.reported(from_page).await?).await?;
+    for shot in [
+        "runs.png",
+        "live.png",
+        "live-done.png",
+        "report.png",
+        "started.png",
+    ] {
         let path = shots.join(shot);
         assert!(path.exists(), "{} missing", path.display());
     }
+    let cmdline = std::fs::read(format!("/proc/{}/cmdline", d.child.id().context("pid")?))?;
+    assert!(
+        !String::from_utf8_lossy(&cmdline).contains(&token),
+        "the token in the daemon's command line"
+    );
+    d.child.kill().await?;
+    let logged = std::fs::read_to_string(&log)?;
+    assert!(!logged.contains(&token), "the token in the daemon's log");
+    assert!(
+        logged.contains("starting a run from the page: 200 events, bulk"),
+        "{logged}"
+    );
     eprintln!("screenshots of the page in {}", shots.display());
     Ok(())
 }
