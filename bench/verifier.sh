@@ -154,7 +154,8 @@ daemon_bench() {
         --run "$run_id" --listen off --idle-timeout 120 --format json >"$OUT/watch.json" 2>"$OUT/watch.err" &
       watch_pid=$!
     fi
-    wait_until 3600 test -f "$OUT/runs/run-$run_id/summary.json" ||
+    # its log line comes once the run is in the book and its memory given back
+    wait_until 3600 grep -q "run $run_id: .*report in" "$OUT/daemon.log" ||
       die "the daemon did not report run $run_id within an hour; see $OUT/daemon.log"
     daemon_sample "$run_id"
     if [ -n "$watch_pid" ]; then

@@ -4,13 +4,16 @@
 #/      folder of this test's): stack/status.sh shows both healthy.
 #/   2. psql: SELECT run_id FROM demo_generate(1000) -> the daemon's /api/runs/N says pass within
 #/      120 s with all 1,000 verified, and `verifier report --run N` agrees (verdict, counts,
-#/      missing, applied twice); /runs/N is its report.
+#/      missing, applied twice); /runs/N is its report; scripts/demo/monitor.sh N shows the
+#/      daemon's view of it (following nothing itself) and exits 0.
 #/   3. scripts/demo/run_demo.sh (300 events at 150/s) while the pair runs: it pauses the stack's
 #/      event-processor (never two processors in one group), passes, and the stack's
 #/      event-processor is running and healthy again after it; the daemon reports that run too.
 #/   4. stack/down.sh verifier processor: stack/status.sh shows both off and exits 0.
-#/ Needs the stack up (with STACK_PIPELINE=off, as scripts/test.sh starts it) and the release
-#/ binaries.
+#/ The pair runs on a scratch database, dropped afterwards, and event-processor-group is moved
+#/ to the topic's end first (event-processor --reset), so it starts at this test's runs.
+#/ Needs the stack up (with STACK_PIPELINE=off, as scripts/test.sh starts it), the release
+#/ binaries and stack/install.sh's Python venv.
 #/
 #/ Usage: tests/pipeline.sh
 set -euo pipefail
@@ -24,9 +27,17 @@ show_on_failure() {
 
 tmp="$(mktemp -d)"
 export VERIFIER_RUNS="$tmp/runs"
-# One way out: the pair this test started stops, its folder goes.
+# A scratch database of its own, and the group (event-processor-group) moved to the topic's end
+# first, so that the stack's processor starts at this test's runs, not behind earlier tests'.
+db="pipeline_test_$$"
+export MONGODB_URI="${MONGODB_URI%/*}/$db"
+PY="$PY_CONSUMER_VENV/bin/python"
+[ -x "$PY" ] || die "the Python venv is missing ($PY_CONSUMER_VENV): run stack/install.sh"
+# One way out: the pair this test started stops, its folder and database go.
 finish() {
   "$REPO_ROOT/stack/down.sh" verifier processor || log "stack/down.sh verifier processor failed"
+  "$PY" -c 'import sys, pymongo; pymongo.MongoClient(sys.argv[1]).drop_database(sys.argv[2])' \
+    "$MONGODB_URI" "$db" || log "could not drop the scratch database $db"
   rm -rf "$tmp"
 }
 trap finish EXIT
@@ -43,6 +54,8 @@ reported() {
 }
 
 # ---- 1. the pair, started by stack/up.sh
+LOG_LEVEL=WARNING "$PROCESSOR_BIN" --reset >"$tmp/reset.log" 2>&1 ||
+  fail "event-processor --reset (moving event-processor-group to the end) failed: $(tail -n 3 "$tmp/reset.log")"
 STACK_PIPELINE=on DEMO_BINARIES_BUILT=1 "$REPO_ROOT/stack/up.sh" >"$tmp/up.out" 2>&1 ||
   fail "stack/up.sh with the pipeline failed: $(tail -n 5 "$tmp/up.out")"
 "$REPO_ROOT/stack/status.sh" >"$tmp/status.out" || fail "stack/status.sh: a part is down: $(cat "$tmp/status.out")"
@@ -61,7 +74,12 @@ same='{verdict, counts: (.counts | {expected, kafka, receipts, matched}), missin
 [ "$(jq -c "$same" <<<"$report")" = "$(jq -c "$same" "$tmp/report.json")" ] ||
   fail "the daemon and verifier report differ on run $run: $(jq -c "$same" <<<"$report") vs $(jq -c "$same" "$tmp/report.json")"
 api "/runs/$run" | grep -q "<h1>Run $run: <span>PASS</span>" || fail "/runs/$run is not run $run's report"
-pass "SELECT demo_generate(1000) from psql: the daemon reports run $run pass, 1000 of 1000 verified, as verifier report does"
+DEMO_BINARIES_BUILT=1 scripts/demo/monitor.sh "$run" >"$tmp/monitor.out" 2>"$tmp/monitor.err" ||
+  fail "monitor.sh $run exited $?: $(tail -n 3 "$tmp/monitor.err")"
+{ grep -q "its view from http://$STACK_VERIFIER_ADDR/api/runs/$run" "$tmp/monitor.err" &&
+  grep -q "^run $run: PASS: 1000 of 1000 verified" "$tmp/monitor.out"; } ||
+  fail "monitor.sh did not show the daemon's view of run $run: $(cat "$tmp/monitor.out" "$tmp/monitor.err")"
+pass "SELECT demo_generate(1000) from psql: the daemon reports run $run pass, 1000 of 1000 verified, as verifier report does; monitor.sh shows the daemon's view"
 
 # ---- 3. a demo run while the pair runs
 before="$(pid_of processor)"

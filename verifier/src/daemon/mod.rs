@@ -252,8 +252,10 @@ impl Daemon {
     }
 
     /// A follow ended: its row goes into the book, or the run rests before it is tried again.
+    /// What it held goes back to the system: the daemon's memory is for the runs in flight.
     fn on_ended(&mut self, (id, result): Ended) {
         self.tasks.remove(&id);
+        memory::release_free();
         let mut s = self.shared.lock().expect("daemon state");
         s.live.remove(&id);
         match result {

@@ -1,0 +1,53 @@
+//! Gives the memory glibc's allocator holds free back to the system.
+//!
+//! glibc keeps what a program frees for its next allocations, per arena (one per thread that
+//! allocated, up to eight per core), and returns to the system only what is free at the top of
+//! a heap. `verifier serve` follows one run after another for days: each run's join, histograms
+//! and reads are freed when its report is written, and without this its RSS grew with each run
+//! (bench/verifier.sh daemon: 1.55× after ten runs of 10,000 events, BENCHMARKS.md). The one
+//! unsafe call of the workspace lives here, alone, so that every other crate keeps
+//! `#![forbid(unsafe_code)]`.
+
+/// Returns the allocator's free memory to the system (`malloc_trim(0)`: every arena, and the
+/// free pages inside them, not only the top of the heap). `true` when some was returned; always
+/// `false` where the allocator is not glibc's.
+pub fn release_free() -> bool {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        // SAFETY: malloc_trim takes no pointer and has no precondition: it walks glibc's own
+        // arenas, each under its lock, and gives their free pages back (madvise).
+        unsafe { libc::malloc_trim(0) == 1 }
+    }
+    #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+    {
+        false
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rss_kb() -> u64 {
+        let status = std::fs::read_to_string("/proc/self/status").unwrap();
+        let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
+        line.split_whitespace().nth(1).unwrap().parse().unwrap()
+    }
+
+    #[test]
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    fn freed_memory_in_the_middle_of_the_heap_goes_back() {
+        // 64 MB in blocks of 64 kB (below glibc's mmap threshold, so on the heap), every other
+        // one kept: the freed half lies between kept blocks, where glibc would keep it.
+        let blocks: Vec<Vec<u8>> = (0..1024).map(|i| vec![i as u8; 64 * 1024]).collect();
+        let kept: Vec<Vec<u8>> = blocks.into_iter().step_by(2).collect();
+        let before = rss_kb();
+        assert!(release_free(), "nothing was returned");
+        let after = rss_kb();
+        assert!(
+            after + 16_000 < before,
+            "RSS {before} kB -> {after} kB: the freed 32 MB were not returned"
+        );
+        assert_eq!(kept.len(), 512);
+    }
+}
