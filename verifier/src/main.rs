@@ -23,6 +23,11 @@ fn main() -> ExitCode {
 
 fn start() -> Result<Verdict, Error> {
     let config = Config::from_cli(Cli::parse(), std::io::stdout().is_terminal())?;
+    if matches!(config.output, verifier::config::Output::Serve(_)) {
+        // The daemon follows run after run for days: two arenas, before any thread starts, and
+        // each finished run's memory given back (daemon::on_ended) keep it flat.
+        memory::limit_arenas(2);
+    }
     verifier::logging::init(&config.log)?;
     let runtime = tokio::runtime::Runtime::new().map_err(Error::Runtime)?;
     // Ctrl-C (SIGINT) or SIGTERM: either starts the one shutdown path.
