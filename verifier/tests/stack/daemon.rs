@@ -82,7 +82,7 @@ impl Daemon {
             || async {
                 let body = self.get(&path).await?;
                 let v: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
-                let done = v.get("verdict").is_some();
+                let done = v.get("verdict").is_some_and(|v| !v.is_null());
                 Ok(Step::when(done, v.clone(), || {
                     format!("{} ({})", v["state"], v["row"])
                 }))
