@@ -191,8 +191,8 @@ impl Snapshot {
     }
 }
 
-/// `-` for an unknown value.
-fn known<T: fmt::Display>(v: Option<T>, unit: &str) -> String {
+/// `unknown` for an unknown value.
+pub(crate) fn known<T: fmt::Display>(v: Option<T>, unit: &str) -> String {
     v.map_or_else(|| "unknown".into(), |v| format!("{v}{unit}"))
 }
 

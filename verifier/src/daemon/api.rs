@@ -28,18 +28,28 @@ pub(crate) struct View<'a, F: Fn(i64, &str) -> Option<String>> {
 
 const HTML: &str = "text/html; charset=utf-8";
 
-fn html(body: String) -> Option<Response> {
-    Some(Response {
+/// An HTML response.
+pub(super) fn html_response(body: String) -> Response {
+    Response {
         content_type: HTML,
         body,
-    })
+    }
+}
+
+/// A JSON response.
+pub(super) fn json_response(body: String) -> Response {
+    Response {
+        content_type: "application/json",
+        body,
+    }
+}
+
+fn html(body: String) -> Option<Response> {
+    Some(html_response(body))
 }
 
 fn json(body: String) -> Option<Response> {
-    Some(Response {
-        content_type: "application/json",
-        body,
-    })
+    Some(json_response(body))
 }
 
 /// The response to `path`, or `None` (404).

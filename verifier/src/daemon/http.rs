@@ -190,18 +190,9 @@ fn started(form: bool, id: Option<i64>) -> Answer {
 }
 
 fn html(body: String) -> Response {
-    Response {
-        content_type: "text/html; charset=utf-8",
-        body,
-    }
+    api::html_response(body)
 }
 
 fn json(status: u16, v: serde_json::Value) -> Answer {
-    (
-        status,
-        Response {
-            content_type: "application/json",
-            body: v.to_string(),
-        },
-    )
+    (status, api::json_response(v.to_string()))
 }

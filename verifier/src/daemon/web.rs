@@ -9,7 +9,7 @@ use std::fmt::Write as _;
 
 use super::book::{Row, FOLLOWING};
 use crate::html::{esc, latency_plot, stage_table, throughput_plot, OverTime};
-use crate::view::Snapshot;
+use crate::view::{known, Snapshot};
 
 /// What a fragment route answers for a run that has finished: the page reloads itself and
 /// gets the report.
@@ -191,28 +191,24 @@ fn card(label: &str, value: &str, of: Option<(u64, u64)>) -> String {
     format!("<div class=\"card\">{label}<b>{value}</b>{bar}</div>")
 }
 
-fn unknown<T: std::fmt::Display>(v: Option<T>) -> String {
-    v.map_or_else(|| "unknown".into(), |v| v.to_string())
-}
-
 /// The backlog per stage, as the dashboard shows it.
 fn backlog_table(s: &Snapshot) -> String {
     let b = &s.backlog;
     let rows = [
         (
             "WAL the slot has not confirmed, bytes",
-            unknown(b.slot_lag_bytes),
+            known(b.slot_lag_bytes, ""),
         ),
         (
             "the processor group's lag, records",
-            unknown(b.processor_lag),
+            known(b.processor_lag, ""),
         ),
         ("written, not on Kafka yet", b.not_on_kafka.to_string()),
         ("on Kafka, no receipt yet", b.awaiting_receipt.to_string()),
         ("not matched yet", b.unmatched.to_string()),
         (
             "oldest unmatched, s",
-            unknown(b.oldest_unmatched_s.map(|s| format!("{s:.1}"))),
+            known(b.oldest_unmatched_s.map(|s| format!("{s:.1}")), ""),
         ),
     ];
     let mut o = String::from("<table id=\"backlog\">");
