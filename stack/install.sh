@@ -8,8 +8,9 @@
 #/   crates.io        cargo-pgrx 0.18.1, then `cargo pgrx init` against the system PostgreSQL 15
 #/   PyPI             the example Python consumer's requirements (confluent-kafka, pymongo) into
 #/                    .stack/venv-python-consumer
-#/   Debian + npm     Chromium (the daemon's page is tested in it, headless), Node.js when missing,
-#/                    and tests/browser's playwright-core (npm ci; it never downloads a browser)
+#/   Debian + npm     Chromium and Firefox ESR (the daemon's page is tested in both, headless),
+#/                    Node.js when missing, and tests/browser's puppeteer-core (npm ci; it never
+#/                    downloads a browser)
 #/ and builds and installs the outbox_demo extension from pg_extension/.
 #/
 #/ Idempotent, asks nothing, safe to re-run: each step checks first and does nothing when its
@@ -50,8 +51,9 @@ apt_install_missing \
   postgresql-common libclang-dev clang pkg-config sudo curl ca-certificates \
   build-essential make patch jq tmux shellcheck
 
-# The browser test of the daemon's page: Debian's Chromium, driven by playwright-core from npm.
-apt_install_missing chromium
+# The browser test of the daemon's page: Debian's Chromium and Firefox ESR, driven by
+# puppeteer-core from npm (Chromium over CDP, Firefox over WebDriver BiDi, no geckodriver).
+apt_install_missing chromium firefox-esr
 command -v node >/dev/null || apt_install_missing nodejs npm
 BROWSER_TESTS="$REPO_ROOT/tests/browser"
 if [ ! -f "$BROWSER_TESTS/node_modules/.package-lock.json" ] ||

@@ -46,6 +46,7 @@ install_needed() {
   compgen -G "$DEBEZIUM_DIR/.pom-*" >/dev/null || return 0
   if mongodb_is_local; then [ -f "$FERRETDB_BIN.stamp" ] || return 0; fi
   command -v chromium >/dev/null || return 0
+  command -v firefox-esr >/dev/null || return 0
   [ -f "$REPO_ROOT/tests/browser/node_modules/.package-lock.json" ] || return 0
   return 1
 }

@@ -183,13 +183,19 @@ async fn the_daemon_follows_two_sessions_runs_and_a_kill_9_mid_run() -> anyhow::
     Ok(())
 }
 
-/// The browser test's script and where it keeps its screenshots.
+/// The browsers the page is tested in (Debian's packages), the script that drives them and where
+/// it keeps their screenshots.
+const BROWSERS: [(&str, &str); 2] = [
+    ("chromium", "/usr/bin/chromium"),
+    ("firefox", "/usr/bin/firefox-esr"),
+];
+
 fn browser_script() -> anyhow::Result<(PathBuf, PathBuf)> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/browser");
     anyhow::ensure!(
-        dir.join("node_modules/playwright-core").exists()
-            && Path::new("/usr/bin/chromium").exists(),
-        "the browser test needs Debian's chromium and {}/node_modules: run stack/install.sh",
+        dir.join("node_modules/puppeteer-core").exists()
+            && BROWSERS.iter().all(|(_, path)| Path::new(path).exists()),
+        "the browser test needs Debian's chromium and firefox-esr and {}/node_modules: run stack/install.sh",
         dir.display()
     );
     let shots = e2e::target_tmp().join("web-screenshots");
@@ -231,7 +237,7 @@ async fn refusals(d: &Daemon, token: &str) -> anyhow::Result<()> {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-#[ignore = "stack tier: needs the real stack (stack/up.sh) and Chromium (stack/install.sh); scripts/test.sh runs it with --include-ignored"]
+#[ignore = "stack tier: needs the real stack (stack/up.sh), Chromium and Firefox (stack/install.sh); scripts/test.sh runs it with --include-ignored"]
 async fn the_page_in_a_real_browser_live_then_finished_and_a_run_started_from_it(
 ) -> anyhow::Result<()> {
     let (script, shots) = browser_script()?;
@@ -249,38 +255,56 @@ async fn the_page_in_a_real_browser_live_then_finished_and_a_run_started_from_it
     refusals(&d, &token).await?;
     let finished = st.generate(300).await?;
     exact(&st, &d.reported(finished).await?).await?;
-    // 15 s of events: the browser finds the run live, sees it move, and sees it end.
-    let rate = st.start_rate_run(3_000, 200.0).await?;
+    // 20 s of events: each browser finds the run live, sees it move, and sees it end. Both
+    // browsers look at once, each starting a run of its own from the form.
+    let rate = st.start_rate_run(4_000, 200.0).await?;
     let _ = std::fs::remove_dir_all(&shots);
-    let browser = tokio::process::Command::new("node")
-        .arg(&script)
-        .arg(format!("http://{}", d.addr))
-        .arg(finished.to_string())
-        .arg(rate.run_id.to_string())
-        .arg(&shots)
-        .arg(&token_file)
-        .status()
-        .await
-        .context("starting node (Node.js is needed for the browser test)")?;
+    let mut browsers = Vec::new();
+    for (name, _) in BROWSERS {
+        let run = tokio::process::Command::new("node")
+            .arg(&script)
+            .arg(name)
+            .arg(format!("http://{}", d.addr))
+            .arg(finished.to_string())
+            .arg(rate.run_id.to_string())
+            .arg(shots.join(name))
+            .arg(&token_file)
+            .status();
+        browsers.push((name, tokio::spawn(run)));
+    }
     rate.call.await??;
-    anyhow::ensure!(
-        browser.success(),
-        "the page in Chromium: {browser} (its lines above; screenshots so far in {})",
-        shots.display()
-    );
+    for (name, run) in browsers {
+        let status = run
+            .await?
+            .context("starting node (Node.js is needed for the browser test)")?;
+        anyhow::ensure!(
+            status.success(),
+            "the page in {name}: {status} (its lines above; screenshots so far in {})",
+            shots.join(name).display()
+        );
+    }
     exact(&st, &d.reported(rate.run_id).await?).await?;
-    let from_page = e2e::max_run_id(&st.pg).await?;
-    assert!(from_page > rate.run_id, "no run started from the page");
-    exact(&st, &d.reported(from_page).await?).await?;
-    for shot in [
-        "runs.png",
-        "live.png",
-        "live-done.png",
-        "report.png",
-        "started.png",
-    ] {
-        let path = shots.join(shot);
-        assert!(path.exists(), "{} missing", path.display());
+    let last = e2e::max_run_id(&st.pg).await?;
+    let from_page: Vec<i64> = (rate.run_id + 1..=last).collect();
+    assert_eq!(
+        from_page.len(),
+        BROWSERS.len(),
+        "one run started from each browser's form"
+    );
+    for run in from_page {
+        exact(&st, &d.reported(run).await?).await?;
+    }
+    for (name, _) in BROWSERS {
+        for shot in [
+            "runs.png",
+            "live.png",
+            "live-done.png",
+            "report.png",
+            "started.png",
+        ] {
+            let path = shots.join(name).join(shot);
+            assert!(path.exists(), "{} missing", path.display());
+        }
     }
     let cmdline = std::fs::read(format!("/proc/{}/cmdline", d.child.id().context("pid")?))?;
     assert!(
