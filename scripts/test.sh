@@ -32,8 +32,9 @@
 #/      verified from its metrics file, correct, dropping events, and replaying unsafely; and
 #/      observed in the store, with and without applied_events
 #/  13. the pipeline stack/up.sh runs (tests/pipeline.sh): event-processor and verifier serve
-#/      started by it; a run from psql reported pass by the daemon as by verifier report;
-#/      run_demo.sh pausing the stack's event-processor and starting it again; stopped by down.sh
+#/      started by it; a run of 10,000 from psql reported pass by the daemon (API and page) as by
+#/      verifier report; run_demo.sh pausing the stack's event-processor and starting it
+#/      again; stopped by down.sh
 #/  14. faults (tests/faults.sh): scripts/demo/faults.sh with processor-kill, connect-kill and
 #/      store-pause: nothing missing or applied twice, the fault and its recovery reported; a
 #/      consumer dropping events under a fault fails with each lost event named; postgres-restart;

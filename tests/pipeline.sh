@@ -2,10 +2,11 @@
 #/ The pipeline stack/up.sh runs beside the services, as a user meets it: psql alone is enough.
 #/   1. STACK_PIPELINE=on stack/up.sh starts event-processor and verifier serve (its runs in a
 #/      folder of this test's): stack/status.sh shows both healthy.
-#/   2. psql: SELECT run_id FROM demo_generate(1000) -> the daemon's /api/runs/N says pass within
-#/      120 s with all 1,000 verified, and `verifier report --run N` agrees (verdict, counts,
-#/      missing, applied twice); /runs/N is its report; scripts/demo/monitor.sh N shows the
-#/      daemon's view of it (following nothing itself) and exits 0.
+#/   2. psql: SELECT run_id FROM demo_generate(10000) (the size the README's walk-through uses)
+#/      -> the daemon's /api/runs/N says pass within 300 s with all 10,000 verified, and
+#/      `verifier report --run N` agrees (verdict, counts, missing, applied twice); the page's
+#/      row for run N on / shows the same figures; /runs/N is its report; scripts/demo/monitor.sh
+#/      N shows the daemon's view of it (following nothing itself) and exits 0.
 #/   3. scripts/demo/run_demo.sh (300 events at 150/s) while the pair runs: it pauses the stack's
 #/      event-processor (never two processors in one group), passes, and the stack's
 #/      event-processor is running and healthy again after it; the daemon reports that run too.
@@ -44,13 +45,19 @@ trap finish EXIT
 trap 'exit 130' INT TERM HUP
 
 api() { curl -fsS --max-time 5 "http://$STACK_VERIFIER_ADDR$1"; }
-# reported N -> waits (120 s at most) until the daemon has a verdict for run N; prints report.json.
+# reported N [SECONDS] -> waits (120 s unless told) until the daemon has a verdict for run N;
+# prints report.json.
 reported() {
-  local id="$1"
+  local id="$1" bound="${2:-120}"
   # shellcheck disable=SC2317 # called by wait_until
   has_verdict() { api "/api/runs/$id" 2>/dev/null | jq -e '.verdict' >/dev/null; }
-  wait_until 120 has_verdict || fail "the daemon has no verdict for run $id after 120 s: $(api "/api/runs/$id" | jq -c '.row // .')"
+  wait_until "$bound" has_verdict || fail "the daemon has no verdict for run $id after $bound s: $(api "/api/runs/$id" | jq -c '.row // .')"
   api "/api/runs/$id"
+}
+# page_row N -> run N's row in the page's runs table, its cells joined by '|' (from "events" on).
+page_row() {
+  api / | grep -o "<tr data-run=\"$1\">.*</tr>" | sed 's|</tr>.*||; s|<td[^>]*>|\||g; s|<[^>]*>||g' |
+    cut -d'|' -f5-
 }
 
 # ---- 1. the pair, started by stack/up.sh
@@ -64,22 +71,29 @@ STACK_PIPELINE=on DEMO_BINARIES_BUILT=1 "$REPO_ROOT/stack/up.sh" >"$tmp/up.out" 
 pass "stack/up.sh started event-processor and verifier serve; stack/status.sh shows both healthy"
 
 # ---- 2. psql alone
-run="$(app_sql "SELECT run_id FROM demo_generate(1000)")"
-report="$(reported "$run")"
-jq -e '.verdict == "pass" and .counts.matched == 1000 and .counts.expected == 1000 and .integrity.missing_total == 0 and .integrity.applied_twice == 0' <<<"$report" >/dev/null ||
+n=10000
+run="$(app_sql "SELECT run_id FROM demo_generate($n)")"
+started=$SECONDS
+report="$(reported "$run" 300)"
+jq -e --argjson n "$n" '.verdict == "pass" and .counts.matched == $n and .counts.expected == $n and .integrity.missing_total == 0 and .integrity.applied_twice == 0' <<<"$report" >/dev/null ||
   fail "run $run from psql, as the daemon reports it: $(jq -c '{verdict, counts, integrity: {missing_total: .integrity.missing_total, applied_twice: .integrity.applied_twice}}' <<<"$report")"
 "$VERIFIER_BIN" --log-level ERROR report --run "$run" --idle-timeout 10 --format json >"$tmp/report.json" ||
   fail "verifier report --run $run exited $?: $(jq -c '{verdict, counts}' "$tmp/report.json")"
 same='{verdict, counts: (.counts | {expected, kafka, receipts, matched}), missing: .integrity.missing_total, twice: .integrity.applied_twice}'
 [ "$(jq -c "$same" <<<"$report")" = "$(jq -c "$same" "$tmp/report.json")" ] ||
   fail "the daemon and verifier report differ on run $run: $(jq -c "$same" <<<"$report") vs $(jq -c "$same" "$tmp/report.json")"
+row="$(page_row "$run")"
+want="$(jq -r '[.counts.expected, .counts.kafka, .counts.receipts, .integrity.pending, .integrity.lost, .integrity.applied_twice] | map(tostring) | join("|")' "$tmp/report.json")|$(jq -r .verdict "$tmp/report.json")"
+# the row's cells: events, on Kafka, in MongoDB, pending, lost, applied twice, p50, p99, state
+[ "$(cut -d'|' -f1-6,9 <<<"$row")" = "$want" ] ||
+  fail "the page's row for run $run ($row) is not verifier report's figures ($want)"
 api "/runs/$run" | grep -q "<h1>Run $run: <span>PASS</span>" || fail "/runs/$run is not run $run's report"
 DEMO_BINARIES_BUILT=1 scripts/demo/monitor.sh "$run" >"$tmp/monitor.out" 2>"$tmp/monitor.err" ||
   fail "monitor.sh $run exited $?: $(tail -n 3 "$tmp/monitor.err")"
 { grep -q "its view from http://$STACK_VERIFIER_ADDR/api/runs/$run" "$tmp/monitor.err" &&
-  grep -q "^run $run: PASS: 1000 of 1000 verified" "$tmp/monitor.out"; } ||
+  grep -q "^run $run: PASS: $n of $n verified" "$tmp/monitor.out"; } ||
   fail "monitor.sh did not show the daemon's view of run $run: $(cat "$tmp/monitor.out" "$tmp/monitor.err")"
-pass "SELECT demo_generate(1000) from psql: the daemon reports run $run pass, 1000 of 1000 verified, as verifier report does; monitor.sh shows the daemon's view"
+pass "SELECT demo_generate($n) from psql: the daemon reports run $run pass, $n of $n verified, $((SECONDS - started)) s after the call returned; verifier report and the page's row show the same figures ($row); monitor.sh shows the daemon's view"
 
 # ---- 3. a demo run while the pair runs
 before="$(pid_of processor)"
