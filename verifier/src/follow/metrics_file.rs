@@ -23,6 +23,12 @@ use crate::sources::{Pg, SourceError};
 const BATCH: usize = 5_000;
 /// How often a file at its end is looked at again.
 const TAIL_EVERY: Duration = Duration::from_millis(50);
+/// How long a line whose event the outbox does not have (yet) is looked up again before it is
+/// counted as of no run of this one: a commit can reach Kafka, the consumer and its file before
+/// the verifier's session sees it.
+const NOT_VISIBLE_FOR: Duration = Duration::from_secs(30);
+/// How often lines still waiting are looked up again while no new line comes.
+const LOOK_AGAIN_EVERY: Duration = Duration::from_millis(250);
 /// Malformed lines named in the report; the rest are counted.
 pub(crate) const NAMED: usize = 20;
 
@@ -33,7 +39,8 @@ pub struct FileTally {
     pub lines: u64,
     /// Lines of this run's events.
     pub of_this_run: u64,
-    /// Well-formed lines of events of other runs (or of none).
+    /// Well-formed lines of events of other runs (or of none: not in the outbox 30 s after
+    /// they were read).
     pub of_other_runs: u64,
     /// Lines that could not be read.
     pub malformed: u64,
@@ -80,6 +87,7 @@ async fn tail_loop(
 ) -> Result<(), SourceError> {
     let mut open: Option<Open> = None;
     let mut first = true;
+    let mut waiting = Waiting::default();
     loop {
         let Some(file) = open.as_mut() else {
             open = reopen(path, &mut first, tally).await?;
@@ -89,7 +97,7 @@ async fn tail_loop(
             continue;
         };
         let lines = read_lines(file, path).await?;
-        if lines.is_empty() {
+        if lines.is_empty() && waiting.lines.is_empty() {
             if replaced(path, file).await {
                 tally.lock().expect("tally").reopened += 1;
                 tracing::info!(
@@ -102,11 +110,24 @@ async fn tail_loop(
             }
             continue;
         }
-        let receipts = resolve(pg, run_id, &lines, tally).await?;
-        if got.send(Ok(receipts)).await.is_err() {
+        let parsed = parse(&lines, tally);
+        let receipts = resolve(pg, run_id, parsed, &mut waiting, tally).await?;
+        if lines.is_empty() && receipts.is_empty() {
+            tokio::time::sleep(LOOK_AGAIN_EVERY).await; // only lines still waiting
+        }
+        if !receipts.is_empty() && got.send(Ok(receipts)).await.is_err() {
             return Ok(()); // following ended
         }
+        if got.is_closed() {
+            return Ok(());
+        }
     }
+}
+
+/// Lines whose event the outbox did not have yet, with when they were first looked up.
+#[derive(Default)]
+struct Waiting {
+    lines: Vec<(std::time::Instant, MetricsLine)>,
 }
 
 /// Opens the file; `None` while it does not exist.
@@ -176,34 +197,43 @@ async fn replaced(path: &Path, f: &Open) -> bool {
     }
 }
 
-/// Parses `lines`, counts them, and turns those of the run into receipts.
+/// Parses `lines` and counts them; a malformed one is counted and named.
+fn parse(lines: &[(u64, Vec<u8>)], tally: &Tally) -> Vec<MetricsLine> {
+    let mut parsed = Vec::with_capacity(lines.len());
+    let mut t = tally.lock().expect("tally");
+    t.lines += lines.len() as u64;
+    for (no, raw) in lines {
+        let result = std::str::from_utf8(raw)
+            .map_err(|_| "not UTF-8".to_owned())
+            .and_then(metrics_line::parse);
+        match result {
+            Ok(m) => parsed.push(m),
+            Err(problem) => malformed(&mut t, *no, &problem),
+        }
+    }
+    parsed
+}
+
+/// Looks `parsed` and the lines still waiting up in the outbox: the run's events become
+/// receipts; other runs' are counted; an event found nowhere waits to be looked up again, for
+/// [`NOT_VISIBLE_FOR`] at most, then counts as of no run of this one.
 async fn resolve(
     pg: &Pg,
     run_id: i64,
-    lines: &[(u64, Vec<u8>)],
+    parsed: Vec<MetricsLine>,
+    waiting: &mut Waiting,
     tally: &Tally,
 ) -> Result<Vec<Receipt>, SourceError> {
-    let mut parsed: Vec<MetricsLine> = Vec::with_capacity(lines.len());
-    {
-        let mut t = tally.lock().expect("tally");
-        t.lines += lines.len() as u64;
-        for (no, raw) in lines {
-            let result = std::str::from_utf8(raw)
-                .map_err(|_| "not UTF-8".to_owned())
-                .and_then(metrics_line::parse);
-            match result {
-                Ok(m) => parsed.push(m),
-                Err(problem) => malformed(&mut t, *no, &problem),
-            }
-        }
-    }
-    let ids: Vec<uuid::Uuid> = parsed.iter().map(|m| m.event_id).collect();
-    let known = pg.events_by_id(run_id, &ids).await?;
-    let receipts: Vec<Receipt> = parsed
-        .iter()
-        .filter_map(|m| {
-            let e = known.get(&m.event_id)?;
-            Some(Receipt {
+    let now = std::time::Instant::now();
+    let mut all = std::mem::take(&mut waiting.lines);
+    all.extend(parsed.into_iter().map(|m| (now, m)));
+    let ids: Vec<uuid::Uuid> = all.iter().map(|(_, m)| m.event_id).collect();
+    let (of_run, of_others) = pg.events_by_id(run_id, &ids).await?;
+    let mut receipts = Vec::with_capacity(of_run.len());
+    let mut others = 0;
+    for (since, m) in all {
+        if let Some(e) = of_run.get(&m.event_id) {
+            receipts.push(Receipt {
                 seq: e.seq,
                 event_type: e.event_type,
                 stamps: ReceiptStamps {
@@ -213,12 +243,16 @@ async fn resolve(
                 },
                 t3: Some(m.t3),
                 t5: m.t5,
-            })
-        })
-        .collect();
+            });
+        } else if of_others.contains(&m.event_id) || since.elapsed() >= NOT_VISIBLE_FOR {
+            others += 1;
+        } else {
+            waiting.lines.push((since, m));
+        }
+    }
     let mut t = tally.lock().expect("tally");
     t.of_this_run += receipts.len() as u64;
-    t.of_other_runs += (parsed.len() - receipts.len()) as u64;
+    t.of_other_runs += others;
     Ok(receipts)
 }
 

@@ -1,6 +1,6 @@
 //! PostgreSQL: the run manifest, the outbox and the replication slot.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -396,28 +396,35 @@ impl Pg {
         Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
     }
 
-    /// The events of the run among `ids`: for each, its seq, type, `scheduled_at` and
-    /// `created_at` (µs). An id of another run, or of none, is not in the answer.
+    /// Where the outbox has `ids`: the run's events with their seq, type, `scheduled_at` and
+    /// `created_at` (µs), and the ids of other runs' events. An id in neither is not in the
+    /// outbox, or not visible yet (logical decoding can send a commit on before other sessions
+    /// see it).
     pub(crate) async fn events_by_id(
         &self,
         run_id: i64,
         ids: &[uuid::Uuid],
-    ) -> Result<HashMap<uuid::Uuid, OutboxEvent>, SourceError> {
+    ) -> Result<(HashMap<uuid::Uuid, OutboxEvent>, HashSet<uuid::Uuid>), SourceError> {
         let rows = self
             .retrying(|c| async move {
                 c.query(
                 "SELECT id, seq, event_type, (extract(epoch from scheduled_at) * 1e6)::bigint, \
-                 (extract(epoch from created_at) * 1e6)::bigint \
-                 FROM activity.event_outbox WHERE run_id = $1 AND id = ANY($2)",
-                &[&run_id, &ids],
+                 (extract(epoch from created_at) * 1e6)::bigint, run_id \
+                 FROM activity.event_outbox WHERE id = ANY($1)",
+                &[&ids],
             ).await
             })
             .await
             .map_err(self.query_error("looking up the metrics file's events in the outbox"))?;
-        let mut out = HashMap::with_capacity(rows.len());
+        let mut of_run = HashMap::with_capacity(rows.len());
+        let mut of_others = HashSet::new();
         for r in rows {
+            if r.get::<_, i64>(5) != run_id {
+                of_others.insert(r.get(0));
+                continue;
+            }
             let event_type = self.event_type(&r.get::<_, String>(2), run_id)?;
-            out.insert(
+            of_run.insert(
                 r.get(0),
                 OutboxEvent {
                     seq: r.get(1),
@@ -427,7 +434,7 @@ impl Pg {
                 },
             );
         }
-        Ok(out)
+        Ok((of_run, of_others))
     }
 
     /// The run's events from `from_seq` on, in seq order, at most `limit`: what observe mode
