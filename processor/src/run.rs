@@ -302,6 +302,7 @@ impl Processor {
                 Wake::Stop => continue,
                 Wake::Summary => {
                     tracing::info!("summary: {}", self.metrics.take_summary().line());
+                    memory::release_free();
                     continue;
                 }
                 Wake::Written(written) => match self.finish(written) {
