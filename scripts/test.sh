@@ -39,11 +39,14 @@
 #/      store-pause: nothing missing or applied twice, the fault and its recovery reported; a
 #/      consumer dropping events under a fault fails with each lost event named; postgres-restart;
 #/      broker-failover on the cluster profile (brought up for it, switched back after)
-#/  15. step 7 waited for (its output shown)
-#/  16. pgrx tests of pg_extension/ in release (as root: --runas postgres --pgdata .stack/pgrx-test),
+#/  15. the soak (tests/soak.sh): scripts/demo/soak.sh for 3 minutes at 100/s with a
+#/      connect-kill and a store-pause: pass, both recovered, the leak rule judged; the same with
+#/      a consumer dropping every 50th event fails with the lost events named
+#/  16. step 7 waited for (its output shown)
+#/  17. pgrx tests of pg_extension/ in release (as root: --runas postgres --pgdata .stack/pgrx-test),
 #/      on step 7's build: they install a test build of the extension, so they come last
-#/  17. the release build installed again (step 16 leaves the test build installed)
-#/  18. the SQL regression test of the extension's user-visible API (pg_regress against the
+#/  18. the release build installed again (step 17 leaves the test build installed)
+#/  19. the SQL regression test of the extension's user-visible API (pg_regress against the
 #/      stack's PostgreSQL: pg_extension/tests/pg_regress/{sql,expected})
 #/ Prints the duration of each step and of the whole run.
 set -euo pipefail
@@ -195,6 +198,7 @@ step "capacity tests" tests/capacity.sh
 step "foreign consumer tests" tests/consumer.sh
 step "the stack's own pipeline" tests/pipeline.sh
 step "fault tests" tests/faults.sh
+step "soak tests" tests/soak.sh
 step "shellcheck and the pgrx test build (waited for)" wait_beside
 step "pgrx tests" pgrx_tests
 step "the release extension installed again" install_extension

@@ -70,6 +70,20 @@ pub enum Command {
     /// or applied twice; 3: stopped (SIGINT, SIGTERM) before the search ended, with what it had
     /// found so far.
     Capacity(CapacityArgs),
+    /// A soak's report from its folder (scripts/demo/soak.sh writes the folder and calls this
+    /// at its end): totals over every run, each fault with its recovery, a timeline per 10 s,
+    /// the memory, CPU and disk of the tool and the stack, and the leak rule. Writes soak.json,
+    /// soak.txt and soak.html into the folder and prints soak.txt. Needs no service. Exit 0:
+    /// pass; 1: an event lost or applied twice, events still pending, a fault not recovered, or
+    /// the daemon's or the processor's memory grew more than 10 % from the tenth minute.
+    SoakReport(SoakReportArgs),
+}
+
+/// `verifier soak-report`.
+#[derive(Debug, Clone, Args)]
+pub struct SoakReportArgs {
+    /// The soak's folder (meta.json, fault.jsonl, backlog.jsonl, resources.jsonl, runs/).
+    pub dir: PathBuf,
 }
 
 /// `verifier capacity`.

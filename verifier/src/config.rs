@@ -74,6 +74,9 @@ pub struct LogConfig {
 /// A flag, a combination of flags, or a file a flag names, that cannot work: exit code 2.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum ConfigError {
+    /// A command that needs no service (`soak-report`) asked for a service configuration.
+    #[error("soak-report reads a folder and needs no service: call verifier::soak::report")]
+    NoServices,
     /// `LOG_LEVEL` is not a level.
     #[error("{0}")]
     LogLevel(String),
@@ -147,6 +150,7 @@ impl Config {
                 // each run is named as it is followed
                 (RunArgs::fixed(RunSpec::Latest), None, None, false, output)
             }
+            Command::SoakReport(_) => return Err(ConfigError::NoServices),
             Command::Lag(l) => (
                 RunArgs::fixed(RunSpec::Latest),
                 None,

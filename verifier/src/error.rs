@@ -36,6 +36,9 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// A soak's folder could not be read or its report written.
+    #[error("soak-report: {0}")]
+    Soak(#[from] crate::soak::files::SoakFileError),
     /// The token file (`serve --token-file`) could not be written.
     #[error("cannot write the token file {path} (serve --token-file): {source}")]
     TokenFile {

@@ -97,21 +97,48 @@ fn legend_entry(i: usize, color: &str, name: &str) -> String {
     )
 }
 
-/// What the plots over time draw: end to end per second, and events per second reaching Kafka
-/// and MongoDB, from the run's start (a finished run's report, or a run being followed).
+/// A stretch of time shaded on the plots over time: a fault from its start to its recovery (or
+/// its healing, or the plot's end), its healing marked.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Shade {
+    pub name: String,
+    pub start_us: i64,
+    pub healed_us: Option<i64>,
+    pub end_us: Option<i64>,
+}
+
+impl Shade {
+    fn of(f: &FaultSummary) -> Option<Self> {
+        Some(Self {
+            name: f.fault.clone(),
+            start_us: f.started_us?,
+            healed_us: f.healed_us,
+            end_us: f.recovered_us.or(f.healed_us),
+        })
+    }
+}
+
+/// What the plots over time draw: end to end per step, and events per second reaching Kafka
+/// and MongoDB, from the start (a run's report, a run being followed, or a soak).
 pub(crate) struct OverTime<'a> {
     /// When the run started, s since the epoch: the axis's 0.
     pub started_s: f64,
-    /// End to end per second of following.
+    /// End to end per step of following.
     pub latency: &'a [LatencySecond],
     /// The epoch second of index 0 of `kafka` and `done`.
     pub origin_s: f64,
-    /// Events reaching Kafka per second.
+    /// Seconds each entry of `kafka` and `done` covers (their values are events per second).
+    pub step_s: f64,
+    /// Events reaching Kafka per second (may be empty: not drawn).
     pub kafka: &'a [u64],
     /// Events reaching MongoDB per second.
     pub done: &'a [u64],
-    /// A fault run's fault.
-    pub fault: Option<&'a FaultSummary>,
+    /// The faults, shaded.
+    pub shades: Vec<Shade>,
+    /// What the time axis counts from: "the run started".
+    pub since: &'static str,
+    /// What each latency point covers: "per second".
+    pub per: &'static str,
     /// What the latency plot says when it has no sample.
     pub no_sample: &'static str,
 }
@@ -123,20 +150,25 @@ impl<'a> OverTime<'a> {
             started_s: r.run.started_us as f64 / 1e6,
             latency: &r.latency_per_second,
             origin_s: t.origin_s as f64,
+            step_s: 1.0,
             kafka: &t.kafka_per_second,
             done: &t.done_per_second,
-            fault: r.fault.as_ref(),
+            shades: r.fault.as_ref().and_then(Shade::of).into_iter().collect(),
+            since: "the run started",
+            per: "per second",
             no_sample: "No end-to-end sample per second: this report was made without following the run (verifier watch draws it).",
         }
     }
 
     fn axis(&self) -> TimeAxis {
-        let series_end = self.origin_s + self.done.len().max(self.kafka.len()) as f64;
+        let steps = self.done.len().max(self.kafka.len()) as f64;
+        let series_end = self.origin_s + steps * self.step_s;
         let latency_end = self.latency.last().map_or(0.0, |l| l.at_s);
         let span_s = (series_end.max(latency_end) - self.started_s).max(1.0);
         TimeAxis {
             origin_s: self.started_s,
             span_s,
+            since: self.since,
         }
     }
 }
@@ -145,6 +177,7 @@ impl<'a> OverTime<'a> {
 struct TimeAxis {
     origin_s: f64,
     span_s: f64,
+    since: &'static str,
 }
 
 impl TimeAxis {
@@ -166,23 +199,21 @@ impl TimeAxis {
             let _ = write!(o, "<line x1=\"{x:.1}\" y1=\"{PAD}\" x2=\"{x:.1}\" y2=\"{:.1}\" stroke=\"#eee\"/><text x=\"{x:.1}\" y=\"{:.1}\" font-size=\"11\" text-anchor=\"middle\">{t} s</text>", H - PAD, H - PAD + 16.0);
             t += step;
         }
-        let _ = write!(o, "<text x=\"{:.1}\" y=\"{:.1}\" font-size=\"11\" text-anchor=\"middle\">seconds since the run started</text>", (PAD + RIGHT) / 2.0, H - PAD + 32.0);
+        let _ = write!(o, "<text x=\"{:.1}\" y=\"{:.1}\" font-size=\"11\" text-anchor=\"middle\">seconds since {}</text>", (PAD + RIGHT) / 2.0, H - PAD + 32.0, self.since);
     }
 
-    /// A fault run's window shaded (start to recovery, or to healing, or to the end) and its
-    /// healing marked.
-    fn fault(&self, f: Option<&FaultSummary>, o: &mut String) {
-        let Some(f) = f else { return };
-        let Some(start) = f.started_us else { return };
-        let end = f
-            .recovered_us
-            .or(f.healed_us)
-            .map_or(self.origin_s + self.span_s, |u| u as f64 / 1e6);
-        let (x0, x1) = (self.x(start as f64 / 1e6), self.x(end));
-        let _ = write!(o, "<rect x=\"{x0:.1}\" y=\"{PAD}\" width=\"{:.1}\" height=\"{:.1}\" fill=\"#d62728\" fill-opacity=\"0.08\"/><text x=\"{x0:.1}\" y=\"{:.1}\" font-size=\"11\" fill=\"#d62728\">{}</text>", (x1 - x0).max(1.0), H - 2.0 * PAD, PAD - 6.0, esc(&f.fault));
-        if let Some(h) = f.healed_us {
-            let xh = self.x(h as f64 / 1e6);
-            let _ = write!(o, "<line x1=\"{xh:.1}\" y1=\"{PAD}\" x2=\"{xh:.1}\" y2=\"{:.1}\" stroke=\"#d62728\" stroke-dasharray=\"4 3\"/>", H - PAD);
+    /// Each fault's window shaded and its healing marked.
+    fn shades(&self, shades: &[Shade], o: &mut String) {
+        for f in shades {
+            let end = f
+                .end_us
+                .map_or(self.origin_s + self.span_s, |u| u as f64 / 1e6);
+            let (x0, x1) = (self.x(f.start_us as f64 / 1e6), self.x(end));
+            let _ = write!(o, "<rect x=\"{x0:.1}\" y=\"{PAD}\" width=\"{:.1}\" height=\"{:.1}\" fill=\"#d62728\" fill-opacity=\"0.08\"/><text x=\"{x0:.1}\" y=\"{:.1}\" font-size=\"11\" fill=\"#d62728\">{}</text>", (x1 - x0).max(1.0), H - 2.0 * PAD, PAD - 6.0, esc(&f.name));
+            if let Some(h) = f.healed_us {
+                let xh = self.x(h as f64 / 1e6);
+                let _ = write!(o, "<line x1=\"{xh:.1}\" y1=\"{PAD}\" x2=\"{xh:.1}\" y2=\"{:.1}\" stroke=\"#d62728\" stroke-dasharray=\"4 3\"/>", H - PAD);
+            }
         }
     }
 }
@@ -212,10 +243,10 @@ pub(crate) fn latency_plot(t: &OverTime<'_>) -> String {
         let _ = write!(o, "<line x1=\"{PAD}\" y1=\"{yy:.1}\" x2=\"{RIGHT:.1}\" y2=\"{yy:.1}\" stroke=\"#eee\"/><text x=\"{:.1}\" y=\"{:.1}\" font-size=\"11\" text-anchor=\"end\">{v} ms</text>", PAD - 4.0, yy + 4.0);
         decade += 1.0;
     }
-    axis.fault(t.fault, &mut o);
+    axis.shades(&t.shades, &mut o);
     for (i, (name, pick, c)) in [
-        ("p50 per second", 0, COLORS[0]),
-        ("p99 per second", 1, COLORS[3]),
+        (format!("p50 {}", t.per), 0, COLORS[0]),
+        (format!("p99 {}", t.per), 1, COLORS[3]),
     ]
     .into_iter()
     .enumerate()
@@ -238,9 +269,9 @@ pub(crate) fn latency_plot(t: &OverTime<'_>) -> String {
                 pts.join(" ")
             );
         }
-        o.push_str(&legend_entry(i, c, name));
+        o.push_str(&legend_entry(i, c, &name));
     }
-    if t.fault.is_some() {
+    if !t.shades.is_empty() {
         o.push_str(&legend_entry(2, "#f4c7c7", "fault to recovery"));
     }
     o.push_str("</svg>");
@@ -265,15 +296,16 @@ pub(crate) fn throughput_plot(t: &OverTime<'_>) -> String {
         let yy = y(v);
         let _ = write!(o, "<line x1=\"{PAD}\" y1=\"{yy:.1}\" x2=\"{RIGHT:.1}\" y2=\"{yy:.1}\" stroke=\"#eee\"/><text x=\"{:.1}\" y=\"{:.1}\" font-size=\"11\" text-anchor=\"end\">{v:.0} /s</text>", PAD - 4.0, yy + 4.0);
     }
-    axis.fault(t.fault, &mut o);
+    axis.shades(&t.shades, &mut o);
     for (i, (series, c, label)) in [
         (t.kafka, COLORS[0], "on Kafka (t1)"),
         (t.done, COLORS[3], "in MongoDB (t5)"),
     ]
     .into_iter()
+    .filter(|(series, ..)| !series.is_empty())
     .enumerate()
     {
-        let at = |i: usize| axis.x(t.origin_s + i as f64);
+        let at = |i: usize| axis.x(t.origin_s + i as f64 * t.step_s);
         let pts: Vec<String> = series
             .iter()
             .enumerate()
@@ -290,6 +322,52 @@ pub(crate) fn throughput_plot(t: &OverTime<'_>) -> String {
             pts.join(" ")
         );
         o.push_str(&legend_entry(i, c, label));
+    }
+    o.push_str("</svg>");
+    o
+}
+
+/// Lines over time on a linear scale from 0 (a soak's memory, CPU and disk): each series is
+/// (name, points of (seconds since the epoch, value)), the axis from `started_s` for `span_s`.
+pub(crate) fn lines_plot(
+    label: &str,
+    unit: &str,
+    (started_s, span_s, since): (f64, f64, &'static str),
+    shades: &[Shade],
+    series: &[(String, Vec<(f64, f64)>)],
+) -> String {
+    let axis = TimeAxis {
+        origin_s: started_s,
+        span_s: span_s.max(1.0),
+        since,
+    };
+    let max = series
+        .iter()
+        .flat_map(|(_, p)| p.iter().map(|(_, v)| *v))
+        .fold(0.0_f64, f64::max);
+    if max <= 0.0 {
+        return format!("<p>No sample of {}.</p>", esc(label));
+    }
+    let y = |v: f64| H - PAD - v / (max * 1.1) * (H - 2.0 * PAD);
+    let mut o = svg_open(label);
+    axis.ticks(&mut o);
+    for v in [0.0, max / 2.0, max] {
+        let yy = y(v);
+        let _ = write!(o, "<line x1=\"{PAD}\" y1=\"{yy:.1}\" x2=\"{RIGHT:.1}\" y2=\"{yy:.1}\" stroke=\"#eee\"/><text x=\"{:.1}\" y=\"{:.1}\" font-size=\"11\" text-anchor=\"end\">{v:.0} {}</text>", PAD - 4.0, yy + 4.0, esc(unit));
+    }
+    axis.shades(shades, &mut o);
+    for (i, (name, points)) in series.iter().enumerate() {
+        let c = COLORS[i % COLORS.len()];
+        let pts: Vec<String> = points
+            .iter()
+            .map(|(t, v)| format!("{:.1},{:.1}", axis.x(*t), y(*v)))
+            .collect();
+        let _ = write!(
+            o,
+            "<polyline fill=\"none\" stroke=\"{c}\" stroke-width=\"1.5\" points=\"{}\"/>",
+            pts.join(" ")
+        );
+        o.push_str(&legend_entry(i, c, name));
     }
     o.push_str("</svg>");
     o

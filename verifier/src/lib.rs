@@ -35,6 +35,7 @@ mod metrics_line;
 mod receipt_source;
 mod report;
 mod slo;
+pub mod soak;
 mod view;
 
 mod artifacts;

@@ -5,7 +5,7 @@ use std::io::IsTerminal as _;
 use std::process::ExitCode;
 
 use clap::Parser as _;
-use verifier::cli::Cli;
+use verifier::cli::{Cli, Command};
 use verifier::{Config, Error, Verdict};
 
 fn main() -> ExitCode {
@@ -22,7 +22,12 @@ fn main() -> ExitCode {
 }
 
 fn start() -> Result<Verdict, Error> {
-    let config = Config::from_cli(Cli::parse(), std::io::stdout().is_terminal())?;
+    let cli = Cli::parse();
+    if let Command::SoakReport(a) = &cli.command {
+        // Files in, files out: no service, no runtime.
+        return verifier::soak::report(&a.dir);
+    }
+    let config = Config::from_cli(cli, std::io::stdout().is_terminal())?;
     if matches!(config.output, verifier::config::Output::Serve(_)) {
         // The daemon follows run after run for days: two arenas, before any thread starts, and
         // each finished run's memory given back (daemon::on_ended) keep it flat.

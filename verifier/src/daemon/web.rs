@@ -280,9 +280,12 @@ pub(crate) fn live_fragment(id: i64, s: &Snapshot, down: &[String]) -> String {
         started_s: s.run.started_us as f64 / 1e6,
         latency: &seconds.latency,
         origin_s: seconds.latency.first().map_or(0.0, |l| l.at_s - 1.0),
+        step_s: 1.0,
         kafka: &seconds.kafka,
         done: &done,
-        fault: None,
+        shades: Vec::new(),
+        since: "the run started",
+        per: "per second",
         no_sample: "No end-to-end sample yet.",
     };
     let _ = write!(

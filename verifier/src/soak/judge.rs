@@ -1,0 +1,352 @@
+//! The soak's verdict and summary, pure: totals over every run of the soak, each fault with
+//! its recovery, the timeline, the resource curves and the leak rule. Pass only when nothing
+//! was lost or applied twice, every event of every run is accounted for (a drain that timed out
+//! leaves events pending: the soak fails, and still counts lost and applied twice), every fault
+//! was healed and recovered, and the memory of the daemon and the processor passed the leak
+//! rule.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::leak::{self, LeakCheck, Rss};
+use super::timeline::{Bucket, SoakFault};
+use crate::report::Report;
+
+/// The parts whose memory the leak rule judges: the tool and the consumer.
+pub(crate) const JUDGED_PARTS: [&str; 2] = ["verifier", "processor"];
+
+/// What `soak.sh` says about the soak (`meta.json`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct Meta {
+    pub(crate) profile: String,
+    /// Events/s offered.
+    pub(crate) rate: u64,
+    /// Seconds of each rate run.
+    pub(crate) window_s: u64,
+    /// Seconds between faults (0: no fault).
+    pub(crate) fault_every_s: u64,
+    /// The rotation of scenarios.
+    pub(crate) faults: Vec<String>,
+    /// When the load started and ended, µs since the epoch.
+    pub(crate) started_us: i64,
+    pub(crate) load_ended_us: i64,
+    /// The soak's runs: every run from `first_run` to `last_run` (none when `last_run` is
+    /// smaller).
+    pub(crate) first_run: i64,
+    pub(crate) last_run: i64,
+    /// Seconds the drain was allowed, and whether every run was accounted for within it.
+    pub(crate) drain_s: u64,
+    pub(crate) drained: bool,
+}
+
+/// One sample of the stack's resources (`resources.jsonl`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct ResourceSample {
+    pub(crate) at_us: i64,
+    /// Per part (`verifier`, `processor`, `postgresql`, `kafka`, …): RSS in bytes and CPU
+    /// seconds used so far; a part not running at the sample is absent.
+    pub(crate) parts: BTreeMap<String, PartSample>,
+    /// WAL the replication slot holds, bytes.
+    pub(crate) wal_bytes: Option<u64>,
+    /// Kafka's log folders and the store's data, bytes.
+    pub(crate) kafka_bytes: Option<u64>,
+    pub(crate) store_bytes: Option<u64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub(crate) struct PartSample {
+    pub(crate) rss_bytes: u64,
+    pub(crate) cpu_s: f64,
+    /// Its (first) process: a new one is a restart.
+    #[serde(default)]
+    pub(crate) pid: Option<u32>,
+}
+
+/// Totals over the soak's runs.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub(crate) struct Totals {
+    pub(crate) runs: u64,
+    pub(crate) written: u64,
+    pub(crate) verified: u64,
+    pub(crate) lost: u64,
+    pub(crate) pending: u64,
+    pub(crate) applied_twice: u64,
+    pub(crate) kafka_duplicates: u64,
+}
+
+/// A run of the soak, in a line.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub(crate) struct RunLine {
+    pub(crate) run: i64,
+    pub(crate) verdict: String,
+    pub(crate) written: u64,
+    pub(crate) lost: u64,
+    pub(crate) pending: u64,
+    pub(crate) applied_twice: u64,
+    pub(crate) kafka_duplicates: u64,
+    /// The lost events its report lists (the first of them): `seq N (id)`.
+    pub(crate) lost_listed: Vec<String>,
+}
+
+/// A fault with the Kafka duplicates of the runs it overlapped.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub(crate) struct FaultLine {
+    #[serde(flatten)]
+    pub(crate) fault: SoakFault,
+    pub(crate) kafka_duplicates: u64,
+}
+
+/// `soak.json`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub(crate) struct Soak {
+    pub(crate) verdict: &'static str,
+    /// Why it failed, one line each (empty on a pass).
+    pub(crate) reasons: Vec<String>,
+    pub(crate) meta: Meta,
+    pub(crate) totals: Totals,
+    pub(crate) faults: Vec<FaultLine>,
+    pub(crate) leaks: Vec<LeakCheck>,
+    pub(crate) timeline: Vec<Bucket>,
+    pub(crate) runs: Vec<RunLine>,
+    pub(crate) resources: Vec<ResourceSample>,
+}
+
+fn run_line(r: &Report) -> RunLine {
+    RunLine {
+        run: r.run.run_id,
+        verdict: r.verdict.as_str().to_owned(),
+        written: r.counts.expected,
+        lost: r.integrity.lost,
+        pending: r.integrity.pending,
+        applied_twice: r.integrity.applied_twice,
+        kafka_duplicates: r.counts.kafka_duplicates,
+        lost_listed: r
+            .integrity
+            .missing
+            .iter()
+            .filter(|m| m.fate.is_some_and(crate::fate::Fate::is_lost))
+            .map(|m| {
+                format!(
+                    "seq {} ({})",
+                    m.seq,
+                    m.event_id.as_deref().unwrap_or("id unknown")
+                )
+            })
+            .collect(),
+    }
+}
+
+fn totals(reports: &[Report]) -> Totals {
+    reports.iter().fold(Totals::default(), |mut t, r| {
+        t.runs += 1;
+        t.written += r.counts.expected;
+        t.verified += r.counts.matched;
+        t.lost += r.integrity.lost;
+        t.pending += r.integrity.pending + r.integrity.undetermined;
+        t.applied_twice += r.integrity.applied_twice;
+        t.kafka_duplicates += r.counts.kafka_duplicates;
+        t
+    })
+}
+
+/// Kafka duplicates of the runs that were being written while `f` lasted.
+fn duplicates_during(f: &SoakFault, reports: &[Report]) -> u64 {
+    let until = f.recovered_us.or(f.healed_us).unwrap_or(i64::MAX);
+    reports
+        .iter()
+        .filter(|r| {
+            r.run.started_us <= until && r.run.finished_us.is_none_or(|e| e >= f.started_us)
+        })
+        .map(|r| r.counts.kafka_duplicates)
+        .sum()
+}
+
+/// The leak rule over each judged part's samples. A part restarted during the soak (a
+/// processor-kill) is judged over its last life only, from its restart: a new process warming
+/// up is not a leak, and memory across two processes says nothing about either.
+fn leaks(meta: &Meta, resources: &[ResourceSample]) -> Vec<LeakCheck> {
+    let end_s = (meta.load_ended_us - meta.started_us) as f64 / 1e6;
+    JUDGED_PARTS
+        .iter()
+        .map(|part| {
+            let samples: Vec<(Option<u32>, Rss)> = resources
+                .iter()
+                .filter_map(|s| {
+                    s.parts.get(*part).map(|p| {
+                        let at_s = (s.at_us - meta.started_us) as f64 / 1e6;
+                        (
+                            p.pid,
+                            Rss {
+                                at_s,
+                                bytes: p.rss_bytes,
+                            },
+                        )
+                    })
+                })
+                .collect();
+            let last_pid = samples.last().and_then(|(pid, _)| *pid);
+            let life_from = samples
+                .iter()
+                .rev()
+                .take_while(|(pid, _)| *pid == last_pid)
+                .last()
+                .map_or(0.0, |(_, r)| r.at_s);
+            let restarted = samples.first().is_some_and(|(pid, _)| *pid != last_pid);
+            let life: Vec<Rss> = samples
+                .iter()
+                .filter(|(pid, r)| *pid == last_pid && r.at_s >= life_from)
+                .map(|(_, r)| Rss {
+                    at_s: r.at_s - life_from,
+                    bytes: r.bytes,
+                })
+                .collect();
+            let mut check = leak::judge(part, &life, end_s - life_from);
+            if restarted {
+                check.baseline_at_s += life_from;
+                check.reason = format!(
+                    "{} (its last process, since its restart at {life_from:.0} s)",
+                    check.reason
+                );
+            }
+            check
+        })
+        .collect()
+}
+
+/// Everything the soak's report says, and its verdict.
+pub(crate) fn judge(
+    meta: Meta,
+    reports: &[Report],
+    faults: Vec<SoakFault>,
+    timeline: Vec<Bucket>,
+    resources: Vec<ResourceSample>,
+) -> Soak {
+    let totals = totals(reports);
+    let leaks = leaks(&meta, &resources);
+    let mut reasons = Vec::new();
+    let mut why = |bad: bool, said: String| bad.then(|| reasons.push(said));
+    why(totals.runs == 0, "no run was written".into());
+    why(totals.lost > 0, format!("{} events lost", totals.lost));
+    why(
+        totals.applied_twice > 0,
+        format!("{} events applied twice", totals.applied_twice),
+    );
+    why(
+        totals.pending > 0,
+        format!(
+            "{} events still on their way when the drain ended{} (counted neither lost nor verified)",
+            totals.pending,
+            if meta.drained { "" } else { " (it timed out)" }
+        ),
+    );
+    for f in &faults {
+        let what = match (f.healed_us, f.recovered_us) {
+            (None, _) => Some("never healed"),
+            (Some(_), None) => Some("not seen recovered"),
+            _ => None,
+        };
+        if let Some(what) = what {
+            reasons.push(format!("{} at {}: {what}", f.fault, f.started_us));
+        }
+    }
+    for l in leaks.iter().filter(|l| l.verdict == "fail") {
+        reasons.push(format!("{}'s memory grew: {}", l.part, l.reason));
+    }
+    let faults = faults
+        .into_iter()
+        .map(|f| FaultLine {
+            kafka_duplicates: duplicates_during(&f, reports),
+            fault: f,
+        })
+        .collect();
+    Soak {
+        verdict: if reasons.is_empty() { "pass" } else { "fail" },
+        reasons,
+        meta,
+        totals,
+        faults,
+        leaks,
+        timeline,
+        runs: reports.iter().map(run_line).collect(),
+        resources,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MB: u64 = 1 << 20;
+
+    fn meta(soak_s: i64) -> Meta {
+        Meta {
+            profile: "single".into(),
+            rate: 100,
+            window_s: 30,
+            fault_every_s: 60,
+            faults: vec!["processor-kill".into()],
+            started_us: 0,
+            load_ended_us: soak_s * 1_000_000,
+            first_run: 1,
+            last_run: 0,
+            drain_s: 60,
+            drained: true,
+        }
+    }
+
+    /// A processor sample each second: `pid` and its memory by the second.
+    fn processor(soak_s: i64, part: impl Fn(i64) -> (u32, u64)) -> Vec<ResourceSample> {
+        (0..=soak_s)
+            .map(|t| {
+                let (pid, bytes) = part(t);
+                let p = PartSample {
+                    rss_bytes: bytes,
+                    cpu_s: 0.0,
+                    pid: Some(pid),
+                };
+                ResourceSample {
+                    at_us: t * 1_000_000,
+                    parts: BTreeMap::from([("processor".to_owned(), p)]),
+                    wal_bytes: None,
+                    kafka_bytes: None,
+                    store_bytes: None,
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_restarted_part_is_judged_over_its_last_process_and_its_warm_up_is_no_leak() {
+        // 40 MB until a kill at 60 s; the new process warms up from 18 to 21 MB, then flat
+        let s = processor(600, |t| match t {
+            ..60 => (1, 40 * MB),
+            60..=100 => (2, 18 * MB + (t as u64 - 60) * MB * 3 / 40),
+            _ => (2, 21 * MB),
+        });
+        let c = &leaks(&meta(600), &s)[1];
+        assert_eq!(c.part, "processor");
+        assert_eq!(c.verdict, "pass", "{c:?}");
+        assert!(
+            c.reason.contains("since its restart at 60 s"),
+            "{}",
+            c.reason
+        );
+        assert!(c.baseline_at_s > 60.0, "{c:?}");
+    }
+
+    #[test]
+    fn a_restarted_part_that_keeps_growing_fails() {
+        let s = processor(600, |t| match t {
+            ..60 => (1, 40 * MB),
+            _ => (2, 18 * MB + (t as u64 - 60) * MB / 10),
+        });
+        assert_eq!(leaks(&meta(600), &s)[1].verdict, "fail");
+    }
+
+    #[test]
+    fn a_part_never_sampled_is_not_judged_and_says_so() {
+        let c = &leaks(&meta(600), &[])[0];
+        assert_eq!((c.part.as_str(), c.verdict), ("verifier", "not_judged"));
+    }
+}

@@ -1,0 +1,166 @@
+//! The soak's leak rule, pure: a part's resident memory may grow by at most [`LIMIT`] from the
+//! soak's tenth minute to its end. Both ends are medians over a window of samples, so one
+//! sample taken while the allocator holds a burst's memory does not decide it; a soak too short
+//! for its tenth minute takes its baseline at a third of its length. A part with too few
+//! samples at either end is not judged, and says so.
+
+use serde::Serialize;
+
+/// Growth allowed from the baseline to the end: 10 %.
+pub(crate) const LIMIT: f64 = 0.10;
+/// The baseline is taken at the tenth minute, or at a third of a shorter soak.
+const BASELINE_AT_S: f64 = 600.0;
+/// Samples each window must hold to judge.
+const MIN_SAMPLES: usize = 3;
+
+/// One sample of a part's memory.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Rss {
+    /// Seconds since the soak started.
+    pub(crate) at_s: f64,
+    /// Resident set size, bytes.
+    pub(crate) bytes: u64,
+}
+
+/// How a part's memory was judged.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub(crate) struct LeakCheck {
+    pub(crate) part: String,
+    /// Where the baseline window starts, seconds since the soak started.
+    pub(crate) baseline_at_s: f64,
+    /// Median RSS over the baseline window and over the last window, bytes.
+    pub(crate) baseline_bytes: Option<u64>,
+    pub(crate) end_bytes: Option<u64>,
+    /// `end / baseline - 1`.
+    pub(crate) growth: Option<f64>,
+    /// `pass`, `fail`, or `not_judged`.
+    pub(crate) verdict: &'static str,
+    /// Why, in words.
+    pub(crate) reason: String,
+}
+
+/// The window each end's median is taken over: a tenth of the soak, 10 s to 60 s.
+fn window_s(soak_s: f64) -> f64 {
+    (soak_s / 10.0).clamp(10.0, 60.0)
+}
+
+fn median(mut v: Vec<u64>) -> Option<u64> {
+    v.sort_unstable();
+    v.get(v.len() / 2).copied()
+}
+
+/// Judges `part`'s samples over a soak of `soak_s` seconds.
+pub(crate) fn judge(part: &str, samples: &[Rss], soak_s: f64) -> LeakCheck {
+    let window = window_s(soak_s);
+    let baseline_at_s = BASELINE_AT_S.min(soak_s / 3.0);
+    let within = |from: f64, to: f64| -> Vec<u64> {
+        samples
+            .iter()
+            .filter(|s| s.at_s >= from && s.at_s < to)
+            .map(|s| s.bytes)
+            .collect()
+    };
+    let start = within(baseline_at_s, baseline_at_s + window);
+    let end = within(soak_s - window, f64::INFINITY);
+    let mut check = LeakCheck {
+        part: part.to_owned(),
+        baseline_at_s,
+        baseline_bytes: None,
+        end_bytes: None,
+        growth: None,
+        verdict: "not_judged",
+        reason: String::new(),
+    };
+    if start.len() < MIN_SAMPLES
+        || end.len() < MIN_SAMPLES
+        || soak_s - window < baseline_at_s + window
+    {
+        check.reason = format!(
+            "too few samples: {} from {baseline_at_s:.0} s and {} in the last {window:.0} s of a {soak_s:.0} s soak ({MIN_SAMPLES} needed in each, the windows apart)",
+            start.len(),
+            end.len()
+        );
+        return check;
+    }
+    let (b, e) = (median(start).unwrap_or(0), median(end).unwrap_or(0));
+    let growth = e as f64 / b.max(1) as f64 - 1.0;
+    check.baseline_bytes = Some(b);
+    check.end_bytes = Some(e);
+    check.growth = Some(growth);
+    let mib = |v: u64| v as f64 / (1024.0 * 1024.0);
+    let said = format!(
+        "{:.1} MiB at {baseline_at_s:.0} s, {:.1} MiB at the end: {:+.1} % (at most {:+.0} %)",
+        mib(b),
+        mib(e),
+        growth * 100.0,
+        LIMIT * 100.0
+    );
+    check.verdict = if growth <= LIMIT { "pass" } else { "fail" };
+    check.reason = said;
+    check
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A sample each `every_s` seconds for `soak_s`, its bytes by `f(seconds)`.
+    fn series(soak_s: f64, every_s: f64, f: impl Fn(f64) -> u64) -> Vec<Rss> {
+        (0..)
+            .map(|i| i as f64 * every_s)
+            .take_while(|t| *t <= soak_s)
+            .map(|at_s| Rss {
+                at_s,
+                bytes: f(at_s),
+            })
+            .collect()
+    }
+
+    const MB: u64 = 1 << 20;
+
+    #[test]
+    fn flat_memory_passes_and_a_warm_up_before_the_baseline_does_not_count() {
+        // an hour: 20 MB, warming up to 40 MB in the first five minutes, then flat with noise
+        let s = series(3600.0, 10.0, |t| {
+            if t < 300.0 {
+                20 * MB + (t as u64) * MB / 15
+            } else {
+                40 * MB + (t as u64 % 3) * MB / 4
+            }
+        });
+        let c = judge("verifier", &s, 3600.0);
+        assert_eq!(c.verdict, "pass", "{c:?}");
+        assert_eq!(c.baseline_at_s, 600.0);
+        assert!(c.growth.unwrap().abs() < 0.02, "{c:?}");
+    }
+
+    #[test]
+    fn a_steady_climb_fails() {
+        // 40 MB growing 2 MB every minute: +100 % over the last 50 minutes
+        let s = series(3600.0, 10.0, |t| 40 * MB + (t as u64) * 2 * MB / 60);
+        let c = judge("event-processor", &s, 3600.0);
+        assert_eq!(c.verdict, "fail", "{c:?}");
+        assert!(c.growth.unwrap() > 0.5, "{c:?}");
+        assert!(c.reason.contains("at most +10 %"), "{}", c.reason);
+    }
+
+    #[test]
+    fn one_spike_at_either_end_does_not_decide() {
+        // flat at 30 MB but for a single sample of 90 MB in the last window
+        let s = series(600.0, 5.0, |t| if t == 595.0 { 90 * MB } else { 30 * MB });
+        let c = judge("verifier", &s, 600.0);
+        assert_eq!(c.verdict, "pass", "{c:?}");
+    }
+
+    #[test]
+    fn a_short_soak_takes_its_baseline_at_a_third_and_too_few_samples_are_not_judged() {
+        let s = series(180.0, 1.0, |_| 30 * MB);
+        let c = judge("verifier", &s, 180.0);
+        assert_eq!((c.verdict, c.baseline_at_s), ("pass", 60.0));
+        let sparse = series(180.0, 60.0, |_| 30 * MB);
+        let c = judge("verifier", &sparse, 180.0);
+        assert_eq!(c.verdict, "not_judged");
+        assert_eq!(c.growth, None, "never a growth of zero when not measured");
+        assert!(c.reason.contains("too few samples"), "{}", c.reason);
+    }
+}
