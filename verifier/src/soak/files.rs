@@ -46,12 +46,6 @@ fn lines<T: DeserializeOwned>(path: &Path) -> Result<Vec<T>, SoakFileError> {
         .collect()
 }
 
-#[derive(serde::Deserialize)]
-struct Backlog {
-    at_us: i64,
-    oldest_s: Option<f64>,
-}
-
 /// Every run's report and end-to-end intervals: each run of the soak must have its folder
 /// with its report.json (the daemon writes it when the run is accounted for; soak.sh writes it
 /// with `verifier report` for a run the drain left unfinished).
@@ -82,13 +76,7 @@ pub(crate) fn read(dir: &Path) -> Result<Soak, SoakFileError> {
         String::new()
     })
     .map_err(|e| bad(&faults_path, e))?;
-    let mut backlog: Vec<BacklogSample> = lines::<Backlog>(&dir.join("backlog.jsonl"))?
-        .into_iter()
-        .map(|b| BacklogSample {
-            at_us: b.at_us,
-            oldest_s: b.oldest_s,
-        })
-        .collect();
+    let mut backlog: Vec<BacklogSample> = lines(&dir.join("backlog.jsonl"))?;
     backlog.sort_by_key(|b| b.at_us);
     let resources: Vec<ResourceSample> = lines(&dir.join("resources.jsonl"))?;
     let faults = timeline::faults(&fault_lines, &backlog, &intervals);
@@ -120,7 +108,8 @@ fn mib(b: Option<u64>) -> String {
     b.map_or("-".into(), |b| format!("{:.1} MiB", b as f64 / 1048576.0))
 }
 
-fn opt(v: Option<f64>, unit: &str) -> String {
+/// `v` with one decimal and its unit, `-` when not measured.
+pub(super) fn opt(v: Option<f64>, unit: &str) -> String {
     v.map_or("-".into(), |v| format!("{v:.1}{unit}"))
 }
 

@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
+use super::files::opt;
 use super::judge::Soak;
 use super::timeline::BUCKET_S;
 use crate::html::{esc, latency_plot, lines_plot, throughput_plot, OverTime, Shade};
@@ -23,10 +24,6 @@ fn shades(s: &Soak) -> Vec<Shade> {
             end_us: f.fault.recovered_us.or(f.fault.healed_us),
         })
         .collect()
-}
-
-fn opt(v: Option<f64>, unit: &str) -> String {
-    v.map_or("-".into(), |v| format!("{v:.1}{unit}"))
 }
 
 fn fault_table(s: &Soak) -> String {

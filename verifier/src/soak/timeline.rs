@@ -5,7 +5,7 @@
 //! of a single fault run).
 
 use hdrhistogram::Histogram;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::fault::{FaultEvent, FaultLine, RECOVERED_BELOW_S};
 use crate::hlog::Interval;
@@ -59,8 +59,9 @@ pub(crate) fn buckets(intervals: &[Interval], start_s: f64, span_s: f64) -> Vec<
         .collect()
 }
 
-/// One sample of the backlog: the oldest event on its way over every run being followed.
-#[derive(Debug, Clone, Copy, PartialEq)]
+/// One sample of the backlog (a line of `backlog.jsonl`): the oldest event on its way over every
+/// run being followed.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
 pub(crate) struct BacklogSample {
     pub(crate) at_us: i64,
     /// Seconds; `None` when nothing is on its way.
