@@ -326,6 +326,15 @@ pub struct ServeArgs {
     /// Where --allow-start writes the token (default: RUNS_DIR/start.token).
     #[arg(long, env = "VERIFIER_TOKEN_FILE")]
     pub token_file: Option<PathBuf>,
+    /// The canary: keep this many events per second flowing, written by the daemon itself as
+    /// rate runs of --canary-window-s seconds back to back (CALL demo_run), each followed like
+    /// any other run, so /metrics always has fresh end-to-end latencies and the time of the
+    /// last verified event. For a pipeline left running; off by default.
+    #[arg(long, env = "VERIFIER_CANARY_RATE", value_name = "EVENTS_PER_S")]
+    pub canary_rate: Option<f64>,
+    /// Seconds each of the canary's runs lasts (each has its own report).
+    #[arg(long, env = "VERIFIER_CANARY_WINDOW_S", default_value_t = 60)]
+    pub canary_window_s: u64,
 }
 
 /// `verifier report`.

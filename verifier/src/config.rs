@@ -92,6 +92,9 @@ pub enum ConfigError {
     /// `--listen` is not an address.
     #[error("{0}")]
     Listen(String),
+    /// The canary's figures cannot work.
+    #[error("{0}")]
+    Canary(String),
     /// The SLO file cannot be read or is not an SLO file.
     #[error("--slo {path}: {problem}")]
     Slo {
@@ -210,13 +213,33 @@ fn serve_output(a: crate::cli::ServeArgs) -> Result<Output, ConfigError> {
         a.token_file
             .unwrap_or_else(|| a.runs_dir.join("start.token"))
     });
+    let canary = canary(a.canary_rate, a.canary_window_s)?;
     Ok(Output::Serve(Box::new(crate::daemon::DaemonConfig {
+        canary,
         runs_dir: a.runs_dir,
         follow: options(&run, slo),
         listen,
         ready_file: a.ready_file,
         token_file,
     })))
+}
+
+fn canary(
+    rate: Option<f64>,
+    window_s: u64,
+) -> Result<Option<crate::daemon::CanaryConfig>, ConfigError> {
+    let Some(rate) = rate else { return Ok(None) };
+    if !(rate.is_finite() && rate > 0.0) {
+        return Err(ConfigError::Canary(format!(
+            "--canary-rate (VERIFIER_CANARY_RATE) {rate}: give a positive number of events per second, e.g. 5"
+        )));
+    }
+    if window_s < 5 {
+        return Err(ConfigError::Canary(format!(
+            "--canary-window-s (VERIFIER_CANARY_WINDOW_S) {window_s}: give at least 5 seconds (each window is a run with its own report)"
+        )));
+    }
+    Ok(Some(crate::daemon::CanaryConfig { rate, window_s }))
 }
 
 fn capacity_output(c: crate::cli::CapacityArgs) -> Result<Output, ConfigError> {
@@ -287,6 +310,7 @@ fn options(r: &RunArgs, slo: Slo) -> Options {
         label: String::new(),
         receipts: r.receipts.clone(),
         fault_log: None,
+        live_buckets: None,
         run: r.run,
         limits: Limits {
             idle_timeout: Duration::from_secs(r.idle_timeout),
@@ -393,6 +417,37 @@ mod tests {
         assert!(e.to_string().contains("not a report.json"), "{e}");
         let e = config(&["serve", "--listen", "off"]).unwrap_err();
         assert!(e.to_string().contains("cannot be off"), "{e}");
+    }
+
+    #[test]
+    fn the_canary_is_off_unless_asked_and_bad_figures_are_named() {
+        let c = config(&["serve"]).unwrap();
+        let Output::Serve(d) = c.output else {
+            panic!("not serve")
+        };
+        assert_eq!(d.canary, None);
+        let c = config(&["serve", "--canary-rate", "5", "--canary-window-s", "30"]).unwrap();
+        let Output::Serve(d) = c.output else {
+            panic!("not serve")
+        };
+        assert_eq!(
+            d.canary,
+            Some(crate::daemon::CanaryConfig {
+                rate: 5.0,
+                window_s: 30
+            })
+        );
+        for (args, named) in [
+            (&["serve", "--canary-rate", "0"][..], "--canary-rate"),
+            (&["serve", "--canary-rate", "NaN"][..], "--canary-rate"),
+            (
+                &["serve", "--canary-rate", "5", "--canary-window-s", "2"][..],
+                "--canary-window-s",
+            ),
+        ] {
+            let e = config(args).unwrap_err().to_string();
+            assert!(e.contains(named), "{args:?}: {e}");
+        }
     }
 
     #[test]

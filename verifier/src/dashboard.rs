@@ -354,6 +354,8 @@ mod tests {
             t2_kind: "log_append_time".into(),
             label: String::new(),
             seconds: Default::default(),
+            last_verified_us: None,
+            buckets: None,
         }
     }
 

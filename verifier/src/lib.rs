@@ -9,7 +9,8 @@
 //! - [`manifest`]: a run as `outbox_demo.runs` describes it, and which run to follow.
 //! - [`fate`]: where an event without an effect is: lost, pending or undetermined.
 //! - [`join`]: the per-run join of outbox, Kafka and receipts, keyed by seq (bitsets).
-//! - [`measure`]: stage histograms, skew and resolution accounting, throughput timelines.
+//! - [`measure`]: stage histograms, skew and resolution accounting, throughput timelines;
+//!   [`buckets`]: the same counted into the fixed buckets `/metrics` exports.
 //! - [`integrity`]: the rules MongoDB's state must satisfy.
 //! - [`slo`]: objectives and their judgement.
 //! - [`report`]: the report (text and `report.json`); [`html`] and [`hlog`] its other forms.
@@ -25,6 +26,7 @@
 //! [`logging`], and [`run`].
 #![forbid(unsafe_code)]
 
+mod buckets;
 mod fate;
 mod fault;
 mod integrity;

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use events::stages::Stage;
 use serde::{Serialize, Serializer};
 
+use crate::buckets::StageBuckets;
 use crate::join::{Join, Recent};
 use crate::manifest::RunInfo;
 use crate::measure::StageSummary;
@@ -118,6 +119,13 @@ pub(crate) struct Snapshot {
     /// Every second so far (the live page's charts; not in `/status`).
     #[serde(skip)]
     pub seconds: Arc<Seconds>,
+    /// When the count of verified events last grew, µs since the epoch (`None`: not yet).
+    #[serde(skip)]
+    pub last_verified_us: Option<i64>,
+    /// The stages counted into the daemon's buckets, as of the last second (the daemon's
+    /// follows only).
+    #[serde(skip)]
+    pub buckets: Option<Arc<Vec<StageBuckets>>>,
 }
 
 /// The run so far, second by second.
@@ -182,6 +190,8 @@ impl Snapshot {
             t2_kind: join.t2().label().to_owned(),
             label: String::new(),
             seconds: live.seconds,
+            last_verified_us: None,
+            buckets: None,
         }
     }
 

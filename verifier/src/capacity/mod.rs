@@ -198,6 +198,7 @@ async fn run_step(
         label,
         receipts: crate::receipt_source::ReceiptSource::ProcessedEvents,
         fault_log: None,
+        live_buckets: None,
     };
     let (snapshots, snapshot_rx) = watch::channel(Arc::new(Snapshot::default()));
     let progress = crate::progress::spawn(snapshot_rx.clone());
@@ -276,10 +277,8 @@ async fn settle(
 }
 
 /// Starts the rate run once the verifier waits for it (its Kafka read already open), on a
-/// connection of its own; returns when the run has ended. On `shutdown` the CALL is cancelled
-/// (as Ctrl-C in psql would: what it committed stays, the run reads `interrupted`); should the
-/// verifier die instead, the server ends the CALL itself within a second of the connection
-/// closing (`client_connection_check_interval`), so no rate run outlives its search.
+/// connection of its own; returns when the run has ended, or cancels it on `shutdown`
+/// ([`Pg::call_until`]: no rate run outlives its search).
 async fn generate(
     s: &Services,
     call: &str,
@@ -287,13 +286,6 @@ async fn generate(
     mut shutdown: watch::Receiver<bool>,
 ) -> Result<(), Error> {
     let pg = Pg::connect(&s.endpoints).await?;
-    let client = pg.client();
-    if let Err(e) = client
-        .batch_execute("SET client_connection_check_interval = '1s'")
-        .await
-    {
-        tracing::warn!("PostgreSQL at {}: cannot set client_connection_check_interval ({e}): a rate run would outlive a verifier that dies", pg.addr());
-    }
     let waiting = snapshots
         .wait_for(|snap| matches!(snap.phase, Phase::Waiting { .. }))
         .await
@@ -301,17 +293,12 @@ async fn generate(
     if !waiting || *shutdown.borrow() {
         return Ok(()); // following ended before it waited: it says why
     }
-    let cancel = client.cancel_token();
-    tokio::select! {
-        done = client.batch_execute(call) => {
-            done.map_err(pg.query_error("running the step's rate run (CALL demo_run)"))?;
-        }
-        _ = shutdown.wait_for(|stop| *stop) => {
-            if let Err(e) = cancel.cancel_query(tokio_postgres::NoTls).await {
-                tracing::warn!("PostgreSQL at {}: cancelling the step's rate run: {e}; stop it with SELECT demo_stop()", pg.addr());
-            }
-        }
-    }
+    pg.call_until(
+        call,
+        "running the step's rate run (CALL demo_run)",
+        &mut shutdown,
+    )
+    .await?;
     Ok(())
 }
 

@@ -8,7 +8,9 @@ use telemetry::prom;
 use std::sync::Arc;
 
 use super::book::{Book, Row};
+use super::canary::CanaryStats;
 use super::web;
+use crate::slo::Slo;
 use crate::view::Snapshot;
 
 /// What the routes read: the book, the rows of the runs being followed, the parts that do not
@@ -20,6 +22,12 @@ pub(crate) struct View<'a, F: Fn(i64, &str) -> Option<String>> {
     pub live: Vec<(Row, Arc<Snapshot>)>,
     /// Each part that does not answer, with its address and for how long.
     pub down: Vec<String>,
+    /// Each part the daemon probes (named with its address), and whether it answers.
+    pub parts: Vec<(String, bool)>,
+    /// The canary's figures.
+    pub canary: CanaryStats,
+    /// The objectives runs are judged by.
+    pub slo: Slo,
     /// Whether runs may be started from the page.
     pub start_allowed: bool,
     /// A finished run's file (`report.json`, `report.html`).
@@ -189,8 +197,94 @@ pub(crate) fn metrics<F: Fn(i64, &str) -> Option<String>>(v: &View<'_, F>) -> St
         "The newest run being followed (1 while one is).",
         id.as_deref().map(|id| (vec![("run_id", id)], 1.0)),
     );
-    v.book.latency.write(&mut o);
+    let live = v.live.iter().filter_map(|(_, s)| s.buckets.as_deref());
+    v.book.latency.write(&mut o, live.map(Vec::as_slice));
+    let last = v
+        .live
+        .iter()
+        .filter_map(|(_, s)| s.last_verified_us)
+        .chain(v.book.last_verified_us)
+        .max();
+    prom::family(
+        &mut o,
+        "verifier_last_verified_timestamp_seconds",
+        "gauge",
+        "When an event was last verified (on Kafka and receipted in the store), seconds since the epoch; absent until one is, after the daemon starts.",
+        last.map(|us| (Vec::<(&str, &str)>::new(), us as f64 / 1e6)),
+    );
+    let parts: Vec<(&str, &str, bool)> = v
+        .parts
+        .iter()
+        .map(|(name, up)| {
+            let (part, address) = part_labels(name);
+            (part, address, *up)
+        })
+        .collect();
+    prom::family(
+        &mut o,
+        "verifier_part_up",
+        "gauge",
+        "Whether each part of the pipeline the daemon probes answers (1) or not (0), probed every second.",
+        parts
+            .iter()
+            .map(|(part, address, up)| (vec![("part", *part), ("address", *address)], f64::from(u8::from(*up)))),
+    );
+    let objectives = [
+        ("0.5", v.slo.p50_max_ms),
+        ("0.95", v.slo.p95_max_ms),
+        ("0.99", v.slo.p99_max_ms),
+    ];
+    prom::family(
+        &mut o,
+        "verifier_slo_end_to_end_seconds",
+        "gauge",
+        "The end-to-end latency objectives runs are judged by (serve --slo), per quantile: what the alerting rules compare verifier_stage_latency_seconds with.",
+        objectives
+            .iter()
+            .map(|(q, ms)| (vec![("quantile", *q)], ms / 1000.0)),
+    );
+    canary_metrics(&mut o, &v.canary);
     o
+}
+
+/// A probed part's name, `Kafka Connect at 127.0.0.1:8083`, as labels: `connect`,
+/// `127.0.0.1:8083`.
+fn part_labels(name: &str) -> (&'static str, &str) {
+    let (what, address) = name.split_once(" at ").unwrap_or((name, ""));
+    let part = match what {
+        "PostgreSQL" => "postgresql",
+        "Kafka" => "kafka",
+        "Kafka Connect" => "connect",
+        "the store" => "store",
+        _ => "other",
+    };
+    (part, address)
+}
+
+/// The canary's families, when it runs.
+fn canary_metrics(o: &mut String, c: &CanaryStats) {
+    let Some(cfg) = &c.config else { return };
+    prom::single(
+        o,
+        "verifier_canary_rate",
+        "gauge",
+        "Events per second the canary writes (serve --canary-rate).",
+        cfg.rate,
+    );
+    for (name, help, value) in [
+        (
+            "verifier_canary_windows_total",
+            "Canary runs started (one per --canary-window-s).",
+            c.windows,
+        ),
+        (
+            "verifier_canary_failures_total",
+            "Canary runs that could not start or ended in an error (PostgreSQL down).",
+            c.failures,
+        ),
+    ] {
+        prom::single(o, name, "counter", help, value as f64);
+    }
 }
 
 #[cfg(test)]
@@ -209,6 +303,9 @@ mod tests {
             book: &book,
             live: vec![(row(2, FOLLOWING, 4, None), Arc::new(Snapshot::default()))],
             down: vec!["Kafka at 127.0.0.1:9092 down for 3 s".into()],
+            parts: vec![],
+            canary: CanaryStats::default(),
+            slo: Slo::default(),
             start_allowed: false,
             file: |id, name| match (id, name) {
                 (1, "report.json") => Some("{\"verdict\":\"pass\"}".to_owned()),
@@ -264,6 +361,9 @@ mod tests {
             book: &book,
             live: vec![(row(3, FOLLOWING, 1, None), Arc::new(Snapshot::default()))],
             down: Vec::new(),
+            parts: vec![],
+            canary: CanaryStats::default(),
+            slo: Slo::default(),
             start_allowed: false,
             file: |_, _| None,
         };
@@ -282,6 +382,78 @@ mod tests {
                 "verifier_stage_latency_seconds_bucket{stage=\"end_to_end\",le=\"0.1\"} 0\n"
             ),
             "{m}"
+        );
+    }
+
+    #[test]
+    fn live_runs_count_as_they_go_with_the_last_verified_time_parts_and_canary() {
+        let mut book = book(1, [row(1, "pass", 10, Some(0))]);
+        book.last_verified_us = Some(1_000_000);
+        let counted = |e2e: &[u64]| -> Vec<crate::buckets::StageBuckets> {
+            let mut h = events::stages::PerStage::from_fn(|_| events::stages::latency_histogram());
+            for ms in e2e {
+                h[events::stages::Stage::EndToEnd]
+                    .record(ms * 1000)
+                    .unwrap();
+            }
+            crate::buckets::count(h.iter(), &[0.1])
+        };
+        let snapshot = Snapshot {
+            last_verified_us: Some(7_500_000),
+            buckets: Some(Arc::new(counted(&[5, 50, 500]))),
+            ..Snapshot::default()
+        };
+        let v = View {
+            book: &book,
+            live: vec![
+                (row(2, FOLLOWING, 3, None), Arc::new(snapshot)),
+                (row(3, FOLLOWING, 0, None), Arc::new(Snapshot::default())),
+            ],
+            down: Vec::new(),
+            parts: vec![
+                ("Kafka Connect at 127.0.0.1:8083".into(), false),
+                ("the store at mongodb://127.0.0.1:27017/app".into(), true),
+            ],
+            canary: CanaryStats {
+                config: Some(crate::daemon::CanaryConfig {
+                    rate: 5.0,
+                    window_s: 60,
+                }),
+                windows: 4,
+                failures: 1,
+            },
+            slo: Slo::default(),
+            start_allowed: false,
+            file: |_, _| None,
+        };
+        let m = metrics(&v);
+        for line in [
+            "verifier_stage_latency_seconds_bucket{stage=\"end_to_end\",le=\"0.1\"} 2\n",
+            "verifier_stage_latency_seconds_count{stage=\"end_to_end\"} 3\n",
+            "verifier_last_verified_timestamp_seconds 7.5\n",
+            "verifier_part_up{part=\"connect\",address=\"127.0.0.1:8083\"} 0\n",
+            "verifier_part_up{part=\"store\",address=\"mongodb://127.0.0.1:27017/app\"} 1\n",
+            "verifier_slo_end_to_end_seconds{quantile=\"0.99\"} 0.2\n",
+            "verifier_canary_rate 5\n",
+            "verifier_canary_windows_total 4\n",
+            "verifier_canary_failures_total 1\n",
+        ] {
+            assert!(m.contains(line), "{line} not in:\n{m}");
+        }
+        let quiet = View {
+            live: Vec::new(),
+            canary: CanaryStats::default(),
+            ..v
+        };
+        let book = crate::daemon::book::book(1, []);
+        let m = metrics(&View {
+            book: &book,
+            ..quiet
+        });
+        assert!(
+            !m.contains("\nverifier_last_verified_timestamp_seconds ")
+                && !m.contains("verifier_canary"),
+            "nothing verified yet, no canary: no sample, not 0\n{m}"
         );
     }
 }

@@ -117,6 +117,8 @@ pub(crate) struct Book {
     pub done: BTreeMap<i64, Row>,
     /// Their latencies per stage, added up.
     pub latency: Latency,
+    /// When an event of a run followed since the start was last verified, µs since the epoch.
+    pub last_verified_us: Option<i64>,
 }
 
 /// What `/metrics` exports over every finished run.
@@ -146,6 +148,7 @@ impl Book {
             first_run,
             done: BTreeMap::new(),
             latency: Latency::new(bounds_s),
+            last_verified_us: None,
         };
         for (row, buckets) in done {
             book.finished(row, &buckets);

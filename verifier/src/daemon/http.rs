@@ -10,12 +10,14 @@ use telemetry::http::{self as web_http, Answer, Request, Response};
 use tokio::sync::{oneshot, watch};
 
 use super::book::Row;
+use super::canary::CanaryStats;
 use super::folder::Folder;
 use super::start::{self, StartSpec, Token};
 use super::{api, Shared};
 use crate::error::Error;
 use crate::follow::probes::{self, SharedLags};
 use crate::follow::Services;
+use crate::slo::Slo;
 use crate::sources::Pg;
 use crate::view::Snapshot;
 
@@ -27,6 +29,10 @@ pub(super) struct Http {
     pub services: Arc<Services>,
     /// Set when runs may be started from the page.
     pub token: Option<Token>,
+    /// The canary's figures.
+    pub canary: Arc<Mutex<CanaryStats>>,
+    /// The objectives runs are judged by.
+    pub slo: Slo,
 }
 
 /// How long a start waits to learn the new run's id before answering without it.
@@ -78,7 +84,8 @@ impl Http {
                 (Row::of_snapshot(&snap), snap)
             })
             .collect();
-        let mut down = probes::down_list(&self.lags.get().down);
+        let lags = self.lags.get();
+        let mut down = probes::down_list(&lags.down);
         // a follow also names the store when it does not answer
         for d in live.iter().flat_map(|(_, snap)| &snap.backlog.down) {
             let part = d.split(" down for").next().unwrap_or(d);
@@ -86,10 +93,18 @@ impl Http {
                 down.push(d.clone());
             }
         }
+        let parts = lags
+            .probed
+            .iter()
+            .map(|p| (p.clone(), !lags.down.contains_key(p)))
+            .collect();
         let view = api::View {
             book: &s.book,
             live,
             down,
+            parts,
+            canary: self.canary.lock().expect("canary stats").clone(),
+            slo: self.slo.clone(),
             start_allowed: self.token.is_some(),
             file: |id, name| self.folder.file(id, name),
         };

@@ -2,7 +2,8 @@
 //! every run from its first (several at once), each with the same follower `watch` runs
 //! ([`crate::follow::follow`]); it writes each finished run's report into its folder of runs
 //! ([`folder`]) and answers its page, `/api/runs`, `/api/runs/N` and `/metrics` ([`api`],
-//! [`web`]); with `--allow-start`, `POST /api/runs` starts a run ([`http`], [`start`]).
+//! [`web`]); with `--allow-start`, `POST /api/runs` starts a run ([`http`], [`start`]); with
+//! `--canary-rate`, it keeps a trickle of runs of its own flowing ([`canary`]).
 //!
 //! Restart-safe by construction: what is finished is what has a `summary.json` in the folder.
 //! On shutdown (SIGTERM, SIGINT) or after `kill -9`, a run being followed has none, so the
@@ -11,6 +12,7 @@
 
 mod api;
 mod book;
+mod canary;
 mod folder;
 mod http;
 mod latency;
@@ -34,6 +36,8 @@ use crate::manifest::RunSpec;
 use crate::report::Verdict;
 use crate::view::Snapshot;
 use book::{Book, Row};
+pub(crate) use canary::CanaryConfig;
+use canary::CanaryStats;
 use folder::Folder;
 use latency::StageBuckets;
 
@@ -50,6 +54,8 @@ pub struct DaemonConfig {
     pub ready_file: Option<PathBuf>,
     /// Runs may be started from the page: the token for it goes into this file.
     pub token_file: Option<PathBuf>,
+    /// Keep a trickle of events flowing (`None`: no canary).
+    pub canary: Option<CanaryConfig>,
 }
 
 /// How often the manifest is read for new runs.
@@ -121,15 +127,23 @@ pub(crate) async fn serve(
     }));
     let (stop_http, stop_http_rx) = watch::channel(false);
     let services = Arc::new(services);
+    let canary = Arc::new(Mutex::new(CanaryStats {
+        config: cfg.canary.clone(),
+        ..CanaryStats::default()
+    }));
+    let lags = follow::probes::spawn(&services.endpoints, stop_http_rx.clone());
+    follow::probes::spawn_store(&lags, services.mongo.clone(), stop_http_rx.clone());
     let http = http::Http {
         shared: Arc::clone(&shared),
         folder: folder.clone(),
         // The parts' health for the page, probed while the daemon runs (a follow probes its own).
-        lags: follow::probes::spawn(&services.endpoints, stop_http_rx.clone()),
+        lags,
         services: Arc::clone(&services),
         token: token(cfg.token_file.as_deref())?,
+        canary: Arc::clone(&canary),
+        slo: cfg.follow.slo.clone(),
     };
-    let bound = http::listen(cfg.listen, http, stop_http_rx).await?;
+    let bound = http::listen(cfg.listen, http, stop_http_rx.clone()).await?;
     if let Some(path) = &cfg.ready_file {
         telemetry::ready::write(path, &[("http", Some(bound))]).map_err(|source| {
             Error::ReadyFile {
@@ -138,10 +152,21 @@ pub(crate) async fn serve(
             }
         })?;
     }
-    let result = Daemon::new(services, cfg.follow, folder, shared)
+    let canary = cfg
+        .canary
+        .map(|c| canary::spawn(Arc::clone(&services), c, canary, stop_http_rx.clone()));
+    let follow = Options {
+        live_buckets: Some(latency::bounds(&cfg.follow.slo)),
+        ..cfg.follow
+    };
+    let result = Daemon::new(services, follow, folder, shared)
         .run(shutdown)
         .await;
     let _ = stop_http.send(true);
+    if let Some(canary) = canary {
+        // its window cancelled before the process ends (the server would end it anyway)
+        let _ = tokio::time::timeout(Duration::from_secs(5), canary).await;
+    }
     result
 }
 
@@ -257,7 +282,13 @@ impl Daemon {
         self.tasks.remove(&id);
         memory::release_free();
         let mut s = self.shared.lock().expect("daemon state");
-        s.live.remove(&id);
+        if let Some(last) = s
+            .live
+            .remove(&id)
+            .and_then(|rx| rx.borrow().last_verified_us)
+        {
+            s.book.last_verified_us = s.book.last_verified_us.max(Some(last));
+        }
         match result {
             Ok((row, latency)) => {
                 tracing::info!(
@@ -296,6 +327,6 @@ async fn follow_one(
         outcome.report.run.run_id,
         outcome.stopped
     );
-    let latency = latency::count(&outcome.histograms, &latency::bounds(&options.slo));
+    let latency = latency::count(outcome.histograms.iter(), &latency::bounds(&options.slo));
     folder.finish(&outcome.report, &logs, latency)
 }

@@ -27,6 +27,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 pub(crate) use consumer::ConsumerProgress;
 use consumer::ConsumerWatch;
 
+use crate::buckets::{self, StageBuckets};
 use crate::fate::Reach;
 use crate::fault::FaultTrack;
 use crate::hlog::Logs;
@@ -58,6 +59,9 @@ pub struct Options {
     pub receipts: ReceiptSource,
     /// A fault run's log (`--fault-log`), read every second.
     pub fault_log: Option<std::path::PathBuf>,
+    /// Count the stages into these bucket bounds (s) each second, into the snapshots (the
+    /// daemon's `/metrics`); `None`: not counted.
+    pub live_buckets: Option<Vec<f64>>,
 }
 
 /// The services, connected.
@@ -173,6 +177,7 @@ pub(crate) async fn follow(
         snapshots,
     );
     f.placed = observed.is_some().then_some(placed_tx);
+    f.live_buckets = opts.live_buckets.clone().map(|b| (b, Arc::default()));
     f.fault = opts
         .fault_log
         .clone()
@@ -286,12 +291,18 @@ struct Follower<'a> {
     snapshots: &'a watch::Sender<Arc<Snapshot>>,
     /// The WAL position once the run was seen finished: every event it wrote is before it.
     finished_lsn: Option<String>,
+    /// Debezium was seen confirming past `finished_lsn` (it stays so).
+    debezium_passed: bool,
     consumer: ConsumerWatch,
     label: String,
     /// A fault run: its log and what it says.
     fault: Option<(std::path::PathBuf, FaultTrack)>,
     /// Observe mode: where each record of the run read from Kafka is told to the observer.
     placed: Option<mpsc::UnboundedSender<observe::Placed>>,
+    /// The bounds to count the stages into each second, and the latest counts.
+    live_buckets: Option<(Vec<f64>, Arc<Vec<StageBuckets>>)>,
+    /// Events verified so far, and when (µs since the epoch) that count last grew.
+    verified: (u64, Option<i64>),
 }
 
 impl<'a> Follower<'a> {
@@ -323,18 +334,19 @@ impl<'a> Follower<'a> {
             want,
             snapshots,
             finished_lsn: None,
+            debezium_passed: false,
             consumer: ConsumerWatch::default(),
             label,
             fault: None,
             placed: None,
+            live_buckets: None,
+            verified: (0, None),
         }
     }
 
     /// A record of the run, or the position the read reached.
     fn on_topic(&mut self, item: Option<TopicItem>) -> Result<(), SourceError> {
-        // Records of other runs still flowing mean the pipeline is busy ahead of this run's
-        // events, not idle: both kinds count as progress.
-        match item.ok_or(SourceError::TaskEnded("Kafka reader"))? {
+        let progress = match item.ok_or(SourceError::TaskEnded("Kafka reader"))? {
             TopicItem::Event(e) => {
                 if let Some(placed) = &self.placed {
                     // the observer gone: following is ending
@@ -342,10 +354,22 @@ impl<'a> Follower<'a> {
                 }
                 self.join.on_kafka(&e);
                 self.caught_up.reached(e.partition, e.offset);
+                true
             }
-            TopicItem::Position(partition, offset) => self.caught_up.reached(partition, offset),
+            TopicItem::Position(partition, offset) => {
+                // Records of other runs mean progress while the read works through what was
+                // there at the start, or while the pipeline may still be busy ahead of this
+                // run's events (some not on Kafka, Debezium not yet past the run's end). Not
+                // after: under steady traffic (a canary, a soak) a run whose events never come
+                // would otherwise be followed for ever and never reported.
+                let reading_back = !self.caught_up.all();
+                self.caught_up.reached(partition, offset);
+                reading_back || (self.join.first_not_on_kafka().is_some() && !self.debezium_passed)
+            }
+        };
+        if progress {
+            self.last_progress = Instant::now();
         }
-        self.last_progress = Instant::now();
         Ok(())
     }
 
@@ -440,15 +464,20 @@ impl<'a> Follower<'a> {
         }
         self.fault_second()?;
         self.history.tick(&mut self.join, logs);
+        self.count_live_buckets();
         self.refresh_run().await?;
         let before = self.backlog.slot_lag_bytes;
         self.backlog = self.take_backlog().await;
         self.fault_backlog();
+        let waiting_for_kafka = self.join.first_not_on_kafka().is_some();
+        if waiting_for_kafka {
+            self.check_debezium_past_run().await;
+        }
         if let (Some(b), Some(a)) = (before, self.backlog.slot_lag_bytes) {
-            if a < b && self.join.first_not_on_kafka().is_some() {
+            if a < b && waiting_for_kafka && !self.debezium_passed {
                 // Debezium confirmed more WAL while events of the run are not on Kafka yet: it
-                // is still working through a backlog ahead of them. (Once all are on Kafka, its
-                // heartbeats moving the slot say nothing about them.)
+                // is still working through a backlog ahead of them. (Once all are on Kafka, or
+                // once it confirmed past the run's end, its slot moving says nothing about them.)
                 self.last_progress = Instant::now();
             }
         }
@@ -544,6 +573,29 @@ impl<'a> Follower<'a> {
         Ok(())
     }
 
+    /// Counts the stages into the live bounds (the daemon's `/metrics`), when asked to.
+    fn count_live_buckets(&mut self) {
+        if let Some((bounds, counted)) = &mut self.live_buckets {
+            let stages = self
+                .join
+                .measurements
+                .stages
+                .iter()
+                .map(|(s, h)| (s, &h.all));
+            *counted = Arc::new(buckets::count(stages, bounds));
+        }
+    }
+
+    /// Whether Debezium confirmed the WAL past the run's end: every event of the run was then
+    /// sent on to Kafka, and what it confirms later is other traffic. Without this, a run whose
+    /// events never reach this Kafka (captured by another Connect from the same slot) would be
+    /// followed for as long as anything else flows.
+    async fn check_debezium_past_run(&mut self) {
+        if let (false, Some(lsn)) = (self.debezium_passed, &self.finished_lsn) {
+            self.debezium_passed = matches!(self.s.pg.slot_passed(lsn).await, Ok(Some(true)));
+        }
+    }
+
     /// How far each part of the pipeline got when following stopped: the consumer group's
     /// committed offsets (read afresh), whether Debezium confirmed the WAL past the run, and
     /// whether the verifier's read reached the topic's end.
@@ -593,6 +645,14 @@ impl<'a> Follower<'a> {
         let live = self.history.live(&self.join, rates);
         let mut snapshot = Snapshot::of(&self.run, &self.join, phase, live, &self.backlog);
         snapshot.label.clone_from(&self.label);
+        if snapshot.matched > self.verified.0 {
+            self.verified = (
+                snapshot.matched,
+                Some(chrono::Utc::now().timestamp_micros()),
+            );
+        }
+        snapshot.last_verified_us = self.verified.1;
+        snapshot.buckets = self.live_buckets.as_ref().map(|(_, c)| Arc::clone(c));
         let _ = self.snapshots.send(Arc::new(snapshot));
     }
 
@@ -640,6 +700,7 @@ impl<'a> Follower<'a> {
         let at_us = chrono::Utc::now().timestamp_micros();
         self.fault_second()?;
         self.history.tick(&mut self.join, logs);
+        self.count_live_buckets();
         self.refresh_run().await?;
         self.backlog = self.take_backlog().await;
         self.fault_backlog();

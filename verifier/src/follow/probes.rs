@@ -4,14 +4,14 @@
 //! in the log, shows its figure as unknown, marks the part down (with since when) and keeps
 //! trying; it says so again when the part is back.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::watch;
 
-use crate::sources::{Endpoints, GroupState, LagProbe, Pg, SourceError};
+use crate::sources::{Endpoints, GroupState, LagProbe, Mongo, Pg, SourceError};
 
 /// The latest figures (`None`: unknown).
 #[derive(Debug, Clone, Default)]
@@ -22,6 +22,8 @@ pub(crate) struct Lags {
     pub(crate) group: Option<GroupState>,
     /// The parts that do not answer (named with their address), and since when.
     pub(crate) down: BTreeMap<String, Instant>,
+    /// Every part probed so far, answering or not.
+    pub(crate) probed: BTreeSet<String>,
 }
 
 impl Lags {
@@ -51,6 +53,9 @@ impl SharedLags {
     /// Marks `part` down (from now, unless it already was) or up.
     pub(crate) fn set_down(&self, part: &str, down: bool) {
         self.update(|l| {
+            if !l.probed.contains(part) {
+                l.probed.insert(part.to_owned());
+            }
             if !down {
                 l.down.remove(part);
             } else if !l.down.contains_key(part) {
@@ -113,6 +118,35 @@ pub(crate) fn spawn(endpoints: &Endpoints, stop: watch::Receiver<bool>) -> Arc<S
     // librdkafka's calls block: the processor-lag probe has a thread of its own.
     std::thread::spawn(move || processor(&l, &e, &stop));
     lags
+}
+
+/// The daemon's probe of the store (a follow notices the store down by itself, when a read
+/// fails): it answers when `ping` does within 2 s. Stops when `stop` turns true.
+pub(crate) fn spawn_store(lags: &Arc<SharedLags>, mongo: Mongo, mut stop: watch::Receiver<bool>) {
+    let lags = Arc::clone(lags);
+    tokio::spawn(async move {
+        let part = format!("the store at {}", mongo.uri());
+        let mut up = true;
+        while !stopped(&mut stop) {
+            let answers = matches!(
+                tokio::time::timeout(Duration::from_secs(2), mongo.ping()).await,
+                Ok(Ok(()))
+            );
+            if answers != up {
+                if answers {
+                    tracing::info!("{part} answers again");
+                } else {
+                    tracing::warn!("{part} does not answer (ping within 2 s)");
+                }
+                up = answers;
+            }
+            lags.set_down(&part, !answers);
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                _ = stop.changed() => {}
+            }
+        }
+    });
 }
 
 /// Kafka Connect answers when its REST API gives an HTTP status line within 2 s (a stopped

@@ -136,6 +136,20 @@ impl Mongo {
         })
     }
 
+    /// The store's address as messages name it (its password left out).
+    pub(crate) fn uri(&self) -> &str {
+        &self.uri
+    }
+
+    /// Whether the store answers a `ping`.
+    pub(crate) async fn ping(&self) -> Result<(), SourceError> {
+        self.db
+            .run_command(doc! { "ping": 1 })
+            .await
+            .map(drop)
+            .map_err(self.error("ping".into()))
+    }
+
     fn error(&self, what: String) -> impl FnOnce(mongodb::error::Error) -> SourceError + '_ {
         move |source| SourceError::Mongo {
             uri: self.uri.clone(),

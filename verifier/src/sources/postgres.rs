@@ -194,11 +194,6 @@ impl Pg {
         Ok(client)
     }
 
-    /// `host:port`, for messages.
-    pub(crate) fn addr(&self) -> &str {
-        &self.addr
-    }
-
     /// A failed query, with what it was reading.
     pub(crate) fn query_error(
         &self,
@@ -362,6 +357,36 @@ impl Pg {
             ),
             None => format!("PostgreSQL at {}: {e}", self.addr),
         })
+    }
+
+    /// Runs `call` (a rate run: `CALL demo_run(…)`) on this connection until it returns or
+    /// `stop` turns true; then it is cancelled, as Ctrl-C in psql would (what it committed
+    /// stays, the run reads `interrupted`). Should this process die instead, the server ends the
+    /// call itself within a second of the connection closing (`client_connection_check_interval`),
+    /// so no rate run outlives the process that started it.
+    pub(crate) async fn call_until(
+        &self,
+        call: &str,
+        what: &'static str,
+        stop: &mut tokio::sync::watch::Receiver<bool>,
+    ) -> Result<(), SourceError> {
+        let client = self.client();
+        if let Err(e) = client
+            .batch_execute("SET client_connection_check_interval = '1s'")
+            .await
+        {
+            tracing::warn!("PostgreSQL at {}: cannot set client_connection_check_interval ({e}): a rate run would outlive a verifier that dies", self.addr);
+        }
+        let cancel = client.cancel_token();
+        tokio::select! {
+            done = client.batch_execute(call) => done.map_err(self.query_error(what)),
+            () = async { drop(stop.wait_for(|stop| *stop).await) } => {
+                if let Err(e) = cancel.cancel_query(tokio_postgres::NoTls).await {
+                    tracing::warn!("PostgreSQL at {}: cancelling {what}: {e}; stop it with SELECT demo_stop()", self.addr);
+                }
+                Ok(())
+            }
+        }
     }
 
     /// Rows of the run in the outbox.
