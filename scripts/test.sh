@@ -56,6 +56,8 @@ no_arguments "$@"
 # The stack's own event-processor and verifier serve stay off: each test starts the consumers and
 # verifiers it tests (tests/pipeline.sh starts the stack's pair, and stops it).
 export STACK_PIPELINE=off
+# A canary asked for in the caller's environment would write runs into every test's stack.
+unset VERIFIER_CANARY_RATE
 
 run_start=$SECONDS
 

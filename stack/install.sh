@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 #/ Installs everything the local stack needs that is missing, from the package registries only:
 #/   Debian packages  PostgreSQL 15 server and headers, clang/libclang, sudo, build tools,
-#/                    jq, tmux, shellcheck (scripts/test.sh lints every script with it)
+#/                    jq, tmux, shellcheck (scripts/test.sh lints every script with it),
+#/                    promtool (only the binary, from the prometheus package: checks
+#/                    docs/prometheus/alerts.yml)
 #/   Maven Central    Kafka 4.3 broker, Connect and tools, a log4j2 binding (stack/maven/kafka),
 #/                    the Debezium 3.6.1 PostgreSQL connector (stack/maven/debezium)
 #/   Go module proxy  FerretDB v1.24.2, built from the wrapper module in stack/ferretdb
@@ -149,6 +151,24 @@ if [ -f "$py_req" ] && ! cmp -s "$py_req" "$PY_CONSUMER_VENV/requirements.txt"; 
   "$PY_CONSUMER_VENV/bin/pip" install -q -r "$py_req" >>"$LOG_DIR/python-consumer.log" 2>&1 ||
     die "pip install -r $py_req failed; see $LOG_DIR/python-consumer.log"
   cp "$py_req" "$PY_CONSUMER_VENV/requirements.txt"
+fi
+
+# ---------------------------------------------------------------- promtool
+# Checks docs/prometheus's alerting rules (scripts/test.sh). Only the promtool binary is taken
+# from Debian's prometheus package: installing the package would start a Prometheus server on
+# 0.0.0.0:9090.
+if [ ! -x "$PROMTOOL_BIN" ]; then
+  log "apt: extracting promtool from Debian's prometheus package into $(dirname "$PROMTOOL_BIN")"
+  prom_tmp="$(mktemp -d)"
+  (cd "$prom_tmp" && apt-get download prometheus) >"$LOG_DIR/promtool.log" 2>&1 ||
+    die "apt-get download prometheus failed; see $LOG_DIR/promtool.log"
+  dpkg-deb -x "$prom_tmp"/prometheus_*.deb "$prom_tmp/x" >>"$LOG_DIR/promtool.log" 2>&1 ||
+    die "dpkg-deb -x of the prometheus package failed; see $LOG_DIR/promtool.log"
+  mkdir -p "$(dirname "$PROMTOOL_BIN")"
+  cp "$prom_tmp/x/usr/bin/promtool" "$PROMTOOL_BIN"
+  rm -rf "$prom_tmp"
+  "$PROMTOOL_BIN" --version >>"$LOG_DIR/promtool.log" 2>&1 ||
+    die "$PROMTOOL_BIN does not run; see $LOG_DIR/promtool.log"
 fi
 
 # ---------------------------------------------------------------- the extension

@@ -14,6 +14,7 @@ KAFKA_LIB="$STACK_DIR/lib/kafka"
 PLUGIN_DIR="$STACK_DIR/plugins"
 DEBEZIUM_DIR="$PLUGIN_DIR/debezium-connector-postgres"
 FERRETDB_BIN="$STACK_DIR/bin/ferretdb"
+PROMTOOL_BIN="$STACK_DIR/bin/promtool"
 
 # Versions (the Maven poms in stack/maven and stack/ferretdb/go.mod pin the same ones).
 PG_MAJOR=15

@@ -23,7 +23,8 @@
 #/   verifier    127.0.0.1:9102   verifier serve: follows every run, its page, API and metrics
 #/                                (its reports in .stack/verifier/runs; VERIFIER_ALLOW_START=1:
 #/                                runs may be started from its page, with the token it writes
-#/                                into .stack/secrets/verifier.token)
+#/                                into .stack/secrets/verifier.token; VERIFIER_CANARY_RATE=N:
+#/                                a canary of N events/s, docs/soak.md)
 #/ The binaries are built first when missing (cargo build --release). The demo's scripts that run
 #/ their own event-processor in the same group pause this one while they run.
 #/ Running it twice changes nothing; after a part dies, it restarts only that part.
@@ -48,6 +49,7 @@ install_needed() {
   command -v chromium >/dev/null || return 0
   command -v firefox-esr >/dev/null || return 0
   [ -f "$REPO_ROOT/tests/browser/node_modules/.package-lock.json" ] || return 0
+  [ -x "$PROMTOOL_BIN" ] || return 0
   return 1
 }
 if install_needed; then

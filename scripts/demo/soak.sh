@@ -159,8 +159,14 @@ backlog() {
   local at runs oldest="null" id
   at="$(date +%s%6N)"
   runs="$(api /api/runs | jq -r '.[] | select(.state == "following") | .run_id')" || return 0
+  local reply code
   for id in $runs; do
-    oldest="$(api "/api/runs/$id" | jq --argjson o "$oldest" '[$o, .backlog.oldest_unmatched_s] | map(select(. != null)) | max')" || return 0
+    reply="$(curl -sS --max-time 2 -w '\n%{http_code}' "http://$daemon_addr/api/runs/$id")" || return 0
+    code="${reply##*$'\n'}"
+    # 404: the run ended between the two calls, so nothing of it is on its way
+    [ "$code" != 404 ] || continue
+    [ "$code" = 200 ] || return 0
+    oldest="$(printf '%s' "${reply%$'\n'*}" | jq --argjson o "$oldest" '[$o, .backlog.oldest_unmatched_s] | map(select(. != null)) | max')" || return 0
   done
   printf '{"at_us": %s, "oldest_s": %s}\n' "$at" "$oldest"
 }

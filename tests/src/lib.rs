@@ -11,6 +11,7 @@
 //! duration.
 #![forbid(unsafe_code)]
 
+pub mod promql;
 pub mod scratch;
 pub mod wait;
 

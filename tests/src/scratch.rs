@@ -226,15 +226,20 @@ impl Proc {
 
     /// SIGTERM, then the exit status and how long it took (at most 15 s).
     pub async fn sigterm(&mut self) -> anyhow::Result<(std::process::ExitStatus, Duration)> {
-        let pid = self.child.id().context("the process already exited")?;
-        let started = std::time::Instant::now();
-        let status = std::process::Command::new("kill")
-            .args(["-TERM", &pid.to_string()])
-            .status()?;
-        anyhow::ensure!(status.success(), "kill -TERM {pid} failed");
-        let exit = tokio::time::timeout(Duration::from_secs(15), self.child.wait())
-            .await
-            .with_context(|| format!("pid {pid} did not exit within 15 s of SIGTERM"))??;
-        Ok((exit, started.elapsed()))
+        sigterm(&mut self.child).await
     }
+}
+
+/// SIGTERM to `child`, then its exit status and how long it took (at most 15 s).
+pub async fn sigterm(child: &mut Child) -> anyhow::Result<(std::process::ExitStatus, Duration)> {
+    let pid = child.id().context("the process already exited")?;
+    let started = std::time::Instant::now();
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()?;
+    anyhow::ensure!(status.success(), "kill -TERM {pid} failed");
+    let exit = tokio::time::timeout(Duration::from_secs(15), child.wait())
+        .await
+        .with_context(|| format!("pid {pid} did not exit within 15 s of SIGTERM"))??;
+    Ok((exit, started.elapsed()))
 }

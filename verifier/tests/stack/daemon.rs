@@ -321,3 +321,152 @@ async fn the_page_in_a_real_browser_live_then_finished_and_a_run_started_from_it
     eprintln!("screenshots of the page in {}", shots.display());
     Ok(())
 }
+
+/// The repository's root.
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// Each expression of the alerting rules (a rule with its annotations) and of the dashboard (a
+/// query with its legend), with where it is.
+fn shipped_expressions() -> anyhow::Result<Vec<(String, String)>> {
+    let rules = std::fs::read_to_string(repo().join("docs/prometheus/alerts.yml"))?;
+    let mut out: Vec<(String, String)> = rules
+        .split("- alert: ")
+        .skip(1)
+        .map(|rule| {
+            (
+                format!("alerts.yml: {}", rule.lines().next().unwrap_or("")),
+                rule.to_owned(),
+            )
+        })
+        .collect();
+    let dash: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(
+        repo().join("docs/grafana/dashboard.json"),
+    )?)?;
+    for panel in dash["panels"].as_array().context("dashboard panels")? {
+        for t in panel["targets"].as_array().into_iter().flatten() {
+            out.push((
+                format!("dashboard.json: {}", panel["title"]),
+                format!("{} {}", t["expr"].as_str().unwrap_or(""), t["legendFormat"]),
+            ));
+        }
+    }
+    Ok(out)
+}
+
+/// `promtool ARGS` in docs/prometheus (stack/install.sh puts promtool in .stack/bin).
+fn promtool(args: &[&str]) -> anyhow::Result<()> {
+    let bin = repo().join(".stack/bin/promtool");
+    let out = std::process::Command::new(&bin)
+        .args(args)
+        .current_dir(repo().join("docs/prometheus"))
+        .output()
+        .with_context(|| format!("running {} (stack/install.sh installs it)", bin.display()))?;
+    anyhow::ensure!(
+        out.status.success(),
+        "promtool {args:?}: {}\n{}{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "stack tier: needs the real stack (stack/up.sh) and promtool (stack/install.sh); scripts/test.sh runs it with --include-ignored"]
+async fn the_canary_keeps_runs_flowing_and_serves_every_metric_the_rules_and_dashboard_name(
+) -> anyhow::Result<()> {
+    promtool(&["check", "rules", "alerts.yml"])?;
+    promtool(&["test", "rules", "alerts.test.yml"])?;
+    let st = Scratch::new("canary").await?;
+    let processor = st.processor("a", &[])?;
+    let before = e2e::max_run_id(&st.pg).await?;
+    let log = st.dir.join("daemon.log");
+    let args = ["--canary-rate", "50", "--canary-window-s", "5"].map(std::ffi::OsStr::new);
+    let mut d = Daemon::start_with(&st, &st.dir.join("runs"), &log, &args).await?;
+    // The canary's first run is written with nobody asking, and verified exactly.
+    let first = wait::until("the canary's first run", REPORTED, || async {
+        let id = e2e::run_after(&st.pg, before).await?;
+        Ok(Step::when(id.is_some(), id.unwrap_or(0), || {
+            "none yet".into()
+        }))
+    })
+    .await?;
+    exact(&st, &d.reported(first).await?).await?;
+    // It goes on: a second window, and the time of the last verified event.
+    let metrics = wait::until("a second canary window", REPORTED, || async {
+        let m = d.get("/metrics").await?;
+        let windows = e2e::metric_sum(&m, "verifier_canary_windows_total ");
+        let verified = m.contains("\nverifier_last_verified_timestamp_seconds ");
+        Ok(Step::when(windows >= 2.0 && verified, m.clone(), || {
+            format!("{windows} windows, last verified shown: {verified}")
+        }))
+    })
+    .await?;
+    let last = e2e::metric_sum(&metrics, "verifier_last_verified_timestamp_seconds ");
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?;
+    assert!(
+        (now.as_secs_f64() - last).abs() < 120.0,
+        "last verified {last}, now {}",
+        now.as_secs_f64()
+    );
+    assert_eq!(e2e::metric_sum(&metrics, "verifier_canary_rate "), 50.0);
+    assert_eq!(
+        e2e::metric_sum(&metrics, "verifier_canary_failures_total "),
+        0.0
+    );
+    for part in ["postgresql", "kafka", "connect", "store"] {
+        let line = format!("verifier_part_up{{part=\"{part}\",");
+        assert!(
+            metrics
+                .lines()
+                .any(|l| l.starts_with(&line) && l.ends_with(" 1")),
+            "{part} not up:\n{metrics}"
+        );
+    }
+    // Every metric and label the shipped rules and dashboard use is served, by the daemon or
+    // the processor.
+    let mut served = e2e::promql::Exposition::default();
+    served.add(&metrics);
+    let addr = processor.listen_addr().await?;
+    served.add(&e2e::http_get(&addr, "/metrics").await?);
+    let mut missing = Vec::new();
+    for (at, expr) in shipped_expressions()? {
+        let refs = e2e::promql::refs(&expr, &["verifier_", "processor_"]);
+        missing.extend(
+            served
+                .missing(&refs)
+                .into_iter()
+                .map(|m| format!("{at}: {m}")),
+        );
+    }
+    assert!(
+        missing.is_empty(),
+        "not on /metrics:\n{}",
+        missing.join("\n")
+    );
+    // SIGTERM stops the canary with its window cut short: no run left writing.
+    let (exit, _) = e2e::scratch::sigterm(&mut d.child).await?;
+    assert!(exit.success(), "{exit}");
+    let newest = e2e::max_run_id(&st.pg).await?;
+    wait::until(
+        "the canary's last run no longer running",
+        Duration::from_secs(30),
+        || async {
+            let status: String = st
+                .pg
+                .query_one(
+                    "SELECT status FROM outbox_demo.run_status WHERE run_id = $1",
+                    &[&newest],
+                )
+                .await?
+                .get(0);
+            Ok(Step::when(status != "running", (), || status.clone()))
+        },
+    )
+    .await?;
+    let logged = std::fs::read_to_string(&log)?;
+    assert!(logged.contains("canary: stopped"), "{logged}");
+    Ok(())
+}
