@@ -66,7 +66,7 @@ pub(crate) fn count<'a>(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use events::stages::{latency_histogram, PerStage};
 
@@ -79,7 +79,8 @@ mod tests {
         assert!(b.windows(2).all(|w| w[0] < w[1]), "{b:?}");
     }
 
-    fn histograms(e2e_ms: &[u64]) -> PerStage<Histogram<u64>> {
+    /// Histograms holding these end-to-end latencies, in ms (the other stages empty).
+    pub(crate) fn histograms(e2e_ms: &[u64]) -> PerStage<Histogram<u64>> {
         let mut h = PerStage::from_fn(|_| latency_histogram());
         for ms in e2e_ms {
             h[Stage::EndToEnd].record(ms * 1000).unwrap();

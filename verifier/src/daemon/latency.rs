@@ -71,17 +71,8 @@ impl Latency {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::buckets::tests::histograms;
     use crate::slo::Slo;
-    use events::stages::{latency_histogram, Stage};
-    use hdrhistogram::Histogram;
-
-    fn histograms(e2e_ms: &[u64]) -> PerStage<Histogram<u64>> {
-        let mut h = PerStage::from_fn(|_| latency_histogram());
-        for ms in e2e_ms {
-            h[Stage::EndToEnd].record(ms * 1000).unwrap();
-        }
-        h
-    }
 
     #[test]
     fn runs_add_up_and_a_run_with_other_bounds_is_left_out() {

@@ -122,45 +122,52 @@ pub(crate) fn spawn(endpoints: &Endpoints, stop: watch::Receiver<bool>) -> Arc<S
 
 /// The daemon's probe of the store (a follow notices the store down by itself, when a read
 /// fails): it answers when `ping` does within 2 s. Stops when `stop` turns true.
-pub(crate) fn spawn_store(lags: &Arc<SharedLags>, mongo: Mongo, mut stop: watch::Receiver<bool>) {
-    let lags = Arc::clone(lags);
-    tokio::spawn(async move {
-        let part = format!("the store at {}", mongo.uri());
-        let mut up = true;
-        while !stopped(&mut stop) {
-            let answers = matches!(
+pub(crate) fn spawn_store(lags: &Arc<SharedLags>, mongo: Mongo, stop: watch::Receiver<bool>) {
+    let part = format!("the store at {}", mongo.uri());
+    let check = move || {
+        let mongo = mongo.clone();
+        async move {
+            matches!(
                 tokio::time::timeout(Duration::from_secs(2), mongo.ping()).await,
                 Ok(Ok(()))
-            );
-            if answers != up {
-                if answers {
-                    tracing::info!("{part} answers again");
-                } else {
-                    tracing::warn!("{part} does not answer (ping within 2 s)");
-                }
-                up = answers;
-            }
-            lags.set_down(&part, !answers);
-            tokio::select! {
-                _ = tokio::time::sleep(Duration::from_secs(1)) => {}
-                _ = stop.changed() => {}
-            }
+            )
         }
-    });
+    };
+    let probe = probe_every_second(Arc::clone(lags), part, "ping within 2 s", check, stop);
+    tokio::spawn(probe);
 }
 
 /// Kafka Connect answers when its REST API gives an HTTP status line within 2 s (a stopped
 /// worker still accepts connections: the kernel does, but nothing answers).
-async fn connect(lags: Arc<SharedLags>, addr: String, mut stop: watch::Receiver<bool>) {
+async fn connect(lags: Arc<SharedLags>, addr: String, stop: watch::Receiver<bool>) {
     let part = format!("Kafka Connect at {addr}");
+    let check = move || {
+        let addr = addr.clone();
+        async move { http_answers(&addr).await }
+    };
+    probe_every_second(lags, part, "GET / within 2 s", check, stop).await;
+}
+
+/// Asks `check` each second whether `part` answers, marks it down or up, and logs each flip
+/// once (`what` says what was asked). Ends when `stop` turns true or its sender is gone.
+async fn probe_every_second<F, Fut>(
+    lags: Arc<SharedLags>,
+    part: String,
+    what: &'static str,
+    check: F,
+    mut stop: watch::Receiver<bool>,
+) where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
     let mut up = true;
     while !stopped(&mut stop) {
-        let answers = http_answers(&addr).await;
+        let answers = check().await;
         if answers != up {
             if answers {
                 tracing::info!("{part} answers again");
             } else {
-                tracing::warn!("{part} does not answer (GET / within 2 s); following on");
+                tracing::warn!("{part} does not answer ({what}); following on");
             }
             up = answers;
         }

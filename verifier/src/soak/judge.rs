@@ -164,9 +164,15 @@ fn duplicates_during(f: &SoakFault, reports: &[Report]) -> u64 {
 
 /// The leak rule over each judged part's samples. A part restarted during the soak (a
 /// processor-kill) is judged over its last life only, from its restart: a new process warming
-/// up is not a leak, and memory across two processes says nothing about either.
-fn leaks(meta: &Meta, resources: &[ResourceSample]) -> Vec<LeakCheck> {
+/// up is not a leak, and memory across two processes says nothing about either. The end is read
+/// after the last fault's recovery (or healing, or start, whichever it was last seen at).
+fn leaks(meta: &Meta, resources: &[ResourceSample], faults: &[SoakFault]) -> Vec<LeakCheck> {
     let end_s = (meta.load_ended_us - meta.started_us) as f64 / 1e6;
+    let settled_s = faults
+        .iter()
+        .map(|f| f.recovered_us.or(f.healed_us).unwrap_or(f.started_us))
+        .max()
+        .map_or(0.0, |us| (us - meta.started_us) as f64 / 1e6);
     JUDGED_PARTS
         .iter()
         .map(|part| {
@@ -201,9 +207,11 @@ fn leaks(meta: &Meta, resources: &[ResourceSample]) -> Vec<LeakCheck> {
                     bytes: r.bytes,
                 })
                 .collect();
-            let mut check = leak::judge(part, &life, end_s - life_from);
+            let settled = (settled_s - life_from).max(0.0);
+            let mut check = leak::judge(part, &life, end_s - life_from, settled);
             if restarted {
                 check.baseline_at_s += life_from;
+                check.end_from_s += life_from;
                 check.reason = format!(
                     "{} (its last process, since its restart at {life_from:.0} s)",
                     check.reason
@@ -223,7 +231,7 @@ pub(crate) fn judge(
     resources: Vec<ResourceSample>,
 ) -> Soak {
     let totals = totals(reports);
-    let leaks = leaks(&meta, &resources);
+    let leaks = leaks(&meta, &resources, &faults);
     let mut reasons = Vec::new();
     let mut why = |bad: bool, said: String| bad.then(|| reasons.push(said));
     why(totals.runs == 0, "no run was written".into());
@@ -324,7 +332,7 @@ mod tests {
             60..=100 => (2, 18 * MB + (t as u64 - 60) * MB * 3 / 40),
             _ => (2, 21 * MB),
         });
-        let c = &leaks(&meta(600), &s)[1];
+        let c = &leaks(&meta(600), &s, &[])[1];
         assert_eq!(c.part, "processor");
         assert_eq!(c.verdict, "pass", "{c:?}");
         assert!(
@@ -341,12 +349,38 @@ mod tests {
             ..60 => (1, 40 * MB),
             _ => (2, 18 * MB + (t as u64 - 60) * MB / 10),
         });
-        assert_eq!(leaks(&meta(600), &s)[1].verdict, "fail");
+        assert_eq!(leaks(&meta(600), &s, &[])[1].verdict, "fail");
     }
 
     #[test]
     fn a_part_never_sampled_is_not_judged_and_says_so() {
-        let c = &leaks(&meta(600), &[])[0];
+        let c = &leaks(&meta(600), &[], &[])[0];
         assert_eq!((c.part.as_str(), c.verdict), ("verifier", "not_judged"));
+    }
+
+    #[test]
+    fn the_end_is_read_after_the_last_faults_recovery() {
+        // flat 20 MB but for a fault's catch-up burst to 40 MB from 555 s to its recovery at 590 s
+        let s = processor(600, |t| {
+            (
+                1,
+                if (555..=590).contains(&t) {
+                    40 * MB
+                } else {
+                    20 * MB
+                },
+            )
+        });
+        assert_eq!(leaks(&meta(600), &s, &[])[1].verdict, "fail");
+        let fault = SoakFault {
+            fault: "broker-kill".into(),
+            started_us: 550_000_000,
+            healed_us: Some(575_000_000),
+            recovered_us: Some(591_000_000),
+            recovery_s: Some(16.0),
+            worst_ms: None,
+        };
+        let c = &leaks(&meta(600), &s, &[fault])[1];
+        assert_eq!((c.verdict, c.end_from_s), ("pass", 591.0), "{c:?}");
     }
 }

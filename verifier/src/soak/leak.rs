@@ -1,8 +1,10 @@
 //! The soak's leak rule, pure: a part's resident memory may grow by at most [`LIMIT`] from the
 //! soak's tenth minute to its end. Both ends are medians over a window of samples, so one
 //! sample taken while the allocator holds a burst's memory does not decide it; a soak too short
-//! for its tenth minute takes its baseline at a third of its length. A part with too few
-//! samples at either end is not judged, and says so.
+//! for its tenth minute takes its baseline at a third of its length. The end is read after the
+//! last fault has recovered: memory held while a part catches up on a fault's backlog is that
+//! fault's burst, not the part's steady state. A part with too few samples at either end is not
+//! judged, and says so.
 
 use serde::Serialize;
 
@@ -28,6 +30,9 @@ pub(crate) struct LeakCheck {
     pub(crate) part: String,
     /// Where the baseline window starts, seconds since the soak started.
     pub(crate) baseline_at_s: f64,
+    /// Where the end window starts: the last tenth of the soak, or the last fault's recovery
+    /// when that came later.
+    pub(crate) end_from_s: f64,
     /// Median RSS over the baseline window and over the last window, bytes.
     pub(crate) baseline_bytes: Option<u64>,
     pub(crate) end_bytes: Option<u64>,
@@ -49,10 +54,12 @@ fn median(mut v: Vec<u64>) -> Option<u64> {
     v.get(v.len() / 2).copied()
 }
 
-/// Judges `part`'s samples over a soak of `soak_s` seconds.
-pub(crate) fn judge(part: &str, samples: &[Rss], soak_s: f64) -> LeakCheck {
+/// Judges `part`'s samples over a soak of `soak_s` seconds (samples after it, taken while the
+/// runs drain, count for the end) whose last fault recovered at `settled_s` (0: no fault).
+pub(crate) fn judge(part: &str, samples: &[Rss], soak_s: f64, settled_s: f64) -> LeakCheck {
     let window = window_s(soak_s);
     let baseline_at_s = BASELINE_AT_S.min(soak_s / 3.0);
+    let end_from_s = (soak_s - window).max(settled_s);
     let within = |from: f64, to: f64| -> Vec<u64> {
         samples
             .iter()
@@ -61,22 +68,25 @@ pub(crate) fn judge(part: &str, samples: &[Rss], soak_s: f64) -> LeakCheck {
             .collect()
     };
     let start = within(baseline_at_s, baseline_at_s + window);
-    let end = within(soak_s - window, f64::INFINITY);
+    let end = within(end_from_s, f64::INFINITY);
     let mut check = LeakCheck {
         part: part.to_owned(),
         baseline_at_s,
+        end_from_s,
         baseline_bytes: None,
         end_bytes: None,
         growth: None,
         verdict: "not_judged",
         reason: String::new(),
     };
-    if start.len() < MIN_SAMPLES
-        || end.len() < MIN_SAMPLES
-        || soak_s - window < baseline_at_s + window
-    {
+    if start.len() < MIN_SAMPLES || end.len() < MIN_SAMPLES || end_from_s < baseline_at_s + window {
+        let after = if end_from_s > soak_s - window {
+            " (after the last fault's recovery: a longer SETTLE leaves more)"
+        } else {
+            ""
+        };
         check.reason = format!(
-            "too few samples: {} from {baseline_at_s:.0} s and {} in the last {window:.0} s of a {soak_s:.0} s soak ({MIN_SAMPLES} needed in each, the windows apart)",
+            "too few samples: {} from {baseline_at_s:.0} s and {} from {end_from_s:.0} s{after} of a {soak_s:.0} s soak ({MIN_SAMPLES} needed in each, the windows apart)",
             start.len(),
             end.len()
         );
@@ -89,7 +99,7 @@ pub(crate) fn judge(part: &str, samples: &[Rss], soak_s: f64) -> LeakCheck {
     check.growth = Some(growth);
     let mib = |v: u64| v as f64 / (1024.0 * 1024.0);
     let said = format!(
-        "{:.1} MiB at {baseline_at_s:.0} s, {:.1} MiB at the end: {:+.1} % (at most {:+.0} %)",
+        "{:.1} MiB at {baseline_at_s:.0} s, {:.1} MiB at the end (from {end_from_s:.0} s): {:+.1} % (at most {:+.0} %)",
         mib(b),
         mib(e),
         growth * 100.0,
@@ -128,7 +138,7 @@ mod tests {
                 40 * MB + (t as u64 % 3) * MB / 4
             }
         });
-        let c = judge("verifier", &s, 3600.0);
+        let c = judge("verifier", &s, 3600.0, 0.0);
         assert_eq!(c.verdict, "pass", "{c:?}");
         assert_eq!(c.baseline_at_s, 600.0);
         assert!(c.growth.unwrap().abs() < 0.02, "{c:?}");
@@ -138,7 +148,7 @@ mod tests {
     fn a_steady_climb_fails() {
         // 40 MB growing 2 MB every minute: +100 % over the last 50 minutes
         let s = series(3600.0, 10.0, |t| 40 * MB + (t as u64) * 2 * MB / 60);
-        let c = judge("event-processor", &s, 3600.0);
+        let c = judge("event-processor", &s, 3600.0, 0.0);
         assert_eq!(c.verdict, "fail", "{c:?}");
         assert!(c.growth.unwrap() > 0.5, "{c:?}");
         assert!(c.reason.contains("at most +10 %"), "{}", c.reason);
@@ -148,19 +158,45 @@ mod tests {
     fn one_spike_at_either_end_does_not_decide() {
         // flat at 30 MB but for a single sample of 90 MB in the last window
         let s = series(600.0, 5.0, |t| if t == 595.0 { 90 * MB } else { 30 * MB });
-        let c = judge("verifier", &s, 600.0);
+        let c = judge("verifier", &s, 600.0, 0.0);
         assert_eq!(c.verdict, "pass", "{c:?}");
     }
 
     #[test]
     fn a_short_soak_takes_its_baseline_at_a_third_and_too_few_samples_are_not_judged() {
         let s = series(180.0, 1.0, |_| 30 * MB);
-        let c = judge("verifier", &s, 180.0);
+        let c = judge("verifier", &s, 180.0, 0.0);
         assert_eq!((c.verdict, c.baseline_at_s), ("pass", 60.0));
         let sparse = series(180.0, 60.0, |_| 30 * MB);
-        let c = judge("verifier", &sparse, 180.0);
+        let c = judge("verifier", &sparse, 180.0, 0.0);
         assert_eq!(c.verdict, "not_judged");
         assert_eq!(c.growth, None, "never a growth of zero when not measured");
         assert!(c.reason.contains("too few samples"), "{}", c.reason);
+    }
+
+    #[test]
+    fn the_end_is_read_after_the_last_fault_has_recovered() {
+        // flat 12 MB; a fault 60 s before the end bursts to 29 MB until its recovery at 3640 s,
+        // and the part holds 14 MB for 20 s after it before it gives the burst back
+        let s = series(3660.0, 5.0, |t| match t {
+            3600.0..3640.0 => 29 * MB,
+            3640.0..3660.0 => 14 * MB,
+            _ => 12 * MB,
+        });
+        let read_through_the_burst = judge("processor", &s, 3660.0, 0.0);
+        assert_eq!(read_through_the_burst.verdict, "fail");
+        // the drain's samples after the load count for the end
+        let mut s = s;
+        s.extend((1..=12).map(|i| Rss {
+            at_s: 3660.0 + 5.0 * f64::from(i),
+            bytes: 12 * MB,
+        }));
+        let c = judge("processor", &s, 3660.0, 3640.0);
+        assert_eq!((c.verdict, c.end_from_s), ("pass", 3640.0), "{c:?}");
+        assert!(c.reason.contains("(from 3640 s)"), "{}", c.reason);
+        // a fault that recovered too late to leave an end window is said, not judged
+        let c = judge("processor", &s[..s.len() - 12], 3660.0, 3655.0);
+        assert_eq!(c.verdict, "not_judged", "{c:?}");
+        assert!(c.reason.contains("a longer SETTLE"), "{}", c.reason);
     }
 }
