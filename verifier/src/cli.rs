@@ -1,12 +1,13 @@
-//! The command line and environment, as given (raw): [`crate::config::Config`] validates them.
+//! The command line and environment, as given (raw): `Config::from_cli` (the layer above)
+//! validates them.
 
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use events::names::{self, defaults};
 
-use crate::manifest::RunSpec;
-use crate::receipt_source::ReceiptSource;
+use crate::model::manifest::RunSpec;
+use crate::model::receipt_source::ReceiptSource;
 use crate::sources::Endpoints;
 
 /// Follows every event of a generator run (outbox_demo) from PostgreSQL through Debezium and

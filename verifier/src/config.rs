@@ -7,19 +7,47 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::capacity::CapacityConfig;
-use crate::cli::{Cli, Command, Format, ReportOpts, RunArgs, ServiceArgs};
+use crate::cli::{self, Cli, Format, ReportOpts, RunArgs, ServiceArgs, WatchArgs};
+pub use crate::error::ConfigError;
 use crate::follow::stop::Limits;
 use crate::follow::Options;
-use crate::manifest::RunSpec;
+use crate::model::manifest::RunSpec;
+use crate::model::slo::Slo;
 use crate::report::Report;
-use crate::slo::Slo;
 use crate::sources::Endpoints;
 
-/// A configuration that can run.
+/// A configuration that can run: where the services are, the log, and the command with its
+/// own configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
     /// Where the services are.
     pub endpoints: Endpoints,
+    /// What to do.
+    pub command: Command,
+    /// Logging.
+    pub log: LogConfig,
+}
+
+/// Each command, carrying its own configuration (`soak-report` needs no service:
+/// [`crate::soak::report`]).
+#[derive(Debug, Clone)]
+pub enum Command {
+    /// `watch`, `report` and `check`: one run followed, then reported.
+    Follow(Box<FollowConfig>),
+    /// `capacity`: the search, each step followed.
+    Capacity(Box<CapacityConfig>),
+    /// `lag`: the processor group's lag, nothing followed.
+    Lag {
+        /// As JSON.
+        json: bool,
+    },
+    /// `serve`: the daemon.
+    Serve(Box<crate::daemon::DaemonConfig>),
+}
+
+/// `watch`, `report` and `check`: the run, how to follow it, and what to make of it.
+#[derive(Debug, Clone)]
+pub struct FollowConfig {
     /// What to follow and how long.
     pub follow: Options,
     /// What to do with the result.
@@ -30,11 +58,9 @@ pub struct Config {
     pub ready_file: Option<PathBuf>,
     /// Show the live dashboard (`watch --dashboard` with stdout on a terminal).
     pub dashboard: bool,
-    /// Logging.
-    pub log: LogConfig,
 }
 
-/// What the command prints and writes.
+/// What a followed run's command prints and writes.
 #[derive(Debug, Clone)]
 pub enum Output {
     /// `check`: integrity only, as text or JSON.
@@ -42,15 +68,6 @@ pub enum Output {
         /// The `integrity` object of report.json instead of text.
         json: bool,
     },
-    /// `capacity`: the search, each step followed.
-    Capacity(Box<CapacityConfig>),
-    /// `lag`: the processor group's lag, nothing followed.
-    Lag {
-        /// As JSON.
-        json: bool,
-    },
-    /// `serve`: the daemon.
-    Serve(Box<crate::daemon::DaemonConfig>),
     /// `watch` and `report`: the whole report.
     Report {
         /// What stdout shows.
@@ -71,115 +88,29 @@ pub struct LogConfig {
     pub file: Option<PathBuf>,
 }
 
-/// A flag, a combination of flags, or a file a flag names, that cannot work: exit code 2.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum ConfigError {
-    /// A command that needs no service (`soak-report`) asked for a service configuration.
-    #[error("soak-report reads a folder and needs no service: call verifier::soak::report")]
-    NoServices,
-    /// `LOG_LEVEL` is not a level.
-    #[error("{0}")]
-    LogLevel(String),
-    /// `--run next` outside `watch`.
-    #[error("--run next waits for a run to start: only watch does that; report and check need a run id or latest")]
-    NextOutsideWatch,
-    /// `--format html` without a folder to write it into.
-    #[error("--format html writes report.html: give --out DIR")]
-    HtmlWithoutOut,
-    /// A capacity search that cannot work.
-    #[error("{0}")]
-    Capacity(String),
-    /// `--listen` is not an address.
-    #[error("{0}")]
-    Listen(String),
-    /// The canary's figures cannot work.
-    #[error("{0}")]
-    Canary(String),
-    /// The SLO file cannot be read or is not an SLO file.
-    #[error("--slo {path}: {problem}")]
-    Slo {
-        /// The file.
-        path: PathBuf,
-        /// What is wrong.
-        problem: String,
-    },
-    /// The baseline cannot be read or is not a report.json.
-    #[error("--baseline {path}: not a report.json: {problem}")]
-    Baseline {
-        /// The file.
-        path: PathBuf,
-        /// What is wrong.
-        problem: String,
-    },
-}
-
 impl Config {
     /// Validates `cli`. `terminal`: stdout is a terminal (the dashboard needs one).
     pub fn from_cli(cli: Cli, terminal: bool) -> Result<Self, ConfigError> {
         let level = telemetry::parse_level(&cli.log_level).map_err(ConfigError::LogLevel)?;
-        let watch = matches!(cli.command, Command::Watch(_));
-        let mut fault_log = None;
-        let mut ready_file = None;
-        let (run, report, listen, dashboard, output) = match cli.command {
-            Command::Watch(w) => {
-                let listen = telemetry::http::parse_listen(
-                    &w.listen,
-                    "--listen (VERIFIER_ADDR)",
-                    "127.0.0.1:9103",
-                )
-                .map_err(ConfigError::Listen)?;
-                let output = report_output(&w.report)?;
-                fault_log = w.fault_log;
-                ready_file = w.ready_file;
-                (
-                    w.run,
-                    Some(w.report),
-                    listen,
-                    w.dashboard && terminal,
-                    output,
-                )
-            }
-            Command::Report(r) => {
+        let command = match cli.command {
+            cli::Command::Watch(w) => Command::Follow(Box::new(watch(w, terminal)?)),
+            cli::Command::Report(r) => {
                 let output = report_output(&r.report)?;
-                (r.run, Some(r.report), None, false, output)
+                Command::Follow(Box::new(followed(&r.run, r.report.slo.as_deref(), output)?))
             }
-            Command::Check(c) => (c.run, None, None, false, Output::Check { json: c.json }),
-            Command::Capacity(c) => {
-                let output = capacity_output(c)?;
-                (RunArgs::fixed(RunSpec::Next), None, None, false, output)
+            cli::Command::Check(c) => {
+                let output = Output::Check { json: c.json };
+                Command::Follow(Box::new(followed(&c.run, None, output)?))
             }
-            Command::Serve(a) => {
-                let output = serve_output(a)?;
-                // each run is named as it is followed
-                (RunArgs::fixed(RunSpec::Latest), None, None, false, output)
-            }
-            Command::SoakReport(_) => return Err(ConfigError::NoServices),
-            Command::Lag(l) => (
-                RunArgs::fixed(RunSpec::Latest),
-                None,
-                None,
-                false,
-                Output::Lag { json: l.json },
-            ),
+            cli::Command::Capacity(c) => Command::Capacity(Box::new(capacity(c)?)),
+            cli::Command::Serve(a) => Command::Serve(Box::new(serve(a)?)),
+            cli::Command::Lag(l) => Command::Lag { json: l.json },
+            cli::Command::SoakReport(_) => return Err(ConfigError::NoServices),
         };
-        let capacity = matches!(output, Output::Capacity(_));
-        if run.run == RunSpec::Next && !watch && !capacity {
-            return Err(ConfigError::NextOutsideWatch);
-        }
-        let slo = match report.as_ref().and_then(|r| r.slo.as_deref()) {
-            Some(path) => read_slo(path)?,
-            None => Slo::default(),
-        };
+        let dashboard = matches!(&command, Command::Follow(f) if f.dashboard);
         Ok(Config {
             endpoints: endpoints(&cli.services),
-            follow: Options {
-                fault_log,
-                ..options(&run, slo)
-            },
-            output,
-            listen,
-            ready_file,
-            dashboard,
+            command,
             log: LogConfig {
                 level,
                 file: cli
@@ -190,7 +121,47 @@ impl Config {
     }
 }
 
-fn serve_output(a: crate::cli::ServeArgs) -> Result<Output, ConfigError> {
+/// `watch`: a run followed live, with `/metrics` and `/status`, the dashboard or progress lines.
+fn watch(w: WatchArgs, terminal: bool) -> Result<FollowConfig, ConfigError> {
+    let listen =
+        telemetry::http::parse_listen(&w.listen, "--listen (VERIFIER_ADDR)", "127.0.0.1:9103")
+            .map_err(ConfigError::Listen)?;
+    let slo = slo_or_default(w.report.slo.as_deref())?;
+    Ok(FollowConfig {
+        follow: Options {
+            fault_log: w.fault_log,
+            ..options(&w.run, slo)
+        },
+        output: report_output(&w.report)?,
+        listen,
+        ready_file: w.ready_file,
+        dashboard: w.dashboard && terminal,
+    })
+}
+
+/// `report` and `check`: a run that is over (or read until it is), no listener, no dashboard.
+fn followed(
+    run: &RunArgs,
+    slo: Option<&Path>,
+    output: Output,
+) -> Result<FollowConfig, ConfigError> {
+    if run.run == RunSpec::Next {
+        return Err(ConfigError::NextOutsideWatch);
+    }
+    Ok(FollowConfig {
+        follow: options(run, slo_or_default(slo)?),
+        output,
+        listen: None,
+        ready_file: None,
+        dashboard: false,
+    })
+}
+
+fn slo_or_default(path: Option<&Path>) -> Result<Slo, ConfigError> {
+    path.map_or_else(|| Ok(Slo::default()), read_slo)
+}
+
+fn serve(a: crate::cli::ServeArgs) -> Result<crate::daemon::DaemonConfig, ConfigError> {
     let listen =
         telemetry::http::parse_listen(&a.listen, "--listen (VERIFIER_ADDR)", "127.0.0.1:9102")
             .map_err(ConfigError::Listen)?
@@ -200,10 +171,7 @@ fn serve_output(a: crate::cli::ServeArgs) -> Result<Output, ConfigError> {
                         .into(),
                 )
             })?;
-    let slo = match a.slo.as_deref() {
-        Some(path) => read_slo(path)?,
-        None => Slo::default(),
-    };
+    let slo = slo_or_default(a.slo.as_deref())?;
     let run = RunArgs {
         idle_timeout: a.idle_timeout,
         receipts: a.receipts,
@@ -214,14 +182,14 @@ fn serve_output(a: crate::cli::ServeArgs) -> Result<Output, ConfigError> {
             .unwrap_or_else(|| a.runs_dir.join("start.token"))
     });
     let canary = canary(a.canary_rate, a.canary_window_s)?;
-    Ok(Output::Serve(Box::new(crate::daemon::DaemonConfig {
+    Ok(crate::daemon::DaemonConfig {
         canary,
         runs_dir: a.runs_dir,
         follow: options(&run, slo),
         listen,
         ready_file: a.ready_file,
         token_file,
-    })))
+    })
 }
 
 fn canary(
@@ -242,7 +210,7 @@ fn canary(
     Ok(Some(crate::daemon::CanaryConfig { rate, window_s }))
 }
 
-fn capacity_output(c: crate::cli::CapacityArgs) -> Result<Output, ConfigError> {
+fn capacity(c: crate::cli::CapacityArgs) -> Result<CapacityConfig, ConfigError> {
     let bad = |problem: String| ConfigError::Capacity(problem);
     if c.start_rate == 0 || c.max_rate < c.start_rate {
         return Err(bad(format!(
@@ -259,11 +227,8 @@ fn capacity_output(c: crate::cli::CapacityArgs) -> Result<Output, ConfigError> {
     if c.txn_size == 0 {
         return Err(bad("--txn-size (TXN_SIZE) must be at least 1".into()));
     }
-    let slo = match c.slo.as_deref() {
-        Some(path) => read_slo(path)?,
-        None => Slo::default(),
-    };
-    Ok(Output::Capacity(Box::new(CapacityConfig {
+    let slo = slo_or_default(c.slo.as_deref())?;
+    Ok(CapacityConfig {
         start_rate: c.start_rate,
         max_rate: c.max_rate,
         step_s: c.step_s,
@@ -273,7 +238,7 @@ fn capacity_output(c: crate::cli::CapacityArgs) -> Result<Output, ConfigError> {
         mix: c.mix,
         slo,
         out: c.out,
-    })))
+    })
 }
 
 fn report_output(r: &ReportOpts) -> Result<Output, ConfigError> {
@@ -345,7 +310,7 @@ fn endpoints(s: &ServiceArgs) -> Endpoints {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::receipt_source::ReceiptSource;
+    use crate::model::receipt_source::ReceiptSource;
 
     /// `cmd` and its subcommands reading no environment variable.
     fn without_env(mut cmd: clap::Command) -> clap::Command {
@@ -372,23 +337,58 @@ mod tests {
         Config::from_cli(Cli::from_arg_matches(&matches).unwrap(), false)
     }
 
+    /// The followed run's configuration of `args`.
+    fn followed(args: &[&str]) -> FollowConfig {
+        match config(args).unwrap().command {
+            Command::Follow(f) => *f,
+            other => panic!("{args:?} is not a followed run: {other:?}"),
+        }
+    }
+
+    /// The daemon's configuration of `args`.
+    fn served(args: &[&str]) -> crate::daemon::DaemonConfig {
+        match config(args).unwrap().command {
+            Command::Serve(d) => *d,
+            other => panic!("{args:?} is not serve: {other:?}"),
+        }
+    }
+
     #[test]
     fn defaults_follow_the_design() {
         let c = config(&["watch"]).unwrap();
-        assert_eq!(c.follow.run, RunSpec::Latest);
-        assert_eq!(c.follow.limits.idle_timeout, Duration::from_secs(30));
-        assert_eq!(c.follow.limits.timeout, None);
-        assert_eq!(c.follow.slo, Slo::default());
-        assert_eq!(c.listen, Some("127.0.0.1:9103".parse().unwrap()));
         assert_eq!(c.endpoints.topic, events::names::CDC_TOPIC);
         assert_eq!(c.endpoints.group, events::names::VERIFIER_GROUP);
-        assert!(!c.dashboard && c.log.file.is_none());
+        assert!(c.log.file.is_none());
         assert_eq!(c.log.level, tracing::Level::INFO);
-        let c = config(&["check", "--run", "7", "--timeout", "9"]).unwrap();
+        let w = followed(&["watch"]);
+        assert_eq!(w.follow.run, RunSpec::Latest);
+        assert_eq!(w.follow.limits.idle_timeout, Duration::from_secs(30));
+        assert_eq!(w.follow.limits.timeout, None);
+        assert_eq!(w.follow.slo, Slo::default());
+        assert_eq!(w.listen, Some("127.0.0.1:9103".parse().unwrap()));
+        assert!(!w.dashboard, "no dashboard without a terminal");
+        let c = followed(&["check", "--run", "7", "--timeout", "9"]);
         assert!(matches!(c.output, Output::Check { json: false }));
         assert_eq!(c.follow.run, RunSpec::Id(7));
         assert_eq!(c.follow.limits.timeout, Some(Duration::from_secs(9)));
         assert_eq!(c.listen, None);
+    }
+
+    #[test]
+    fn each_command_carries_its_own_configuration() {
+        assert!(matches!(
+            config(&["lag", "--json"]).unwrap().command,
+            Command::Lag { json: true }
+        ));
+        let Command::Capacity(c) = config(&["capacity", "--start-rate", "50"]).unwrap().command
+        else {
+            panic!("not capacity")
+        };
+        assert_eq!(c.start_rate, 50);
+        assert_eq!(
+            config(&["soak-report", "/tmp/x"]).unwrap_err(),
+            ConfigError::NoServices
+        );
     }
 
     #[test]
@@ -421,15 +421,8 @@ mod tests {
 
     #[test]
     fn the_canary_is_off_unless_asked_and_bad_figures_are_named() {
-        let c = config(&["serve"]).unwrap();
-        let Output::Serve(d) = c.output else {
-            panic!("not serve")
-        };
-        assert_eq!(d.canary, None);
-        let c = config(&["serve", "--canary-rate", "5", "--canary-window-s", "30"]).unwrap();
-        let Output::Serve(d) = c.output else {
-            panic!("not serve")
-        };
+        assert_eq!(served(&["serve"]).canary, None);
+        let d = served(&["serve", "--canary-rate", "5", "--canary-window-s", "30"]);
         assert_eq!(
             d.canary,
             Some(crate::daemon::CanaryConfig {
@@ -452,19 +445,13 @@ mod tests {
 
     #[test]
     fn serve_follows_with_its_own_limits_and_folder() {
-        let c = config(&["serve", "--idle-timeout", "12", "--runs-dir", "/tmp/r"]).unwrap();
-        let Output::Serve(d) = c.output else {
-            panic!("{:?}", c.output)
-        };
+        let d = served(&["serve", "--idle-timeout", "12", "--runs-dir", "/tmp/r"]);
         assert_eq!(d.listen, "127.0.0.1:9102".parse().unwrap());
         assert_eq!(d.runs_dir, PathBuf::from("/tmp/r"));
         assert_eq!(d.follow.limits.idle_timeout, Duration::from_secs(12));
         assert_eq!(d.follow.receipts, ReceiptSource::ProcessedEvents);
         assert_eq!(d.token_file, None, "starting runs is off by default");
-        let c = config(&["serve", "--runs-dir", "/tmp/r", "--allow-start"]).unwrap();
-        let Output::Serve(d) = c.output else {
-            panic!("{:?}", c.output)
-        };
+        let d = served(&["serve", "--runs-dir", "/tmp/r", "--allow-start"]);
         assert_eq!(d.token_file, Some(PathBuf::from("/tmp/r/start.token")));
     }
 }

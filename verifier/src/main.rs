@@ -25,10 +25,10 @@ fn start() -> Result<Verdict, Error> {
     let cli = Cli::parse();
     if let Command::SoakReport(a) = &cli.command {
         // Files in, files out: no service, no runtime.
-        return verifier::soak::report(&a.dir);
+        return Ok(verifier::soak::report(&a.dir)?);
     }
     let config = Config::from_cli(cli, std::io::stdout().is_terminal())?;
-    if matches!(config.output, verifier::config::Output::Serve(_)) {
+    if matches!(config.command, verifier::config::Command::Serve(_)) {
         // The daemon follows run after run for days: two arenas, before any thread starts, and
         // each finished run's memory given back (daemon::on_ended) keep it flat.
         memory::limit_arenas(2);

@@ -9,12 +9,12 @@ use std::sync::Arc;
 
 use tokio::sync::watch;
 
-use crate::config::{Config, Output};
+use crate::config::{Command, Config, FollowConfig, Output};
 use crate::error::Error;
 use crate::follow::{self, Outcome, Services};
-use crate::hlog::Logs;
+use crate::live::view::Snapshot;
+use crate::report::hlog::Logs;
 use crate::report::Verdict;
-use crate::view::Snapshot;
 
 /// Runs the command `config` describes until it is done or `shutdown` completes. `Ok`: the
 /// verdict (check: integrity; watch and report: integrity and the SLOs); `Err`: it could not
@@ -23,18 +23,29 @@ pub async fn run(
     config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<Verdict, Error> {
-    if let Output::Lag { json } = config.output {
-        crate::lag::print(&config.endpoints, json).await?;
-        return Ok(Verdict::Pass);
+    let endpoints = config.endpoints;
+    match config.command {
+        Command::Lag { json } => {
+            crate::lag::print(&endpoints, json).await?;
+            Ok(Verdict::Pass)
+        }
+        Command::Capacity(cfg) => capacity(endpoints, *cfg, shutdown).await,
+        Command::Serve(cfg) => {
+            let services = Services::connect(endpoints).await?;
+            crate::daemon::serve(services, *cfg, shutdown).await
+        }
+        Command::Follow(cfg) => follow_one(endpoints, *cfg, shutdown).await,
     }
-    if let Output::Capacity(cfg) = config.output {
-        return capacity(config.endpoints, *cfg, shutdown).await;
-    }
-    if let Output::Serve(cfg) = config.output {
-        let services = Services::connect(config.endpoints).await?;
-        return crate::daemon::serve(services, *cfg, shutdown).await;
-    }
-    let services = Services::connect(config.endpoints.clone()).await?;
+}
+
+/// `watch`, `report` and `check`: one run followed, with the dashboard or progress lines, then
+/// reported.
+async fn follow_one(
+    endpoints: crate::sources::Endpoints,
+    config: FollowConfig,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<Verdict, Error> {
+    let services = Services::connect(endpoints).await?;
     let (snapshots, snapshot_rx) = watch::channel(Arc::new(Snapshot::default()));
     let (stop, stop_rx) = watch::channel(false);
     let on_shutdown = stop.clone();
@@ -52,9 +63,9 @@ pub async fn run(
     }
     let ui = if config.dashboard {
         let (rx, stop) = (snapshot_rx.clone(), stop.clone());
-        std::thread::spawn(move || crate::dashboard::run(rx, stop))
+        std::thread::spawn(move || crate::live::dashboard::run(rx, stop))
     } else {
-        crate::progress::spawn(snapshot_rx.clone())
+        crate::live::progress::spawn(snapshot_rx.clone())
     };
     let started_epoch_s = chrono::Utc::now().timestamp_micros() as f64 / 1e6;
     let mut logs = Logs::new(started_epoch_s);
@@ -110,7 +121,7 @@ async fn serve_status(
 ) -> Result<SocketAddr, Error> {
     let addr = listen_until(
         addr,
-        move |path| crate::status::route(path, &snapshots.borrow()),
+        move |path| crate::live::status::route(path, &snapshots.borrow()),
         stop,
     )
     .await?;
@@ -145,8 +156,6 @@ fn emit(output: &Output, outcome: Outcome, logs: &Logs) -> Result<Verdict, Error
             }
             Ok(Verdict::of_integrity(report.integrity.status))
         }
-        // Answered before anything is followed (in `run`).
-        Output::Lag { .. } | Output::Capacity(_) | Output::Serve(_) => Ok(Verdict::Pass),
         Output::Report {
             format,
             out,
@@ -156,7 +165,7 @@ fn emit(output: &Output, outcome: Outcome, logs: &Logs) -> Result<Verdict, Error
                 report.compare(base);
             }
             if let Some(dir) = out {
-                crate::artifacts::write(dir, &report, logs)?;
+                crate::report::artifacts::write(dir, &report, logs)?;
                 eprintln!(
                     "verifier: report.txt, report.json, report.html and the .hlog files are in {}",
                     dir.display()

@@ -223,7 +223,7 @@ mod tests {
     use super::super::search::{judge, Search, SloMiss, StepFigures};
     use super::super::{CapacityConfig, Step};
     use super::*;
-    use crate::slo::Slo;
+    use crate::model::slo::Slo;
 
     fn step(number: usize, rate: f64, p99: f64, queue: f64, growing: &[&str]) -> Step {
         let figures = StepFigures {

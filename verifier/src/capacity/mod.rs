@@ -18,12 +18,13 @@ use tokio::sync::watch;
 use crate::error::Error;
 use crate::follow::stop::Limits;
 use crate::follow::{self, Options, Services};
-use crate::hlog::Logs;
-use crate::manifest::{RunSpec, RunStatus};
+use crate::live::view::{Phase, Snapshot};
+use crate::model::manifest::{RunSpec, RunStatus};
+use crate::model::slo::{Judgement, Slo};
+use crate::report::artifacts::WriteError;
+use crate::report::hlog::Logs;
 use crate::report::{IntegrityStatus, Report};
-use crate::slo::{Judgement, Slo};
 use crate::sources::Pg;
-use crate::view::{Phase, Snapshot};
 use events::stages::Stage;
 use search::{judge, Ending, Judged, Next, Search, SloMiss, StepFigures, StepVerdict};
 
@@ -97,10 +98,7 @@ pub(crate) async fn run(
     cfg: CapacityConfig,
     mut shutdown: watch::Receiver<bool>,
 ) -> Result<Capacity, Error> {
-    std::fs::create_dir_all(&cfg.out).map_err(|source| Error::Artifacts {
-        dir: cfg.out.clone(),
-        source,
-    })?;
+    std::fs::create_dir_all(&cfg.out).map_err(WriteError::into_dir(&cfg.out))?;
     let started = Instant::now();
     let mut search = Search::new(cfg.start_rate, cfg.max_rate, 0.05);
     let mut result = Capacity {
@@ -167,13 +165,11 @@ fn write(
     result.first_failed = search.bad;
     result.bottleneck = answer::bottleneck_of(&result.steps);
     result.answer = answer::line(result);
-    let failed = |source| Error::Artifacts {
-        dir: cfg.out.clone(),
-        source,
-    };
+    let failed = WriteError::into_dir(&cfg.out);
     let json = serde_json::to_string_pretty(result).map_err(|e| failed(e.into()))?;
-    std::fs::write(cfg.out.join("capacity.json"), json).map_err(failed)?;
-    std::fs::write(cfg.out.join("capacity.html"), plot::render(result)).map_err(failed)
+    std::fs::write(cfg.out.join("capacity.json"), json).map_err(&failed)?;
+    std::fs::write(cfg.out.join("capacity.html"), plot::render(result)).map_err(&failed)?;
+    Ok(())
 }
 
 /// One step: generate `rate` events/s for `STEP_S` seconds while following the run, then judge.
@@ -196,12 +192,12 @@ async fn run_step(
         },
         slo: cfg.slo.clone(),
         label,
-        receipts: crate::receipt_source::ReceiptSource::ProcessedEvents,
+        receipts: crate::model::receipt_source::ReceiptSource::ProcessedEvents,
         fault_log: None,
         live_buckets: None,
     };
     let (snapshots, snapshot_rx) = watch::channel(Arc::new(Snapshot::default()));
-    let progress = crate::progress::spawn(snapshot_rx.clone());
+    let progress = crate::live::progress::spawn(snapshot_rx.clone());
     let started_epoch_s = chrono::Utc::now().timestamp_micros() as f64 / 1e6;
     let mut logs = Logs::new(started_epoch_s);
     let call = format!(
@@ -222,7 +218,7 @@ async fn run_step(
     generated?;
     let outcome = outcome?;
     let dir = format!("step-{number:02}-{rate}");
-    crate::artifacts::write(&cfg.out.join(&dir), &outcome.report, &logs)?;
+    crate::report::artifacts::write(&cfg.out.join(&dir), &outcome.report, &logs)?;
     let figures = figures(&outcome.report, rate, &samples, wal_per_event);
     let judged = judge(&figures, cfg.drain_s as f64);
     Ok(Step {

@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 
 use super::{answer, Capacity};
-use crate::html::esc;
+use crate::report::html::esc;
 
 const W: f64 = 640.0;
 const H: f64 = 320.0;

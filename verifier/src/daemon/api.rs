@@ -1,5 +1,5 @@
 //! What the daemon answers over HTTP (pure, given its book and its live runs): the web page
-//! (`/`, `/runs/N` and their fragments, [`super::web`]), `/api/runs`, `/api/runs/N`,
+//! (`/`, `/runs/N` and their fragments, [`crate::live::web`]), `/api/runs`, `/api/runs/N`,
 //! `/api/health` and `/metrics`. Every route only reads.
 
 use telemetry::http::Response;
@@ -9,9 +9,9 @@ use std::sync::Arc;
 
 use super::book::{Book, Row};
 use super::canary::CanaryStats;
-use super::web;
-use crate::slo::Slo;
-use crate::view::Snapshot;
+use crate::live::view::Snapshot;
+use crate::live::web;
+use crate::model::slo::Slo;
 
 /// What the routes read: the book, the rows of the runs being followed, the parts that do not
 /// answer, and a finished run's files (from the folder).
@@ -290,7 +290,8 @@ fn canary_metrics(o: &mut String, c: &CanaryStats) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::daemon::book::{book, row, FOLLOWING};
+    use crate::daemon::book::book;
+    use crate::live::row::{row, FOLLOWING};
 
     fn get<F: Fn(i64, &str) -> Option<String>>(path: &str, v: &View<'_, F>) -> String {
         route(path, v).map(|r| r.body).unwrap_or_default()
@@ -389,14 +390,14 @@ mod tests {
     fn live_runs_count_as_they_go_with_the_last_verified_time_parts_and_canary() {
         let mut book = book(1, [row(1, "pass", 10, Some(0))]);
         book.last_verified_us = Some(1_000_000);
-        let counted = |e2e: &[u64]| -> Vec<crate::buckets::StageBuckets> {
+        let counted = |e2e: &[u64]| -> Vec<crate::model::buckets::StageBuckets> {
             let mut h = events::stages::PerStage::from_fn(|_| events::stages::latency_histogram());
             for ms in e2e {
                 h[events::stages::Stage::EndToEnd]
                     .record(ms * 1000)
                     .unwrap();
             }
-            crate::buckets::count(h.iter(), &[0.1])
+            crate::model::buckets::count(h.iter(), &[0.1])
         };
         let snapshot = Snapshot {
             last_verified_us: Some(7_500_000),

@@ -11,7 +11,8 @@ use serde::{Deserialize, Serialize};
 use super::book::Row;
 use super::latency::StageBuckets;
 use crate::error::Error;
-use crate::hlog::Logs;
+use crate::report::artifacts::WriteError;
+use crate::report::hlog::Logs;
 use crate::report::Report;
 
 /// The folder.
@@ -113,13 +114,13 @@ impl Folder {
         latency: Vec<StageBuckets>,
     ) -> Result<(Row, Vec<StageBuckets>), Error> {
         let dir = self.run_dir(report.run.run_id);
-        crate::artifacts::write(&dir, report, logs)?;
+        crate::report::artifacts::write(&dir, report, logs)?;
         let summary = Summary {
             row: Row::of_report(report),
             latency,
         };
         let text = serde_json::to_string_pretty(&summary).expect("a summary serialises");
-        replace(&dir.join(SUMMARY), &text).map_err(|source| Error::Artifacts { dir, source })?;
+        replace(&dir.join(SUMMARY), &text).map_err(WriteError::into_dir(&dir))?;
         Ok((summary.row, summary.latency))
     }
 

@@ -17,9 +17,9 @@ use super::{api, Shared};
 use crate::error::Error;
 use crate::follow::probes::{self, SharedLags};
 use crate::follow::Services;
-use crate::slo::Slo;
+use crate::live::view::Snapshot;
+use crate::model::slo::Slo;
 use crate::sources::Pg;
-use crate::view::Snapshot;
 
 /// What the routes read and use.
 pub(super) struct Http {
@@ -188,7 +188,7 @@ impl Http {
 /// A refusal: JSON `{"error": …}`, or for a form a page saying it.
 fn refused(form: bool, status: u16, why: &str) -> Answer {
     if form {
-        let page = super::web::message_page("The run was not started", why);
+        let page = crate::live::web::message_page("The run was not started", why);
         return (status, html(page));
     }
     json(status, serde_json::json!({ "error": why }))
@@ -198,7 +198,7 @@ fn refused(form: bool, status: u16, why: &str) -> Answer {
 /// form a page leading to it.
 fn started(form: bool, id: Option<i64>) -> Answer {
     if form {
-        let page = super::web::started_page(id);
+        let page = crate::live::web::started_page(id);
         return (202, html(page));
     }
     json(202, serde_json::json!({ "run_id": id }))

@@ -1,10 +1,10 @@
 //! The per-stage latency histograms `/metrics` exports: every finished run's buckets
-//! ([`crate::buckets`]) added up, and the runs being followed added to them as they go (pure).
+//! ([`crate::model::buckets`]) added up, and the runs being followed added to them as they go (pure).
 
 use events::stages::PerStage;
 use telemetry::prom;
 
-pub(crate) use crate::buckets::{bounds, count, StageBuckets};
+pub(crate) use crate::model::buckets::{bounds, count, StageBuckets};
 
 /// Every finished run's buckets added up, per stage.
 #[derive(Debug, Clone)]
@@ -71,8 +71,8 @@ impl Latency {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::buckets::tests::histograms;
-    use crate::slo::Slo;
+    use crate::model::buckets::tests::histograms;
+    use crate::model::slo::Slo;
 
     #[test]
     fn runs_add_up_and_a_run_with_other_bounds_is_left_out() {

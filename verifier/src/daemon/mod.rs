@@ -2,7 +2,7 @@
 //! every run from its first (several at once), each with the same follower `watch` runs
 //! ([`crate::follow::follow`]); it writes each finished run's report into its folder of runs
 //! ([`folder`]) and answers its page, `/api/runs`, `/api/runs/N` and `/metrics` ([`api`],
-//! [`web`]); with `--allow-start`, `POST /api/runs` starts a run ([`http`], [`start`]); with
+//! [`crate::live::web`]); with `--allow-start`, `POST /api/runs` starts a run ([`http`], [`start`]); with
 //! `--canary-rate`, it keeps a trickle of runs of its own flowing ([`canary`]).
 //!
 //! Restart-safe by construction: what is finished is what has a `summary.json` in the folder.
@@ -17,7 +17,6 @@ mod folder;
 mod http;
 mod latency;
 mod start;
-mod web;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
@@ -31,10 +30,10 @@ use tokio::task::JoinHandle;
 
 use crate::error::Error;
 use crate::follow::{self, Options, Services};
-use crate::hlog::Logs;
-use crate::manifest::RunSpec;
+use crate::live::view::Snapshot;
+use crate::model::manifest::RunSpec;
+use crate::report::hlog::Logs;
 use crate::report::Verdict;
-use crate::view::Snapshot;
 use book::{Book, Row};
 pub(crate) use canary::CanaryConfig;
 use canary::CanaryStats;

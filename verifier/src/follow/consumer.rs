@@ -4,19 +4,9 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::time::{Duration, Instant};
 
-use serde::{Deserialize, Serialize};
-
-use crate::fate::moved_toward;
+use crate::model::fate::moved_toward;
+use crate::report::ConsumerProgress;
 use crate::sources::GroupState;
-
-/// How far behind the consumer group was when following stopped, and how fast it moved.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
-pub struct ConsumerProgress {
-    /// Records the group had not committed (its lag).
-    pub lag: i64,
-    /// Records it committed per second over the last [`WINDOW`] (`None`: not measured).
-    pub records_per_s: Option<f64>,
-}
 
 /// Over how long the consumer's rate is measured.
 pub(super) const WINDOW: Duration = Duration::from_secs(10);

@@ -1,14 +1,14 @@
 //! After following stops: a last look for the receipts of every event still unaccounted for,
-//! the fate of each event still without one (lost, pending or undetermined: [`crate::fate`]),
+//! the fate of each event still without one (lost, pending or undetermined: [`crate::model::fate`]),
 //! the first of them named, MongoDB's state audited (once every event has a receipt), and the
 //! report built.
 
-use crate::fate::{fate, FateCounts, Reach};
-use crate::join::Join;
-use crate::manifest::RunInfo;
-use crate::receipt_source::{ReceiptSource, ReceiptsInfo};
+use crate::model::fate::{fate, FateCounts, Reach};
+use crate::model::join::Join;
+use crate::model::manifest::RunInfo;
+use crate::model::receipt_source::{ReceiptSource, ReceiptsInfo};
+use crate::model::slo::Slo;
 use crate::report::{Inputs, Missing, Report, LISTED};
-use crate::slo::Slo;
 use crate::sources::{SourceError, IN_CHUNK};
 
 use super::{ConsumerProgress, Services};
@@ -24,7 +24,10 @@ pub(crate) struct Stopped {
     /// Where the receipts came from.
     pub(crate) receipts: ReceiptsInfo,
     /// A fault run: its log, and the fault it told of (`None`: none started).
-    pub(crate) fault: Option<(std::path::PathBuf, Option<crate::fault::FaultSummary>)>,
+    pub(crate) fault: Option<(
+        std::path::PathBuf,
+        Option<crate::model::fault::FaultSummary>,
+    )>,
     /// End to end per second of following.
     pub(crate) latency_per_second: Vec<crate::report::LatencySecond>,
 }
@@ -48,7 +51,7 @@ pub(crate) async fn finish(
     }
     let missing = missing(s, run.run_id, join, &stopped.reach).await?;
     let audit = if join.counts().receipts == join.counts().expected {
-        Some(crate::audit::audit(&s.pg, &s.mongo, run.run_id).await?)
+        Some(crate::sources::audit::audit(&s.pg, &s.mongo, run.run_id).await?)
     } else {
         None
     };

@@ -8,10 +8,10 @@ use std::time::{Duration, Instant};
 
 use events::stages::Stage;
 
-use crate::hlog::Logs;
-use crate::join::Join;
+use crate::live::view::{Live, Seconds};
+use crate::model::join::Join;
+use crate::report::hlog::Logs;
 use crate::report::LatencySecond;
-use crate::view::{Live, Seconds};
 
 /// Seconds of history kept for the sparklines.
 const SECONDS: usize = 60;

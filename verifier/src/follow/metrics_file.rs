@@ -1,6 +1,6 @@
 //! Receipts from a consumer's metrics file (`--receipts metrics-file:PATH`): the file is read
 //! from its start and tailed while it grows; each batch of complete lines is parsed
-//! ([`crate::metrics_line`]), its events looked up in the outbox (the run's only: a line of
+//! ([`crate::model::metrics_line`]), its events looked up in the outbox (the run's only: a line of
 //! another run is counted, not joined) and handed to the follow loop as receipts. A file that
 //! does not exist yet is waited for; one that is replaced (another inode) or truncated is read
 //! again from its start. A malformed line is counted and named, never skipped silently.
@@ -10,13 +10,13 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncBufReadExt as _, BufReader};
 use tokio::sync::mpsc;
 
 use super::receipts::Answer;
-use crate::join::{Receipt, ReceiptStamps};
-use crate::metrics_line::{self, MetricsLine};
+use crate::model::join::{Receipt, ReceiptStamps};
+use crate::model::metrics_line::{self, MetricsLine};
+use crate::model::receipt_source::FileTally;
 use crate::sources::{Pg, SourceError};
 
 /// Lines looked up in the outbox at once.
@@ -31,26 +31,6 @@ const NOT_VISIBLE_FOR: Duration = Duration::from_secs(30);
 const LOOK_AGAIN_EVERY: Duration = Duration::from_millis(250);
 /// Malformed lines named in the report; the rest are counted.
 pub(crate) const NAMED: usize = 20;
-
-/// What the metrics file held, for the report.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct FileTally {
-    /// Complete lines read (every generation of the file).
-    pub lines: u64,
-    /// Lines of this run's events.
-    pub of_this_run: u64,
-    /// Well-formed lines of events of other runs (or of none: not in the outbox 30 s after
-    /// they were read).
-    pub of_other_runs: u64,
-    /// Lines that could not be read.
-    pub malformed: u64,
-    /// The first [`NAMED`] of them: `line N: what is wrong`.
-    pub malformed_lines: Vec<String>,
-    /// Times the file was replaced or truncated and read again from its start.
-    pub reopened: u64,
-    /// The file did not exist when following began (it was waited for).
-    pub created_late: bool,
-}
 
 /// Shared between the tail and the report.
 pub(crate) type Tally = Arc<Mutex<FileTally>>;

@@ -24,20 +24,20 @@ use events::stages::{latency_histogram, PerStage, Stage};
 use hdrhistogram::Histogram;
 use tokio::sync::{mpsc, oneshot, watch};
 
-pub(crate) use consumer::ConsumerProgress;
+pub(crate) use crate::report::ConsumerProgress;
 use consumer::ConsumerWatch;
 
-use crate::buckets::{self, StageBuckets};
-use crate::fate::Reach;
-use crate::fault::FaultTrack;
-use crate::hlog::Logs;
-use crate::join::Join;
-use crate::manifest::{RunInfo, RunSpec};
-use crate::receipt_source::{ReceiptSource, ReceiptsInfo};
+use crate::live::view::{Backlog, Phase, Snapshot};
+use crate::model::buckets::{self, StageBuckets};
+use crate::model::fate::Reach;
+use crate::model::fault::FaultTrack;
+use crate::model::join::Join;
+use crate::model::manifest::{RunInfo, RunSpec};
+use crate::model::receipt_source::{ReceiptSource, ReceiptsInfo};
+use crate::model::slo::Slo;
+use crate::report::hlog::Logs;
 use crate::report::Report;
-use crate::slo::Slo;
 use crate::sources::{self, Endpoints, KafkaReader, Mongo, Pg, SourceError};
-use crate::view::{Backlog, Phase, Snapshot};
 use history::History;
 use receipts::Requests;
 use stop::{Limits, StopReason};
@@ -533,7 +533,7 @@ impl<'a> Follower<'a> {
         match std::fs::read_to_string(&*path) {
             Ok(text) => {
                 let lines =
-                    crate::fault::parse(&text).map_err(|problem| SourceError::FaultLog {
+                    crate::model::fault::parse(&text).map_err(|problem| SourceError::FaultLog {
                         path: path.clone(),
                         problem,
                     })?;

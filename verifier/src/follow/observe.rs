@@ -18,13 +18,13 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
-use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot};
 
 use super::receipts::Answer;
 use super::watchlist::{Found, Watchlist};
-use crate::join::{Receipt, ReceiptStamps};
-use crate::measure::StageSummary;
+use crate::model::join::{Receipt, ReceiptStamps};
+use crate::model::measure::StageSummary;
+use crate::model::receipt_source::ObserveTally;
 use crate::sources::mongo::Seen;
 use crate::sources::postgres::Watched;
 use crate::sources::{Mongo, Pg, SourceError};
@@ -33,59 +33,6 @@ use crate::sources::{Mongo, Pg, SourceError};
 const FROM_OUTBOX: i64 = 5_000;
 /// Pending events looked for per read in the last look.
 const LAST_LOOK_READ: usize = 1_000;
-
-/// What observing cost and how fine it saw, for the report.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct ObserveTally {
-    /// The poll interval, ms.
-    pub poll_ms: f64,
-    /// Reads of the store (one per poll with something pending).
-    pub polls: u64,
-    /// Events looked for, summed over the reads.
-    #[serde(default)]
-    pub looked_for: u64,
-    /// Documents read from the store.
-    pub documents_read: u64,
-    /// Seconds from the first poll to the last.
-    pub seconds: f64,
-    /// `documents_read / seconds`.
-    pub documents_per_s: Option<f64>,
-    /// Effects found.
-    pub found: u64,
-    /// Of those, found only by the last look at every pending event when following stopped.
-    #[serde(default)]
-    pub found_by_last_look: u64,
-    /// Events still missing when a later one of their partition was found, at the end: looked
-    /// for again a few at a time ([`super::watchlist`]).
-    #[serde(default)]
-    pub passed_over: u64,
-    /// Joins found by their event id in `applied_events`.
-    #[serde(default)]
-    pub joins_in_applied_events: u64,
-    /// Joins found by the joining user in `participants` (a consumer that keeps no
-    /// `applied_events`).
-    #[serde(default)]
-    pub joins_in_participants: u64,
-    /// Per event, the window its write is known to lie in (last read without it to the end of
-    /// the first read with it).
-    pub resolution: StageSummary,
-}
-
-impl ObserveTally {
-    /// Which rule found the joins, for the report's `receipts:` line.
-    pub fn joins_rule(&self) -> String {
-        match (self.joins_in_applied_events, self.joins_in_participants) {
-            (0, 0) => "no join found".to_owned(),
-            (a, 0) => format!("joins found by their event id in applied_events ({a})"),
-            (0, p) => format!(
-                "joins found by the joining user in participants ({p}; the consumer keeps no applied_events)"
-            ),
-            (a, p) => format!(
-                "joins found by their event id in applied_events ({a}) and by the joining user in participants ({p})"
-            ),
-        }
-    }
-}
 
 /// Shared between the observer and the report.
 pub(crate) struct Shared {

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use tokio::sync::mpsc;
 
-use crate::join::{Join, Receipt};
+use crate::model::join::{Join, Receipt};
 use crate::sources::{Mongo, Pg, SourceError, IN_CHUNK};
 
 /// Receipt requests at once: with two in flight FerretDB on 2 cores serves 1.6x the documents.

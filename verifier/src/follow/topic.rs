@@ -8,7 +8,7 @@ use rdkafka::consumer::{Consumer as _, StreamConsumer};
 use rdkafka::Message as _;
 use tokio::sync::mpsc;
 
-use crate::join::KafkaEvent;
+use crate::model::join::KafkaEvent;
 use crate::sources;
 
 /// What the reader hands the follow loop.

@@ -1,21 +1,34 @@
 //! The report of a run: what `verifier report` prints ([`text`]) and writes as `report.json`
-//! (schema in the README), built from the join, the integrity audit and the SLOs (pure).
+//! (its schema in docs/verifier.md), built from the join, the integrity audit and the SLOs
+//! (pure); its other forms, [`html`] (report.html) and [`hlog`] (HdrHistogram interval logs);
+//! and [`artifacts`], which writes them all into a folder.
 
+pub(crate) mod artifacts;
+pub(crate) mod hlog;
+pub(crate) mod html;
 mod text;
 
 use serde::{Deserialize, Serialize};
 
-use crate::fate::{Fate, FateCounts};
-use crate::fault::FaultSummary;
-use crate::follow::ConsumerProgress;
-pub(crate) use crate::integrity::LISTED;
-use crate::integrity::{Audit, Finding};
-use crate::join::{Counts, Join, LastStage};
-use crate::manifest::{RunInfo, RunMode};
-use crate::measure::StageSummary;
-use crate::receipt_source::ReceiptsInfo;
-use crate::slo::{Actual, Check, Judgement, Slo};
+use crate::model::fate::{Fate, FateCounts};
+use crate::model::fault::FaultSummary;
+pub(crate) use crate::model::integrity::LISTED;
+use crate::model::integrity::{Audit, Finding};
+use crate::model::join::{Counts, Join, LastStage};
+use crate::model::manifest::{RunInfo, RunMode};
+use crate::model::measure::StageSummary;
+use crate::model::receipt_source::ReceiptsInfo;
+use crate::model::slo::{Actual, Check, Judgement, Slo};
 use events::stages::{Stage, T2Census};
+
+/// How far behind the consumer group was when following stopped, and how fast it moved.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct ConsumerProgress {
+    /// Records the group had not committed (its lag).
+    pub lag: i64,
+    /// Records it committed per second over the last 10 s (`None`: not measured).
+    pub records_per_s: Option<f64>,
+}
 
 /// Version of the `report.json` layout. 2: a stage without samples has `null` figures (not
 /// 0); the verdict and `integrity.status` may be `incomplete`; each missing event has its fate.
@@ -470,7 +483,7 @@ impl Report {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::join::{KafkaEvent, Receipt};
+    use crate::model::join::{KafkaEvent, Receipt};
     use events::{EventType, Stamps};
 
     fn join(n: i64, receipted: i64) -> Join {
@@ -509,8 +522,8 @@ mod tests {
         Inputs {
             run: RunInfo {
                 run_id: 7,
-                mode: crate::manifest::RunMode::Bulk,
-                status: crate::manifest::RunStatus::Completed,
+                mode: crate::model::manifest::RunMode::Bulk,
+                status: crate::model::manifest::RunStatus::Completed,
                 n,
                 written: n,
                 ..RunInfo::default()
@@ -541,12 +554,12 @@ mod tests {
             Report::build(&join(2000, 2000), i.clone()).verdict,
             Verdict::Fail
         );
-        let mut track = crate::fault::FaultTrack::default();
+        let mut track = crate::model::fault::FaultTrack::default();
         let line = |e: &str, at: i64| {
             format!(r#"{{"fault": "store-pause", "event": "{e}", "at_us": {at}}}"#)
         };
         track.lines(
-            &crate::fault::parse(&format!(
+            &crate::model::fault::parse(&format!(
                 "{}\n{}",
                 line("start", 3_000_000),
                 line("healed", 13_000_000)

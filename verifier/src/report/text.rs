@@ -5,9 +5,9 @@ use std::fmt::Write as _;
 use events::stages::Stage;
 
 use super::{IntegrityStatus, LastStage, Missing, Report};
-use crate::fate::Fate;
-use crate::manifest::RunMode;
-use crate::measure::StageSummary;
+use crate::model::fate::Fate;
+use crate::model::manifest::RunMode;
+use crate::model::measure::StageSummary;
 
 impl Report {
     /// The integrity part of [`Report::text`]: what `verifier check` prints.
@@ -255,7 +255,7 @@ impl Report {
             f.fault,
             at(f.started_us),
             at(f.healed_us),
-            crate::fault::RECOVERED_BELOW_S
+            crate::model::fault::RECOVERED_BELOW_S
         );
         let ms = |v: Option<f64>| v.map_or("-".to_owned(), |v| format!("{v:.1} ms"));
         for p in [&f.before, &f.during, &f.after] {

@@ -9,7 +9,7 @@ use serde::de::DeserializeOwned;
 
 use super::judge::{self, Meta, ResourceSample, Soak};
 use super::timeline::{self, BacklogSample};
-use crate::hlog::{self, Interval};
+use crate::report::hlog::{self, Interval};
 use crate::report::Report;
 
 /// What went wrong reading the folder, naming the file.
@@ -70,7 +70,7 @@ pub(crate) fn read(dir: &Path) -> Result<Soak, SoakFileError> {
     let meta: Meta = serde_json::from_str(&text(&meta_path)?).map_err(|e| bad(&meta_path, e))?;
     let (reports, intervals) = runs(dir, &meta)?;
     let faults_path = dir.join("fault.jsonl");
-    let fault_lines = crate::fault::parse(&if faults_path.exists() {
+    let fault_lines = crate::model::fault::parse(&if faults_path.exists() {
         text(&faults_path)?
     } else {
         String::new()

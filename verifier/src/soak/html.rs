@@ -9,7 +9,7 @@ use std::fmt::Write as _;
 use super::files::opt;
 use super::judge::Soak;
 use super::timeline::BUCKET_S;
-use crate::html::{esc, latency_plot, lines_plot, throughput_plot, OverTime, Shade};
+use crate::report::html::{esc, latency_plot, lines_plot, throughput_plot, OverTime, Shade};
 use crate::report::LatencySecond;
 
 const SINCE: &str = "the soak started";

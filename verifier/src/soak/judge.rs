@@ -125,7 +125,7 @@ fn run_line(r: &Report) -> RunLine {
             .integrity
             .missing
             .iter()
-            .filter(|m| m.fate.is_some_and(crate::fate::Fate::is_lost))
+            .filter(|m| m.fate.is_some_and(crate::model::fate::Fate::is_lost))
             .map(|m| {
                 format!(
                     "seq {} ({})",

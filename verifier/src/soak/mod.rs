@@ -16,7 +16,7 @@ use crate::report::Verdict;
 
 /// `verifier soak-report DIR`: reads the soak's folder, writes its report there, prints the
 /// summary; pass or fail.
-pub fn report(dir: &Path) -> Result<Verdict, crate::Error> {
+pub fn report(dir: &Path) -> Result<Verdict, files::SoakFileError> {
     let soak = files::read(dir)?;
     files::write(dir, &soak)?;
     print!("{}", files::summary(&soak));

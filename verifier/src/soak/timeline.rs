@@ -7,8 +7,8 @@
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
-use crate::fault::{FaultEvent, FaultLine, RECOVERED_BELOW_S};
-use crate::hlog::Interval;
+use crate::model::fault::{FaultEvent, FaultLine, RECOVERED_BELOW_S};
+use crate::report::hlog::Interval;
 
 /// The timeline's resolution, seconds.
 pub(crate) const BUCKET_S: f64 = 10.0;

@@ -11,7 +11,7 @@ use rdkafka::consumer::{BaseConsumer, Consumer as _, StreamConsumer};
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 
 use super::{Endpoints, SourceError};
-use crate::join::KafkaEvent;
+use crate::model::join::KafkaEvent;
 
 /// How long one request to Kafka may take.
 const TIMEOUT: Duration = Duration::from_secs(10);

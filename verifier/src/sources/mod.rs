@@ -2,7 +2,9 @@
 //! outbox, the replication slot), [`kafka`] (its own read of the CDC topic, positioned by time at
 //! the run's start, and the processor group's lag), and [`mongo`] (receipts and projections).
 //! Every error is a [`SourceError`] that names the service, its address and the cause.
+//! [`audit`] reads what the state audit judges.
 
+pub(crate) mod audit;
 pub(crate) mod kafka;
 pub(crate) mod mongo;
 pub(crate) mod postgres;
@@ -89,7 +91,7 @@ pub enum SourceError {
         run_id: i64,
         /// The value.
         #[source]
-        source: crate::manifest::UnknownValue,
+        source: crate::model::manifest::UnknownValue,
     },
     /// Another query failed.
     #[error("PostgreSQL at {addr}: {what}: {source}")]

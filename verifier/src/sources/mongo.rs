@@ -7,8 +7,8 @@ use futures_util::TryStreamExt as _;
 use mongodb::bson::{doc, Bson, Document};
 
 use super::{Endpoints, SourceError};
-use crate::integrity::{ActivityDoc, Expected, State, StatisticsDoc};
-use crate::join::{Receipt, ReceiptStamps};
+use crate::model::integrity::{ActivityDoc, Expected, State, StatisticsDoc};
+use crate::model::join::{Receipt, ReceiptStamps};
 use crate::sources::postgres::Watched;
 use events::EventType;
 

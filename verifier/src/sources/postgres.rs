@@ -5,7 +5,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::manifest::RunInfo;
+use crate::model::manifest::RunInfo;
 
 use super::{Endpoints, SourceError};
 

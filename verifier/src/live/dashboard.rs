@@ -12,7 +12,7 @@ use ratatui::widgets::{Block, Borders, Cell, Gauge, Paragraph, Row, Sparkline, T
 use ratatui::Frame;
 use tokio::sync::watch;
 
-use crate::view::{Phase, Snapshot};
+use crate::live::view::{Phase, Snapshot};
 
 /// A figure in ms, or `-` when the stage has no sample.
 fn ms(v: Option<f64>) -> String {
@@ -286,10 +286,10 @@ pub(crate) fn run(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::join::Recent;
-    use crate::manifest::{RunInfo, RunMode, RunStatus};
-    use crate::measure::StageSummary;
-    use crate::view::Backlog;
+    use crate::live::view::Backlog;
+    use crate::model::join::Recent;
+    use crate::model::manifest::{RunInfo, RunMode, RunStatus};
+    use crate::model::measure::StageSummary;
     use ratatui::backend::TestBackend;
     use ratatui::Terminal;
 

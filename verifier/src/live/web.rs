@@ -7,9 +7,9 @@
 
 use std::fmt::Write as _;
 
-use super::book::{Row, FOLLOWING};
-use crate::html::{esc, latency_plot, stage_table, throughput_plot, OverTime};
-use crate::view::{known, Snapshot};
+use super::row::{Row, FOLLOWING};
+use crate::live::view::{known, Snapshot};
+use crate::report::html::{esc, latency_plot, stage_table, throughput_plot, OverTime};
 
 /// What a fragment route answers for a run that has finished: the page reloads itself and
 /// gets the report.
@@ -323,9 +323,9 @@ pub(crate) fn finished_page(id: i64, report_html: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::daemon::book::row;
+    use crate::live::row::row;
+    use crate::live::view::Seconds;
     use crate::report::LatencySecond;
-    use crate::view::Seconds;
     use std::sync::Arc;
 
     #[test]

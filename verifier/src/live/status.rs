@@ -3,7 +3,7 @@
 use telemetry::http::Response;
 use telemetry::prom;
 
-use crate::view::Snapshot;
+use crate::live::view::Snapshot;
 
 /// The response to `path`, or `None` (404).
 pub(crate) fn route(path: &str, s: &Snapshot) -> Option<Response> {
@@ -150,7 +150,7 @@ fn backlog<'a>(o: &mut String, run: &'a str, s: &'a Snapshot) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::measure::StageSummary;
+    use crate::model::measure::StageSummary;
 
     #[test]
     fn metrics_and_status_come_from_the_snapshot() {

@@ -8,10 +8,10 @@ use std::sync::Arc;
 use events::stages::Stage;
 use serde::{Serialize, Serializer};
 
-use crate::buckets::StageBuckets;
-use crate::join::{Join, Recent};
-use crate::manifest::RunInfo;
-use crate::measure::StageSummary;
+use crate::model::buckets::StageBuckets;
+use crate::model::join::{Join, Recent};
+use crate::model::manifest::RunInfo;
+use crate::model::measure::StageSummary;
 use crate::report::LatencySecond;
 
 /// Where following is.

@@ -8,8 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use std::time::Duration;
 
-use crate::follow::metrics_file::FileTally;
-use crate::follow::observe::ObserveTally;
+use crate::model::measure::StageSummary;
 
 /// A source of receipts.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,6 +62,79 @@ impl FromStr for ReceiptSource {
             None => Err(format!(
                 "unknown receipts source '{s}': processed-events (the receipts event-processor writes), metrics-file:PATH (JSON lines the consumer appends) or observe[:MS] (the store polled for each event's effect)"
             )),
+        }
+    }
+}
+
+/// What the metrics file held, for the report.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct FileTally {
+    /// Complete lines read (every generation of the file).
+    pub lines: u64,
+    /// Lines of this run's events.
+    pub of_this_run: u64,
+    /// Well-formed lines of events of other runs (or of none: not in the outbox 30 s after
+    /// they were read).
+    pub of_other_runs: u64,
+    /// Lines that could not be read.
+    pub malformed: u64,
+    /// The first of them (20, the follow loop's `metrics_file::NAMED`): `line N: what is wrong`.
+    pub malformed_lines: Vec<String>,
+    /// Times the file was replaced or truncated and read again from its start.
+    pub reopened: u64,
+    /// The file did not exist when following began (it was waited for).
+    pub created_late: bool,
+}
+
+/// What observing cost and how fine it saw, for the report.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ObserveTally {
+    /// The poll interval, ms.
+    pub poll_ms: f64,
+    /// Reads of the store (one per poll with something pending).
+    pub polls: u64,
+    /// Events looked for, summed over the reads.
+    #[serde(default)]
+    pub looked_for: u64,
+    /// Documents read from the store.
+    pub documents_read: u64,
+    /// Seconds from the first poll to the last.
+    pub seconds: f64,
+    /// `documents_read / seconds`.
+    pub documents_per_s: Option<f64>,
+    /// Effects found.
+    pub found: u64,
+    /// Of those, found only by the last look at every pending event when following stopped.
+    #[serde(default)]
+    pub found_by_last_look: u64,
+    /// Events still missing when a later one of their partition was found, at the end: looked
+    /// for again a few at a time (`follow::watchlist`).
+    #[serde(default)]
+    pub passed_over: u64,
+    /// Joins found by their event id in `applied_events`.
+    #[serde(default)]
+    pub joins_in_applied_events: u64,
+    /// Joins found by the joining user in `participants` (a consumer that keeps no
+    /// `applied_events`).
+    #[serde(default)]
+    pub joins_in_participants: u64,
+    /// Per event, the window its write is known to lie in (last read without it to the end of
+    /// the first read with it).
+    pub resolution: StageSummary,
+}
+
+impl ObserveTally {
+    /// Which rule found the joins, for the report's `receipts:` line.
+    pub fn joins_rule(&self) -> String {
+        match (self.joins_in_applied_events, self.joins_in_participants) {
+            (0, 0) => "no join found".to_owned(),
+            (a, 0) => format!("joins found by their event id in applied_events ({a})"),
+            (0, p) => format!(
+                "joins found by the joining user in participants ({p}; the consumer keeps no applied_events)"
+            ),
+            (a, p) => format!(
+                "joins found by their event id in applied_events ({a}) and by the joining user in participants ({p})"
+            ),
         }
     }
 }

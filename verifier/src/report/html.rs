@@ -5,8 +5,8 @@
 
 use std::fmt::Write as _;
 
-use crate::fault::FaultSummary;
-use crate::measure::StageSummary;
+use crate::model::fault::FaultSummary;
+use crate::model::measure::StageSummary;
 use crate::report::{LatencySecond, Report};
 
 const COLORS: [&str; 7] = [
@@ -501,7 +501,7 @@ mod tests {
             "stages": [], "generator_lag": null, "integrity": {"passed": true, "outbox_rows": 1, "manifest_written": 1, "missing_total": 0, "missing_at_outbox": 0, "missing_at_kafka": 0, "missing": [], "kafka_duplicates": 0, "out_of_range": 0, "state_audited": true, "applied_twice": 0, "broken_references": 0, "missing_effects": 0, "findings": [], "convergence_ms": 1.0},
             "slo": {}, "slo_checks": []
         })).unwrap();
-        r.stages.push(crate::measure::StageSummary {
+        r.stages.push(crate::model::measure::StageSummary {
             name: "end_to_end".into(),
             max_ms: Some(10.0),
             curve: vec![[0.0, 1.0], [50.0, 2.0], [100.0, 10.0]],
@@ -524,11 +524,11 @@ mod tests {
                 max_ms: (i != 3).then_some(950.0),
             })
             .collect();
-        let phase = |name: &str| crate::measure::StageSummary {
+        let phase = |name: &str| crate::model::measure::StageSummary {
             name: name.into(),
             ..Default::default()
         };
-        r.fault = Some(crate::fault::FaultSummary {
+        r.fault = Some(crate::model::fault::FaultSummary {
             fault: "store-pause".into(),
             started_us: Some(2_000_000),
             healed_us: Some(4_000_000),

@@ -14,7 +14,7 @@ use events::stages::{PerStage, Stage, Stamps, T2Census, T2Kind};
 use events::EventType;
 use serde::{Deserialize, Serialize};
 
-use crate::measure::{Measurements, Timeline};
+use crate::model::measure::{Measurements, Timeline};
 
 /// A fixed-size set of seqs 1..=n.
 #[derive(Debug, Clone)]
@@ -95,7 +95,7 @@ pub struct KafkaEvent {
 
 /// Where the last copy of each event seen on Kafka sits, 8 bytes an event: partition in the top
 /// 16 bits, offset below (`NONE`: not seen). Whether a consumer passed an event is decided
-/// from it ([`crate::fate`]).
+/// from it ([`crate::model::fate`]).
 #[derive(Debug, Clone)]
 struct LastCopies(Vec<u64>);
 

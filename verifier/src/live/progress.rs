@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 
-use crate::view::{progress_line, Phase, Snapshot};
+use crate::live::view::{progress_line, Phase, Snapshot};
 
 /// Prints progress lines until the snapshot says `done` or its sender is gone.
 pub(crate) fn spawn(mut rx: watch::Receiver<Arc<Snapshot>>) -> JoinHandle<std::io::Result<()>> {

@@ -12,7 +12,7 @@ use events::stages::PerStage;
 use hdrhistogram::serialization::{Deserializer, Serializer as _, V2DeflateSerializer};
 use hdrhistogram::Histogram;
 
-use crate::join::Join;
+use crate::model::join::Join;
 
 /// The logs being written, in memory until [`Logs::write`].
 pub(crate) struct Logs {

@@ -1,12 +1,12 @@
 //! The state audit's I/O: what the outbox says MongoDB must hold, streamed from PostgreSQL in
 //! chunks of [`IN_CHUNK`] entities, each chunk's documents read from the store and judged by the
-//! pure rules of [`crate::integrity`]. Memory stays bounded whatever the run's size.
+//! pure rules of [`crate::model::integrity`]. Memory stays bounded whatever the run's size.
 
 use futures_util::future::BoxFuture;
 use futures_util::stream::{FuturesUnordered, StreamExt as _};
 use futures_util::TryStreamExt as _;
 
-use crate::integrity::{Audit, Expected, Finding};
+use crate::model::integrity::{Audit, Expected, Finding};
 use crate::sources::{Mongo, Pg, SourceError, IN_CHUNK};
 
 /// Chunks audited at once: FerretDB on 2 cores reads 1.6x as many documents per second with
@@ -140,5 +140,5 @@ async fn audit_chunk(mongo: &Mongo, expected: Expected) -> ChunkResult {
     }
     let mut read = 0;
     let state = mongo.state(&expected, &mut read).await?;
-    Ok((crate::integrity::audit(&expected, &state), read))
+    Ok((crate::model::integrity::audit(&expected, &state), read))
 }

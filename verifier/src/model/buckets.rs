@@ -10,7 +10,7 @@ use events::stages::Stage;
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
-use crate::slo::Slo;
+use crate::model::slo::Slo;
 
 /// The ladder of bucket bounds, seconds.
 const LADDER_S: [f64; 15] = [

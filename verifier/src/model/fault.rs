@@ -10,7 +10,7 @@
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
-use crate::measure::StageSummary;
+use crate::model::measure::StageSummary;
 
 /// Recovered once the oldest unmatched event is younger than this, in seconds.
 pub(crate) const RECOVERED_BELOW_S: f64 = 1.0;
