@@ -202,20 +202,40 @@ impl TimeAxis {
         let _ = write!(o, "<text x=\"{:.1}\" y=\"{:.1}\" font-size=\"11\" text-anchor=\"middle\">seconds since {}</text>", (PAD + RIGHT) / 2.0, H - PAD + 32.0, self.since);
     }
 
-    /// Each fault's window shaded and its healing marked.
+    /// Each fault's window shaded and its healing marked. Named above the plot, or numbered
+    /// 1, 2, … (in the order given, the name on hover) when names would run into each other.
     fn shades(&self, shades: &[Shade], o: &mut String) {
-        for f in shades {
+        let xs: Vec<f64> = shades
+            .iter()
+            .map(|f| self.x(f.start_us as f64 / 1e6))
+            .collect();
+        let numbered = shades
+            .iter()
+            .zip(&xs)
+            .zip(xs.iter().skip(1))
+            .any(|((f, x0), next)| x0 + label_width(&f.name) > *next);
+        for (i, (f, x0)) in shades.iter().zip(xs).enumerate() {
             let end = f
                 .end_us
                 .map_or(self.origin_s + self.span_s, |u| u as f64 / 1e6);
-            let (x0, x1) = (self.x(f.start_us as f64 / 1e6), self.x(end));
-            let _ = write!(o, "<rect x=\"{x0:.1}\" y=\"{PAD}\" width=\"{:.1}\" height=\"{:.1}\" fill=\"#d62728\" fill-opacity=\"0.08\"/><text x=\"{x0:.1}\" y=\"{:.1}\" font-size=\"11\" fill=\"#d62728\">{}</text>", (x1 - x0).max(1.0), H - 2.0 * PAD, PAD - 6.0, esc(&f.name));
+            let x1 = self.x(end);
+            let label = if numbered {
+                format!("<title>{}</title>{}", esc(&f.name), i + 1)
+            } else {
+                esc(&f.name)
+            };
+            let _ = write!(o, "<rect x=\"{x0:.1}\" y=\"{PAD}\" width=\"{:.1}\" height=\"{:.1}\" fill=\"#d62728\" fill-opacity=\"0.08\"/><text x=\"{x0:.1}\" y=\"{:.1}\" font-size=\"11\" fill=\"#d62728\">{label}</text>", (x1 - x0).max(1.0), H - 2.0 * PAD, PAD - 6.0);
             if let Some(h) = f.healed_us {
                 let xh = self.x(h as f64 / 1e6);
                 let _ = write!(o, "<line x1=\"{xh:.1}\" y1=\"{PAD}\" x2=\"{xh:.1}\" y2=\"{:.1}\" stroke=\"#d62728\" stroke-dasharray=\"4 3\"/>", H - PAD);
             }
         }
     }
+}
+
+/// About how wide a label of 11 px text is, with a gap after it.
+fn label_width(text: &str) -> f64 {
+    text.chars().count() as f64 * 6.5 + 6.0
 }
 
 fn svg_open(label: &str) -> String {
@@ -491,6 +511,40 @@ table{{border-collapse:collapse;margin:0.5em 0 1em}}td,th{{border:1px solid #ddd
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fault_labels_are_names_unless_they_would_run_into_each_other() {
+        let axis = TimeAxis {
+            origin_s: 0.0,
+            span_s: 3660.0,
+            since: "the soak started",
+        };
+        let shade = |name: &str, at_s: i64| Shade {
+            name: name.into(),
+            start_us: at_s * 1_000_000,
+            healed_us: Some((at_s + 5) * 1_000_000),
+            end_us: Some((at_s + 10) * 1_000_000),
+        };
+        let mut o = String::new();
+        axis.shades(
+            &[shade("broker-kill", 300), shade("store-pause", 1800)],
+            &mut o,
+        );
+        assert!(
+            o.contains(">broker-kill</text>") && o.contains(">store-pause</text>"),
+            "{o}"
+        );
+        let twelve: Vec<Shade> = (1..=12)
+            .map(|k| shade("processor-restart", k * 300))
+            .collect();
+        let mut o = String::new();
+        axis.shades(&twelve, &mut o);
+        assert!(
+            o.contains("<title>processor-restart</title>12</text>"),
+            "{o}"
+        );
+        assert!(!o.contains(">processor-restart</text>"), "{o}");
+    }
 
     #[test]
     fn the_page_is_self_contained() {

@@ -30,12 +30,13 @@ fn fault_table(s: &Soak) -> String {
     if s.faults.is_empty() {
         return "<p>No fault was injected.</p>".into();
     }
-    let mut o = String::from("<table><tr><th>fault</th><th>at</th><th>healed in</th><th>recovery</th><th>Kafka duplicates</th><th>worst e2e</th></tr>");
-    for f in &s.faults {
+    let mut o = String::from("<table><tr><th>#</th><th>fault</th><th>at</th><th>healed in</th><th>recovery</th><th>Kafka duplicates</th><th>worst e2e</th></tr>");
+    for (i, f) in s.faults.iter().enumerate() {
         let x = &f.fault;
         let _ = write!(
             o,
-            "<tr><td>{}</td><td>{:.0} s</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            "<tr><td>{}</td><td>{}</td><td>{:.0} s</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            i + 1,
             esc(&x.fault),
             (x.started_us - s.meta.started_us) as f64 / 1e6,
             opt(x.healed_us.map(|h| (h - x.started_us) as f64 / 1e6), " s"),
