@@ -12,8 +12,9 @@
 #/               :9293, a quorum of three); topics on 3 replicas, min.insync.replicas=2
 #/   connect-1,2 127.0.0.1:8083, :8084          Kafka Connect distributed (group outbox-connect),
 #/               producer acks=all + idempotence; the connector created over the REST API
-#/ Switching profiles stops the other profile's Kafka and Connect; the cluster's storage is
-#/ formatted anew each time it is switched to (its topics hold only runs made on it).
+#/ Switching profiles stops the other profile's Kafka and Connect, and the stack's
+#/ event-processor (started again against the new Kafka); the cluster's storage is formatted
+#/ anew each time it is switched to (its topics hold only runs made on it).
 #/ Kafka is skipped when KAFKA_BOOTSTRAP points elsewhere, FerretDB when MONGODB_URI does.
 #/ Runs stack/install.sh first when something is missing (with INSTALL_EXTENSION=0, without
 #/ building the extension: scripts/test.sh builds it once its own build is done, and an
@@ -62,7 +63,7 @@ fi
 # minutes after a start made end-to-end latency swing (p99 643 ms in the first 3,000 events at
 # 150/s, 186 ms in the next 3,000 and 228 to 251 ms in later runs); with C1 only, the second
 # 3,000 already measured p99 60 ms and every later run stayed under 63 ms, at a cost of about
-# 5 ms of steady-state p50 (21 ms against 16.5 ms). README, "The demo".
+# 5 ms of steady-state p50 (21 ms against 16.5 ms). docs/demo.md.
 read -r -a JAVA_JIT_OPTS <<<"${JAVA_JIT_OPTS--XX:TieredStopAtLevel=1}"
 JAVA_OPTS=(-Xms256m -Xmx512m -XX:+UseG1GC -XX:MaxGCPauseMillis=20 "${JAVA_JIT_OPTS[@]}" -Djava.awt.headless=true
   -Djava.net.preferIPv4Stack=true "-Dlog4j2.configurationFile=$STACK_SRC/config/log4j2.properties")
@@ -194,13 +195,16 @@ ensure_log_append_time() {
 }
 
 # switch_profile -> when the recorded profile is not STACK_PROFILE: the other profile's Kafka
-# and Connect are stopped (one Connect may stream from the slot at a time), and a cluster being
-# switched to starts from empty storage (a stored Connect offset older than the slot would stop
-# Debezium). Records the profile.
+# and Connect are stopped (one Connect may stream from the slot at a time), and so is the
+# stack's event-processor, a client of that Kafka (started again below against the new one:
+# one that outlived its cluster still held no partition of the new cluster's topic 90 s later,
+# and up.sh gave up on it); a cluster being switched to starts from
+# empty storage (a stored Connect offset older than the slot would stop Debezium). Records the
+# profile.
 switch_profile() {
   [ "$previous_profile" != "$STACK_PROFILE" ] || return 0
-  log "stack: switching from the $previous_profile profile to $STACK_PROFILE: stopping the $previous_profile profile's Kafka and Connect"
-  STACK_PROFILE="$previous_profile" "$STACK_SRC/down.sh" connect kafka
+  log "stack: switching from the $previous_profile profile to $STACK_PROFILE: stopping the $previous_profile profile's Kafka and Connect, and the stack's event-processor"
+  STACK_PROFILE="$previous_profile" "$STACK_SRC/down.sh" processor connect kafka
   if cluster_profile && [ -d "$DATA_DIR/kafka-cluster" ]; then
     log "kafka: the cluster starts from empty storage ($DATA_DIR/kafka-cluster formatted anew)"
     rm -rf "$DATA_DIR/kafka-cluster"
@@ -401,7 +405,7 @@ ferretdb_up() {
   local logfile="$LOG_DIR/ferretdb.log"
   mkdir -p "$DATA_DIR/ferretdb" "$DATA_DIR/ferretdb-state"
   # SQLite backend, WAL with synchronous=NORMAL: chosen over the PostgreSQL backend by
-  # bench/store_backends.sh (README, "Benchmarks"): faster on every write shape the processor
+  # bench/store_backends.sh (BENCHMARKS.md): faster on every write shape the processor
   # uses, and it keeps the store's writes out of the WAL that Debezium decodes. NORMAL survives a
   # process crash, like MongoDB's default write concern (acknowledged before the journal flush).
   log "ferretdb: starting on $FERRETDB_ADDR (SQLite backend in $DATA_DIR/ferretdb)"
