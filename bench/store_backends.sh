@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 #/ Benchmark (not a test): FerretDB's PostgreSQL backend against its SQLite backend under the
-#/ event processor's write shapes, to choose the local store's backend (README, "Benchmarks").
+#/ event processor's write shapes, to choose the local store's backend (BENCHMARKS.md).
 #/ Starts three extra FerretDB processes (the stack's own binary) and runs bench/store_backends.py
 #/ against each, printing docs/s per operation and ratios against the first:
 #/   postgresql    127.0.0.1:27018  postgresql handler, database ferretdb_bench in the stack's PG

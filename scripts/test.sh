@@ -120,7 +120,7 @@ sql_regression() {
 # The stack comes up while the code is linted and built (on a fresh clone both take minutes:
 # stack/up.sh runs stack/install.sh there), its output in a log shown when it is waited for.
 # The build stays in the foreground: on two cores it is bound by the CPU, and a build beside it
-# only slows it (measured: README, Development).
+# only slows it (measured: BENCHMARKS.md, "scripts/test.sh").
 stack_log="$LOG_DIR/test-stack.log"
 # wait_background PID LOG EPOCH WHAT -> waits for a job started in the background at EPOCH, shows
 # its LOG, and fails naming WHAT when the job failed.
@@ -135,7 +135,7 @@ wait_background() {
 }
 wait_for_stack() { wait_background "$stack_pid" "$stack_log" "$stack_epoch" stack/up.sh; }
 # Beside the stack tier, which waits on the pipeline most of the time (half of both cores idle,
-# measured: README, Development), at the lowest CPU and I/O priority so that it takes only what
+# measured: BENCHMARKS.md, "scripts/test.sh"), at the lowest CPU and I/O priority so that it takes only what
 # the tests leave: shellcheck, and the release builds the last steps need, linted like the rest:
 # the pgrx test binary and the extension's test build (what `cargo pgrx test` compiles: its
 # features, pg_test, and its `cargo build --lib`).

@@ -11,6 +11,7 @@
 //! duration.
 #![forbid(unsafe_code)]
 
+pub mod markdown;
 pub mod promql;
 pub mod scratch;
 pub mod wait;
