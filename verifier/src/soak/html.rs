@@ -30,12 +30,12 @@ fn fault_table(s: &Soak) -> String {
     if s.faults.is_empty() {
         return "<p>No fault was injected.</p>".into();
     }
-    let mut o = String::from("<table><tr><th>#</th><th>fault</th><th>at</th><th>healed in</th><th>recovery</th><th>Kafka duplicates</th><th>worst e2e</th></tr>");
+    let mut o = String::from("<table><tr><th>#</th><th class=\"name\">fault</th><th>at</th><th>healed in</th><th>recovery</th><th>Kafka duplicates</th><th>worst e2e</th></tr>");
     for (i, f) in s.faults.iter().enumerate() {
         let x = &f.fault;
         let _ = write!(
             o,
-            "<tr><td>{}</td><td>{}</td><td>{:.0} s</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            "<tr><td>{}</td><td class=\"name\">{}</td><td>{:.0} s</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             i + 1,
             esc(&x.fault),
             (x.started_us - s.meta.started_us) as f64 / 1e6,
@@ -176,7 +176,7 @@ pub(crate) fn render(s: &Soak) -> String {
     format!(
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>soak: {verdict}</title>\
 <style>body{{font-family:system-ui,sans-serif;margin:2em;max-width:60em}}h1 span{{color:{color}}}\
-table{{border-collapse:collapse;margin:0.5em 0 1em}}td,th{{border:1px solid #ddd;padding:0.2em 0.6em;text-align:right}}th{{background:#f6f6f6}}td:first-child,th:first-child{{text-align:left}}pre{{background:#f6f6f6;padding:1em}}</style></head><body>\
+table{{border-collapse:collapse;margin:0.5em 0 1em}}td,th{{border:1px solid #ddd;padding:0.2em 0.6em;text-align:right}}th{{background:#f6f6f6}}td:first-child,th:first-child,.name{{text-align:left}}pre{{background:#f6f6f6;padding:1em}}</style></head><body>\
 <h1>Soak: <span>{verdict}</span></h1><ul>{why}</ul>\
 <h2>End to end per {BUCKET_S} s</h2>{latency}<h2>Events per second (in MongoDB, per {BUCKET_S} s)</h2>{tput}\
 <h2>Faults</h2>{faults}<h2>Totals</h2>{totals}<h2>The leak rule</h2>{leaks}{resources}\
