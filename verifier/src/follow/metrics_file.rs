@@ -16,7 +16,7 @@ use tokio::sync::mpsc;
 use super::receipts::Answer;
 use crate::model::join::{Receipt, ReceiptStamps};
 use crate::model::metrics_line::{self, MetricsLine};
-use crate::model::receipt_source::FileTally;
+use crate::model::receipt_source::{FileTally, NAMED};
 use crate::sources::{Pg, SourceError};
 
 /// Lines looked up in the outbox at once.
@@ -29,8 +29,6 @@ const TAIL_EVERY: Duration = Duration::from_millis(50);
 const NOT_VISIBLE_FOR: Duration = Duration::from_secs(30);
 /// How often lines still waiting are looked up again while no new line comes.
 const LOOK_AGAIN_EVERY: Duration = Duration::from_millis(250);
-/// Malformed lines named in the report; the rest are counted.
-pub(crate) const NAMED: usize = 20;
 
 /// Shared between the tail and the report.
 pub(crate) type Tally = Arc<Mutex<FileTally>>;

@@ -24,6 +24,9 @@ pub enum ReceiptSource {
     },
 }
 
+/// Malformed lines of a metrics file named in the report; the rest are counted.
+pub(crate) const NAMED: usize = 20;
+
 /// Observe mode's poll interval unless `observe:MS` says otherwise.
 pub(crate) const OBSERVE_POLL: Duration = Duration::from_millis(20);
 
@@ -78,7 +81,7 @@ pub struct FileTally {
     pub of_other_runs: u64,
     /// Lines that could not be read.
     pub malformed: u64,
-    /// The first of them (20, the follow loop's `metrics_file::NAMED`): `line N: what is wrong`.
+    /// The first [`NAMED`] of them: `line N: what is wrong`.
     pub malformed_lines: Vec<String>,
     /// Times the file was replaced or truncated and read again from its start.
     pub reopened: u64,
