@@ -139,12 +139,13 @@ log() { printf '[%s] %s\n' "$LOG_TAG" "$*" >&2; }
 # mark. A marked block, not line numbers, so a help text is never cut off or padded with code.
 script_help() { sed -n 's@^#/ \{0,1\}@@p' "$0"; }
 # check_processor_settings NAME VALUE -> dies unless VALUE (a benchmark's OLD or NEW) is a list of
-# event-processor settings: IN_FLIGHT=N, STORE_WRITERS=N, BATCH_SIZE=N, FETCH_WAIT_MS=N or EARLY_JOINS=0|1.
+# event-processor settings: IN_FLIGHT=N, STORE_WRITERS=N, BATCH_SIZE=N, FETCH_WAIT_MS=N,
+# FETCH_QUEUE_KB=N or EARLY_JOINS=0|1.
 check_processor_settings() {
   local setting
   for setting in $2; do
-    [[ "$setting" =~ ^(IN_FLIGHT|STORE_WRITERS|BATCH_SIZE|FETCH_WAIT_MS|EARLY_JOINS)=[0-9]+$ ]] ||
-      die "$1 is a list of IN_FLIGHT=, STORE_WRITERS=, BATCH_SIZE=, FETCH_WAIT_MS= or EARLY_JOINS= settings (got '$setting')"
+    [[ "$setting" =~ ^(IN_FLIGHT|STORE_WRITERS|BATCH_SIZE|FETCH_WAIT_MS|FETCH_QUEUE_KB|EARLY_JOINS)=[0-9]+$ ]] ||
+      die "$1 is a list of IN_FLIGHT=, STORE_WRITERS=, BATCH_SIZE=, FETCH_WAIT_MS=, FETCH_QUEUE_KB= or EARLY_JOINS= settings (got '$setting')"
   done
 }
 # The two binaries, as build_binaries builds them.

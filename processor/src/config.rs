@@ -56,6 +56,14 @@ pub struct Args {
     #[arg(long, env = "FETCH_WAIT_MS", default_value_t = 50)]
     pub fetch_wait_ms: u32,
 
+    /// Most kilobytes of records fetched ahead of the batches (librdkafka's
+    /// queued.max.messages.kbytes, and the largest fetch). librdkafka's default, 64 MiB, lets
+    /// a backlog after an outage land in memory at once, and glibc keeps much of it after the
+    /// burst (the one-hour soak's processor: 14 MiB steady, 29 MiB in the backlog of a broker
+    /// kill). 8 MiB is thousands of events ahead of a batch of 1,000.
+    #[arg(long, env = "FETCH_QUEUE_KB", default_value_t = 8192)]
+    pub fetch_queue_kb: u32,
+
     /// Commands the processor has at the store at once. 3 (the default): the three collections
     /// of a batch at once; 1 sends one command at a time; more lets EARLY_JOINS' commands go
     /// beside them (up to five per batch, and the receipts before it). Measured on FerretDB's
@@ -125,6 +133,8 @@ pub struct Config {
     pub in_flight: usize,
     /// librdkafka's fetch.wait.max.ms.
     pub fetch_wait_ms: u32,
+    /// librdkafka's queued.max.messages.kbytes (and fetch.max.bytes, in kB).
+    pub fetch_queue_kb: u32,
     /// Commands at the store at once (1 to 16).
     pub store_writers: usize,
     /// Joins on earlier documents go alongside the creations.
@@ -168,6 +178,12 @@ impl Args {
                 self.fetch_wait_ms
             ));
         }
+        if !(1024..=2_097_151).contains(&self.fetch_queue_kb) {
+            return Err(format!(
+                "--fetch-queue-kb (FETCH_QUEUE_KB) = {} is out of range; use 1024 (one partition's fetch, 1 MiB) to 2097151",
+                self.fetch_queue_kb
+            ));
+        }
         if !(1..=16).contains(&self.store_writers) {
             return Err(format!(
                 "--store-writers (STORE_WRITERS) = {} is out of range; use 1 to 16",
@@ -204,6 +220,7 @@ impl Args {
             batch_size: self.batch_size,
             in_flight: self.in_flight,
             fetch_wait_ms: self.fetch_wait_ms,
+            fetch_queue_kb: self.fetch_queue_kb,
             store_writers: self.store_writers,
             early_joins: self.early_joins,
             metrics_addr,
@@ -255,6 +272,7 @@ mod tests {
         assert!(args(&["--early-joins", "true"]).unwrap().early_joins);
         assert!(!args(&["--early-joins", "0"]).unwrap().early_joins);
         assert_eq!(c.fetch_wait_ms, 50);
+        assert_eq!(c.fetch_queue_kb, 8192);
         assert_eq!(c.metrics_addr, Some("127.0.0.1:9101".parse().unwrap()));
         assert_eq!(c.metrics_file, None);
         assert_eq!(c.log_level, tracing::Level::INFO);
@@ -273,6 +291,7 @@ mod tests {
             "IN_FLIGHT",
             "STORE_WRITERS",
             "FETCH_WAIT_MS",
+            "FETCH_QUEUE_KB",
             "EARLY_JOINS",
             "METRICS_FILE",
         ] {
@@ -291,6 +310,8 @@ mod tests {
         assert!(e.contains("STORE_WRITERS") && e.contains("1 to 16"), "{e}");
         let e = args(&["--fetch-wait-ms", "0"]).unwrap_err();
         assert!(e.contains("FETCH_WAIT_MS"), "{e}");
+        let e = args(&["--fetch-queue-kb", "512"]).unwrap_err();
+        assert!(e.contains("FETCH_QUEUE_KB") && e.contains("1024"), "{e}");
         let e = args(&["--metrics-addr", "nine"]).unwrap_err();
         assert!(e.contains("METRICS_ADDR") && e.contains("\"nine\""), "{e}");
         let e = args(&["--mongodb-uri", "http://x"]).unwrap_err();

@@ -193,9 +193,13 @@ async fn serve_metrics(
     tokio::spawn(telemetry::http::serve(
         listener,
         move |path| {
-            (path == "/metrics").then(|| telemetry::http::Response {
-                content_type: telemetry::prom::CONTENT_TYPE,
-                body: metrics.render(),
+            (path == "/metrics").then(|| {
+                let mut body = metrics.render();
+                telemetry::prom::heap_in_use(&mut body, "processor", memory::heap_in_use());
+                telemetry::http::Response {
+                    content_type: telemetry::prom::CONTENT_TYPE,
+                    body,
+                }
             })
         },
         async move {
@@ -608,6 +612,15 @@ fn consumer(
         .set("session.timeout.ms", "6000")
         .set("heartbeat.interval.ms", "2000")
         .set("fetch.wait.max.ms", config.fetch_wait_ms.to_string())
+        // Bounded prefetch (FETCH_QUEUE_KB): a backlog is read in steps, not held at once.
+        .set(
+            "queued.max.messages.kbytes",
+            config.fetch_queue_kb.to_string(),
+        )
+        .set(
+            "fetch.max.bytes",
+            (config.fetch_queue_kb * 1024).to_string(),
+        )
         .create_with_context(context)
         .map_err(|source| kafka_error(config, "creating the consumer", source))?;
     cdc_kafka::partitions(&consumer, &config.topic, Duration::from_secs(10))

@@ -18,8 +18,9 @@
 #/ whether the drain finished or not (events still on their way are counted pending, never
 #/ lost, and fail the soak). Sampled meanwhile: each second the backlog (the oldest event on its
 #/ way, from the daemon: a fault has recovered when it is younger than 1 s again), every
-#/ SAMPLE_S the RSS and CPU of the daemon, the processor and each service, and the disk held by
-#/ the WAL (the slot's lag), Kafka's logs and the store.
+#/ SAMPLE_S the RSS and CPU of the daemon, the processor and each service (and the heap in use
+#/ of the daemon and the processor, from their /metrics), and the disk held by the WAL (the
+#/ slot's lag), Kafka's logs and the store.
 #/
 #/ Writes SOAK_DIR (default .stack/soak/<time>, .stack/soak/latest points to it): meta.json,
 #/ fault.jsonl, backlog.jsonl, resources.jsonl, runs/run-N/ (each window's report), and then
@@ -154,11 +155,17 @@ daemon_pid_now() { if [ "$own_daemon" = 1 ]; then echo "$daemon_pid"; else pid_o
 # ---- the samplers
 api() { curl -fsS --max-time 2 "http://$daemon_addr$1"; }
 # backlog -> one line of backlog.jsonl: the oldest event on its way over the runs being
-# followed (null: none on its way); nothing when the daemon does not answer (no guess).
+# followed (null: none on its way), and how many of the soak's runs the daemon neither
+# follows nor has finished (one it could not start following while a part was down: what is on
+# its way there is not known, so no fault has recovered while there is one); nothing when the
+# daemon or PostgreSQL does not answer (no guess).
 backlog() {
-  local at runs oldest="null" id
+  local at rows runs oldest="null" id newest unfollowed
   at="$(date +%s%6N)"
-  runs="$(api /api/runs | jq -r '.[] | select(.state == "following") | .run_id')" || return 0
+  rows="$(api /api/runs)" || return 0
+  runs="$(jq -r '.[] | select(.state == "following") | .run_id' <<<"$rows")" || return 0
+  newest="$(app_sql "SELECT coalesce(max(run_id), 0) FROM outbox_demo.runs" 2>/dev/null)" || return 0
+  unfollowed="$(jq --argjson from "$first_run" --argjson to "$newest" '[range($from; $to + 1)] - map(.run_id) | length' <<<"$rows")" || return 0
   local reply code
   for id in $runs; do
     reply="$(curl -sS --max-time 2 -w '\n%{http_code}' "http://$daemon_addr/api/runs/$id")" || return 0
@@ -168,11 +175,17 @@ backlog() {
     [ "$code" = 200 ] || return 0
     oldest="$(printf '%s' "${reply%$'\n'*}" | jq --argjson o "$oldest" '[$o, .backlog.oldest_unmatched_s] | map(select(. != null)) | max')" || return 0
   done
-  printf '{"at_us": %s, "oldest_s": %s}\n' "$at" "$oldest"
+  printf '{"at_us": %s, "oldest_s": %s, "unfollowed": %s}\n' "$at" "$oldest" "$unfollowed"
 }
-# part_json NAME PID... -> "NAME": {"rss_bytes", "cpu_s", "pid"} summed over the pids, the
-# first one named (nothing for a part with no pid running; a new pid is a restart). Memory is VmRSS for one process; over several (PostgreSQL's) it
-# is their PSS, so that the shared buffers count once.
+# heap_of ADDR PREFIX -> the heap in use its /metrics gives (PREFIX_heap_in_use_bytes), or
+# nothing when it does not answer or does not know.
+heap_of() {
+  curl -fsS --max-time 2 "http://$1/metrics" 2>/dev/null | awk -v n="$2_heap_in_use_bytes" '$1 == n {printf "%.0f\n", $2}'
+}
+# [HEAP=BYTES] part_json NAME PID... -> "NAME": {"rss_bytes", "cpu_s", "pid"[, "heap_bytes"]}
+# summed over the pids, the first one named (nothing for a part with no pid running; a new pid
+# is a restart). Memory is VmRSS for one process; over several (PostgreSQL's) it is their PSS,
+# so that the shared buffers count once. HEAP: the heap in use, for the tool's own parts.
 part_json() {
   local name="$1" mem=0 ticks=0 pid n=0 field=VmRSS file=status first=
   shift
@@ -186,15 +199,15 @@ part_json() {
     first="${first:-$pid}"
   done
   [ "$n" -gt 0 ] || return 0
-  printf '"%s": {"rss_bytes": %s, "cpu_s": %s, "pid": %s}\n' "$name" "$mem" "$(awk -v t="$ticks" -v hz="$(getconf CLK_TCK)" 'BEGIN {printf "%.2f", t / hz}')" "$first"
+  printf '"%s": {"rss_bytes": %s, "cpu_s": %s, "pid": %s%s}\n' "$name" "$mem" "$(awk -v t="$ticks" -v hz="$(getconf CLK_TCK)" 'BEGIN {printf "%.2f", t / hz}')" "$first" "${HEAP:+, \"heap_bytes\": $HEAP}"
 }
 kafka_parts() { if cluster_profile; then printf 'kafka-%s\n' "${KAFKA_NODES[@]}"; else echo kafka; fi; }
 bytes_of() { du -sb "$@" 2>/dev/null | awk '{s += $1} END {printf "%.0f\n", s}'; }
 # resources -> one line of resources.jsonl.
 resources() {
   local parts=() p pg
-  parts+=("$(part_json verifier "$(daemon_pid_now)")")
-  parts+=("$(part_json processor "$(processor_pid)")")
+  parts+=("$(HEAP="$(heap_of "$daemon_addr" verifier)" part_json verifier "$(daemon_pid_now)")")
+  parts+=("$(HEAP="$(heap_of "$metrics_addr" processor)" part_json processor "$(processor_pid)")")
   # shellcheck disable=SC2046 # the postmaster's children, one word each
   pg="$(pg_pid)" && parts+=("$(part_json postgresql "$pg" $(pgrep -P "$pg"))")
   for p in $(kafka_parts) $(connect_parts) ferretdb; do

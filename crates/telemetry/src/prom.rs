@@ -40,6 +40,20 @@ pub fn single(out: &mut String, name: &str, kind: &str, help: &str, value: f64) 
     family(out, name, kind, help, [(Vec::new(), value)]);
 }
 
+/// Appends `{prefix}_heap_in_use_bytes`, the process's heap in use (`memory::heap_in_use`),
+/// when the allocator tells it: beside the process's RSS it tells a leak from memory the
+/// allocator keeps.
+pub fn heap_in_use(out: &mut String, prefix: &str, bytes: Option<u64>) {
+    let Some(bytes) = bytes else { return };
+    single(
+        out,
+        &format!("{prefix}_heap_in_use_bytes"),
+        "gauge",
+        "Bytes allocated and not freed (glibc's mallinfo2: chunks in use plus mapped blocks). RSS above it is memory the allocator keeps, not a leak.",
+        bytes as f64,
+    );
+}
+
 fn write_labels(out: &mut String, labels: &[(&str, &str)]) {
     if labels.is_empty() {
         return;
@@ -157,6 +171,22 @@ mod tests {
             out,
             "# HELP x_total Things.\\nMore\n# TYPE x_total counter\n\
              x_total{reason=\"bad \\\"json\\\"\"} 3\nx_ratio 0.25\n"
+        );
+    }
+
+    #[test]
+    fn the_heap_is_a_gauge_named_for_its_process_and_absent_when_unknown() {
+        let mut out = String::new();
+        heap_in_use(&mut out, "processor", None);
+        assert_eq!(out, "");
+        heap_in_use(&mut out, "processor", Some(1_048_576));
+        assert!(
+            out.contains("# TYPE processor_heap_in_use_bytes gauge\n"),
+            "{out}"
+        );
+        assert!(
+            out.ends_with("\nprocessor_heap_in_use_bytes 1048576\n"),
+            "{out}"
         );
     }
 

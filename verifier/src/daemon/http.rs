@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use telemetry::http::{self as web_http, Answer, Request, Response};
+use telemetry::prom;
 use tokio::sync::{oneshot, watch};
 
 use super::book::Row;
@@ -108,7 +109,11 @@ impl Http {
             start_allowed: self.token.is_some(),
             file: |id, name| self.folder.file(id, name),
         };
-        api::route(path, &view)
+        let mut answer = api::route(path, &view);
+        if let Some(r) = answer.as_mut().filter(|_| path == "/metrics") {
+            prom::heap_in_use(&mut r.body, "verifier", memory::heap_in_use());
+        }
+        answer
     }
 
     /// `POST /api/runs`: checks that starting is allowed and the token, then starts the run.

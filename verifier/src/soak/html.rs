@@ -85,16 +85,21 @@ fn leak_table(s: &Soak) -> String {
 
 /// Per part: RSS (MiB) and CPU (% of one core between samples) over time, and the disk held.
 fn resource_plots(s: &Soak, axis: (f64, f64, &'static str), shades: &[Shade]) -> String {
-    let mut rss: BTreeMap<&str, Vec<(f64, f64)>> = BTreeMap::new();
+    let mut rss: BTreeMap<String, Vec<(f64, f64)>> = BTreeMap::new();
     let mut cpu: BTreeMap<&str, Vec<(f64, f64)>> = BTreeMap::new();
     let mut last: BTreeMap<&str, (f64, f64)> = BTreeMap::new();
     let mut disk: [Vec<(f64, f64)>; 3] = Default::default();
     for r in &s.resources {
         let t = r.at_us as f64 / 1e6;
         for (part, p) in &r.parts {
-            rss.entry(part)
+            rss.entry(part.clone())
                 .or_default()
                 .push((t, p.rss_bytes as f64 / 1048576.0));
+            if let Some(heap) = p.heap_bytes {
+                rss.entry(format!("{part} (heap in use)"))
+                    .or_default()
+                    .push((t, heap as f64 / 1048576.0));
+            }
             if let Some((t0, c0)) = last.insert(part, (t, p.cpu_s)) {
                 // a restarted part starts its CPU count again: no point across the restart
                 if t > t0 && p.cpu_s >= c0 {
@@ -116,6 +121,7 @@ fn resource_plots(s: &Soak, axis: (f64, f64, &'static str), shades: &[Shade]) ->
     let named = |m: BTreeMap<&str, Vec<(f64, f64)>>| -> Vec<(String, Vec<(f64, f64)>)> {
         m.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
     };
+    let rss: Vec<(String, Vec<(f64, f64)>)> = rss.into_iter().collect();
     let disk: Vec<(String, Vec<(f64, f64)>)> =
         ["WAL held by the slot", "Kafka's logs", "the store"]
             .into_iter()
@@ -123,8 +129,8 @@ fn resource_plots(s: &Soak, axis: (f64, f64, &'static str), shades: &[Shade]) ->
             .zip(disk)
             .collect();
     format!(
-        "<h2>Memory (RSS; PostgreSQL: PSS summed over its processes)</h2>{}<h2>CPU (% of one core)</h2>{}<h2>Disk</h2>{}",
-        lines_plot("memory", "MiB", axis, shades, &named(rss)),
+        "<h2>Memory (RSS; PostgreSQL: PSS summed over its processes; the heap in use of the daemon and the processor)</h2>{}<h2>CPU (% of one core)</h2>{}<h2>Disk</h2>{}",
+        lines_plot("memory", "MiB", axis, shades, &rss),
         lines_plot("cpu", "%", axis, shades, &named(cpu)),
         lines_plot("disk", "MiB", axis, shades, &disk),
     )

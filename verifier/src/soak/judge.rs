@@ -61,6 +61,9 @@ pub(crate) struct PartSample {
     /// Its (first) process: a new one is a restart.
     #[serde(default)]
     pub(crate) pid: Option<u32>,
+    /// Its heap in use, bytes, where it says it (the daemon and the processor, /metrics).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) heap_bytes: Option<u64>,
 }
 
 /// Totals over the soak's runs.
@@ -186,6 +189,7 @@ fn leaks(meta: &Meta, resources: &[ResourceSample], faults: &[SoakFault]) -> Vec
                             Rss {
                                 at_s,
                                 bytes: p.rss_bytes,
+                                heap: p.heap_bytes,
                             },
                         )
                     })
@@ -204,7 +208,7 @@ fn leaks(meta: &Meta, resources: &[ResourceSample], faults: &[SoakFault]) -> Vec
                 .filter(|(pid, r)| *pid == last_pid && r.at_s >= life_from)
                 .map(|(_, r)| Rss {
                     at_s: r.at_s - life_from,
-                    bytes: r.bytes,
+                    ..*r
                 })
                 .collect();
             let settled = (settled_s - life_from).max(0.0);
@@ -312,6 +316,7 @@ mod tests {
                     rss_bytes: bytes,
                     cpu_s: 0.0,
                     pid: Some(pid),
+                    heap_bytes: None,
                 };
                 ResourceSample {
                     at_us: t * 1_000_000,

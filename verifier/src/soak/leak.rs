@@ -4,7 +4,9 @@
 //! for its tenth minute takes its baseline at a third of its length. The end is read after the
 //! last fault has recovered: memory held while a part catches up on a fault's backlog is that
 //! fault's burst, not the part's steady state. A part with too few samples at either end is not
-//! judged, and says so.
+//! judged, and says so. Where the part's heap in use was sampled too, its growth over the same
+//! windows is said beside the verdict: RSS that grew while the heap in use did not is memory
+//! the allocator keeps, RSS that grew with it is memory the program holds.
 
 use serde::Serialize;
 
@@ -22,6 +24,8 @@ pub(crate) struct Rss {
     pub(crate) at_s: f64,
     /// Resident set size, bytes.
     pub(crate) bytes: u64,
+    /// Heap in use, bytes, where the part says it.
+    pub(crate) heap: Option<u64>,
 }
 
 /// How a part's memory was judged.
@@ -38,11 +42,24 @@ pub(crate) struct LeakCheck {
     pub(crate) end_bytes: Option<u64>,
     /// `end / baseline - 1`.
     pub(crate) growth: Option<f64>,
+    /// The heap in use over the same windows, where it was sampled (not judged: said).
+    pub(crate) heap: Option<HeapGrowth>,
     /// `pass`, `fail`, or `not_judged`.
     pub(crate) verdict: &'static str,
     /// Why, in words.
     pub(crate) reason: String,
 }
+
+/// The heap in use at both ends of a leak check.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub(crate) struct HeapGrowth {
+    pub(crate) baseline_bytes: u64,
+    pub(crate) end_bytes: u64,
+    pub(crate) growth: f64,
+}
+
+/// Which figure of a sample a window reads.
+type Of = fn(&Rss) -> Option<u64>;
 
 /// The window each end's median is taken over: a tenth of the soak, 10 s to 60 s.
 fn window_s(soak_s: f64) -> f64 {
@@ -60,15 +77,16 @@ pub(crate) fn judge(part: &str, samples: &[Rss], soak_s: f64, settled_s: f64) ->
     let window = window_s(soak_s);
     let baseline_at_s = BASELINE_AT_S.min(soak_s / 3.0);
     let end_from_s = (soak_s - window).max(settled_s);
-    let within = |from: f64, to: f64| -> Vec<u64> {
+    let within = |from: f64, to: f64, of: Of| -> Vec<u64> {
         samples
             .iter()
             .filter(|s| s.at_s >= from && s.at_s < to)
-            .map(|s| s.bytes)
+            .filter_map(of)
             .collect()
     };
-    let start = within(baseline_at_s, baseline_at_s + window);
-    let end = within(end_from_s, f64::INFINITY);
+    let (rss, heap): (Of, Of) = (|s| Some(s.bytes), |s| s.heap);
+    let start = within(baseline_at_s, baseline_at_s + window, rss);
+    let end = within(end_from_s, f64::INFINITY, rss);
     let mut check = LeakCheck {
         part: part.to_owned(),
         baseline_at_s,
@@ -76,6 +94,7 @@ pub(crate) fn judge(part: &str, samples: &[Rss], soak_s: f64, settled_s: f64) ->
         baseline_bytes: None,
         end_bytes: None,
         growth: None,
+        heap: None,
         verdict: "not_judged",
         reason: String::new(),
     };
@@ -106,8 +125,46 @@ pub(crate) fn judge(part: &str, samples: &[Rss], soak_s: f64, settled_s: f64) ->
         LIMIT * 100.0
     );
     check.verdict = if growth <= LIMIT { "pass" } else { "fail" };
-    check.reason = said;
+    check.heap = heap_growth(
+        within(baseline_at_s, baseline_at_s + window, heap),
+        within(end_from_s, f64::INFINITY, heap),
+    );
+    check.reason = match check.heap {
+        Some(h) => format!("{said}; {}", heap_said(h, growth > LIMIT)),
+        None => said,
+    };
     check
+}
+
+/// The heap's medians over both windows, when each has enough samples.
+fn heap_growth(start: Vec<u64>, end: Vec<u64>) -> Option<HeapGrowth> {
+    if start.len() < MIN_SAMPLES || end.len() < MIN_SAMPLES {
+        return None;
+    }
+    let (b, e) = (median(start)?, median(end)?);
+    Some(HeapGrowth {
+        baseline_bytes: b,
+        end_bytes: e,
+        growth: e as f64 / b.max(1) as f64 - 1.0,
+    })
+}
+
+/// The heap's growth in words; when RSS grew past the limit, whose memory it is.
+fn heap_said(h: HeapGrowth, rss_grew: bool) -> String {
+    let mib = |v: u64| v as f64 / (1024.0 * 1024.0);
+    let whose = match (rss_grew, h.growth <= LIMIT) {
+        (false, _) => "",
+        (true, true) => {
+            ": the program's own memory did not grow, the allocator keeps what it freed"
+        }
+        (true, false) => ": the program holds more memory",
+    };
+    format!(
+        "heap in use {:.1} -> {:.1} MiB ({:+.1} %){whose}",
+        mib(h.baseline_bytes),
+        mib(h.end_bytes),
+        h.growth * 100.0
+    )
 }
 
 #[cfg(test)]
@@ -122,6 +179,7 @@ mod tests {
             .map(|at_s| Rss {
                 at_s,
                 bytes: f(at_s),
+                heap: None,
             })
             .collect()
     }
@@ -190,6 +248,7 @@ mod tests {
         s.extend((1..=12).map(|i| Rss {
             at_s: 3660.0 + 5.0 * f64::from(i),
             bytes: 12 * MB,
+            heap: None,
         }));
         let c = judge("processor", &s, 3660.0, 3640.0);
         assert_eq!((c.verdict, c.end_from_s), ("pass", 3640.0), "{c:?}");
@@ -198,5 +257,44 @@ mod tests {
         let c = judge("processor", &s[..s.len() - 12], 3660.0, 3655.0);
         assert_eq!(c.verdict, "not_judged", "{c:?}");
         assert!(c.reason.contains("a longer SETTLE"), "{}", c.reason);
+    }
+
+    #[test]
+    fn the_heap_in_use_says_whose_memory_grew() {
+        // RSS climbs 20 -> 30 MB over the hour; the heap in use stays at 8 MB, or climbs with it
+        let climbing = series(3600.0, 10.0, |t| 20 * MB + (t as u64) * 10 * MB / 3600);
+        let with = |heap: &dyn Fn(f64) -> u64| -> Vec<Rss> {
+            climbing
+                .iter()
+                .map(|r| Rss {
+                    heap: Some(heap(r.at_s)),
+                    ..*r
+                })
+                .collect()
+        };
+        let kept = judge("verifier", &with(&|_| 8 * MB), 3600.0, 0.0);
+        assert_eq!(kept.verdict, "fail", "RSS decides: {kept:?}");
+        assert!(kept.heap.unwrap().growth.abs() < 0.01, "{kept:?}");
+        assert!(
+            kept.reason.contains("the allocator keeps"),
+            "{}",
+            kept.reason
+        );
+        let held = judge(
+            "verifier",
+            &with(&|t| 8 * MB + (t as u64) * 4 * MB / 3600),
+            3600.0,
+            0.0,
+        );
+        assert!(held.heap.unwrap().growth > 0.3, "{held:?}");
+        assert!(
+            held.reason.contains("the program holds more"),
+            "{}",
+            held.reason
+        );
+        // not sampled: nothing said, never a growth of zero
+        let c = judge("verifier", &climbing, 3600.0, 0.0);
+        assert_eq!(c.heap, None);
+        assert!(!c.reason.contains("heap"), "{}", c.reason);
     }
 }

@@ -60,12 +60,23 @@ pub(crate) fn buckets(intervals: &[Interval], start_s: f64, span_s: f64) -> Vec<
 }
 
 /// One sample of the backlog (a line of `backlog.jsonl`): the oldest event on its way over every
-/// run being followed.
+/// run being followed, and the runs the daemon did not follow yet.
 #[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
 pub(crate) struct BacklogSample {
     pub(crate) at_us: i64,
-    /// Seconds; `None` when nothing is on its way.
+    /// Seconds; `None` when nothing is on its way in the runs followed.
     pub(crate) oldest_s: Option<f64>,
+    /// Runs written but neither followed nor finished (the daemon could not start following
+    /// them while a part was down): their backlog is not known.
+    #[serde(default)]
+    pub(crate) unfollowed: u64,
+}
+
+impl BacklogSample {
+    /// Nothing known to be on its way for longer than [`RECOVERED_BELOW_S`].
+    fn caught_up(&self) -> bool {
+        self.unfollowed == 0 && self.oldest_s.is_none_or(|s| s < RECOVERED_BELOW_S)
+    }
 }
 
 /// A fault of the soak as its report shows it.
@@ -115,7 +126,7 @@ pub(crate) fn faults(
         let Some(healed) = f.healed_us else { continue };
         f.recovered_us = backlog
             .iter()
-            .find(|b| b.at_us >= healed && b.oldest_s.is_none_or(|s| s < RECOVERED_BELOW_S))
+            .find(|b| b.at_us >= healed && b.caught_up())
             .map(|b| b.at_us);
         f.recovery_s = f.recovered_us.map(|r| (r - healed) as f64 / 1e6);
         let until_s = f.recovered_us.map_or(f64::INFINITY, |r| r as f64 / 1e6);
@@ -189,6 +200,7 @@ mod tests {
                     400..=414 => Some((s - 399) as f64),
                     _ => Some(0.2),
                 },
+                unfollowed: 0,
             })
             .collect();
         let intervals = [interval(104.0, &[4000]), interval(300.0, &[9000])];
@@ -216,8 +228,30 @@ mod tests {
             .map(|s| BacklogSample {
                 at_us: s * 1_000_000,
                 oldest_s: Some(s as f64),
+                unfollowed: 0,
             })
             .collect();
         assert_eq!(faults(&lines, &stuck, &[])[0].recovery_s, None);
+    }
+
+    #[test]
+    fn a_run_the_daemon_could_not_follow_yet_holds_the_recovery_back() {
+        // a broker failover healed at 310 s; the daemon followed nothing of the new run until
+        // 321 s (nothing on its way in the runs it followed), then a young backlog
+        let lines = [
+            line("broker-failover", FaultEvent::Start, 300),
+            line("broker-failover", FaultEvent::Healed, 310),
+        ];
+        let backlog: Vec<BacklogSample> = (295..340)
+            .map(|s| BacklogSample {
+                at_us: s * 1_000_000,
+                oldest_s: (!(301..321).contains(&s)).then_some(0.25),
+                unfollowed: u64::from((301..321).contains(&s)),
+            })
+            .collect();
+        let intervals = [interval(320.0, &[12_000])];
+        let f = faults(&lines, &backlog, &intervals);
+        assert_eq!(f[0].recovery_s, Some(11.0));
+        assert!(f[0].worst_ms.is_some_and(|ms| ms > 11_000.0), "{f:?}");
     }
 }
