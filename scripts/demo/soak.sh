@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 #/ A soak: steady load for DURATION with a fault every FAULT_EVERY, every event verified by the
 #/ daemon (verifier serve), then a report on the whole soak: nothing lost or applied twice,
-#/ every fault recovered, and the memory of the daemon and the processor flat.
+#/ every fault recovered, and the memory of the daemon and the processor flat (their anonymous
+#/ memory: what they allocated, not the pages of their code).
 #/
 #/ The load is consecutive rate runs of WINDOW_S seconds (CALL demo_run, back to back), not one
 #/ long run: each run is accounted for and its memory given back as the soak goes on (so the
@@ -18,9 +19,9 @@
 #/ whether the drain finished or not (events still on their way are counted pending, never
 #/ lost, and fail the soak). Sampled meanwhile: each second the backlog (the oldest event on its
 #/ way, from the daemon: a fault has recovered when it is younger than 1 s again), every
-#/ SAMPLE_S the RSS and CPU of the daemon, the processor and each service (and the heap in use
-#/ of the daemon and the processor, from their /metrics), and the disk held by the WAL (the
-#/ slot's lag), Kafka's logs and the store.
+#/ SAMPLE_S the RSS (and its anonymous part) and CPU of the daemon, the processor and each
+#/ service, the heap in use of the daemon and the processor (their /metrics), and the disk held
+#/ by the WAL (the slot's lag), Kafka's logs and the store.
 #/
 #/ Writes SOAK_DIR (default .stack/soak/<time>, .stack/soak/latest points to it): meta.json,
 #/ fault.jsonl, backlog.jsonl, resources.jsonl, runs/run-N/ (each window's report), and then
@@ -182,12 +183,14 @@ backlog() {
 heap_of() {
   curl -fsS --max-time 2 "http://$1/metrics" 2>/dev/null | awk -v n="$2_heap_in_use_bytes" '$1 == n {printf "%.0f\n", $2}'
 }
-# [HEAP=BYTES] part_json NAME PID... -> "NAME": {"rss_bytes", "cpu_s", "pid"[, "heap_bytes"]}
-# summed over the pids, the first one named (nothing for a part with no pid running; a new pid
-# is a restart). Memory is VmRSS for one process; over several (PostgreSQL's) it is their PSS,
-# so that the shared buffers count once. HEAP: the heap in use, for the tool's own parts.
+# [HEAP=BYTES] part_json NAME PID... -> "NAME": {"rss_bytes", "cpu_s", "pid"[, "anon_bytes"]
+# [, "heap_bytes"]} summed over the pids, the first one named (nothing for a part with no pid
+# running; a new pid is a restart). Memory is VmRSS for one process, and its anonymous part
+# (RssAnon: what it allocated, not the pages of its code and libraries); over several
+# (PostgreSQL's) it is their PSS, so that the shared buffers count once. HEAP: the heap in use,
+# for the tool's own parts.
 part_json() {
-  local name="$1" mem=0 ticks=0 pid n=0 field=VmRSS file=status first=
+  local name="$1" mem=0 ticks=0 pid n=0 field=VmRSS file=status first="" anon=""
   shift
   [ "$#" -le 1 ] || field=Pss file=smaps_rollup
   for pid in "$@"; do
@@ -199,7 +202,9 @@ part_json() {
     first="${first:-$pid}"
   done
   [ "$n" -gt 0 ] || return 0
-  printf '"%s": {"rss_bytes": %s, "cpu_s": %s, "pid": %s%s}\n' "$name" "$mem" "$(awk -v t="$ticks" -v hz="$(getconf CLK_TCK)" 'BEGIN {printf "%.2f", t / hz}')" "$first" "${HEAP:+, \"heap_bytes\": $HEAP}"
+  [ "$n" -gt 1 ] || anon="$(awk '$1 == "RssAnon:" {printf "%.0f\n", $2 * 1024}' "/proc/$first/status" 2>/dev/null)" || anon=""
+  printf '"%s": {"rss_bytes": %s, "cpu_s": %s, "pid": %s%s%s}\n' "$name" "$mem" "$(awk -v t="$ticks" -v hz="$(getconf CLK_TCK)" 'BEGIN {printf "%.2f", t / hz}')" "$first" \
+    "${anon:+, \"anon_bytes\": $anon}" "${HEAP:+, \"heap_bytes\": $HEAP}"
 }
 kafka_parts() { if cluster_profile; then printf 'kafka-%s\n' "${KAFKA_NODES[@]}"; else echo kafka; fi; }
 bytes_of() { du -sb "$@" 2>/dev/null | awk '{s += $1} END {printf "%.0f\n", s}'; }

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use super::files::opt;
-use super::judge::Soak;
+use super::judge::{Soak, JUDGED_PARTS};
 use super::timeline::BUCKET_S;
 use crate::report::html::{esc, latency_plot, lines_plot, throughput_plot, OverTime, Shade};
 use crate::report::LatencySecond;
@@ -83,22 +83,35 @@ fn leak_table(s: &Soak) -> String {
     o
 }
 
-/// Per part: RSS (MiB) and CPU (% of one core between samples) over time, and the disk held.
+/// A named line per key, in key order.
+type Lines = Vec<(String, Vec<(f64, f64)>)>;
+
+/// Per part: RSS (MiB) and CPU (% of one core between samples) over time; the daemon's and the
+/// processor's memory in three measures; the disk held.
 fn resource_plots(s: &Soak, axis: (f64, f64, &'static str), shades: &[Shade]) -> String {
-    let mut rss: BTreeMap<String, Vec<(f64, f64)>> = BTreeMap::new();
+    let mut rss: BTreeMap<&str, Vec<(f64, f64)>> = BTreeMap::new();
+    let mut own: BTreeMap<String, Vec<(f64, f64)>> = BTreeMap::new();
     let mut cpu: BTreeMap<&str, Vec<(f64, f64)>> = BTreeMap::new();
     let mut last: BTreeMap<&str, (f64, f64)> = BTreeMap::new();
     let mut disk: [Vec<(f64, f64)>; 3] = Default::default();
+    let mib = |b: u64| b as f64 / 1048576.0;
     for r in &s.resources {
         let t = r.at_us as f64 / 1e6;
         for (part, p) in &r.parts {
-            rss.entry(part.clone())
-                .or_default()
-                .push((t, p.rss_bytes as f64 / 1048576.0));
-            if let Some(heap) = p.heap_bytes {
-                rss.entry(format!("{part} (heap in use)"))
-                    .or_default()
-                    .push((t, heap as f64 / 1048576.0));
+            rss.entry(part).or_default().push((t, mib(p.rss_bytes)));
+            if JUDGED_PARTS.contains(&part.as_str()) {
+                let measures = [
+                    ("RSS", Some(p.rss_bytes)),
+                    ("anonymous", p.anon_bytes),
+                    ("heap in use", p.heap_bytes),
+                ];
+                for (what, v) in measures {
+                    if let Some(v) = v {
+                        own.entry(format!("{part}: {what}"))
+                            .or_default()
+                            .push((t, mib(v)));
+                    }
+                }
             }
             if let Some((t0, c0)) = last.insert(part, (t, p.cpu_s)) {
                 // a restarted part starts its CPU count again: no point across the restart
@@ -114,23 +127,24 @@ fn resource_plots(s: &Soak, axis: (f64, f64, &'static str), shades: &[Shade]) ->
             .enumerate()
         {
             if let Some(v) = v {
-                disk[i].push((t, v as f64 / 1048576.0));
+                disk[i].push((t, mib(v)));
             }
         }
     }
-    let named = |m: BTreeMap<&str, Vec<(f64, f64)>>| -> Vec<(String, Vec<(f64, f64)>)> {
+    let named = |m: BTreeMap<&str, Vec<(f64, f64)>>| -> Lines {
         m.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
     };
-    let rss: Vec<(String, Vec<(f64, f64)>)> = rss.into_iter().collect();
-    let disk: Vec<(String, Vec<(f64, f64)>)> =
-        ["WAL held by the slot", "Kafka's logs", "the store"]
-            .into_iter()
-            .map(String::from)
-            .zip(disk)
-            .collect();
+    let disk: Lines = ["WAL held by the slot", "Kafka's logs", "the store"]
+        .into_iter()
+        .map(String::from)
+        .zip(disk)
+        .collect();
     format!(
-        "<h2>Memory (RSS; PostgreSQL: PSS summed over its processes; the heap in use of the daemon and the processor)</h2>{}<h2>CPU (% of one core)</h2>{}<h2>Disk</h2>{}",
-        lines_plot("memory", "MiB", axis, shades, &rss),
+        "<h2>Memory (RSS; PostgreSQL: PSS summed over its processes)</h2>{}\
+<h2>The daemon's and the processor's memory</h2><p>RSS, its anonymous part (what the process allocated; the rest is the pages of its code and libraries) and the heap in use (allocated and not freed; anonymous memory above it is what the allocator keeps). The leak rule reads the anonymous memory.</p>{}\
+<h2>CPU (% of one core)</h2>{}<h2>Disk</h2>{}",
+        lines_plot("memory", "MiB", axis, shades, &named(rss)),
+        lines_plot("own-memory", "MiB", axis, shades, &own.into_iter().collect::<Lines>()),
         lines_plot("cpu", "%", axis, shades, &named(cpu)),
         lines_plot("disk", "MiB", axis, shades, &disk),
     )

@@ -61,6 +61,10 @@ pub(crate) struct PartSample {
     /// Its (first) process: a new one is a restart.
     #[serde(default)]
     pub(crate) pid: Option<u32>,
+    /// Its anonymous memory (RssAnon: what it allocated, not the file pages of its code and
+    /// libraries), bytes, for a part of one process.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) anon_bytes: Option<u64>,
     /// Its heap in use, bytes, where it says it (the daemon and the processor, /metrics).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) heap_bytes: Option<u64>,
@@ -179,22 +183,7 @@ fn leaks(meta: &Meta, resources: &[ResourceSample], faults: &[SoakFault]) -> Vec
     JUDGED_PARTS
         .iter()
         .map(|part| {
-            let samples: Vec<(Option<u32>, Rss)> = resources
-                .iter()
-                .filter_map(|s| {
-                    s.parts.get(*part).map(|p| {
-                        let at_s = (s.at_us - meta.started_us) as f64 / 1e6;
-                        (
-                            p.pid,
-                            Rss {
-                                at_s,
-                                bytes: p.rss_bytes,
-                                heap: p.heap_bytes,
-                            },
-                        )
-                    })
-                })
-                .collect();
+            let (samples, memory) = memory_of(part, meta, resources);
             let last_pid = samples.last().and_then(|(pid, _)| *pid);
             let life_from = samples
                 .iter()
@@ -213,6 +202,8 @@ fn leaks(meta: &Meta, resources: &[ResourceSample], faults: &[SoakFault]) -> Vec
                 .collect();
             let settled = (settled_s - life_from).max(0.0);
             let mut check = leak::judge(part, &life, end_s - life_from, settled);
+            check.memory = memory;
+            check.reason = format!("{memory}: {}", check.reason);
             if restarted {
                 check.baseline_at_s += life_from;
                 check.end_from_s += life_from;
@@ -224,6 +215,33 @@ fn leaks(meta: &Meta, resources: &[ResourceSample], faults: &[SoakFault]) -> Vec
             check
         })
         .collect()
+}
+
+/// `part`'s memory samples with their process, and what they measure: its anonymous memory
+/// when every sample has it (what the process allocated: the pages of its code and libraries,
+/// which page in as a fault first runs their error paths, are no leak), else its RSS.
+fn memory_of(
+    part: &str,
+    meta: &Meta,
+    resources: &[ResourceSample],
+) -> (Vec<(Option<u32>, Rss)>, &'static str) {
+    let parts: Vec<(i64, &PartSample)> = resources
+        .iter()
+        .filter_map(|s| Some((s.at_us, s.parts.get(part)?)))
+        .collect();
+    let anon = !parts.is_empty() && parts.iter().all(|(_, p)| p.anon_bytes.is_some());
+    let samples = parts
+        .iter()
+        .map(|(at_us, p)| {
+            let rss = Rss {
+                at_s: (at_us - meta.started_us) as f64 / 1e6,
+                bytes: if anon { p.anon_bytes } else { None }.unwrap_or(p.rss_bytes),
+                heap: p.heap_bytes,
+            };
+            (p.pid, rss)
+        })
+        .collect();
+    (samples, if anon { "anonymous memory" } else { "RSS" })
 }
 
 /// Everything the soak's report says, and its verdict.
@@ -316,6 +334,7 @@ mod tests {
                     rss_bytes: bytes,
                     cpu_s: 0.0,
                     pid: Some(pid),
+                    anon_bytes: None,
                     heap_bytes: None,
                 };
                 ResourceSample {
@@ -387,5 +406,28 @@ mod tests {
         };
         let c = &leaks(&meta(600), &s, &[fault])[1];
         assert_eq!((c.verdict, c.end_from_s), ("pass", 591.0), "{c:?}");
+    }
+
+    #[test]
+    fn anonymous_memory_is_judged_where_sampled_and_code_paging_in_is_no_leak() {
+        // RSS 14 -> 16 MB as a fault's error paths page in the binary's code at 300 s; the
+        // anonymous part stays at 4 MB
+        let mut s = processor(600, |t| (1, if t < 300 { 14 * MB } else { 16 * MB }));
+        let rss = &leaks(&meta(600), &s, &[])[1];
+        assert_eq!(rss.verdict, "fail", "{rss:?}");
+        assert!(rss.reason.starts_with("RSS: "), "{}", rss.reason);
+        for r in &mut s {
+            r.parts.get_mut("processor").unwrap().anon_bytes = Some(4 * MB);
+        }
+        let anon = &leaks(&meta(600), &s, &[])[1];
+        assert_eq!((anon.verdict, anon.memory), ("pass", "anonymous memory"));
+        assert!(
+            anon.reason.starts_with("anonymous memory: 4.0 MiB"),
+            "{}",
+            anon.reason
+        );
+        // a sample without it (an older sampler): RSS for the whole part, never a mix
+        s[0].parts.get_mut("processor").unwrap().anon_bytes = None;
+        assert_eq!(leaks(&meta(600), &s, &[])[1].memory, "RSS");
     }
 }

@@ -32,6 +32,8 @@ pub(crate) struct Rss {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub(crate) struct LeakCheck {
     pub(crate) part: String,
+    /// What was judged: `anonymous memory` (RssAnon) or `RSS`.
+    pub(crate) memory: &'static str,
     /// Where the baseline window starts, seconds since the soak started.
     pub(crate) baseline_at_s: f64,
     /// Where the end window starts: the last tenth of the soak, or the last fault's recovery
@@ -89,6 +91,7 @@ pub(crate) fn judge(part: &str, samples: &[Rss], soak_s: f64, settled_s: f64) ->
     let end = within(end_from_s, f64::INFINITY, rss);
     let mut check = LeakCheck {
         part: part.to_owned(),
+        memory: "RSS",
         baseline_at_s,
         end_from_s,
         baseline_bytes: None,
