@@ -102,12 +102,12 @@ fn resource_plots(s: &Soak, axis: (f64, f64, &'static str), shades: &[Shade]) ->
             if JUDGED_PARTS.contains(&part.as_str()) {
                 let measures = [
                     ("RSS", Some(p.rss_bytes)),
-                    ("anonymous", p.anon_bytes),
-                    ("heap in use", p.heap_bytes),
+                    ("anon", p.anon_bytes),
+                    ("heap", p.heap_bytes),
                 ];
                 for (what, v) in measures {
                     if let Some(v) = v {
-                        own.entry(format!("{part}: {what}"))
+                        own.entry(format!("{part} {what}"))
                             .or_default()
                             .push((t, mib(v)));
                     }
@@ -141,7 +141,7 @@ fn resource_plots(s: &Soak, axis: (f64, f64, &'static str), shades: &[Shade]) ->
         .collect();
     format!(
         "<h2>Memory (RSS; PostgreSQL: PSS summed over its processes)</h2>{}\
-<h2>The daemon's and the processor's memory</h2><p>RSS, its anonymous part (what the process allocated; the rest is the pages of its code and libraries) and the heap in use (allocated and not freed; anonymous memory above it is what the allocator keeps). The leak rule reads the anonymous memory.</p>{}\
+<h2>The daemon's and the processor's memory</h2><p>RSS; anon, its anonymous part (what the process allocated; the rest is the pages of its code and libraries); heap, the heap in use (allocated and not freed; anonymous memory above it is what the allocator keeps). The leak rule reads the anonymous memory.</p>{}\
 <h2>CPU (% of one core)</h2>{}<h2>Disk</h2>{}",
         lines_plot("memory", "MiB", axis, shades, &named(rss)),
         lines_plot("own-memory", "MiB", axis, shades, &own.into_iter().collect::<Lines>()),
