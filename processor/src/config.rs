@@ -57,11 +57,12 @@ pub struct Args {
     pub fetch_wait_ms: u32,
 
     /// Most kilobytes of records fetched ahead of the batches (librdkafka's
-    /// queued.max.messages.kbytes, and the largest fetch). librdkafka's default, 64 MiB, lets
-    /// a backlog after an outage land in memory at once, and glibc keeps much of it after the
-    /// burst (the one-hour soak's processor: 14 MiB steady, 29 MiB in the backlog of a broker
-    /// kill). 8 MiB is thousands of events ahead of a batch of 1,000.
-    #[arg(long, env = "FETCH_QUEUE_KB", default_value_t = 8192)]
+    /// queued.max.messages.kbytes, and the largest fetch). The default is librdkafka's, 64 MiB:
+    /// a bound of 8 MiB drained a backlog 0.74x as fast (smaller batches, more store commands
+    /// per event) for a peak RSS 0.63x (bench/processor.sh, BENCHMARKS.md); what a burst takes
+    /// goes back after it either way (memory::long_running). Lower it where memory is scarcer
+    /// than drain speed.
+    #[arg(long, env = "FETCH_QUEUE_KB", default_value_t = 65536)]
     pub fetch_queue_kb: u32,
 
     /// Commands the processor has at the store at once. 3 (the default): the three collections
@@ -272,7 +273,7 @@ mod tests {
         assert!(args(&["--early-joins", "true"]).unwrap().early_joins);
         assert!(!args(&["--early-joins", "0"]).unwrap().early_joins);
         assert_eq!(c.fetch_wait_ms, 50);
-        assert_eq!(c.fetch_queue_kb, 8192);
+        assert_eq!(c.fetch_queue_kb, 65536);
         assert_eq!(c.metrics_addr, Some("127.0.0.1:9101".parse().unwrap()));
         assert_eq!(c.metrics_file, None);
         assert_eq!(c.log_level, tracing::Level::INFO);

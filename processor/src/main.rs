@@ -21,10 +21,10 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
-    // A consumer runs for days: two malloc arenas, before any thread starts, and the free
-    // memory given back at each summary (run.rs), keep a burst (a rebalance, a backlog after a
-    // fault) from staying in its RSS.
-    memory::limit_arenas(2);
+    // A consumer runs for days: two malloc arenas and a fixed mmap threshold, before any thread
+    // starts, and the free memory given back at each summary (run.rs), keep a burst (a
+    // rebalance, a backlog after a fault) from staying in its RSS.
+    memory::long_running();
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(r) => r,
         Err(e) => {

@@ -612,7 +612,7 @@ fn consumer(
         .set("session.timeout.ms", "6000")
         .set("heartbeat.interval.ms", "2000")
         .set("fetch.wait.max.ms", config.fetch_wait_ms.to_string())
-        // Bounded prefetch (FETCH_QUEUE_KB): a backlog is read in steps, not held at once.
+        // The prefetch (FETCH_QUEUE_KB): how much of a backlog is held ahead of the batches.
         .set(
             "queued.max.messages.kbytes",
             config.fetch_queue_kb.to_string(),

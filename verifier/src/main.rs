@@ -29,9 +29,10 @@ fn start() -> Result<Verdict, Error> {
     }
     let config = Config::from_cli(cli, std::io::stdout().is_terminal())?;
     if matches!(config.command, verifier::config::Command::Serve(_)) {
-        // The daemon follows run after run for days: two arenas, before any thread starts, and
-        // each finished run's memory given back (daemon::on_ended) keep it flat.
-        memory::limit_arenas(2);
+        // The daemon follows run after run for days: two arenas and a fixed mmap threshold,
+        // before any thread starts, and each finished run's memory given back
+        // (daemon::on_ended) keep it flat.
+        memory::long_running();
     }
     verifier::logging::init(&config.log)?;
     let runtime = tokio::runtime::Runtime::new().map_err(Error::Runtime)?;

@@ -26,6 +26,36 @@ pub fn release_free() -> bool {
     }
 }
 
+/// Sets glibc up for a process that runs for days through bursts (a backlog after a fault):
+/// two arenas ([`limit_arenas`]) and blocks of 128 KiB or more always mapped on their own
+/// ([`fix_mmap_threshold`]), so that what a burst allocates goes back whole when it is freed.
+/// Called before any thread starts. `true` when both were set.
+pub fn long_running() -> bool {
+    limit_arenas(2) & fix_mmap_threshold(128 * 1024)
+}
+
+/// Blocks of `bytes` or more are mapped on their own and unmapped when freed
+/// (`mallopt(M_MMAP_THRESHOLD, bytes)`). glibc's threshold starts at 128 KiB but, without this,
+/// rises to the size of each mapped block freed (up to 32 MiB), after which a burst's large
+/// buffers (a Kafka fetch of a backlog, a batch's documents) land in the heap, and the holes
+/// they leave among live blocks stay resident: in the one-hour soak each fault's catch-up left
+/// the processor's anonymous memory 1 to 2 MiB higher, its heap in use unchanged. Setting it
+/// also stops the trim threshold from moving. `true` when set; always `false` where the
+/// allocator is not glibc's.
+pub fn fix_mmap_threshold(bytes: i32) -> bool {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        // SAFETY: mallopt takes two integers and no pointer; M_MMAP_THRESHOLD only decides
+        // how later allocations are served.
+        unsafe { libc::mallopt(libc::M_MMAP_THRESHOLD, bytes) == 1 }
+    }
+    #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+    {
+        let _ = bytes;
+        false
+    }
+}
+
 /// Caps glibc's malloc arenas at `n` (`mallopt(M_ARENA_MAX, n)`; glibc's default is eight per
 /// core). Called before the threads start: each thread that allocates under contention would
 /// otherwise get an arena of its own, and the pages a finished run leaves half used stay spread
@@ -121,5 +151,25 @@ mod tests {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     fn the_arenas_can_be_capped() {
         assert!(limit_arenas(2));
+    }
+
+    #[test]
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    fn a_large_block_freed_after_the_threshold_is_fixed_leaves_nothing_resident() {
+        let _one = ONE_AT_A_TIME.lock().unwrap();
+        assert!(fix_mmap_threshold(128 * 1024));
+        // a freed 4 MiB block would raise glibc's dynamic threshold; fixed, the next 1 MiB
+        // blocks are still mapped on their own and go back whole when freed
+        drop(vec![1u8; 4 << 20]);
+        let before = rss_kb();
+        let burst: Vec<Vec<u8>> = (0..16).map(|i| vec![i as u8; 1 << 20]).collect();
+        let keep = vec![7u8; 1024]; // a live block after the burst, as a heap would have one
+        drop(burst);
+        let after = rss_kb();
+        assert!(
+            after < before + 4_000,
+            "RSS {before} kB -> {after} kB: the burst's 16 MiB stayed resident"
+        );
+        assert_eq!(keep[0], 7);
     }
 }

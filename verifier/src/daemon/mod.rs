@@ -59,6 +59,9 @@ pub struct DaemonConfig {
 
 /// How often the manifest is read for new runs.
 const MANIFEST_POLL: Duration = Duration::from_millis(500);
+/// How often the allocator's free memory goes back to the system besides each run's end (the
+/// processor does the same at each summary).
+const TRIM_EVERY: Duration = Duration::from_secs(10);
 /// How long a run whose follow failed (a service down) rests before it is followed again.
 const REST: Duration = Duration::from_secs(10);
 /// Runs followed at once at most, the oldest first: a daemon started after many runs were
@@ -205,9 +208,15 @@ impl Daemon {
         tokio::pin!(shutdown);
         let mut poll = tokio::time::interval(MANIFEST_POLL);
         poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut trim = tokio::time::interval(TRIM_EVERY);
+        trim.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
                 _ = poll.tick() => self.start_new().await,
+                // a backlog's burst goes back while its run is still followed, not at its end
+                _ = trim.tick() => {
+                    memory::release_free();
+                }
                 Some(ended) = self.ended.1.recv() => self.on_ended(ended),
                 () = &mut shutdown => break,
             }

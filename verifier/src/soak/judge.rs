@@ -201,12 +201,11 @@ fn leaks(meta: &Meta, resources: &[ResourceSample], faults: &[SoakFault]) -> Vec
                 })
                 .collect();
             let settled = (settled_s - life_from).max(0.0);
-            let mut check = leak::judge(part, &life, end_s - life_from, settled);
+            let from = if restarted { life_from } else { 0.0 };
+            let mut check = leak::judge_from(part, &life, end_s - life_from, settled, from);
             check.memory = memory;
             check.reason = format!("{memory}: {}", check.reason);
             if restarted {
-                check.baseline_at_s += life_from;
-                check.end_from_s += life_from;
                 check.reason = format!(
                     "{} (its last process, since its restart at {life_from:.0} s)",
                     check.reason
@@ -365,6 +364,11 @@ mod tests {
             c.reason
         );
         assert!(c.baseline_at_s > 60.0, "{c:?}");
+        // its windows are said in the soak's seconds, as the report's axis shows them
+        let said = format!("MiB at {:.0} s", c.baseline_at_s);
+        assert!(c.reason.contains(&said), "{said} in {}", c.reason);
+        let said = format!("(from {:.0} s)", c.end_from_s);
+        assert!(c.reason.contains(&said), "{said} in {}", c.reason);
     }
 
     #[test]

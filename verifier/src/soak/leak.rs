@@ -75,7 +75,20 @@ fn median(mut v: Vec<u64>) -> Option<u64> {
 
 /// Judges `part`'s samples over a soak of `soak_s` seconds (samples after it, taken while the
 /// runs drain, count for the end) whose last fault recovered at `settled_s` (0: no fault).
+#[cfg(test)]
 pub(crate) fn judge(part: &str, samples: &[Rss], soak_s: f64, settled_s: f64) -> LeakCheck {
+    judge_from(part, samples, soak_s, settled_s, 0.0)
+}
+
+/// [`judge`] for samples whose time 0 is `from_s` into the soak (a part restarted then): the
+/// windows are read on the samples' own times, and said, and kept, in the soak's.
+pub(crate) fn judge_from(
+    part: &str,
+    samples: &[Rss],
+    soak_s: f64,
+    settled_s: f64,
+    from_s: f64,
+) -> LeakCheck {
     let window = window_s(soak_s);
     let baseline_at_s = BASELINE_AT_S.min(soak_s / 3.0);
     let end_from_s = (soak_s - window).max(settled_s);
@@ -92,8 +105,8 @@ pub(crate) fn judge(part: &str, samples: &[Rss], soak_s: f64, settled_s: f64) ->
     let mut check = LeakCheck {
         part: part.to_owned(),
         memory: "RSS",
-        baseline_at_s,
-        end_from_s,
+        baseline_at_s: baseline_at_s + from_s,
+        end_from_s: end_from_s + from_s,
         baseline_bytes: None,
         end_bytes: None,
         growth: None,
@@ -108,9 +121,11 @@ pub(crate) fn judge(part: &str, samples: &[Rss], soak_s: f64, settled_s: f64) ->
             ""
         };
         check.reason = format!(
-            "too few samples: {} from {baseline_at_s:.0} s and {} from {end_from_s:.0} s{after} of a {soak_s:.0} s soak ({MIN_SAMPLES} needed in each, the windows apart)",
+            "too few samples: {} from {:.0} s and {} from {:.0} s{after} of a {soak_s:.0} s soak ({MIN_SAMPLES} needed in each, the windows apart)",
             start.len(),
-            end.len()
+            check.baseline_at_s,
+            end.len(),
+            check.end_from_s
         );
         return check;
     }
@@ -121,9 +136,11 @@ pub(crate) fn judge(part: &str, samples: &[Rss], soak_s: f64, settled_s: f64) ->
     check.growth = Some(growth);
     let mib = |v: u64| v as f64 / (1024.0 * 1024.0);
     let said = format!(
-        "{:.1} MiB at {baseline_at_s:.0} s, {:.1} MiB at the end (from {end_from_s:.0} s): {:+.1} % (at most {:+.0} %)",
+        "{:.1} MiB at {:.0} s, {:.1} MiB at the end (from {:.0} s): {:+.1} % (at most {:+.0} %)",
         mib(b),
+        check.baseline_at_s,
         mib(e),
+        check.end_from_s,
         growth * 100.0,
         LIMIT * 100.0
     );
