@@ -9,7 +9,9 @@
 #/      N shows the daemon's view of it (following nothing itself) and exits 0.
 #/   3. scripts/demo/run_demo.sh (300 events at 150/s) while the pair runs: it pauses the stack's
 #/      event-processor (never two processors in one group), passes, and the stack's
-#/      event-processor is running and healthy again after it; the daemon reports that run too.
+#/      event-processor is running and healthy again after it; the daemon followed the run and
+#/      no verifier watch of the script's (one follower): the run's folder says daemon and holds
+#/      the daemon's report.json, the one it printed.
 #/   4. stack/down.sh verifier processor: stack/status.sh shows both off and exits 0.
 #/ The pair runs on a scratch database, dropped afterwards, and event-processor-group is moved
 #/ to the topic's end first (event-processor --reset), so it starts at this test's runs.
@@ -105,7 +107,12 @@ processor_healthy || fail "the stack's event-processor is not running and health
 demo_run="$(app_sql "SELECT max(run_id) FROM outbox_demo.runs")"
 [ "$demo_run" -gt "$run" ] || fail "no run after run $run in the manifest: run_demo.sh wrote none"
 [ "$(reported "$demo_run" | jq -r .verdict)" = pass ] || fail "the daemon's verdict on the demo's run $demo_run is not pass"
-pass "run_demo.sh paused the stack's event-processor (pid $before), passed, and it runs again (pid $(pid_of processor)); the daemon reports run $demo_run pass"
+demo_dir="$(run_dir "$demo_run")"
+[ "$(cat "$demo_dir/follower.txt")" = daemon ] || fail "run_demo.sh followed run $demo_run with '$(cat "$demo_dir/follower.txt")', not the daemon: $(grep -m2 follow "$tmp/demo.err")"
+cmp -s "$demo_dir/report.json" "$VERIFIER_RUNS/run-$demo_run/report.json" ||
+  fail "the demo's report.json of run $demo_run is not the daemon's ($VERIFIER_RUNS/run-$demo_run)"
+grep -q "^verdict: PASS" "$tmp/demo.out" || fail "run_demo.sh did not print the daemon's report: $(tail -n 3 "$tmp/demo.out")"
+pass "run_demo.sh paused the stack's event-processor (pid $before), passed, and it runs again (pid $(pid_of processor)); the daemon followed run $demo_run (pass), its report in the run's folder, no second follower"
 
 # ---- 4. stopped by stack/down.sh
 "$REPO_ROOT/stack/down.sh" verifier processor 2>"$tmp/down.err" || fail "stack/down.sh verifier processor: $(cat "$tmp/down.err")"

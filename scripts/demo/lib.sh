@@ -264,6 +264,37 @@ wait_consumer_ready() {
     die "$CONSUMER_LABEL was not given the topic's partitions within 60 s (is another member of its group running?); see its log: $dir/$CONSUMER_LOG"
 }
 
+# daemon_follow RUN -> the stack's verifier serve's view of RUN, a line a second until its
+# verdict, then the verdict in a line. Returns 0 pass, 1 fail, 3 incomplete; 4 when the daemon
+# has not answered for the run in 10 s (it follows runs from the one after its first start), or
+# has not begun to follow it in 600 s (it follows four at once, the oldest first).
+daemon_follow() {
+  local id="$1" api="http://$STACK_VERIFIER_ADDR/api/runs/$1" body verdict unknown=0 waited=0
+  log "the stack's verifier serve follows run $id: its view from $api (the page: http://$STACK_VERIFIER_ADDR/runs/$id)"
+  while true; do
+    body="$(curl -fsS --max-time 5 "$api" 2>/dev/null)" || body=""
+    if [ "$(jq -r '.state // empty' <<<"${body:-{\}}")" = waiting ]; then
+      [ $((waited % 10)) -ne 0 ] || log "run $id: the daemon follows runs $(jq -r '.following | map(tostring) | join(", ")' <<<"$body") first"
+      waited=$((waited + 1))
+      [ "$waited" -lt 600 ] || return 4
+      sleep 1
+      continue
+    fi
+    verdict="$(jq -r '.verdict // empty' <<<"${body:-{\}}")"
+    if [ -n "$verdict" ]; then
+      jq -r '"run \(.run.run_id): \(.verdict | ascii_upcase): \(.counts.matched) of \(.counts.expected) verified, \(.integrity.missing_total) missing (\(.integrity.lost) lost), \(.integrity.applied_twice) applied twice; end to end p50 \(.stages[] | select(.name == "end_to_end") | .p50_ms) ms, p99 \(.stages[] | select(.name == "end_to_end") | .p99_ms) ms"' <<<"$body"
+      case "$verdict" in pass) return 0 ;; fail) return 1 ;; *) return 3 ;; esac
+    fi
+    if [ -n "$body" ]; then
+      jq -r '"run \(.run.run_id) [\(.phase)] \(.elapsed_s | floor) s: \(.counts.receipts) of \(.counts.expected) in MongoDB, \(.counts.kafka) on Kafka; e2e p50 \([.stages[] | select(.name == "end_to_end") | .p50_ms][0] // "-") ms, p99 \([.stages[] | select(.name == "end_to_end") | .p99_ms][0] // "-") ms; not matched \(.backlog.unmatched)"' <<<"$body"
+    else
+      unknown=$((unknown + 1))
+      [ "$unknown" -lt 10 ] || return 4
+    fi
+    sleep 1
+  done
+}
+
 # receipts_arg DIR -> the verifier's --receipts for RECEIPTS, the metrics file in DIR.
 receipts_arg() {
   case "$RECEIPTS" in

@@ -4,8 +4,14 @@
 #/      the example in examples/python-consumer, from the topic's end; or CONSUMER_CMD, any
 #/      command) with METRICS_FILE, and waits until it holds the CDC topic's partitions (for
 #/      CONSUMER_CMD: until CONSUMER_READY, a command, succeeds, if given);
-#/   2. starts the verifier, which opens its Kafka read and waits for the next run (live
-#/      dashboard when stdout is a terminal, a progress line per second otherwise);
+#/   2. chooses who follows the run. Without a terminal, the stack's verifier serve (stack/up.sh
+#/      starts it) when it follows runs as this run asks (event-processor in its group, receipts
+#/      processed-events, no SLO_FILE, FAULT_LOG or IDLE_TIMEOUT of the run's own): it follows
+#/      every run anyway, so no second follower reads the same events; its view is a line per
+#/      second, its report copied into the run's folder. Otherwise verifier watch, started here,
+#/      which opens its Kafka read and waits for the next run (the live dashboard when stdout is
+#/      a terminal, a progress line per second otherwise). FOLLOWER=watch or daemon chooses;
+#/      daemon fails (exit 2) when the daemon cannot follow the run as asked;
 #/   3. generates TARGET_EVENTS events in PostgreSQL: at RATE events/s with CALL demo_run(n, rate),
 #/      or in one transaction with demo_generate(n) when RATE is unset, empty or "bulk"; the
 #/      verifier follows them until every event is on Kafka and in MongoDB;
@@ -19,7 +25,9 @@
 #/ Artifacts in .stack/demo/run-<run_id>/ (DEMO_DIR): report.txt, report.json, report.html, one
 #/ .hlog per stage, the consumer's log and metrics file (processor.log and processor-events.jsonl,
 #/ or consumer.log and consumer-events.jsonl), consumer.txt (which consumer, its group, the
-#/ receipts), generator.txt, verifier.log; .stack/demo/latest points at it.
+#/ receipts), generator.txt, verifier.log (verifier watch's; the daemon's log is
+#/ .stack/logs/verifier.log), follower.txt (who followed the run); .stack/demo/latest points
+#/ at it.
 #/
 #/ Environment:
 #/   TARGET_EVENTS  events to generate                                   default 1000
@@ -32,7 +40,8 @@
 #/   SLO_FILE       JSON objectives for the verdict (verifier --slo)     default: the defaults
 #/   IDLE_TIMEOUT   seconds without progress before the verifier gives up   default 30
 #/   PROCESSOR_METRICS_ADDR  the processor's /metrics                    default 127.0.0.1:9101
-#/   VERIFIER_ADDR  the verifier's /status and /metrics during the run   default 127.0.0.1:9103
+#/   VERIFIER_ADDR  verifier watch's /status and /metrics during the run  default 127.0.0.1:9103
+#/   FOLLOWER       auto, daemon or watch (step 2)                       default auto
 #/ When stack/up.sh's own event-processor runs, it is paused for the run (the consumer under test
 #/ takes the group, the port and the store alone) and started again at the end; its
 #/ verifier serve follows this run as well.
@@ -63,7 +72,8 @@ RATE="${RATE:-bulk}"
 LOG_LEVEL="${LOG_LEVEL:-INFO}"
 BATCH_SIZE="${BATCH_SIZE:-1000}"
 IN_FLIGHT="${IN_FLIGHT:-1}"
-IDLE_TIMEOUT="${IDLE_TIMEOUT:-30}"
+IDLE_TIMEOUT="${IDLE_TIMEOUT:-}"
+FOLLOWER="${FOLLOWER:-auto}"
 PROCESSOR_METRICS_ADDR="${PROCESSOR_METRICS_ADDR:-127.0.0.1:9101}"
 VERIFIER_ADDR="${VERIFIER_ADDR:-127.0.0.1:9103}"
 [[ "$TARGET_EVENTS" =~ ^[1-9][0-9]*$ ]] || die "TARGET_EVENTS must be a positive whole number (got '$TARGET_EVENTS')"
@@ -72,7 +82,8 @@ VERIFIER_ADDR="${VERIFIER_ADDR:-127.0.0.1:9103}"
 MIX="${MIX:-50/30/20}"
 [[ "$MIX" =~ ^[0-9]+/[0-9]+/[0-9]+$ ]] || die "MIX must be three percentages like 50/30/20 (got '$MIX')"
 [ -z "${SEED:-}" ] || [[ "$SEED" =~ ^-?[0-9]+$ ]] || die "SEED must be a whole number (got '$SEED')"
-[[ "$IDLE_TIMEOUT" =~ ^[1-9][0-9]*$ ]] || die "IDLE_TIMEOUT must be a positive whole number of seconds (got '$IDLE_TIMEOUT')"
+[ -z "$IDLE_TIMEOUT" ] || [[ "$IDLE_TIMEOUT" =~ ^[1-9][0-9]*$ ]] || die "IDLE_TIMEOUT must be a positive whole number of seconds (got '$IDLE_TIMEOUT')"
+case "$FOLLOWER" in auto | daemon | watch) ;; *) die "FOLLOWER must be auto, daemon or watch (got '$FOLLOWER')" ;; esac
 [ "$RATE" = bulk ] || [[ "$RATE" =~ ^[0-9]+([.][0-9]+)?$ ]] ||
   die "RATE must be events per second (e.g. 200) or 'bulk' (got '$RATE')"
 case "${LOG_LEVEL^^}" in
@@ -121,10 +132,31 @@ printf '%s\n' "$processor_pid" >"$DEMO_PROCESSOR_PID"
 wait_consumer_ready "$work"
 [ -z "$consumer_group" ] || [ "$CONSUMER_KIND" = python ] || PROCESSOR_GROUP="$consumer_group" warn_if_behind "$TARGET_EVENTS"
 
-# ---- 2. the verifier, waiting for the run; 3. the generator, once the verifier waits
-# The verifier starts first (--run next) and opens its Kafka read before the run exists, so
-# nothing of its own start-up overlaps the run's first events; the generator starts when its
-# /status says it is waiting.
+# ---- 2. who follows the run
+# daemon_cannot -> why the stack's verifier serve cannot follow this run as it asks (nothing
+# when it can): the daemon follows with its own receipts, group, objectives and idle timeout.
+daemon_cannot() {
+  if ! verifier_healthy; then
+    echo "the stack's verifier serve does not answer on $STACK_VERIFIER_ADDR (stack/up.sh starts it)"
+  elif [ "$CONSUMER_KIND" != event-processor ] || [ "$consumer_group" != event-processor-group ]; then
+    echo "the consumer is $CONSUMER_LABEL in group ${consumer_group:-none}, not event-processor in the daemon's event-processor-group"
+  elif [ "$RECEIPTS" != processed-events ]; then
+    echo "RECEIPTS is $RECEIPTS; the daemon reads processed-events"
+  elif [ -n "${SLO_FILE:-}${FAULT_LOG:-}$IDLE_TIMEOUT" ]; then
+    echo "SLO_FILE, FAULT_LOG or IDLE_TIMEOUT is set; the daemon follows with its own"
+  fi
+}
+why_not="$(daemon_cannot)"
+case "$FOLLOWER" in
+  daemon) [ -z "$why_not" ] || die "FOLLOWER=daemon: $why_not" ;;
+  auto) if [ -n "$why_not" ] || [ -t 1 ]; then FOLLOWER=watch; else FOLLOWER=daemon; fi ;;
+esac
+echo "$FOLLOWER" >"$work/follower.txt"
+
+# ---- 3. the generator: with verifier watch, once it waits for the run. It starts first (--run
+# next) and opens its Kafka read before the run exists, so nothing of its own start-up overlaps
+# the run's first events; the generator starts when its /status says it is waiting. The daemon
+# is already running: the generator starts at once.
 before="$(app_sql "SELECT coalesce(max(run_id), 0) FROM outbox_demo.runs")"
 options="mix => '$MIX'"
 [ -z "${SEED:-}" ] || options="$options, seed => $SEED"
@@ -135,11 +167,11 @@ else
   sql="CALL demo_run($TARGET_EVENTS, $RATE, $options)"
   mode="rate mode, $RATE events/s"
 fi
-log "generating $TARGET_EVENTS events, $mode, once the verifier waits: $sql"
 # shellcheck disable=SC2317 # called by wait_until
 verifier_waiting() {
-  curl -fsS --max-time 2 "http://$VERIFIER_ADDR/status" 2>/dev/null | grep -q '"phase":"waiting'
+  [ "$FOLLOWER" = daemon ] || curl -fsS --max-time 2 "http://$VERIFIER_ADDR/status" 2>/dev/null | grep -q '"phase":"waiting'
 }
+log "generating $TARGET_EVENTS events, $mode$([ "$FOLLOWER" = daemon ] || echo ", once the verifier waits"): $sql"
 (
   wait_until 60 verifier_waiting || {
     echo "the verifier at $VERIFIER_ADDR was not waiting for the run within 60 s: nothing generated"
@@ -149,22 +181,45 @@ verifier_waiting() {
 ) >"$work/generator.txt" 2>&1 &
 generator_pid=$!
 
-args=(--log-level "$LOG_LEVEL" watch --run next --out "$work" --idle-timeout "$IDLE_TIMEOUT" --listen "$VERIFIER_ADDR")
-args+=(--receipts "$(receipts_arg "$work")")
-[ -z "$consumer_group" ] || args=(--processor-group "$consumer_group" "${args[@]}")
-[ -z "${SLO_FILE:-}" ] || args+=(--slo "$SLO_FILE")
-if [ -t 1 ]; then
-  args+=(--dashboard)
-  args=(--log-file "$work/verifier.log" "${args[@]}")
+# the_run -> the run written after $before, once it is (nothing when none is)
+the_run() { app_sql "SELECT run_id FROM outbox_demo.runs WHERE run_id > $before ORDER BY run_id LIMIT 1"; }
+# shellcheck disable=SC2317 # called by wait_until
+run_written() { [ -n "$(the_run)" ] || ! kill -0 "$generator_pid" 2>/dev/null; }
+if [ "$FOLLOWER" = daemon ]; then
+  log "the stack's verifier serve follows the run (FOLLOWER=watch: verifier watch and its dashboard instead)"
+  wait_until 60 run_written || log "no run written within 60 s"
+  run_id="$(the_run)"
+  if [ -n "$run_id" ]; then
+    daemon_follow "$run_id" >&2 && verdict=0 || verdict=$?
+    from="$VERIFIER_RUNS/run-$run_id"
+    if [ "$verdict" -eq 4 ]; then
+      log "the daemon did not answer for run $run_id within 10 s: see $LOG_DIR/verifier.log"
+      verdict=2
+    elif cp "$from"/report.txt "$from"/report.json "$from"/report.html "$from"/*.hlog "$work/"; then
+      cat "$work/report.txt"
+    else
+      log "the daemon's report of run $run_id is not in $from"
+      verdict=2
+    fi
+  fi
+else
+  args=(--log-level "$LOG_LEVEL" watch --run next --out "$work" --idle-timeout "${IDLE_TIMEOUT:-30}" --listen "$VERIFIER_ADDR")
+  args+=(--receipts "$(receipts_arg "$work")")
+  [ -z "$consumer_group" ] || args=(--processor-group "$consumer_group" "${args[@]}")
+  [ -z "${SLO_FILE:-}" ] || args+=(--slo "$SLO_FILE")
+  if [ -t 1 ]; then
+    args+=(--dashboard)
+    args=(--log-file "$work/verifier.log" "${args[@]}")
+  fi
+  "$VERIFIER_BIN" "${args[@]}" && verdict=0 || verdict=$?
+  run_id="$(the_run)"
 fi
-"$VERIFIER_BIN" "${args[@]}" && verdict=0 || verdict=$?
 
-run_id="$(app_sql "SELECT run_id FROM outbox_demo.runs WHERE run_id > $before ORDER BY run_id LIMIT 1")"
 if [ -z "$run_id" ]; then
   wait "$generator_pid" && rc=0 || rc=$?
   generator_pid=""
   cat "$work/generator.txt" >&2
-  die "the generator wrote no run (exit $rc, output above; the verifier exited $verdict)"
+  die "the generator wrote no run (exit $rc, output above; the verifier exited ${verdict:-none})"
 fi
 dir="$(run_dir "$run_id")"
 rm -rf "$dir"

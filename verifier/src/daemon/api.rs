@@ -111,6 +111,19 @@ fn live_report(row: &Row, s: &Snapshot) -> serde_json::Value {
     })
 }
 
+/// A run the daemon will follow and has not begun to: `state` `waiting`, how many runs it
+/// follows now (it follows a few at once, the oldest first), `verdict` null.
+fn waiting_report<F: Fn(i64, &str) -> Option<String>>(id: i64, v: &View<'_, F>) -> String {
+    serde_json::json!({
+        "schema": crate::report::SCHEMA,
+        "state": "waiting",
+        "verdict": null,
+        "run": {"run_id": id},
+        "following": v.live.iter().map(|(r, _)| r.run_id).collect::<Vec<_>>(),
+    })
+    .to_string()
+}
+
 /// Whether run `id` is one the daemon will follow but has not yet (just written, or a page
 /// opened on it before it starts): its page waits for it.
 fn waiting<F: Fn(i64, &str) -> Option<String>>(id: i64, v: &View<'_, F>) -> bool {
@@ -137,7 +150,9 @@ fn run_route<F: Fn(i64, &str) -> Option<String>>(path: &str, v: &View<'_, F>) ->
         ("fragment/runs", None) => waiting(id, v)
             .then(|| web::live_fragment(id, &Snapshot::default(), &v.down))
             .and_then(html),
-        ("api/runs", None) => (v.file)(id, "report.json").and_then(json),
+        ("api/runs", None) => (v.file)(id, "report.json")
+            .or_else(|| waiting(id, v).then(|| waiting_report(id, v)))
+            .and_then(json),
         _ => None,
     }
 }
@@ -350,7 +365,14 @@ mod tests {
         for missing in ["/runs/0", "/fragment/runs/0", "/runs/x", "/api/runs/2/x"] {
             assert!(route(missing, &v).is_none(), "{missing}");
         }
-        assert!(route("/api/runs/3", &v).is_none());
+        let waiting: serde_json::Value = serde_json::from_str(&get("/api/runs/3", &v)).unwrap();
+        assert_eq!(waiting["state"], "waiting", "{waiting}");
+        assert!(waiting["verdict"].is_null(), "{waiting}");
+        assert_eq!(waiting["following"], serde_json::json!([2]));
+        assert!(
+            route("/api/runs/0", &v).is_none(),
+            "before the first run: not its business"
+        );
         assert!(route("/api/runs/x", &v).is_none());
         assert!(route("/nowhere", &v).is_none());
     }
