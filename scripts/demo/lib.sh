@@ -269,12 +269,13 @@ wait_consumer_ready() {
 # has not answered for the run in 10 s (it follows runs from the one after its first start), or
 # has not begun to follow it in 600 s (it follows four at once, the oldest first).
 daemon_follow() {
-  local id="$1" api="http://$STACK_VERIFIER_ADDR/api/runs/$1" body verdict unknown=0 waited=0
+  local id="$1" api="http://$STACK_VERIFIER_ADDR/api/runs/$1" body verdict unknown=0 waited=0 following
   log "the stack's verifier serve follows run $id: its view from $api (the page: http://$STACK_VERIFIER_ADDR/runs/$id)"
   while true; do
     body="$(curl -fsS --max-time 5 "$api" 2>/dev/null)" || body=""
     if [ "$(jq -r '.state // empty' <<<"${body:-{\}}")" = waiting ]; then
-      [ $((waited % 10)) -ne 0 ] || log "run $id: the daemon follows runs $(jq -r '.following | map(tostring) | join(", ")' <<<"$body") first"
+      following="$(jq -r '.following | map(tostring) | join(", ")' <<<"$body")"
+      [ $((waited % 10)) -ne 0 ] || [ -z "$following" ] || log "run $id: the daemon follows runs $following first"
       waited=$((waited + 1))
       [ "$waited" -lt 600 ] || return 4
       sleep 1

@@ -6,9 +6,10 @@
 #/      CONSUMER_CMD: until CONSUMER_READY, a command, succeeds, if given);
 #/   2. chooses who follows the run. Without a terminal, the stack's verifier serve (stack/up.sh
 #/      starts it) when it follows runs as this run asks (event-processor in its group, receipts
-#/      processed-events, no SLO_FILE, FAULT_LOG or IDLE_TIMEOUT of the run's own): it follows
-#/      every run anyway, so no second follower reads the same events; its view is a line per
-#/      second, its report copied into the run's folder. Otherwise verifier watch, started here,
+#/      processed-events, no SLO_FILE, FAULT_LOG or IDLE_TIMEOUT of the run's own) and follows no
+#/      other run (it follows the oldest first: one catching up would begin this one late): it
+#/      follows every run anyway, so no second follower reads the same events; its view is a
+#/      line per second, its report copied into the run's folder. Otherwise verifier watch, started here,
 #/      which opens its Kafka read and waits for the next run (the live dashboard when stdout is
 #/      a terminal, a progress line per second otherwise). FOLLOWER=watch or daemon chooses;
 #/      daemon fails (exit 2) when the daemon cannot follow the run as asked;
@@ -134,10 +135,16 @@ wait_consumer_ready "$work"
 
 # ---- 2. who follows the run
 # daemon_cannot -> why the stack's verifier serve cannot follow this run as it asks (nothing
-# when it can): the daemon follows with its own receipts, group, objectives and idle timeout.
+# when it can): the daemon follows with its own receipts, group, objectives and idle timeout,
+# and it follows runs oldest first: one still catching up on earlier runs (after a restart)
+# would begin this one minutes later, while it takes the cores the run is measured on.
 daemon_cannot() {
+  local busy
   if ! verifier_healthy; then
     echo "the stack's verifier serve does not answer on $STACK_VERIFIER_ADDR (stack/up.sh starts it)"
+  elif busy="$(curl -fsS --max-time 5 "http://$STACK_VERIFIER_ADDR/api/runs" | jq -r '[.[] | select(.state == "following") | .run_id] | map(tostring) | join(", ")')" &&
+    [ -n "$busy" ]; then
+    echo "the stack's verifier serve is following runs $busy"
   elif [ "$CONSUMER_KIND" != event-processor ] || [ "$consumer_group" != event-processor-group ]; then
     echo "the consumer is $CONSUMER_LABEL in group ${consumer_group:-none}, not event-processor in the daemon's event-processor-group"
   elif [ "$RECEIPTS" != processed-events ]; then
@@ -193,7 +200,7 @@ if [ "$FOLLOWER" = daemon ]; then
     daemon_follow "$run_id" >&2 && verdict=0 || verdict=$?
     from="$VERIFIER_RUNS/run-$run_id"
     if [ "$verdict" -eq 4 ]; then
-      log "the daemon did not answer for run $run_id within 10 s: see $LOG_DIR/verifier.log"
+      log "the daemon did not answer for run $run_id within 10 s, or did not begin to follow it within 600 s: see $LOG_DIR/verifier.log"
       verdict=2
     elif cp "$from"/report.txt "$from"/report.json "$from"/report.html "$from"/*.hlog "$work/"; then
       cat "$work/report.txt"
