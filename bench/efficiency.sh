@@ -17,12 +17,19 @@
 #/ Results in .stack/bench/efficiency/<time>/ (idle.json, run.json, the run's report.json).
 #/ Needs the single-node stack (stack/up.sh).
 #/
-#/ Usage: [N=10000] [RATE=500] [IDLE_S=30] [INTERVAL=0.2] bench/efficiency.sh
+#/ RUN_SETTINGS: the run's own settings, NAME=VALUE words: TXN_SIZE (the generator's events per
+#/ transaction) and the processor's (IN_FLIGHT, STORE_WRITERS, BATCH_SIZE, FETCH_WAIT_MS,
+#/ FETCH_QUEUE_KB, EARLY_JOINS); the stack's own settings are stack/up.sh's (STACK_SETTINGS).
+#/
+#/ Usage: [N=10000] [RATE=500] [IDLE_S=30] [INTERVAL=0.2] [RUN_SETTINGS=…] bench/efficiency.sh
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../scripts/demo/lib.sh"
 
 no_arguments "$@"
-N="${N:-10000}" RATE="${RATE:-500}" IDLE_S="${IDLE_S:-30}"
+N="${N:-10000}" RATE="${RATE:-500}" IDLE_S="${IDLE_S:-30}" RUN_SETTINGS="${RUN_SETTINGS:-}"
+for word in $RUN_SETTINGS; do
+  [[ "$word" =~ ^TXN_SIZE=[0-9]+$ ]] || check_processor_settings RUN_SETTINGS "$word"
+done
 for v in "$N" "$RATE" "$IDLE_S"; do
   [[ "$v" =~ ^[1-9][0-9]*$ ]] || die "N, RATE and IDLE_S must be positive whole numbers (got '$v')"
 done
@@ -62,9 +69,9 @@ stop_sampler
 jq --arg l "idle, % of one core" '. + {label: $l}' "$out/idle.json" >"$out/idle.tmp" && mv "$out/idle.tmp" "$out/idle.json"
 
 "$REPO_ROOT/scripts/demo/setup.sh" >/dev/null
-bench_run "" "$((N / 4))" "$RATE" >/dev/null
+bench_run "$RUN_SETTINGS" "$((N / 4))" "$RATE" >/dev/null
 measure run
-dir="$(bench_run "" "$N" "$RATE")"
+dir="$(bench_run "$RUN_SETTINGS" "$N" "$RATE")"
 stop_sampler
 cp "$dir/report.json" "$out/"
 events="$(jq '.counts.expected' "$dir/report.json")"

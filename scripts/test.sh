@@ -34,7 +34,8 @@
 #/  13. the pipeline stack/up.sh runs (tests/pipeline.sh): event-processor and verifier serve
 #/      started by it; a run of 10,000 from psql reported pass by the daemon (API and page) as by
 #/      verifier report; run_demo.sh pausing the stack's event-processor and starting it
-#/      again; stopped by down.sh
+#/      again; stopped by down.sh; and the stack's settings (tests/settings.sh): one changed,
+#/      its part alone restarted with it, a refused value refused, the defaults back
 #/  14. faults (tests/faults.sh): scripts/demo/faults.sh with processor-kill, connect-kill and
 #/      store-pause: nothing missing or applied twice, the fault and its recovery reported; a
 #/      consumer dropping events under a fault fails with each lost event named; postgres-restart;
@@ -199,6 +200,7 @@ step "demo tests" tests/demo.sh
 step "capacity tests" tests/capacity.sh
 step "foreign consumer tests" tests/consumer.sh
 step "the stack's own pipeline" tests/pipeline.sh
+step "the stack's settings" tests/settings.sh
 step "fault tests" tests/faults.sh
 step "soak tests" tests/soak.sh
 step "shellcheck and the pgrx test build (waited for)" wait_beside

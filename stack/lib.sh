@@ -426,7 +426,8 @@ render() {
   local content
   content="$(cat "$src")"
   for name in STACK_DIR DATA_DIR LOG_DIR PLUGIN_DIR SECRETS_DIR KAFKA_BOOTSTRAP PGPORT CDC_TOPIC \
-    CONNECTOR_NAME SLOT_NAME NODE_ID BROKER_PORT CONTROLLER_PORT QUORUM_VOTERS WORKER_PORT; do
+    CONNECTOR_NAME SLOT_NAME NODE_ID BROKER_PORT CONTROLLER_PORT QUORUM_VOTERS WORKER_PORT \
+    DEBEZIUM_POLL_MS KAFKA_NETWORK_THREADS KAFKA_IO_THREADS; do
     content="${content//@$name@/${!name:-}}"
   done
   (umask 077 && printf '%s\n' "$content" >"$dst") || die "cannot write $dst"
@@ -523,3 +524,7 @@ bench_venv() {
   fi
   printf '%s\n' "$venv/bin/python"
 }
+
+# The stack's settings (stack/settings.sh): read here, so every script sees the recorded ones.
+# shellcheck source=stack/settings.sh
+source "$STACK_SRC/settings.sh"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 #/ Prints one line per part of the local stack: healthy or down, address, pid, log; then the
 #/ pipeline stack/up.sh runs beside them (event-processor, verifier serve): healthy, down, or off
-#/ when it is not running (STACK_PIPELINE=off, or stopped by stack/down.sh).
+#/ when it is not running (STACK_PIPELINE=off, or stopped by stack/down.sh); then the settings
+#/ that differ from their defaults (stack/settings.sh), when some do.
 #/ Exits 0 when every service is healthy and no running pipeline part is down, 1 otherwise.
 set -uo pipefail # a part that is down is reported, not fatal
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -59,4 +60,5 @@ pipeline_line() {
 }
 pipeline_line processor processor_healthy "$STACK_PROCESSOR_ADDR (event-processor-group)"
 pipeline_line verifier verifier_healthy "http://$STACK_VERIFIER_ADDR/ (verifier serve)"
+[ -z "$(settings_changed)" ] || printf 'settings    %s (%s)\n' "$(settings_changed)" "$SETTINGS_FILE"
 exit "$all_ok"

@@ -28,6 +28,11 @@
 #/                                a canary of N events/s, docs/soak.md)
 #/ The binaries are built first when missing (cargo build --release). The demo's scripts that run
 #/ their own event-processor in the same group pause this one while they run.
+#/ STACK_SETTINGS="NAME=VALUE …" sets the services' tunable settings (Go's GOGC for FerretDB,
+#/ Debezium's poll interval, Kafka's threads, the JVMs' garbage collector, heap and JIT; each,
+#/ its default and what it accepts in stack/settings.sh), recorded in .stack/settings for every
+#/ later call (STACK_SETTINGS= goes back to the defaults); a running part whose settings differ
+#/ is restarted, and only that part.
 #/ Running it twice changes nothing; after a part dies, it restarts only that part.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -58,15 +63,15 @@ if install_needed; then
   if [ "${INSTALL_EXTENSION:-1}" = 0 ]; then "$STACK_SRC/install.sh" --no-extension; else "$STACK_SRC/install.sh"; fi
 fi
 
-# JIT: Kafka and Connect run with the C1 compiler only (JAVA_JIT_OPTS; set it empty for the
-# default tiered C1 + C2). On 2 cores shared by the whole pipeline, C2 compiling in bursts for
+# JIT: Kafka and Connect run with the C1 compiler only (the setting JAVA_JIT=c1; tiered for the
+# default C1 + C2). On 2 cores shared by the whole pipeline, C2 compiling in bursts for
 # minutes after a start made end-to-end latency swing (p99 643 ms in the first 3,000 events at
 # 150/s, 186 ms in the next 3,000 and 228 to 251 ms in later runs); with C1 only, the second
 # 3,000 already measured p99 60 ms and every later run stayed under 63 ms, at a cost of about
 # 5 ms of steady-state p50 (21 ms against 16.5 ms). docs/demo.md.
-read -r -a JAVA_JIT_OPTS <<<"${JAVA_JIT_OPTS--XX:TieredStopAtLevel=1}"
-JAVA_OPTS=(-Xms256m -Xmx512m -XX:+UseG1GC -XX:MaxGCPauseMillis=20 "${JAVA_JIT_OPTS[@]}" -Djava.awt.headless=true
-  -Djava.net.preferIPv4Stack=true "-Dlog4j2.configurationFile=$STACK_SRC/config/log4j2.properties")
+record_settings
+java_opts
+[ -z "$(settings_changed)" ] || log "stack: settings other than the defaults: $(settings_changed) ($SETTINGS_FILE)"
 
 # ---------------------------------------------------------------- PostgreSQL
 pg_up() {
@@ -224,6 +229,7 @@ kafka_cluster_up() {
   cluster_id="$(cat "$DATA_DIR/kafka-cluster/cluster.id")"
   local QUORUM_VOTERS="" NODE_ID BROKER_PORT CONTROLLER_PORT conf logfile
   for n in "${KAFKA_NODES[@]}"; do QUORUM_VOTERS+="${QUORUM_VOTERS:+,}$n@$(controller_addr "$n")"; done
+  for n in "${KAFKA_NODES[@]}"; do restart_if_settings_changed "kafka-$n"; done
   for n in "${KAFKA_NODES[@]}"; do
     kafka_node_healthy "kafka-$n" "$(broker_addr "$n")" && continue
     # shellcheck disable=SC2034 # NODE_ID is read by render, through ${!name}
@@ -238,6 +244,7 @@ kafka_cluster_up() {
     fi
     log "kafka-$n: starting on $(broker_addr "$n") (controller $(controller_addr "$n"))"
     start_daemon "kafka-$n" "$logfile" java "${JAVA_OPTS[@]}" -cp "$KAFKA_LIB/*" kafka.Kafka "$conf"
+    record_part_settings "kafka-$n"
     started+=("$n")
   done
   for n in "${started[@]}"; do
@@ -266,6 +273,7 @@ kafka_up() {
   # The marker says the topics are as ensure_topics leaves them (v2: LogAppendTime), so a healthy
   # broker costs no tool start; a stack set up by an older up.sh checks them once more.
   local ready="$DATA_DIR/kafka/.topics-ready-v2"
+  restart_if_settings_changed kafka
   if kafka_healthy; then
     [ -f "$ready" ] && return
     ensure_topics
@@ -285,6 +293,7 @@ kafka_up() {
   fi
   log "kafka: starting on $LOCAL_KAFKA (controller $KAFKA_CONTROLLER)"
   start_daemon kafka "$logfile" java "${JAVA_OPTS[@]}" -cp "$KAFKA_LIB/*" kafka.Kafka "$conf"
+  record_part_settings kafka
   wait_for kafka 90 "$logfile" kafka_healthy
   ensure_topics
   touch "$ready"
@@ -327,12 +336,14 @@ connector_shows_password() {
 connect_cluster_up() {
   local w WORKER_PORT conf launched=0
   for w in "${CONNECT_WORKERS[@]}"; do
+    restart_if_settings_changed "connect-$w"
     pid_of "connect-$w" >/dev/null && continue
     WORKER_PORT="$(worker_addr "$w")" WORKER_PORT="${WORKER_PORT##*:}"
     conf="$(render connect-distributed.properties "connect-$w.properties")"
     log "connect-$w: starting on $(worker_addr "$w") (group outbox-connect)"
     start_daemon "connect-$w" "$LOG_DIR/connect-$w.log" java "${JAVA_OPTS[@]}" -cp "$KAFKA_LIB/*" \
       org.apache.kafka.connect.cli.ConnectDistributed "$conf"
+    record_part_settings "connect-$w"
     launched=1
   done
   local addr
@@ -368,6 +379,7 @@ connect_up() {
     log "connect: the running connector's config holds its password (started by an older stack/up.sh); restarting the worker to read it from $SECRETS_DIR"
     "$STACK_SRC/down.sh" connect
   fi
+  restart_if_settings_changed connect
   connect_healthy && return
   local logfile="$LOG_DIR/connect.log"
   if connect_running; then
@@ -391,6 +403,7 @@ connect_up() {
   log "connect: starting on $CONNECT_ADDR with connector $CONNECTOR_NAME"
   start_daemon connect "$logfile" java "${JAVA_OPTS[@]}" -cp "$KAFKA_LIB/*" \
     org.apache.kafka.connect.cli.ConnectStandalone "$worker" "$connector"
+  record_part_settings connect
   wait_for connect 180 "$logfile" connect_healthy
 }
 
@@ -401,6 +414,7 @@ ferretdb_up() {
     log "store: using $MONGODB_URI (MONGODB_URI); FerretDB is not started"
     return
   fi
+  restart_if_settings_changed ferretdb
   ferretdb_healthy && return
   local logfile="$LOG_DIR/ferretdb.log"
   mkdir -p "$DATA_DIR/ferretdb" "$DATA_DIR/ferretdb-state"
@@ -409,10 +423,11 @@ ferretdb_up() {
   # uses, and it keeps the store's writes out of the WAL that Debezium decodes. NORMAL survives a
   # process crash, like MongoDB's default write concern (acknowledged before the journal flush).
   log "ferretdb: starting on $FERRETDB_ADDR (SQLite backend in $DATA_DIR/ferretdb)"
-  start_daemon ferretdb "$logfile" "$FERRETDB_BIN" \
+  start_daemon ferretdb "$logfile" env GOGC="$FERRETDB_GOGC" "$FERRETDB_BIN" \
     --listen-addr="$FERRETDB_ADDR" --handler=sqlite \
     --sqlite-url="file:$DATA_DIR/ferretdb/?_pragma=synchronous(normal)" \
     --state-dir="$DATA_DIR/ferretdb-state" --telemetry=disable --debug-addr=- --log-level=warn
+  record_part_settings ferretdb
   wait_for ferretdb 30 "$logfile" ferretdb_healthy
 }
 

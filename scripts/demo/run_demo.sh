@@ -38,6 +38,8 @@
 #/   IN_FLIGHT      event-processor's batches in flight (2: receipts beside the next batch)  default 1
 #/   MIX            UserCreated/ActivityCreated/ParticipantJoined in %   default 50/30/20
 #/   SEED           the generator's seed (same seed, same payloads)      default random
+#/   TXN_SIZE       events per transaction in rate mode (demo_run's txn_size; each waits for
+#/                  its transaction's last one, and end to end counts that wait)  default 1
 #/   SLO_FILE       JSON objectives for the verdict (verifier --slo)     default: the defaults
 #/   IDLE_TIMEOUT   seconds without progress before the verifier gives up   default 30
 #/   PROCESSOR_METRICS_ADDR  the processor's /metrics                    default 127.0.0.1:9101
@@ -83,6 +85,8 @@ VERIFIER_ADDR="${VERIFIER_ADDR:-127.0.0.1:9103}"
 MIX="${MIX:-50/30/20}"
 [[ "$MIX" =~ ^[0-9]+/[0-9]+/[0-9]+$ ]] || die "MIX must be three percentages like 50/30/20 (got '$MIX')"
 [ -z "${SEED:-}" ] || [[ "$SEED" =~ ^-?[0-9]+$ ]] || die "SEED must be a whole number (got '$SEED')"
+TXN_SIZE="${TXN_SIZE:-1}"
+[[ "$TXN_SIZE" =~ ^[1-9][0-9]{0,5}$ && "$TXN_SIZE" -le 100000 ]] || die "TXN_SIZE must be 1 to 100000 events per transaction (got '$TXN_SIZE')"
 [ -z "$IDLE_TIMEOUT" ] || [[ "$IDLE_TIMEOUT" =~ ^[1-9][0-9]*$ ]] || die "IDLE_TIMEOUT must be a positive whole number of seconds (got '$IDLE_TIMEOUT')"
 case "$FOLLOWER" in auto | daemon | watch) ;; *) die "FOLLOWER must be auto, daemon or watch (got '$FOLLOWER')" ;; esac
 [ "$RATE" = bulk ] || [[ "$RATE" =~ ^[0-9]+([.][0-9]+)?$ ]] ||
@@ -167,6 +171,7 @@ echo "$FOLLOWER" >"$work/follower.txt"
 before="$(app_sql "SELECT coalesce(max(run_id), 0) FROM outbox_demo.runs")"
 options="mix => '$MIX'"
 [ -z "${SEED:-}" ] || options="$options, seed => $SEED"
+[ "$TXN_SIZE" = 1 ] || [ "$RATE" = bulk ] || options="$options, txn_size => $TXN_SIZE"
 if [ "$RATE" = bulk ]; then
   sql="SELECT * FROM demo_generate($TARGET_EVENTS, $options)"
   mode="bulk (one transaction)"

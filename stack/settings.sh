@@ -1,0 +1,148 @@
+# shellcheck shell=bash
+# shellcheck disable=SC2034 # the settings' variables are read by stack/up.sh, which sources this
+# The stack's tunable settings: what each service runs with, beyond its config files. Sourced at
+# the end of stack/lib.sh (so every script reads the same settings); never run.
+#
+# STACK_SETTINGS="NAME=VALUE …" given to stack/up.sh replaces the recorded settings
+# (.stack/settings; an empty STACK_SETTINGS goes back to every default); without it, up.sh and
+# every script that calls it (the faults' healing, the demo) keep the recorded ones. A running
+# part whose settings differ from the ones asked for is restarted by up.sh, and only that part.
+#
+#   name                   part            default  accepts
+#   FERRETDB_GOGC          ferretdb        100      10..100000, or off: Go's GOGC (the garbage
+#                                                   collector runs when the heap grows by that %)
+#   DEBEZIUM_POLL_MS       connect         5        1..10000: Debezium's poll.interval.ms (how
+#                                                   long its queue waits for more changes)
+#   KAFKA_NETWORK_THREADS  kafka           2        1..16: num.network.threads (single node)
+#   KAFKA_IO_THREADS       kafka           4        1..16: num.io.threads (single node)
+#   JAVA_GC                kafka, connect  g1       g1 (G1, 20 ms pause goal), serial, parallel
+#   JAVA_HEAP_MB           kafka, connect  512      64..8192: the JVM's -Xmx (-Xms is half)
+#   JAVA_JIT               kafka, connect  c1       c1 (C1 only: steadier latency after a start,
+#                                                   docs/stack.md) or tiered (C1 then C2)
+
+SETTINGS_FILE="$STACK_DIR/settings"
+SETTING_NAMES=(FERRETDB_GOGC DEBEZIUM_POLL_MS KAFKA_NETWORK_THREADS KAFKA_IO_THREADS JAVA_GC JAVA_HEAP_MB JAVA_JIT)
+
+# setting_default NAME -> its default
+setting_default() {
+  case "$1" in
+    FERRETDB_GOGC) echo 100 ;;
+    DEBEZIUM_POLL_MS) echo 5 ;;
+    KAFKA_NETWORK_THREADS) echo 2 ;;
+    KAFKA_IO_THREADS) echo 4 ;;
+    JAVA_GC) echo g1 ;;
+    JAVA_HEAP_MB) echo 512 ;;
+    JAVA_JIT) echo c1 ;;
+    *) return 1 ;;
+  esac
+}
+
+# setting_check NAME VALUE -> dies unless NAME is a setting and VALUE one it accepts
+setting_check() {
+  local n="$1" v="$2" ok=1 # n: a name, v: its value
+  case "$n" in
+    FERRETDB_GOGC) [[ "$v" = off || ("$v" =~ ^[1-9][0-9]{1,5}$ && "$v" -le 100000) ]] || ok=0 ;;
+    DEBEZIUM_POLL_MS) [[ "$v" =~ ^[1-9][0-9]{0,4}$ && "$v" -le 10000 ]] || ok=0 ;;
+    KAFKA_NETWORK_THREADS | KAFKA_IO_THREADS) [[ "$v" =~ ^[1-9][0-9]?$ && "$v" -le 16 ]] || ok=0 ;;
+    JAVA_GC) [[ "$v" =~ ^(g1|serial|parallel)$ ]] || ok=0 ;;
+    JAVA_HEAP_MB) [[ "$v" =~ ^[1-9][0-9]{1,3}$ && "$v" -ge 64 && "$v" -le 8192 ]] || ok=0 ;;
+    JAVA_JIT) [[ "$v" =~ ^(c1|tiered)$ ]] || ok=0 ;;
+    *) die "STACK_SETTINGS: unknown setting '$n' (known: ${SETTING_NAMES[*]}; stack/settings.sh says what each does)" ;;
+  esac
+  [ "$ok" = 1 ] || die "STACK_SETTINGS: $n=$v is not accepted (stack/settings.sh says what $n accepts)"
+}
+
+# settings_words TEXT -> dies unless TEXT is a list of NAME=VALUE words of known settings, each
+# accepted, no name twice
+settings_words() {
+  local word seen=" "
+  for word in $1; do
+    [[ "$word" =~ ^([A-Z_]+)=(.+)$ ]] || die "STACK_SETTINGS is a list of NAME=VALUE words (got '$word')"
+    setting_check "${BASH_REMATCH[1]}" "${BASH_REMATCH[2]}"
+    [[ "$seen" != *" ${BASH_REMATCH[1]} "* ]] || die "STACK_SETTINGS names ${BASH_REMATCH[1]} twice"
+    seen+="${BASH_REMATCH[1]} "
+  done
+}
+
+# read_settings -> each setting's variable set: from STACK_SETTINGS when given, else from the
+# recorded .stack/settings, else its default. Runs when stack/lib.sh is sourced.
+read_settings() {
+  local words="" name word
+  if [ -n "${STACK_SETTINGS+set}" ]; then
+    words="$STACK_SETTINGS"
+  elif [ -f "$SETTINGS_FILE" ]; then
+    words="$(cat "$SETTINGS_FILE")"
+  fi
+  settings_words "$words"
+  for name in "${SETTING_NAMES[@]}"; do printf -v "$name" '%s' "$(setting_default "$name")"; done
+  for word in $words; do printf -v "${word%%=*}" '%s' "${word#*=}"; done
+}
+
+# record_settings -> STACK_SETTINGS, when given, recorded in .stack/settings (owner-only like the
+# rest of .stack) for every later script; stack/up.sh calls it
+record_settings() {
+  [ -n "${STACK_SETTINGS+set}" ] || return 0
+  # shellcheck disable=SC2086 # one word per line
+  (umask 077 && mkdir -p "$STACK_DIR" && printf '%s\n' $STACK_SETTINGS >"$SETTINGS_FILE") || die "cannot write $SETTINGS_FILE"
+}
+
+# settings_changed -> the settings that differ from their defaults, as NAME=VALUE words
+settings_changed() {
+  local name changed=()
+  for name in "${SETTING_NAMES[@]}"; do
+    [ "${!name}" = "$(setting_default "$name")" ] || changed+=("$name=${!name}")
+  done
+  echo "${changed[*]}"
+}
+
+# part_settings PART [defaults] -> the settings PART runs with (or would by default), as
+# NAME=VALUE words: what up.sh records in .stack/run/PART.settings when it starts PART
+part_settings() {
+  local names=() name words=()
+  case "$1" in
+    kafka) names=(JAVA_GC JAVA_HEAP_MB JAVA_JIT KAFKA_NETWORK_THREADS KAFKA_IO_THREADS) ;;
+    kafka-*) names=(JAVA_GC JAVA_HEAP_MB JAVA_JIT) ;;
+    connect | connect-*) names=(JAVA_GC JAVA_HEAP_MB JAVA_JIT DEBEZIUM_POLL_MS) ;;
+    ferretdb) names=(FERRETDB_GOGC) ;;
+  esac
+  for name in "${names[@]}"; do
+    if [ "${2:-}" = defaults ]; then words+=("$name=$(setting_default "$name")"); else words+=("$name=${!name}"); fi
+  done
+  echo "${words[*]}"
+}
+
+# part_settings_recorded PART -> what PART was started with: its .settings file, or, for a part
+# started before up.sh recorded them, the defaults it was started with then
+part_settings_recorded() {
+  if [ -f "$RUN_DIR/$1.settings" ]; then cat "$RUN_DIR/$1.settings"; else part_settings "$1" defaults; fi
+}
+
+# restart_if_settings_changed PART -> PART stopped (stack/down.sh) when it runs with other
+# settings than the ones asked for, so up.sh starts it again with them
+restart_if_settings_changed() {
+  pid_of "$1" >/dev/null || return 0
+  local was now
+  was="$(part_settings_recorded "$1")"
+  now="$(part_settings "$1")"
+  [ "$was" != "$now" ] || return 0
+  log "$1: runs with $was; restarting it with $now (STACK_SETTINGS)"
+  "$STACK_SRC/down.sh" "$1"
+}
+
+# record_part_settings PART -> what PART was started with, for restart_if_settings_changed
+record_part_settings() { part_settings "$1" >"$RUN_DIR/$1.settings"; }
+
+# java_opts -> the JVM options of Kafka and Connect, from JAVA_GC, JAVA_HEAP_MB and JAVA_JIT
+java_opts() {
+  local gc=() jit=()
+  case "$JAVA_GC" in
+    g1) gc=(-XX:+UseG1GC -XX:MaxGCPauseMillis=20) ;;
+    serial) gc=(-XX:+UseSerialGC) ;;
+    parallel) gc=(-XX:+UseParallelGC) ;;
+  esac
+  [ "$JAVA_JIT" = tiered ] || jit=(-XX:TieredStopAtLevel=1)
+  JAVA_OPTS=("-Xms$((JAVA_HEAP_MB / 2))m" "-Xmx${JAVA_HEAP_MB}m" "${gc[@]}" "${jit[@]}" -Djava.awt.headless=true
+    -Djava.net.preferIPv4Stack=true "-Dlog4j2.configurationFile=$STACK_SRC/config/log4j2.properties")
+}
+
+read_settings

@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+#/ The stack's settings (stack/settings.sh), as a user changes them with stack/up.sh:
+#/   1. a value a setting does not accept (FERRETDB_GOGC=5) and an unknown name: up.sh exits
+#/      non-zero naming the setting, and nothing changes (the recorded settings, FerretDB's pid)
+#/   2. STACK_SETTINGS="FERRETDB_GOGC=400": FerretDB alone is restarted, running with GOGC=400
+#/      (its environment); Kafka and Connect keep their pids; stack/status.sh shows the setting;
+#/      a later stack/up.sh without STACK_SETTINGS (as the faults' healing calls it) keeps it
+#/      and restarts nothing
+#/   3. STACK_SETTINGS= (empty): back to the defaults, FerretDB restarted with GOGC=100, and
+#/      status.sh shows no setting
+#/ The settings recorded before the test are restored at its end. Needs the single-node stack.
+#/
+#/ Usage: tests/settings.sh
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh" settings-test "$@"
+require_stack
+cluster_profile && die "tests/settings.sh runs on the single-node stack"
+
+recorded() { if [ -f "$SETTINGS_FILE" ]; then cat "$SETTINGS_FILE"; fi; }
+saved="$(recorded)"
+restore() { STACK_SETTINGS="$saved" STACK_PIPELINE=off stack/up.sh >/dev/null 2>&1 || echo "[settings-test] could not restore the settings ($saved): run stack/up.sh" >&2; }
+trap restore EXIT
+up() { STACK_PIPELINE=off stack/up.sh 2>&1; }
+gogc_of() { tr '\0' '\n' <"/proc/$1/environ" | sed -n 's/^GOGC=//p'; }
+
+# 1. refused, nothing changed
+store="$(pid_of ferretdb)"
+for bad in FERRETDB_GOGC=5 FERRETDB_GOGCC=400; do
+  if out="$(STACK_SETTINGS="$bad" up)"; then fail "STACK_SETTINGS=$bad was accepted: $out"; fi
+  grep -q "${bad%%=*}" <<<"$out" || fail "STACK_SETTINGS=$bad: the error does not name ${bad%%=*}: $out"
+  [ "$(recorded)" = "$saved" ] || fail "STACK_SETTINGS=$bad changed $SETTINGS_FILE"
+  [ "$(pid_of ferretdb)" = "$store" ] || fail "STACK_SETTINGS=$bad restarted FerretDB"
+done
+pass "a refused value and an unknown name: up.sh exits non-zero naming the setting; nothing changed"
+
+# 2. one setting: its part alone restarted, with it
+STACK_SETTINGS='' up >/dev/null || fail "stack/up.sh with the default settings failed"
+store="$(pid_of ferretdb)" kafka="$(pid_of kafka)" connect="$(pid_of connect)"
+out="$(STACK_SETTINGS="FERRETDB_GOGC=400" up)" || fail "STACK_SETTINGS=FERRETDB_GOGC=400 stack/up.sh failed: $out"
+new="$(pid_of ferretdb)" || fail "FerretDB is not running after STACK_SETTINGS=FERRETDB_GOGC=400"
+[ "$new" != "$store" ] || fail "FerretDB was not restarted for FERRETDB_GOGC=400: $out"
+[ "$(gogc_of "$new")" = 400 ] || fail "FerretDB (pid $new) runs with GOGC=$(gogc_of "$new"), not 400"
+[ "$(pid_of kafka)" = "$kafka" ] || fail "Kafka was restarted for a setting of FerretDB's: $out"
+[ "$(pid_of connect)" = "$connect" ] ||
+  fail "Connect was restarted for a setting of FerretDB's: $out"
+stack/status.sh | grep -q '^settings  *FERRETDB_GOGC=400 ' || fail "stack/status.sh does not show FERRETDB_GOGC=400: $(stack/status.sh)"
+up >/dev/null || fail "stack/up.sh without STACK_SETTINGS failed"
+[ "$(pid_of ferretdb)" = "$new" ] || fail "stack/up.sh without STACK_SETTINGS restarted FerretDB (the recorded setting was not kept)"
+pass "FERRETDB_GOGC=400: FerretDB alone restarted with GOGC=400, shown by status.sh, kept by a later up.sh"
+
+# 3. back to the defaults
+out="$(STACK_SETTINGS='' up)" || fail "STACK_SETTINGS= stack/up.sh failed: $out"
+store="$(pid_of ferretdb)"
+[ "$store" != "$new" ] || fail "STACK_SETTINGS= did not restart FerretDB: $out"
+[ "$(gogc_of "$store")" = 100 ] || fail "STACK_SETTINGS= restarted FerretDB with GOGC=$(gogc_of "$store"), not 100"
+! stack/status.sh | grep -q '^settings' || fail "stack/status.sh shows settings after STACK_SETTINGS=: $(stack/status.sh)"
+pass "STACK_SETTINGS= (empty): FerretDB back on GOGC=100, no setting shown"
