@@ -57,10 +57,10 @@ setting_check() {
 settings_words() {
   local word seen=" "
   for word in $1; do
-    [[ "$word" =~ ^([A-Z_]+)=(.+)$ ]] || die "STACK_SETTINGS is a list of NAME=VALUE words (got '$word')"
-    setting_check "${BASH_REMATCH[1]}" "${BASH_REMATCH[2]}"
-    [[ "$seen" != *" ${BASH_REMATCH[1]} "* ]] || die "STACK_SETTINGS names ${BASH_REMATCH[1]} twice"
-    seen+="${BASH_REMATCH[1]} "
+    [[ "$word" =~ ^[A-Z_]+=.+$ ]] || die "STACK_SETTINGS is a list of NAME=VALUE words (got '$word')"
+    setting_check "${word%%=*}" "${word#*=}"
+    [[ "$seen" != *" ${word%%=*} "* ]] || die "STACK_SETTINGS names ${word%%=*} twice"
+    seen+="${word%%=*} "
   done
 }
 
