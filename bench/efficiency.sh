@@ -27,9 +27,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/../scripts/demo/lib.sh"
 
 no_arguments "$@"
 N="${N:-10000}" RATE="${RATE:-500}" IDLE_S="${IDLE_S:-30}" RUN_SETTINGS="${RUN_SETTINGS:-}"
-for word in $RUN_SETTINGS; do
-  [[ "$word" =~ ^TXN_SIZE=[0-9]+$ ]] || check_processor_settings RUN_SETTINGS "$word"
-done
+check_run_settings RUN_SETTINGS "$RUN_SETTINGS"
 for v in "$N" "$RATE" "$IDLE_S"; do
   [[ "$v" =~ ^[1-9][0-9]*$ ]] || die "N, RATE and IDLE_S must be positive whole numbers (got '$v')"
 done

@@ -41,10 +41,9 @@ done
 split() {
   local word for_stack=() for_run=()
   for word in $1; do
-    if [[ "$word" =~ ^TXN_SIZE=[1-9][0-9]*$ ]]; then for_run+=("$word")
-    elif setting_default "${word%%=*}" >/dev/null; then for_stack+=("$word")
+    if setting_default "${word%%=*}" >/dev/null; then for_stack+=("$word")
     else
-      check_processor_settings "OLD and NEW" "$word"
+      check_run_settings "OLD and NEW" "$word"
       for_run+=("$word")
     fi
   done
@@ -64,7 +63,7 @@ pid_of verifier >/dev/null || die "the stack's verifier serve is not running: st
 
 out="$STACK_DIR/bench/levers/$(date +%Y%m%d-%H%M%S)"
 mkdir -p "$out"
-saved="$(if [ -f "$SETTINGS_FILE" ]; then cat "$SETTINGS_FILE"; fi)"
+saved="$(recorded_settings)"
 restore() {
   log "bench: restoring the stack's settings (${saved:-the defaults})"
   STACK_SETTINGS="$saved" "$REPO_ROOT/stack/up.sh" >>"$out/up.log" 2>&1 || log "bench: stack/up.sh could not restore the settings; see $out/up.log"
@@ -74,8 +73,10 @@ trap restore EXIT
 # daemon_idle -> waits until the stack's daemon follows no run (a restarted part's catch-up, or
 # the previous leg's last run, would otherwise share the cores with the next measurement)
 daemon_idle() {
-  following() { curl -fsS --max-time 3 "http://$STACK_VERIFIER_ADDR/metrics" | awk '/^verifier_runs\{state="following"\}/ {print $2}'; }
-  is_idle() { [ "$(following)" = 0 ]; }
+  is_idle() {
+    local runs
+    runs="$(daemon_following)" && [ -z "$runs" ]
+  }
   wait_until 600 is_idle || die "the stack's verifier serve still follows runs after 600 s; see http://$STACK_VERIFIER_ADDR/"
 }
 

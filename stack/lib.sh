@@ -148,6 +148,14 @@ check_processor_settings() {
       die "$1 is a list of IN_FLIGHT=, STORE_WRITERS=, BATCH_SIZE=, FETCH_WAIT_MS=, FETCH_QUEUE_KB= or EARLY_JOINS= settings (got '$setting')"
   done
 }
+# check_run_settings NAME VALUE -> dies unless VALUE is a list of a run's settings: TXN_SIZE=N
+# (the generator's events per transaction) or the processor's (check_processor_settings).
+check_run_settings() {
+  local setting
+  for setting in $2; do
+    [[ "$setting" =~ ^TXN_SIZE=[1-9][0-9]*$ ]] || check_processor_settings "$1" "$setting"
+  done
+}
 # The two binaries, as build_binaries builds them.
 PROCESSOR_BIN="$REPO_ROOT/target/release/event-processor"
 VERIFIER_BIN="$REPO_ROOT/target/release/verifier"
@@ -167,13 +175,15 @@ build_binaries() {
 }
 
 # start_daemon PART LOGFILE CMD... -> starts CMD detached from this shell (it outlives the
-# script) and records its pid in .stack/run/PART.pid.
+# script) and records its pid in .stack/run/PART.pid, and the settings it reads in PART.settings
+# (stack/settings.sh).
 start_daemon() {
   local part="$1" logfile="$2"
   shift 2
   printf '\n===== %s: starting %s =====\n' "$(date -Is)" "$part" >>"$logfile"
   setsid "$@" >>"$logfile" 2>&1 </dev/null &
   echo $! >"$RUN_DIR/$part.pid"
+  record_part_settings "$part"
 }
 
 # The pipeline stack/up.sh runs beside the services (STACK_PIPELINE=off: none): event-processor

@@ -64,15 +64,14 @@ settings_words() {
   done
 }
 
+# recorded_settings -> the settings recorded in .stack/settings (nothing when none were)
+recorded_settings() { if [ -f "$SETTINGS_FILE" ]; then cat "$SETTINGS_FILE"; fi; }
+
 # read_settings -> each setting's variable set: from STACK_SETTINGS when given, else from the
 # recorded .stack/settings, else its default. Runs when stack/lib.sh is sourced.
 read_settings() {
   local words="" name word
-  if [ -n "${STACK_SETTINGS+set}" ]; then
-    words="$STACK_SETTINGS"
-  elif [ -f "$SETTINGS_FILE" ]; then
-    words="$(cat "$SETTINGS_FILE")"
-  fi
+  if [ -n "${STACK_SETTINGS+set}" ]; then words="$STACK_SETTINGS"; else words="$(recorded_settings)"; fi
   settings_words "$words"
   for name in "${SETTING_NAMES[@]}"; do printf -v "$name" '%s' "$(setting_default "$name")"; done
   for word in $words; do printf -v "${word%%=*}" '%s' "${word#*=}"; done
@@ -130,7 +129,12 @@ restart_if_settings_changed() {
 }
 
 # record_part_settings PART -> what PART was started with, for restart_if_settings_changed
-record_part_settings() { part_settings "$1" >"$RUN_DIR/$1.settings"; }
+# (start_daemon calls it; a part no setting is read by records nothing)
+record_part_settings() {
+  local words
+  words="$(part_settings "$1")"
+  [ -z "$words" ] || printf '%s\n' "$words" >"$RUN_DIR/$1.settings"
+}
 
 # java_opts -> the JVM options of Kafka and Connect, from JAVA_GC, JAVA_HEAP_MB and JAVA_JIT
 java_opts() {

@@ -60,5 +60,6 @@ pipeline_line() {
 }
 pipeline_line processor processor_healthy "$STACK_PROCESSOR_ADDR (event-processor-group)"
 pipeline_line verifier verifier_healthy "http://$STACK_VERIFIER_ADDR/ (verifier serve)"
-[ -z "$(settings_changed)" ] || printf 'settings    %s (%s)\n' "$(settings_changed)" "$SETTINGS_FILE"
+not_default="$(settings_changed)"
+[ -z "$not_default" ] || printf 'settings    %s (%s)\n' "$not_default" "$SETTINGS_FILE"
 exit "$all_ok"

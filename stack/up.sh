@@ -71,7 +71,8 @@ fi
 # 5 ms of steady-state p50 (21 ms against 16.5 ms). docs/demo.md.
 record_settings
 java_opts
-[ -z "$(settings_changed)" ] || log "stack: settings other than the defaults: $(settings_changed) ($SETTINGS_FILE)"
+not_default="$(settings_changed)"
+[ -z "$not_default" ] || log "stack: settings other than the defaults: $not_default ($SETTINGS_FILE)"
 
 # ---------------------------------------------------------------- PostgreSQL
 pg_up() {
@@ -244,7 +245,6 @@ kafka_cluster_up() {
     fi
     log "kafka-$n: starting on $(broker_addr "$n") (controller $(controller_addr "$n"))"
     start_daemon "kafka-$n" "$logfile" java "${JAVA_OPTS[@]}" -cp "$KAFKA_LIB/*" kafka.Kafka "$conf"
-    record_part_settings "kafka-$n"
     started+=("$n")
   done
   for n in "${started[@]}"; do
@@ -293,7 +293,6 @@ kafka_up() {
   fi
   log "kafka: starting on $LOCAL_KAFKA (controller $KAFKA_CONTROLLER)"
   start_daemon kafka "$logfile" java "${JAVA_OPTS[@]}" -cp "$KAFKA_LIB/*" kafka.Kafka "$conf"
-  record_part_settings kafka
   wait_for kafka 90 "$logfile" kafka_healthy
   ensure_topics
   touch "$ready"
@@ -343,7 +342,6 @@ connect_cluster_up() {
     log "connect-$w: starting on $(worker_addr "$w") (group outbox-connect)"
     start_daemon "connect-$w" "$LOG_DIR/connect-$w.log" java "${JAVA_OPTS[@]}" -cp "$KAFKA_LIB/*" \
       org.apache.kafka.connect.cli.ConnectDistributed "$conf"
-    record_part_settings "connect-$w"
     launched=1
   done
   local addr
@@ -403,7 +401,6 @@ connect_up() {
   log "connect: starting on $CONNECT_ADDR with connector $CONNECTOR_NAME"
   start_daemon connect "$logfile" java "${JAVA_OPTS[@]}" -cp "$KAFKA_LIB/*" \
     org.apache.kafka.connect.cli.ConnectStandalone "$worker" "$connector"
-  record_part_settings connect
   wait_for connect 180 "$logfile" connect_healthy
 }
 
@@ -427,7 +424,6 @@ ferretdb_up() {
     --listen-addr="$FERRETDB_ADDR" --handler=sqlite \
     --sqlite-url="file:$DATA_DIR/ferretdb/?_pragma=synchronous(normal)" \
     --state-dir="$DATA_DIR/ferretdb-state" --telemetry=disable --debug-addr=- --log-level=warn
-  record_part_settings ferretdb
   wait_for ferretdb 30 "$logfile" ferretdb_healthy
 }
 

@@ -16,8 +16,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh" settings-test "$@"
 require_stack
 cluster_profile && die "tests/settings.sh runs on the single-node stack"
 
-recorded() { if [ -f "$SETTINGS_FILE" ]; then cat "$SETTINGS_FILE"; fi; }
-saved="$(recorded)"
+saved="$(recorded_settings)"
 restore() { STACK_SETTINGS="$saved" STACK_PIPELINE=off stack/up.sh >/dev/null 2>&1 || echo "[settings-test] could not restore the settings ($saved): run stack/up.sh" >&2; }
 trap restore EXIT
 up() { STACK_PIPELINE=off stack/up.sh 2>&1; }
@@ -28,7 +27,7 @@ store="$(pid_of ferretdb)"
 for bad in FERRETDB_GOGC=5 FERRETDB_GOGCC=400; do
   if out="$(STACK_SETTINGS="$bad" up)"; then fail "STACK_SETTINGS=$bad was accepted: $out"; fi
   grep -q "${bad%%=*}" <<<"$out" || fail "STACK_SETTINGS=$bad: the error does not name ${bad%%=*}: $out"
-  [ "$(recorded)" = "$saved" ] || fail "STACK_SETTINGS=$bad changed $SETTINGS_FILE"
+  [ "$(recorded_settings)" = "$saved" ] || fail "STACK_SETTINGS=$bad changed $SETTINGS_FILE"
   [ "$(pid_of ferretdb)" = "$store" ] || fail "STACK_SETTINGS=$bad restarted FerretDB"
 done
 pass "a refused value and an unknown name: up.sh exits non-zero naming the setting; nothing changed"

@@ -264,6 +264,13 @@ wait_consumer_ready() {
     die "$CONSUMER_LABEL was not given the topic's partitions within 60 s (is another member of its group running?); see its log: $dir/$CONSUMER_LOG"
 }
 
+# daemon_following -> the runs the stack's verifier serve follows now, comma-separated (nothing:
+# none); fails when it does not answer
+daemon_following() {
+  curl -fsS --max-time 5 "http://$STACK_VERIFIER_ADDR/api/runs" |
+    jq -r '[.[] | select(.state == "following") | .run_id] | map(tostring) | join(", ")'
+}
+
 # daemon_follow RUN -> the stack's verifier serve's view of RUN, a line a second until its
 # verdict, then the verdict in a line. Returns 0 pass, 1 fail, 3 incomplete; 4 when the daemon
 # has not answered for the run in 10 s (it follows runs from the one after its first start), or

@@ -146,8 +146,7 @@ daemon_cannot() {
   local busy
   if ! verifier_healthy; then
     echo "the stack's verifier serve does not answer on $STACK_VERIFIER_ADDR (stack/up.sh starts it)"
-  elif busy="$(curl -fsS --max-time 5 "http://$STACK_VERIFIER_ADDR/api/runs" | jq -r '[.[] | select(.state == "following") | .run_id] | map(tostring) | join(", ")')" &&
-    [ -n "$busy" ]; then
+  elif busy="$(daemon_following)" && [ -n "$busy" ]; then
     echo "the stack's verifier serve is following runs $busy"
   elif [ "$CONSUMER_KIND" != event-processor ] || [ "$consumer_group" != event-processor-group ]; then
     echo "the consumer is $CONSUMER_LABEL in group ${consumer_group:-none}, not event-processor in the daemon's event-processor-group"
