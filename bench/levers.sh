@@ -43,7 +43,7 @@ split() {
   for word in $1; do
     if setting_default "${word%%=*}" >/dev/null; then for_stack+=("$word")
     else
-      check_run_settings "OLD and NEW" "$word"
+      check_run_settings "OLD and NEW" "$word" "the stack's (${SETTING_NAMES[*]}: stack/settings.sh)"
       for_run+=("$word")
     fi
   done

@@ -138,22 +138,23 @@ log() { printf '[%s] %s\n' "$LOG_TAG" "$*" >&2; }
 # The scripts' --help: every line of the running script marked "#/" (its header), without the
 # mark. A marked block, not line numbers, so a help text is never cut off or padded with code.
 script_help() { sed -n 's@^#/ \{0,1\}@@p' "$0"; }
+# The event-processor settings a benchmark may set (NAME=N), and the run's own (TXN_SIZE=N).
+PROCESSOR_SETTINGS="IN_FLIGHT STORE_WRITERS BATCH_SIZE FETCH_WAIT_MS FETCH_QUEUE_KB EARLY_JOINS"
 # check_processor_settings NAME VALUE -> dies unless VALUE (a benchmark's OLD or NEW) is a list of
 # event-processor settings: IN_FLIGHT=N, STORE_WRITERS=N, BATCH_SIZE=N, FETCH_WAIT_MS=N,
 # FETCH_QUEUE_KB=N or EARLY_JOINS=0|1.
-check_processor_settings() {
+check_processor_settings() { check_settings_of "$PROCESSOR_SETTINGS" "$1" "$2" "the event-processor settings"; }
+# check_run_settings NAME VALUE [ALSO] -> dies unless VALUE is a list of a run's settings: TXN_SIZE=N
+# (the generator's events per transaction) or the processor's; the message names ALSO too when
+# the caller accepts more (the stack's settings).
+check_run_settings() { check_settings_of "TXN_SIZE $PROCESSOR_SETTINGS" "$1" "$2" "a run's settings" "${3:-}"; }
+# check_settings_of NAMES NAME VALUE WHAT [ALSO] -> dies unless each word of VALUE is one of
+# NAMES=N (TXN_SIZE at least 1), naming WHAT they are (and ALSO, what else the caller takes)
+check_settings_of() {
   local setting
-  for setting in $2; do
-    [[ "$setting" =~ ^(IN_FLIGHT|STORE_WRITERS|BATCH_SIZE|FETCH_WAIT_MS|FETCH_QUEUE_KB|EARLY_JOINS)=[0-9]+$ ]] ||
-      die "$1 is a list of IN_FLIGHT=, STORE_WRITERS=, BATCH_SIZE=, FETCH_WAIT_MS=, FETCH_QUEUE_KB= or EARLY_JOINS= settings (got '$setting')"
-  done
-}
-# check_run_settings NAME VALUE -> dies unless VALUE is a list of a run's settings: TXN_SIZE=N
-# (the generator's events per transaction) or the processor's (check_processor_settings).
-check_run_settings() {
-  local setting
-  for setting in $2; do
-    [[ "$setting" =~ ^TXN_SIZE=[1-9][0-9]*$ ]] || check_processor_settings "$1" "$setting"
+  for setting in $3; do
+    [[ "$setting" =~ ^([A-Z_]+)=[0-9]+$ && " $1 " == *" ${setting%%=*} "* && "$setting" != TXN_SIZE=0* ]] ||
+      die "$2: '$setting' is none of $4 ($(sed 's/\([A-Z_]*\)/\1=N/g; s/ /, /g' <<<"$1"))${5:+ or $5}"
   done
 }
 # The two binaries, as build_binaries builds them.
