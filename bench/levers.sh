@@ -22,7 +22,7 @@
 #/ Needs the single-node stack with its pipeline (stack/up.sh). About 4 minutes a leg without
 #/ the capacity search.
 #/
-#/ Usage: NEW="FERRETDB_GOGC=400" [OLD=""] [N=10000] [RATE=500] [FAST_N=20000] [FAST_RATE=1000]
+#/ Usage: NEW="FERRETDB_GOGC=1000" [OLD=""] [N=10000] [RATE=500] [FAST_N=20000] [FAST_RATE=1000]
 #/        [IDLE_S=30] [CAPACITY=0|1] [BUDGET_S=300] bench/levers.sh
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../scripts/demo/lib.sh"
@@ -35,7 +35,7 @@ for v in "$N" "$RATE" "$FAST_N" "$FAST_RATE" "$IDLE_S" "$BUDGET_S"; do
   [[ "$v" =~ ^[1-9][0-9]*$ ]] || die "N, RATE, FAST_N, FAST_RATE, IDLE_S and BUDGET_S must be positive whole numbers (got '$v')"
 done
 [[ "$CAPACITY" =~ ^[01]$ ]] || die "CAPACITY must be 0 or 1 (got '$CAPACITY')"
-[ "$OLD" != "$NEW" ] || die "OLD and NEW are the same settings ('$OLD'): set NEW (e.g. NEW=\"FERRETDB_GOGC=400\")"
+[ "$OLD" != "$NEW" ] || die "OLD and NEW are the same settings ('$OLD'): set NEW (e.g. NEW=\"FERRETDB_GOGC=1000\")"
 
 # split WORDS -> "stack settings|run settings", each checked
 split() {

@@ -9,16 +9,34 @@
 # part whose settings differ from the ones asked for is restarted by up.sh, and only that part.
 #
 #   name                   part            default  accepts
-#   FERRETDB_GOGC          ferretdb        100      10..100000, or off: Go's GOGC (the garbage
+#   FERRETDB_GOGC          ferretdb        400      10..100000, or off: Go's GOGC (the garbage
 #                                                   collector runs when the heap grows by that %)
-#   DEBEZIUM_POLL_MS       connect         5        1..10000: Debezium's poll.interval.ms (how
+#   DEBEZIUM_POLL_MS       connect         10       1..10000: Debezium's poll.interval.ms (how
 #                                                   long its queue waits for more changes)
-#   KAFKA_NETWORK_THREADS  kafka           2        1..16: num.network.threads (single node)
-#   KAFKA_IO_THREADS       kafka           4        1..16: num.io.threads (single node)
-#   JAVA_GC                kafka, connect  g1       g1 (G1, 20 ms pause goal), serial, parallel
+#   KAFKA_NETWORK_THREADS  kafka           1        1..16: num.network.threads (single node)
+#   KAFKA_IO_THREADS       kafka           2        1..16: num.io.threads (single node)
+#   JAVA_GC                kafka, connect  serial   serial, g1 (G1, 20 ms pause goal), parallel
 #   JAVA_HEAP_MB           kafka, connect  512      64..8192: the JVM's -Xmx (-Xms is half)
 #   JAVA_JIT               kafka, connect  c1       c1 (C1 only: steadier latency after a start,
 #                                                   docs/stack.md) or tiered (C1 then C2)
+#
+# The defaults are what bench/levers.sh measured cheapest on two cores (2026-12-05, BENCHMARKS.md
+# "bench/levers.sh"), as one set against the earlier defaults (100, 5, 2, 4, g1), both orders;
+# each part's figure below moved with its own settings only (JAVA_GC is Kafka's and Connect's):
+#   FERRETDB_GOGC=400     FerretDB's CPU per event at 500/s 0.72x (Go's collector runs a quarter
+#                         as often; its heap is tens of MB, so the extra garbage costs little
+#                         memory). 1000 bought 0.96x more in another run, within noise: not kept.
+#   DEBEZIUM_POLL_MS=10   with JAVA_GC=serial, Kafka Connect idle 0.59x (11.6 % of one core, was
+#                         19.8: an idle queue is polled 100 times a second, not 200), and 0.79x per
+#                         event; end to end at 500/s p50 0.81x (the machine less busy outweighs the
+#                         longer poll).
+#   KAFKA_NETWORK_THREADS=1, KAFKA_IO_THREADS=2, JAVA_GC=serial: Kafka's CPU per event 0.66x, idle
+#                         0.80x: two cores cannot run more of them at once, and G1's concurrent
+#                         threads go. The whole set: the machine's CPU per event 0.92x, idle 0.69x,
+#                         end to end at 1,000/s p50 0.11x and p99 0.20x (the old set fell behind).
+#   JAVA_JIT=tiered (with FERRETDB_GOGC=1000) was measured against this set too: C2's compiling
+#   after each restart cost Kafka and Connect more than its faster code saved in a 10,000-event
+#   run (their CPU per event 1.24x and 1.11x): c1 stays.
 
 SETTINGS_FILE="$STACK_DIR/settings"
 SETTING_NAMES=(FERRETDB_GOGC DEBEZIUM_POLL_MS KAFKA_NETWORK_THREADS KAFKA_IO_THREADS JAVA_GC JAVA_HEAP_MB JAVA_JIT)
@@ -26,11 +44,11 @@ SETTING_NAMES=(FERRETDB_GOGC DEBEZIUM_POLL_MS KAFKA_NETWORK_THREADS KAFKA_IO_THR
 # setting_default NAME -> its default
 setting_default() {
   case "$1" in
-    FERRETDB_GOGC) echo 100 ;;
-    DEBEZIUM_POLL_MS) echo 5 ;;
-    KAFKA_NETWORK_THREADS) echo 2 ;;
-    KAFKA_IO_THREADS) echo 4 ;;
-    JAVA_GC) echo g1 ;;
+    FERRETDB_GOGC) echo 400 ;;
+    DEBEZIUM_POLL_MS) echo 10 ;;
+    KAFKA_NETWORK_THREADS) echo 1 ;;
+    KAFKA_IO_THREADS) echo 2 ;;
+    JAVA_GC) echo serial ;;
     JAVA_HEAP_MB) echo 512 ;;
     JAVA_JIT) echo c1 ;;
     *) return 1 ;;

@@ -2,11 +2,11 @@
 #/ The stack's settings (stack/settings.sh), as a user changes them with stack/up.sh:
 #/   1. a value a setting does not accept (FERRETDB_GOGC=5) and an unknown name: up.sh exits
 #/      non-zero naming the setting, and nothing changes (the recorded settings, FerretDB's pid)
-#/   2. STACK_SETTINGS="FERRETDB_GOGC=400": FerretDB alone is restarted, running with GOGC=400
+#/   2. STACK_SETTINGS="FERRETDB_GOGC=200": FerretDB alone is restarted, running with GOGC=200
 #/      (its environment); Kafka and Connect keep their pids; stack/status.sh shows the setting;
 #/      a later stack/up.sh without STACK_SETTINGS (as the faults' healing calls it) keeps it
 #/      and restarts nothing
-#/   3. STACK_SETTINGS= (empty): back to the defaults, FerretDB restarted with GOGC=100, and
+#/   3. STACK_SETTINGS= (empty): back to the defaults, FerretDB restarted with its default GOGC, and
 #/      status.sh shows no setting
 #/ The settings recorded before the test are restored at its end. Needs the single-node stack.
 #/
@@ -35,22 +35,23 @@ pass "a refused value and an unknown name: up.sh exits non-zero naming the setti
 # 2. one setting: its part alone restarted, with it
 STACK_SETTINGS='' up >/dev/null || fail "stack/up.sh with the default settings failed"
 store="$(pid_of ferretdb)" kafka="$(pid_of kafka)" connect="$(pid_of connect)"
-out="$(STACK_SETTINGS="FERRETDB_GOGC=400" up)" || fail "STACK_SETTINGS=FERRETDB_GOGC=400 stack/up.sh failed: $out"
-new="$(pid_of ferretdb)" || fail "FerretDB is not running after STACK_SETTINGS=FERRETDB_GOGC=400"
-[ "$new" != "$store" ] || fail "FerretDB was not restarted for FERRETDB_GOGC=400: $out"
-[ "$(gogc_of "$new")" = 400 ] || fail "FerretDB (pid $new) runs with GOGC=$(gogc_of "$new"), not 400"
+out="$(STACK_SETTINGS="FERRETDB_GOGC=200" up)" || fail "STACK_SETTINGS=FERRETDB_GOGC=200 stack/up.sh failed: $out"
+new="$(pid_of ferretdb)" || fail "FerretDB is not running after STACK_SETTINGS=FERRETDB_GOGC=200"
+[ "$new" != "$store" ] || fail "FerretDB was not restarted for FERRETDB_GOGC=200: $out"
+[ "$(gogc_of "$new")" = 200 ] || fail "FerretDB (pid $new) runs with GOGC=$(gogc_of "$new"), not 200"
 [ "$(pid_of kafka)" = "$kafka" ] || fail "Kafka was restarted for a setting of FerretDB's: $out"
 [ "$(pid_of connect)" = "$connect" ] ||
   fail "Connect was restarted for a setting of FerretDB's: $out"
-stack/status.sh | grep -q '^settings  *FERRETDB_GOGC=400 ' || fail "stack/status.sh does not show FERRETDB_GOGC=400: $(stack/status.sh)"
+stack/status.sh | grep -q '^settings  *FERRETDB_GOGC=200 ' || fail "stack/status.sh does not show FERRETDB_GOGC=200: $(stack/status.sh)"
 up >/dev/null || fail "stack/up.sh without STACK_SETTINGS failed"
 [ "$(pid_of ferretdb)" = "$new" ] || fail "stack/up.sh without STACK_SETTINGS restarted FerretDB (the recorded setting was not kept)"
-pass "FERRETDB_GOGC=400: FerretDB alone restarted with GOGC=400, shown by status.sh, kept by a later up.sh"
+pass "FERRETDB_GOGC=200: FerretDB alone restarted with GOGC=200, shown by status.sh, kept by a later up.sh"
 
 # 3. back to the defaults
 out="$(STACK_SETTINGS='' up)" || fail "STACK_SETTINGS= stack/up.sh failed: $out"
 store="$(pid_of ferretdb)"
 [ "$store" != "$new" ] || fail "STACK_SETTINGS= did not restart FerretDB: $out"
-[ "$(gogc_of "$store")" = 100 ] || fail "STACK_SETTINGS= restarted FerretDB with GOGC=$(gogc_of "$store"), not 100"
+default="$(setting_default FERRETDB_GOGC)"
+[ "$(gogc_of "$store")" = "$default" ] || fail "STACK_SETTINGS= restarted FerretDB with GOGC=$(gogc_of "$store"), not $default"
 ! stack/status.sh | grep -q '^settings' || fail "stack/status.sh shows settings after STACK_SETTINGS=: $(stack/status.sh)"
-pass "STACK_SETTINGS= (empty): FerretDB back on GOGC=100, no setting shown"
+pass "STACK_SETTINGS= (empty): FerretDB back on GOGC=$default, no setting shown"

@@ -224,6 +224,10 @@ fn stopped(client: &mut pgrx::spi::SpiClient<'_>, run_id: i64, run: &RateRun) ->
     true
 }
 
+/// How close to its due time a wait ends with short sleeps, in µs (a sleep overshoots by up to
+/// the kernel's timer slack, 50 µs, and the wake-up).
+const SPIN_US: u64 = 100;
+
 /// Waits (interruptibly) until `due_us`, or at most [`MAX_WAIT`]; returns whether it is due.
 fn wait_until(due_us: i64) -> bool {
     let give_up = now_us() + MAX_WAIT.as_micros() as i64;
@@ -253,7 +257,15 @@ fn wait_until(due_us: i64) -> bool {
                 pg_sys::ResetLatch(pg_sys::MyLatch);
             }
         } else {
-            std::thread::sleep(Duration::from_micros(left.min(100)));
+            // one sleep to within SPIN_US of the due time, then short ones: sleeping 100 µs at a
+            // time woke the backend about 20 times per event at 500/s (perf of the backend; the
+            // session's CPU was about 0.9x without them, its lag unchanged)
+            let us = if left > 2 * SPIN_US {
+                left - SPIN_US
+            } else {
+                left.min(SPIN_US / 2)
+            };
+            std::thread::sleep(Duration::from_micros(us));
         }
     }
 }
