@@ -105,8 +105,13 @@ pub fn demo_generate(
             );
         }
         // a bulk run cannot be stopped: it is one statement
-        let _stop_requested =
-            manifest::update(client, run_id, progress, None, Some("completed"), None);
+        let _stop_requested = manifest::ProgressUpdate::prepare(client, run_id).write(
+            client,
+            progress,
+            None,
+            Some("completed"),
+            None,
+        );
         let (elapsed_ms, events_per_sec) = client
             .select(
                 "SELECT elapsed_ms, events_per_sec FROM outbox_demo.runs WHERE run_id = $1",

@@ -158,9 +158,9 @@ pub struct Progress {
 
 pub use outbox_logic::schedule::Lag;
 
-/// The manifest's progress update, prepared once per session (`update` runs after every
-/// transaction of a rate run: parsing and planning it each time was a quarter of the
-/// generator's CPU, `perf` of its backend at 500/s).
+/// The manifest's progress update (`update` runs after every transaction of a rate run: parsing
+/// and planning it each time was a quarter of the generator's CPU, `perf` of its backend at
+/// 500/s), so a run prepares it once ([`ProgressUpdate::prepare`]).
 const UPDATE: &str = "UPDATE outbox_demo.runs SET
          users = $2, activities = $3, participants = $4, written = $2 + $3 + $4,
          deviations = $5, progress_at = c.now,
@@ -176,62 +176,62 @@ const UPDATE: &str = "UPDATE outbox_demo.runs SET
      WHERE run_id = $1
      RETURNING stop_requested";
 
-thread_local! {
-    static PREPARED_UPDATE: std::cell::RefCell<Option<std::rc::Rc<OwnedPreparedStatement>>> =
-        const { std::cell::RefCell::new(None) };
-}
-
-/// [`UPDATE`], prepared in this session on first use and kept.
-fn prepared_update(client: &SpiClient<'_>) -> std::rc::Rc<OwnedPreparedStatement> {
-    PREPARED_UPDATE.with(|cell| {
-        cell.borrow_mut()
-            .get_or_insert_with(|| {
-                let int8 = PgOid::BuiltIn(PgBuiltInOids::INT8OID);
-                let text = PgOid::BuiltIn(PgBuiltInOids::TEXTOID);
-                let mut types = vec![int8; 10];
-                types.extend([text, text]);
-                let statement = client.prepare_mut(UPDATE, &types).unwrap_or_else(|e| {
-                    error!("outbox_demo: preparing the run manifest update failed: {e}")
-                });
-                std::rc::Rc::new(statement.keep())
-            })
-            .clone()
-    })
-}
-
-/// Records progress (and lag), and, with `status`, ends the run. One clock read stamps
-/// `progress_at`, `finished_at` and `elapsed_ms`, so they agree to the microsecond. Returns whether someone asked
-/// the run to stop (`demo_stop`).
-pub fn update(
-    client: &mut SpiClient<'_>,
+/// A run's progress update in the manifest, prepared once for the run.
+pub struct ProgressUpdate {
+    statement: OwnedPreparedStatement,
     run_id: i64,
-    progress: Progress,
-    lag: Option<Lag>,
-    status: Option<&str>,
-    error: Option<&str>,
-) -> bool {
-    let [users, activities, participants] = progress.counts.map(|c| c as i64);
-    let statement = prepared_update(client);
-    client
-        .update(
-            &*statement,
-            None,
-            &[
-                run_id.into(),
-                users.into(),
-                activities.into(),
-                participants.into(),
-                (progress.deviations as i64).into(),
-                lag.map(|l| l.p50).into(),
-                lag.map(|l| l.p90).into(),
-                lag.map(|l| l.p99).into(),
-                lag.map(|l| l.max).into(),
-                lag.map(|l| l.over_10ms).into(),
-                status.into(),
-                error.into(),
-            ],
-        )
-        .and_then(|t| t.first().get_one::<bool>())
-        .unwrap_or_else(|e| error!("outbox_demo: updating the run manifest failed: {e}"))
-        .unwrap_or_else(|| error!("outbox_demo: run {run_id} is missing from the run manifest"))
+}
+
+impl ProgressUpdate {
+    /// Prepares the update of run `run_id`'s manifest row.
+    pub fn prepare(client: &SpiClient<'_>, run_id: i64) -> Self {
+        let int8 = PgOid::BuiltIn(PgBuiltInOids::INT8OID);
+        let text = PgOid::BuiltIn(PgBuiltInOids::TEXTOID);
+        let mut types = vec![int8; 10];
+        types.extend([text, text]);
+        let statement = client
+            .prepare_mut(UPDATE, &types)
+            .unwrap_or_else(|e| {
+                error!("outbox_demo: preparing the run manifest update failed: {e}")
+            })
+            .keep();
+        Self { statement, run_id }
+    }
+
+    /// Records progress (and lag), and, with `status`, ends the run. One clock read stamps
+    /// `progress_at`, `finished_at` and `elapsed_ms`, so they agree to the microsecond. Returns
+    /// whether someone asked the run to stop (`demo_stop`).
+    pub fn write(
+        &self,
+        client: &mut SpiClient<'_>,
+        progress: Progress,
+        lag: Option<Lag>,
+        status: Option<&str>,
+        error: Option<&str>,
+    ) -> bool {
+        let [users, activities, participants] = progress.counts.map(|c| c as i64);
+        let run_id = self.run_id;
+        client
+            .update(
+                &self.statement,
+                None,
+                &[
+                    run_id.into(),
+                    users.into(),
+                    activities.into(),
+                    participants.into(),
+                    (progress.deviations as i64).into(),
+                    lag.map(|l| l.p50).into(),
+                    lag.map(|l| l.p90).into(),
+                    lag.map(|l| l.p99).into(),
+                    lag.map(|l| l.max).into(),
+                    lag.map(|l| l.over_10ms).into(),
+                    status.into(),
+                    error.into(),
+                ],
+            )
+            .and_then(|t| t.first().get_one::<bool>())
+            .unwrap_or_else(|e| error!("outbox_demo: updating the run manifest failed: {e}"))
+            .unwrap_or_else(|| error!("outbox_demo: run {run_id} is missing from the run manifest"))
+    }
 }

@@ -27,7 +27,7 @@ use pgrx::prelude::*;
 use crate::args;
 use crate::bulk::new_generator;
 use crate::error::raise;
-use crate::manifest::{self, Progress};
+use crate::manifest::{self, Progress, ProgressUpdate};
 use crate::writer::{Batch, OutboxWriter};
 
 /// The longest a step waits before handing back to the procedure.
@@ -39,6 +39,8 @@ pub const STALE_AFTER: Duration = Duration::from_secs(5);
 struct RateRun {
     generator: Generator,
     writer: OutboxWriter,
+    /// The run's manifest row, updated after every transaction.
+    manifest: ProgressUpdate,
     schedule: Schedule,
     /// Next seq to write.
     next: u64,
@@ -118,6 +120,7 @@ pub mod outbox_demo {
             let run = RateRun {
                 generator,
                 writer,
+                manifest: ProgressUpdate::prepare(client, run_id),
                 schedule: Schedule::new(start_us, rate, txn as u64, args.generator.n),
                 next: 1,
                 progress: Progress::default(),
@@ -159,8 +162,8 @@ fn step(client: &mut pgrx::spi::SpiClient<'_>, run_id: i64, run: &mut RateRun) -
     let (first, last) = (*txn.start(), *txn.end());
     if !wait_until(run.schedule.due_us(last)) {
         // not due yet: commit progress, and come back unless asked to stop
-        let stop = manifest::update(client, run_id, run.progress, None, None, None);
-        return stop && stopped(client, run_id, run);
+        let stop = run.manifest.write(client, run.progress, None, None, None);
+        return stop && stopped(client, run);
     }
 
     let mut batch = Batch::with_capacity((last - first + 1) as usize);
@@ -174,9 +177,8 @@ fn step(client: &mut pgrx::spi::SpiClient<'_>, run_id: i64, run: &mut RateRun) -
             }
             Some(Err(e)) => {
                 // Record the consistent partial run, then tell the caller why it ended.
-                manifest::update(
+                run.manifest.write(
                     client,
-                    run_id,
                     run.progress,
                     Some(run.lag.summary()),
                     Some("failed"),
@@ -200,22 +202,20 @@ fn step(client: &mut pgrx::spi::SpiClient<'_>, run_id: i64, run: &mut RateRun) -
     run.progress.deviations = run.generator.deviations();
     run.next = last + 1;
     let done = run.next > run.schedule.n();
-    let stop = manifest::update(
+    let stop = run.manifest.write(
         client,
-        run_id,
         run.progress,
         Some(run.lag.summary()),
         done.then_some("completed"),
         None,
     );
-    done || (stop && stopped(client, run_id, run))
+    done || (stop && stopped(client, run))
 }
 
 /// Ends a run that `demo_stop` asked to stop; returns true.
-fn stopped(client: &mut pgrx::spi::SpiClient<'_>, run_id: i64, run: &RateRun) -> bool {
-    manifest::update(
+fn stopped(client: &mut pgrx::spi::SpiClient<'_>, run: &RateRun) -> bool {
+    run.manifest.write(
         client,
-        run_id,
         run.progress,
         Some(run.lag.summary()),
         Some("stopped"),
