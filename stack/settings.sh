@@ -11,6 +11,8 @@
 #   name                   part            default  accepts
 #   FERRETDB_GOGC          ferretdb        400      10..100000, or off: Go's GOGC (the garbage
 #                                                   collector runs when the heap grows by that %)
+#   FERRETDB_GOMAXPROCS    ferretdb        auto     auto (one per core), or 1..64: Go's GOMAXPROCS (the
+#                                                   threads running Go code at once)
 #   DEBEZIUM_POLL_MS       connect         10       1..10000: Debezium's poll.interval.ms (how
 #                                                   long its queue waits for more changes)
 #   KAFKA_NETWORK_THREADS  kafka           1        1..16: num.network.threads (single node)
@@ -39,12 +41,13 @@
 #   run (their CPU per event 1.24x and 1.11x): c1 stays.
 
 SETTINGS_FILE="$STACK_DIR/settings"
-SETTING_NAMES=(FERRETDB_GOGC DEBEZIUM_POLL_MS KAFKA_NETWORK_THREADS KAFKA_IO_THREADS JAVA_GC JAVA_HEAP_MB JAVA_JIT)
+SETTING_NAMES=(FERRETDB_GOGC FERRETDB_GOMAXPROCS DEBEZIUM_POLL_MS KAFKA_NETWORK_THREADS KAFKA_IO_THREADS JAVA_GC JAVA_HEAP_MB JAVA_JIT)
 
 # setting_default NAME -> its default
 setting_default() {
   case "$1" in
     FERRETDB_GOGC) echo 400 ;;
+    FERRETDB_GOMAXPROCS) echo auto ;;
     DEBEZIUM_POLL_MS) echo 10 ;;
     KAFKA_NETWORK_THREADS) echo 1 ;;
     KAFKA_IO_THREADS) echo 2 ;;
@@ -60,6 +63,7 @@ setting_check() {
   local n="$1" v="$2" ok=1 # n: a name, v: its value
   case "$n" in
     FERRETDB_GOGC) [[ "$v" = off || ("$v" =~ ^[1-9][0-9]{1,5}$ && "$v" -le 100000) ]] || ok=0 ;;
+    FERRETDB_GOMAXPROCS) [[ "$v" = auto || ("$v" =~ ^[1-9][0-9]?$ && "$v" -le 64) ]] || ok=0 ;;
     DEBEZIUM_POLL_MS) [[ "$v" =~ ^[1-9][0-9]{0,4}$ && "$v" -le 10000 ]] || ok=0 ;;
     KAFKA_NETWORK_THREADS | KAFKA_IO_THREADS) [[ "$v" =~ ^[1-9][0-9]?$ && "$v" -le 16 ]] || ok=0 ;;
     JAVA_GC) [[ "$v" =~ ^(g1|serial|parallel)$ ]] || ok=0 ;;
@@ -120,7 +124,7 @@ part_settings() {
     kafka) names=(JAVA_GC JAVA_HEAP_MB JAVA_JIT KAFKA_NETWORK_THREADS KAFKA_IO_THREADS) ;;
     kafka-*) names=(JAVA_GC JAVA_HEAP_MB JAVA_JIT) ;;
     connect | connect-*) names=(JAVA_GC JAVA_HEAP_MB JAVA_JIT DEBEZIUM_POLL_MS) ;;
-    ferretdb) names=(FERRETDB_GOGC) ;;
+    ferretdb) names=(FERRETDB_GOGC FERRETDB_GOMAXPROCS) ;;
   esac
   for name in "${names[@]}"; do
     if [ "${2:-}" = defaults ]; then words+=("$name=$(setting_default "$name")"); else words+=("$name=${!name}"); fi

@@ -16,7 +16,7 @@ line() { # PART CHECK ADDRESS PID LOG
     state=down
     all_ok=1
   fi
-  printf '%-11s %-8s %-36s pid %-8s log %s\n' "$1" "$state" "$3" "${4:--}" "$5"
+  printf '%-11s %-8s %-40s pid %-8s log %s\n' "$1" "$state" "$3" "${4:--}" "$5"
 }
 
 # On the cluster profile: one line per broker and worker, and the connector's line says which
@@ -55,7 +55,7 @@ pipeline_line() {
   if pid_of "$1" >/dev/null; then
     line "$1" "$2" "$3" "$(pid_of "$1")" "$LOG_DIR/$1.log"
   else
-    printf '%-11s %-8s %-36s pid %-8s log %s\n' "$1" off "$3" - "$LOG_DIR/$1.log"
+    printf '%-11s %-8s %-40s pid %-8s log %s\n' "$1" off "$3" - "$LOG_DIR/$1.log"
   fi
 }
 pipeline_line processor processor_healthy "$STACK_PROCESSOR_ADDR (event-processor-group)"
