@@ -31,7 +31,9 @@
 #   DEBEZIUM_POLL_MS=10   with JAVA_GC=serial, Kafka Connect idle 0.59x (11.6 % of one core, was
 #                         19.8: an idle queue is polled 100 times a second, not 200), and 0.79x per
 #                         event; end to end at 500/s p50 0.81x (the machine less busy outweighs the
-#                         longer poll).
+#                         longer poll). At 120/s it costs end to end p50 12.2 -> 17.8 ms (Debezium
+#                         waits the poll in its queue and in its streaming loop) for 0.76x the CPU
+#                         per event: 5 where the lowest latency at low rates matters more.
 #   KAFKA_NETWORK_THREADS=1, KAFKA_IO_THREADS=2, JAVA_GC=serial: Kafka's CPU per event 0.66x, idle
 #                         0.80x: two cores cannot run more of them at once, and G1's concurrent
 #                         threads go. The whole set: the machine's CPU per event 0.92x, idle 0.69x,
