@@ -38,6 +38,10 @@
 #                         0.80x: two cores cannot run more of them at once, and G1's concurrent
 #                         threads go. The whole set: the machine's CPU per event 0.92x, idle 0.69x,
 #                         end to end at 1,000/s p50 0.11x and p99 0.20x (the old set fell behind).
+#   FERRETDB_GOMAXPROCS=1 (FerretDB's Go code on one thread: less of its scheduler's spinning) was
+#                         measured against this set twice (2026-12-06): FerretDB's CPU per event
+#                         0.80x, then 0.96x, and the parts' sum 0.84x, then 1.05x; capacity 675
+#                         against 650/s: no steady win, so auto stays.
 #   JAVA_JIT=tiered (with FERRETDB_GOGC=1000) was measured against this set too: C2's compiling
 #   after each restart cost Kafka and Connect more than its faster code saved in a 10,000-event
 #   run (their CPU per event 1.24x and 1.11x): c1 stays.

@@ -128,7 +128,8 @@ pub fn demo_generate(
             participants,
             written as i64,
             elapsed_ms.unwrap_or(0.0),
-            events_per_sec.unwrap_or(0.0),
+            // whole events a second: the manifest keeps the exact figure
+            events_per_sec.unwrap_or(0.0).round(),
         ))
     })
 }
