@@ -11,8 +11,8 @@
 #   name                   part            default  accepts
 #   FERRETDB_GOGC          ferretdb        400      10..100000, or off: Go's GOGC (the garbage
 #                                                   collector runs when the heap grows by that %)
-#   FERRETDB_GOMAXPROCS    ferretdb        auto     auto (one per core), or 1..64: Go's GOMAXPROCS (the
-#                                                   threads running Go code at once)
+#   FERRETDB_GOMAXPROCS    ferretdb        auto     auto (one per core), or 1..64: Go's
+#                                                   GOMAXPROCS (threads running Go code at once)
 #   DEBEZIUM_POLL_MS       connect         10       1..10000: Debezium's poll.interval.ms (how
 #                                                   long its queue waits for more changes)
 #   KAFKA_NETWORK_THREADS  kafka           1        1..16: num.network.threads (single node)

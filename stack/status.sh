@@ -10,13 +10,15 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 no_arguments "$@"
 
 all_ok=0
+# row PART STATE ADDRESS PID LOG -> one line, in columns
+row() { printf '%-11s %-8s %-40s pid %-8s log %s\n' "$1" "$2" "$3" "${4:--}" "$5"; }
 line() { # PART CHECK ADDRESS PID LOG
   local state=healthy
   if ! $2; then
     state=down
     all_ok=1
   fi
-  printf '%-11s %-8s %-40s pid %-8s log %s\n' "$1" "$state" "$3" "${4:--}" "$5"
+  row "$1" "$state" "$3" "$4" "$5"
 }
 
 # On the cluster profile: one line per broker and worker, and the connector's line says which
@@ -55,7 +57,7 @@ pipeline_line() {
   if pid_of "$1" >/dev/null; then
     line "$1" "$2" "$3" "$(pid_of "$1")" "$LOG_DIR/$1.log"
   else
-    printf '%-11s %-8s %-40s pid %-8s log %s\n' "$1" off "$3" - "$LOG_DIR/$1.log"
+    row "$1" off "$3" - "$LOG_DIR/$1.log"
   fi
 }
 pipeline_line processor processor_healthy "$STACK_PROCESSOR_ADDR (event-processor-group)"

@@ -422,7 +422,8 @@ ferretdb_up() {
   log "ferretdb: starting on $FERRETDB_ADDR (SQLite backend in $DATA_DIR/ferretdb)"
   local procs=() # GOMAXPROCS unset: Go's own, one per core
   [ "$FERRETDB_GOMAXPROCS" = auto ] || procs=(GOMAXPROCS="$FERRETDB_GOMAXPROCS")
-  start_daemon ferretdb "$logfile" env -u GOMAXPROCS GOGC="$FERRETDB_GOGC" "${procs[@]}" "$FERRETDB_BIN" \
+  start_daemon ferretdb "$logfile" env -u GOMAXPROCS GOGC="$FERRETDB_GOGC" "${procs[@]}" \
+    "$FERRETDB_BIN" \
     --listen-addr="$FERRETDB_ADDR" --handler=sqlite \
     --sqlite-url="file:$DATA_DIR/ferretdb/?_pragma=synchronous(normal)" \
     --state-dir="$DATA_DIR/ferretdb-state" --telemetry=disable --debug-addr=- --log-level=warn

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 #/ The stack's settings (stack/settings.sh), as a user changes them with stack/up.sh:
-#/   1. a value a setting does not accept (FERRETDB_GOGC=5) and an unknown name: up.sh exits
-#/      non-zero naming the setting, and nothing changes (the recorded settings, FerretDB's pid)
+#/   1. values a setting does not accept (FERRETDB_GOGC=5, FERRETDB_GOMAXPROCS=0) and an unknown
+#/      name: up.sh exits non-zero naming the setting, and nothing changes (the recorded
+#/      settings, FerretDB's pid)
 #/   2. STACK_SETTINGS="FERRETDB_GOGC=200": FerretDB alone is restarted, running with GOGC=200
 #/      (its environment); Kafka and Connect keep their pids; stack/status.sh shows the setting;
 #/      a later stack/up.sh without STACK_SETTINGS (as the faults' healing calls it) keeps it
@@ -24,13 +25,13 @@ gogc_of() { tr '\0' '\n' <"/proc/$1/environ" | sed -n 's/^GOGC=//p'; }
 
 # 1. refused, nothing changed
 store="$(pid_of ferretdb)"
-for bad in FERRETDB_GOGC=5 FERRETDB_GOGCC=400; do
+for bad in FERRETDB_GOGC=5 FERRETDB_GOMAXPROCS=0 FERRETDB_GOGCC=400; do
   if out="$(STACK_SETTINGS="$bad" up)"; then fail "STACK_SETTINGS=$bad was accepted: $out"; fi
   grep -q "${bad%%=*}" <<<"$out" || fail "STACK_SETTINGS=$bad: the error does not name ${bad%%=*}: $out"
   [ "$(recorded_settings)" = "$saved" ] || fail "STACK_SETTINGS=$bad changed $SETTINGS_FILE"
   [ "$(pid_of ferretdb)" = "$store" ] || fail "STACK_SETTINGS=$bad restarted FerretDB"
 done
-pass "a refused value and an unknown name: up.sh exits non-zero naming the setting; nothing changed"
+pass "refused values and an unknown name: up.sh exits non-zero naming the setting; nothing changed"
 
 # 2. one setting: its part alone restarted, with it
 STACK_SETTINGS='' up >/dev/null || fail "stack/up.sh with the default settings failed"
