@@ -13,6 +13,10 @@
 #                                                   collector runs when the heap grows by that %)
 #   FERRETDB_GOMAXPROCS    ferretdb        auto     auto (one per core), or 1..64: Go's
 #                                                   GOMAXPROCS (threads running Go code at once)
+#   FERRETDB_BINARY        ferretdb        built    built (stack/install.sh's, with the patches
+#                                                   in stack/ferretdb/patches), or the absolute
+#                                                   path of another FerretDB 1.x build to run
+#                                                   (bench/ferretdb_patch.sh compares one)
 #   DEBEZIUM_POLL_MS       connect         10       1..10000: Debezium's poll.interval.ms (how
 #                                                   long its queue waits for more changes)
 #   KAFKA_NETWORK_THREADS  kafka           1        1..16: num.network.threads (single node)
@@ -47,13 +51,14 @@
 #   run (their CPU per event 1.24x and 1.11x): c1 stays.
 
 SETTINGS_FILE="$STACK_DIR/settings"
-SETTING_NAMES=(FERRETDB_GOGC FERRETDB_GOMAXPROCS DEBEZIUM_POLL_MS KAFKA_NETWORK_THREADS KAFKA_IO_THREADS JAVA_GC JAVA_HEAP_MB JAVA_JIT)
+SETTING_NAMES=(FERRETDB_GOGC FERRETDB_GOMAXPROCS FERRETDB_BINARY DEBEZIUM_POLL_MS KAFKA_NETWORK_THREADS KAFKA_IO_THREADS JAVA_GC JAVA_HEAP_MB JAVA_JIT)
 
 # setting_default NAME -> its default
 setting_default() {
   case "$1" in
     FERRETDB_GOGC) echo 400 ;;
     FERRETDB_GOMAXPROCS) echo auto ;;
+    FERRETDB_BINARY) echo built ;;
     DEBEZIUM_POLL_MS) echo 10 ;;
     KAFKA_NETWORK_THREADS) echo 1 ;;
     KAFKA_IO_THREADS) echo 2 ;;
@@ -70,6 +75,7 @@ setting_check() {
   case "$n" in
     FERRETDB_GOGC) [[ "$v" = off || ("$v" =~ ^[1-9][0-9]{1,5}$ && "$v" -le 100000) ]] || ok=0 ;;
     FERRETDB_GOMAXPROCS) [[ "$v" = auto || ("$v" =~ ^[1-9][0-9]?$ && "$v" -le 64) ]] || ok=0 ;;
+    FERRETDB_BINARY) [[ "$v" = built || ("$v" = /* && -f "$v" && -x "$v") ]] || ok=0 ;;
     DEBEZIUM_POLL_MS) [[ "$v" =~ ^[1-9][0-9]{0,4}$ && "$v" -le 10000 ]] || ok=0 ;;
     KAFKA_NETWORK_THREADS | KAFKA_IO_THREADS) [[ "$v" =~ ^[1-9][0-9]?$ && "$v" -le 16 ]] || ok=0 ;;
     JAVA_GC) [[ "$v" =~ ^(g1|serial|parallel)$ ]] || ok=0 ;;
@@ -79,6 +85,9 @@ setting_check() {
   esac
   [ "$ok" = 1 ] || die "STACK_SETTINGS: $n=$v is not accepted (stack/settings.sh says what $n accepts)"
 }
+
+# ferretdb_binary -> the FerretDB binary the stack runs (FERRETDB_BINARY)
+ferretdb_binary() { if [ "$FERRETDB_BINARY" = built ]; then echo "$FERRETDB_BIN"; else echo "$FERRETDB_BINARY"; fi; }
 
 # settings_words TEXT -> dies unless TEXT is a list of NAME=VALUE words of known settings, each
 # accepted, no name twice
@@ -130,7 +139,7 @@ part_settings() {
     kafka) names=(JAVA_GC JAVA_HEAP_MB JAVA_JIT KAFKA_NETWORK_THREADS KAFKA_IO_THREADS) ;;
     kafka-*) names=(JAVA_GC JAVA_HEAP_MB JAVA_JIT) ;;
     connect | connect-*) names=(JAVA_GC JAVA_HEAP_MB JAVA_JIT DEBEZIUM_POLL_MS) ;;
-    ferretdb) names=(FERRETDB_GOGC FERRETDB_GOMAXPROCS) ;;
+    ferretdb) names=(FERRETDB_GOGC FERRETDB_GOMAXPROCS FERRETDB_BINARY) ;;
   esac
   for name in "${names[@]}"; do
     if [ "${2:-}" = defaults ]; then words+=("$name=$(setting_default "$name")"); else words+=("$name=${!name}"); fi

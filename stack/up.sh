@@ -420,10 +420,11 @@ ferretdb_up() {
   # uses, and it keeps the store's writes out of the WAL that Debezium decodes. NORMAL survives a
   # process crash, like MongoDB's default write concern (acknowledged before the journal flush).
   log "ferretdb: starting on $FERRETDB_ADDR (SQLite backend in $DATA_DIR/ferretdb)"
+  [ "$FERRETDB_BINARY" = built ] || log "ferretdb: running $FERRETDB_BINARY (FERRETDB_BINARY), not the stack's build"
   local procs=() # GOMAXPROCS unset: Go's own, one per core
   [ "$FERRETDB_GOMAXPROCS" = auto ] || procs=(GOMAXPROCS="$FERRETDB_GOMAXPROCS")
   start_daemon ferretdb "$logfile" env -u GOMAXPROCS GOGC="$FERRETDB_GOGC" "${procs[@]}" \
-    "$FERRETDB_BIN" \
+    "$(ferretdb_binary)" \
     --listen-addr="$FERRETDB_ADDR" --handler=sqlite \
     --sqlite-url="file:$DATA_DIR/ferretdb/?_pragma=synchronous(normal)" \
     --state-dir="$DATA_DIR/ferretdb-state" --telemetry=disable --debug-addr=- --log-level=warn
