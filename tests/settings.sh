@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 #/ The stack's settings (stack/settings.sh), as a user changes them with stack/up.sh:
-#/   1. values a setting does not accept (FERRETDB_GOGC=5, FERRETDB_GOMAXPROCS=0) and an unknown
-#/      name: up.sh exits non-zero naming the setting, and nothing changes (the recorded
-#/      settings, FerretDB's pid)
-#/   2. STACK_SETTINGS="FERRETDB_GOGC=200": FerretDB alone is restarted, running with GOGC=200
-#/      (its environment); Kafka and Connect keep their pids; stack/status.sh shows the setting;
-#/      a later stack/up.sh without STACK_SETTINGS (as the faults' healing calls it) keeps it
-#/      and restarts nothing
-#/   3. STACK_SETTINGS= (empty): back to the defaults, FerretDB restarted with its default GOGC, and
-#/      status.sh shows no setting
+#/   1. values a setting does not accept (FERRETDB_GOGC=5, FERRETDB_GOMAXPROCS=0, a relative
+#/      FERRETDB_BINARY) and an unknown name: up.sh exits non-zero naming the setting, and
+#/      nothing changes (the recorded settings, FerretDB's pid)
+#/   2. STACK_SETTINGS="FERRETDB_GOGC=200 FERRETDB_BINARY=<a copy of the stack's build>": FerretDB
+#/      alone is restarted, running that copy with GOGC=200 (its /proc exe and environment);
+#/      Kafka and Connect keep their pids; stack/status.sh shows the settings; a later
+#/      stack/up.sh without STACK_SETTINGS (as the faults' healing calls it) keeps them and
+#/      restarts nothing
+#/   3. STACK_SETTINGS= (empty): back to the defaults, FerretDB restarted from the stack's build
+#/      with its default GOGC, and status.sh shows no setting
 #/ The settings recorded before the test are restored at its end. Needs the single-node stack.
 #/
 #/ Usage: tests/settings.sh
@@ -22,10 +23,13 @@ restore() { STACK_SETTINGS="$saved" STACK_PIPELINE=off stack/up.sh >/dev/null 2>
 trap restore EXIT
 up() { STACK_PIPELINE=off stack/up.sh 2>&1; }
 gogc_of() { tr '\0' '\n' <"/proc/$1/environ" | sed -n 's/^GOGC=//p'; }
+copy="$STACK_DIR/settings-test/ferretdb"
+mkdir -p "$(dirname "$copy")"
+cp "$FERRETDB_BIN" "$copy"
 
 # 1. refused, nothing changed
 store="$(pid_of ferretdb)"
-for bad in FERRETDB_GOGC=5 FERRETDB_GOMAXPROCS=0 FERRETDB_GOGCC=400; do
+for bad in FERRETDB_GOGC=5 FERRETDB_GOMAXPROCS=0 FERRETDB_BINARY=bin/ferretdb FERRETDB_GOGCC=400; do
   if out="$(STACK_SETTINGS="$bad" up)"; then fail "STACK_SETTINGS=$bad was accepted: $out"; fi
   grep -q "${bad%%=*}" <<<"$out" || fail "STACK_SETTINGS=$bad: the error does not name ${bad%%=*}: $out"
   [ "$(recorded_settings)" = "$saved" ] || fail "STACK_SETTINGS=$bad changed $SETTINGS_FILE"
@@ -36,17 +40,19 @@ pass "refused values and an unknown name: up.sh exits non-zero naming the settin
 # 2. one setting: its part alone restarted, with it
 STACK_SETTINGS='' up >/dev/null || fail "stack/up.sh with the default settings failed"
 store="$(pid_of ferretdb)" kafka="$(pid_of kafka)" connect="$(pid_of connect)"
-out="$(STACK_SETTINGS="FERRETDB_GOGC=200" up)" || fail "STACK_SETTINGS=FERRETDB_GOGC=200 stack/up.sh failed: $out"
-new="$(pid_of ferretdb)" || fail "FerretDB is not running after STACK_SETTINGS=FERRETDB_GOGC=200"
-[ "$new" != "$store" ] || fail "FerretDB was not restarted for FERRETDB_GOGC=200: $out"
+two="FERRETDB_GOGC=200 FERRETDB_BINARY=$copy"
+out="$(STACK_SETTINGS="$two" up)" || fail "STACK_SETTINGS=\"$two\" stack/up.sh failed: $out"
+new="$(pid_of ferretdb)" || fail "FerretDB is not running after STACK_SETTINGS=\"$two\""
+[ "$new" != "$store" ] || fail "FerretDB was not restarted for \"$two\": $out"
 [ "$(gogc_of "$new")" = 200 ] || fail "FerretDB (pid $new) runs with GOGC=$(gogc_of "$new"), not 200"
+[ "$(readlink "/proc/$new/exe")" = "$copy" ] || fail "FerretDB (pid $new) runs $(readlink "/proc/$new/exe"), not FERRETDB_BINARY=$copy"
 [ "$(pid_of kafka)" = "$kafka" ] || fail "Kafka was restarted for a setting of FerretDB's: $out"
 [ "$(pid_of connect)" = "$connect" ] ||
   fail "Connect was restarted for a setting of FerretDB's: $out"
-stack/status.sh | grep -q '^settings  *FERRETDB_GOGC=200 ' || fail "stack/status.sh does not show FERRETDB_GOGC=200: $(stack/status.sh)"
+stack/status.sh | grep -q "^settings  *FERRETDB_GOGC=200 FERRETDB_BINARY=$copy " || fail "stack/status.sh does not show $two: $(stack/status.sh)"
 up >/dev/null || fail "stack/up.sh without STACK_SETTINGS failed"
 [ "$(pid_of ferretdb)" = "$new" ] || fail "stack/up.sh without STACK_SETTINGS restarted FerretDB (the recorded setting was not kept)"
-pass "FERRETDB_GOGC=200: FerretDB alone restarted with GOGC=200, shown by status.sh, kept by a later up.sh"
+pass "$two: FerretDB alone restarted, that binary with GOGC=200, shown by status.sh, kept by a later up.sh"
 
 # 3. back to the defaults
 out="$(STACK_SETTINGS='' up)" || fail "STACK_SETTINGS= stack/up.sh failed: $out"
@@ -54,5 +60,7 @@ store="$(pid_of ferretdb)"
 [ "$store" != "$new" ] || fail "STACK_SETTINGS= did not restart FerretDB: $out"
 default="$(setting_default FERRETDB_GOGC)"
 [ "$(gogc_of "$store")" = "$default" ] || fail "STACK_SETTINGS= restarted FerretDB with GOGC=$(gogc_of "$store"), not $default"
+[ "$(readlink "/proc/$store/exe")" = "$FERRETDB_BIN" ] || fail "STACK_SETTINGS= restarted FerretDB from $(readlink "/proc/$store/exe"), not $FERRETDB_BIN"
 ! stack/status.sh | grep -q '^settings' || fail "stack/status.sh shows settings after STACK_SETTINGS=: $(stack/status.sh)"
-pass "STACK_SETTINGS= (empty): FerretDB back on GOGC=$default, no setting shown"
+pass "STACK_SETTINGS= (empty): FerretDB back on the stack's build and GOGC=$default, no setting shown"
+rm -rf "$(dirname "$copy")"
