@@ -438,7 +438,7 @@ render() {
   content="$(cat "$src")"
   for name in STACK_DIR DATA_DIR LOG_DIR PLUGIN_DIR SECRETS_DIR KAFKA_BOOTSTRAP PGPORT CDC_TOPIC \
     CONNECTOR_NAME SLOT_NAME NODE_ID BROKER_PORT CONTROLLER_PORT QUORUM_VOTERS WORKER_PORT \
-    DEBEZIUM_POLL_MS KAFKA_NETWORK_THREADS KAFKA_IO_THREADS; do
+    DEBEZIUM_POLL_MS DEBEZIUM_SSLMODE KAFKA_NETWORK_THREADS KAFKA_IO_THREADS; do
     content="${content//@$name@/${!name:-}}"
   done
   (umask 077 && printf '%s\n' "$content" >"$dst") || die "cannot write $dst"

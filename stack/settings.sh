@@ -19,6 +19,8 @@
 #                                                   (bench/ferretdb_patch.sh compares one)
 #   DEBEZIUM_POLL_MS       connect         10       1..10000: Debezium's poll.interval.ms (how
 #                                                   long its queue waits for more changes)
+#   DEBEZIUM_SSLMODE       connect         prefer   disable, prefer, require: Debezium's
+#                                                   database.sslmode (TLS to PostgreSQL)
 #   KAFKA_NETWORK_THREADS  kafka           1        1..16: num.network.threads (single node)
 #   KAFKA_IO_THREADS       kafka           2        1..16: num.io.threads (single node)
 #   JAVA_GC                kafka, connect  serial   serial, g1 (G1, 20 ms pause goal), parallel
@@ -51,7 +53,7 @@
 #   run (their CPU per event 1.24x and 1.11x): c1 stays.
 
 SETTINGS_FILE="$STACK_DIR/settings"
-SETTING_NAMES=(FERRETDB_GOGC FERRETDB_GOMAXPROCS FERRETDB_BINARY DEBEZIUM_POLL_MS KAFKA_NETWORK_THREADS KAFKA_IO_THREADS JAVA_GC JAVA_HEAP_MB JAVA_JIT)
+SETTING_NAMES=(FERRETDB_GOGC FERRETDB_GOMAXPROCS FERRETDB_BINARY DEBEZIUM_POLL_MS DEBEZIUM_SSLMODE KAFKA_NETWORK_THREADS KAFKA_IO_THREADS JAVA_GC JAVA_HEAP_MB JAVA_JIT)
 
 # setting_default NAME -> its default
 setting_default() {
@@ -60,6 +62,7 @@ setting_default() {
     FERRETDB_GOMAXPROCS) echo auto ;;
     FERRETDB_BINARY) echo built ;;
     DEBEZIUM_POLL_MS) echo 10 ;;
+    DEBEZIUM_SSLMODE) echo prefer ;;
     KAFKA_NETWORK_THREADS) echo 1 ;;
     KAFKA_IO_THREADS) echo 2 ;;
     JAVA_GC) echo serial ;;
@@ -77,6 +80,7 @@ setting_check() {
     FERRETDB_GOMAXPROCS) [[ "$v" = auto || ("$v" =~ ^[1-9][0-9]?$ && "$v" -le 64) ]] || ok=0 ;;
     FERRETDB_BINARY) [[ "$v" = built || ("$v" = /* && -f "$v" && -x "$v") ]] || ok=0 ;;
     DEBEZIUM_POLL_MS) [[ "$v" =~ ^[1-9][0-9]{0,4}$ && "$v" -le 10000 ]] || ok=0 ;;
+    DEBEZIUM_SSLMODE) [[ "$v" =~ ^(disable|prefer|require)$ ]] || ok=0 ;;
     KAFKA_NETWORK_THREADS | KAFKA_IO_THREADS) [[ "$v" =~ ^[1-9][0-9]?$ && "$v" -le 16 ]] || ok=0 ;;
     JAVA_GC) [[ "$v" =~ ^(g1|serial|parallel)$ ]] || ok=0 ;;
     JAVA_HEAP_MB) [[ "$v" =~ ^[1-9][0-9]{1,3}$ && "$v" -ge 64 && "$v" -le 8192 ]] || ok=0 ;;
@@ -138,7 +142,7 @@ part_settings() {
   case "$1" in
     kafka) names=(JAVA_GC JAVA_HEAP_MB JAVA_JIT KAFKA_NETWORK_THREADS KAFKA_IO_THREADS) ;;
     kafka-*) names=(JAVA_GC JAVA_HEAP_MB JAVA_JIT) ;;
-    connect | connect-*) names=(JAVA_GC JAVA_HEAP_MB JAVA_JIT DEBEZIUM_POLL_MS) ;;
+    connect | connect-*) names=(JAVA_GC JAVA_HEAP_MB JAVA_JIT DEBEZIUM_POLL_MS DEBEZIUM_SSLMODE) ;;
     ferretdb) names=(FERRETDB_GOGC FERRETDB_GOMAXPROCS FERRETDB_BINARY) ;;
   esac
   for name in "${names[@]}"; do
