@@ -19,7 +19,7 @@
 #                                                   (bench/ferretdb_patch.sh compares one)
 #   DEBEZIUM_POLL_MS       connect         10       1..10000: Debezium's poll.interval.ms (how
 #                                                   long its queue waits for more changes)
-#   DEBEZIUM_SSLMODE       connect         prefer   disable, prefer, require: Debezium's
+#   DEBEZIUM_SSLMODE       connect         disable  disable, prefer, require: Debezium's
 #                                                   database.sslmode (TLS to PostgreSQL)
 #   KAFKA_NETWORK_THREADS  kafka           1        1..16: num.network.threads (single node)
 #   KAFKA_IO_THREADS       kafka           2        1..16: num.io.threads (single node)
@@ -40,6 +40,12 @@
 #                         longer poll). At 120/s it costs end to end p50 12.2 -> 17.8 ms (Debezium
 #                         waits the poll in its queue and in its streaming loop) for 0.76x the CPU
 #                         per event: 5 where the lowest latency at low rates matters more.
+#   DEBEZIUM_SSLMODE=disable (2026-12-06, against prefer, the JDBC driver's default, which used TLS
+#                         since Debian's PostgreSQL offers it): Connect's CPU per event 0.85x and
+#                         the WAL sender's 0.72x (AES-GCM and GHASH were 7 % of Connect's Java
+#                         samples); end to end at 500/s p99 0.65x. The replication stream never
+#                         leaves 127.0.0.1 and SCRAM never sends the password, so TLS bought
+#                         nothing here; require for a PostgreSQL on another host.
 #   KAFKA_NETWORK_THREADS=1, KAFKA_IO_THREADS=2, JAVA_GC=serial: Kafka's CPU per event 0.66x, idle
 #                         0.80x: two cores cannot run more of them at once, and G1's concurrent
 #                         threads go. The whole set: the machine's CPU per event 0.92x, idle 0.69x,
@@ -62,7 +68,7 @@ setting_default() {
     FERRETDB_GOMAXPROCS) echo auto ;;
     FERRETDB_BINARY) echo built ;;
     DEBEZIUM_POLL_MS) echo 10 ;;
-    DEBEZIUM_SSLMODE) echo prefer ;;
+    DEBEZIUM_SSLMODE) echo disable ;;
     KAFKA_NETWORK_THREADS) echo 1 ;;
     KAFKA_IO_THREADS) echo 2 ;;
     JAVA_GC) echo serial ;;
