@@ -5,6 +5,8 @@
 #/ file a Dockerfile COPYs exists in the repository, every depends_on names a service of the file,
 #/ published ports bind 127.0.0.1 only, the services get the environment names of docs/design.md,
 #/ and no password is written in the file (each *PASSWORD is a required ${VAR:?…} substitution).
+#/ Then every @NAME@ placeholder of the Connect files docker/connect/Dockerfile copies is one that
+#/ docker/connect/entrypoint.sh fills in.
 #/
 #/ Usage: tests/compose.sh
 set -euo pipefail
@@ -74,3 +76,16 @@ if errors:
     sys.exit(1)
 print(f"[compose-test] ok: {path}: {len(services)} services, every build file present, dependencies and ports sound", file=sys.stderr)
 PY
+
+# The Connect image renders stack/config's templates with its own entrypoint: a placeholder it
+# does not know would reach Debezium as a literal @NAME@.
+entrypoint=docker/connect/entrypoint.sh
+confs=()
+read -ra confs < <(sed -n 's#^COPY \(stack/config/[^ ]*\.properties\( stack/config/[^ ]*\.properties\)*\) .*#\1#p' docker/connect/Dockerfile)
+[ "${#confs[@]}" -gt 0 ] || fail "docker/connect/Dockerfile copies no stack/config/*.properties (the check below reads that COPY line)"
+for conf in "${confs[@]}"; do
+  while read -r name; do
+    grep -qF "s#$name#" "$entrypoint" || fail "$conf has the placeholder $name, which $entrypoint does not fill in"
+  done < <(grep -o '@[A-Z_]*@' "$conf" | sort -u)
+done
+log "ok: every placeholder of the Connect image's config files is filled in by $entrypoint"
