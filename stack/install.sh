@@ -85,7 +85,45 @@ maven_folder() {
   touch "$out/.pom-$stamp"
 }
 maven_folder "$STACK_SRC/maven/kafka/pom.xml" "$KAFKA_LIB"
-maven_folder "$STACK_SRC/maven/debezium/pom.xml" "$DEBEZIUM_DIR"
+
+# ---------------------------------------------------------------- Debezium's patches
+# stack/debezium/patches/ARTIFACT/*.patch fix Debezium's own sources: the files they touch are
+# taken from ARTIFACT's -sources jar (Maven Central), patched, compiled against the plugin folder
+# and written into ARTIFACT's jar there. Upstream's jars stay in $DEBEZIUM_UPSTREAM_DIR, which
+# DEBEZIUM_BUILD=upstream (stack/settings.sh) runs. Redone when the pom or a patch changes.
+# patch_debezium ARTIFACT -> its patches applied to its jar in $DEBEZIUM_DIR; every step checked
+patch_debezium() {
+  local artifact="$1" work="$STACK_DIR/build/debezium/$1" jar p files=()
+  jar="$DEBEZIUM_DIR/$artifact-$DEBEZIUM_VERSION.jar"
+  [ -f "$jar" ] || { echo "$jar is not in the plugin folder: stack/debezium/patches/$artifact names no jar of it"; return 1; }
+  rm -rf "$work" && mkdir -p "$work/src" "$work/classes" || return 1
+  mvn -B -q org.apache.maven.plugins:maven-dependency-plugin:3.8.1:copy \
+    -Dartifact="io.debezium:$artifact:$DEBEZIUM_VERSION:jar:sources" -DoutputDirectory="$work" || return 1
+  mapfile -t files < <(sed -n 's#^+++ b/\([^[:space:]]*\).*#\1#p' "$STACK_SRC/debezium/patches/$artifact"/*.patch | sort -u)
+  [ "${#files[@]}" -gt 0 ] || { echo "the patches of $artifact name no file"; return 1; }
+  (cd "$work/src" && unzip -q "$work/$artifact-$DEBEZIUM_VERSION-sources.jar" "${files[@]}") || return 1
+  for p in "$STACK_SRC/debezium/patches/$artifact"/*.patch; do
+    echo "applying $artifact/$(basename "$p")"
+    patch -p1 -d "$work/src" --forward --batch <"$p" || return 1
+  done
+  (cd "$work/src" && javac --release 17 -nowarn -cp "$DEBEZIUM_DIR/*:$KAFKA_LIB/*" -d "$work/classes" "${files[@]}") || return 1
+  (cd "$work/classes" && jar uf "$jar" .) || return 1
+}
+debezium_stamp="$(cat "$STACK_SRC/maven/debezium/pom.xml" "$STACK_SRC"/debezium/patches/*/*.patch | sha256sum | cut -c1-16)"
+if [ ! -f "$DEBEZIUM_DIR/.patched-$debezium_stamp" ]; then
+  rm -rf "$DEBEZIUM_DIR" # refilled from Maven's cache: the patches apply to upstream's jars
+  maven_folder "$STACK_SRC/maven/debezium/pom.xml" "$DEBEZIUM_DIR"
+  rm -rf "$DEBEZIUM_UPSTREAM_DIR"
+  mkdir -p "$(dirname "$DEBEZIUM_UPSTREAM_DIR")"
+  cp -a "$DEBEZIUM_DIR" "$DEBEZIUM_UPSTREAM_DIR" || die "cannot copy $DEBEZIUM_DIR to $DEBEZIUM_UPSTREAM_DIR"
+  log "javac: patching Debezium (stack/debezium/patches)"
+  : >"$LOG_DIR/debezium-patch.log"
+  for dir in "$STACK_SRC"/debezium/patches/*/; do
+    (patch_debezium "$(basename "$dir")") >>"$LOG_DIR/debezium-patch.log" 2>&1 ||
+      die "patching Debezium's $(basename "$dir") failed; see $LOG_DIR/debezium-patch.log"
+  done
+  touch "$DEBEZIUM_DIR/.patched-$debezium_stamp"
+fi
 
 # ---------------------------------------------------------------- FerretDB
 # `go install .../cmd/ferretdb@v1.24.2` gives a binary that panics at start: FerretDB embeds

@@ -13,6 +13,9 @@ CONF_DIR="$STACK_DIR/conf"
 KAFKA_LIB="$STACK_DIR/lib/kafka"
 PLUGIN_DIR="$STACK_DIR/plugins"
 DEBEZIUM_DIR="$PLUGIN_DIR/debezium-connector-postgres"
+# Upstream's Debezium, without stack/debezium/patches: what DEBEZIUM_BUILD=upstream runs
+DEBEZIUM_UPSTREAM_PLUGINS="$STACK_DIR/plugins-upstream"
+DEBEZIUM_UPSTREAM_DIR="$DEBEZIUM_UPSTREAM_PLUGINS/debezium-connector-postgres"
 FERRETDB_BIN="$STACK_DIR/bin/ferretdb"
 PROMTOOL_BIN="$STACK_DIR/bin/promtool"
 
@@ -436,7 +439,7 @@ render() {
   chmod 700 "$CONF_DIR" || die "cannot restrict $CONF_DIR to its owner"
   local content
   content="$(cat "$src")"
-  for name in STACK_DIR DATA_DIR LOG_DIR PLUGIN_DIR SECRETS_DIR KAFKA_BOOTSTRAP PGPORT CDC_TOPIC \
+  for name in STACK_DIR DATA_DIR LOG_DIR CONNECT_PLUGIN_PATH SECRETS_DIR KAFKA_BOOTSTRAP PGPORT CDC_TOPIC \
     CONNECTOR_NAME SLOT_NAME NODE_ID BROKER_PORT CONTROLLER_PORT QUORUM_VOTERS WORKER_PORT \
     DEBEZIUM_POLL_MS DEBEZIUM_SSLMODE KAFKA_NETWORK_THREADS KAFKA_IO_THREADS; do
     content="${content//@$name@/${!name:-}}"

@@ -21,6 +21,8 @@
 #                                                   long its queue waits for more changes)
 #   DEBEZIUM_SSLMODE       connect         disable  disable, prefer, require: Debezium's
 #                                                   database.sslmode (TLS to PostgreSQL)
+#   DEBEZIUM_BUILD         connect         patched  patched (with stack/debezium/patches) or
+#                                                   upstream (Maven Central's jars as they are)
 #   KAFKA_NETWORK_THREADS  kafka           1        1..16: num.network.threads (single node)
 #   KAFKA_IO_THREADS       kafka           2        1..16: num.io.threads (single node)
 #   JAVA_GC                kafka, connect  serial   serial, g1 (G1, 20 ms pause goal), parallel
@@ -59,7 +61,7 @@
 #   run (their CPU per event 1.24x and 1.11x): c1 stays.
 
 SETTINGS_FILE="$STACK_DIR/settings"
-SETTING_NAMES=(FERRETDB_GOGC FERRETDB_GOMAXPROCS FERRETDB_BINARY DEBEZIUM_POLL_MS DEBEZIUM_SSLMODE KAFKA_NETWORK_THREADS KAFKA_IO_THREADS JAVA_GC JAVA_HEAP_MB JAVA_JIT)
+SETTING_NAMES=(FERRETDB_GOGC FERRETDB_GOMAXPROCS FERRETDB_BINARY DEBEZIUM_POLL_MS DEBEZIUM_SSLMODE DEBEZIUM_BUILD KAFKA_NETWORK_THREADS KAFKA_IO_THREADS JAVA_GC JAVA_HEAP_MB JAVA_JIT)
 
 # setting_default NAME -> its default
 setting_default() {
@@ -69,6 +71,7 @@ setting_default() {
     FERRETDB_BINARY) echo built ;;
     DEBEZIUM_POLL_MS) echo 10 ;;
     DEBEZIUM_SSLMODE) echo disable ;;
+    DEBEZIUM_BUILD) echo patched ;;
     KAFKA_NETWORK_THREADS) echo 1 ;;
     KAFKA_IO_THREADS) echo 2 ;;
     JAVA_GC) echo serial ;;
@@ -87,6 +90,11 @@ setting_check() {
     FERRETDB_BINARY) [[ "$v" = built || ("$v" = /* && -f "$v" && -x "$v") ]] || ok=0 ;;
     DEBEZIUM_POLL_MS) [[ "$v" =~ ^[1-9][0-9]{0,4}$ && "$v" -le 10000 ]] || ok=0 ;;
     DEBEZIUM_SSLMODE) [[ "$v" =~ ^(disable|prefer|require)$ ]] || ok=0 ;;
+    DEBEZIUM_BUILD)
+      [[ "$v" =~ ^(patched|upstream)$ ]] || ok=0
+      [[ "$v" != upstream || -d "$DEBEZIUM_UPSTREAM_DIR" ]] ||
+        die "STACK_SETTINGS: DEBEZIUM_BUILD=upstream needs $DEBEZIUM_UPSTREAM_DIR: run stack/install.sh"
+      ;;
     KAFKA_NETWORK_THREADS | KAFKA_IO_THREADS) [[ "$v" =~ ^[1-9][0-9]?$ && "$v" -le 16 ]] || ok=0 ;;
     JAVA_GC) [[ "$v" =~ ^(g1|serial|parallel)$ ]] || ok=0 ;;
     JAVA_HEAP_MB) [[ "$v" =~ ^[1-9][0-9]{1,3}$ && "$v" -ge 64 && "$v" -le 8192 ]] || ok=0 ;;
@@ -122,6 +130,8 @@ read_settings() {
   settings_words "$words"
   for name in "${SETTING_NAMES[@]}"; do printf -v "$name" '%s' "$(setting_default "$name")"; done
   for word in $words; do printf -v "${word%%=*}" '%s' "${word#*=}"; done
+  # Connect's plugin.path (stack/config/connect-*.properties): the patched Debezium or upstream's
+  if [ "$DEBEZIUM_BUILD" = upstream ]; then CONNECT_PLUGIN_PATH="$DEBEZIUM_UPSTREAM_PLUGINS"; else CONNECT_PLUGIN_PATH="$PLUGIN_DIR"; fi
 }
 
 # record_settings -> STACK_SETTINGS, when given, recorded in .stack/settings (owner-only like the
@@ -148,7 +158,7 @@ part_settings() {
   case "$1" in
     kafka) names=(JAVA_GC JAVA_HEAP_MB JAVA_JIT KAFKA_NETWORK_THREADS KAFKA_IO_THREADS) ;;
     kafka-*) names=(JAVA_GC JAVA_HEAP_MB JAVA_JIT) ;;
-    connect | connect-*) names=(JAVA_GC JAVA_HEAP_MB JAVA_JIT DEBEZIUM_POLL_MS DEBEZIUM_SSLMODE) ;;
+    connect | connect-*) names=(JAVA_GC JAVA_HEAP_MB JAVA_JIT DEBEZIUM_POLL_MS DEBEZIUM_SSLMODE DEBEZIUM_BUILD) ;;
     ferretdb) names=(FERRETDB_GOGC FERRETDB_GOMAXPROCS FERRETDB_BINARY) ;;
   esac
   for name in "${names[@]}"; do

@@ -11,7 +11,7 @@ mkdir -p /data/secrets
 printf 'debezium.password=%s\n' "$DEBEZIUM_PASSWORD" >/data/secrets/connect.properties
 render() {
   sed -e "s#@KAFKA_BOOTSTRAP@#${KAFKA_BOOTSTRAP:-kafka:9092}#g" \
-    -e "s#@DATA_DIR@#/data#g" -e "s#@PLUGIN_DIR@#/plugins#g" \
+    -e "s#@DATA_DIR@#/data#g" -e "s#@CONNECT_PLUGIN_PATH@#/plugins#g" \
     -e "s#@PGPORT@#${PGPORT:-5432}#g" -e "s#@CDC_TOPIC@#postgres.activity.event_outbox#g" \
     -e "s#@CONNECTOR_NAME@#outbox-connector#g" -e "s#@SLOT_NAME@#debezium_outbox#g" \
     -e "s#@SECRETS_DIR@#/data/secrets#g" \
