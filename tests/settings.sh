@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 #/ The stack's settings (stack/settings.sh), as a user changes them with stack/up.sh:
 #/   1. values a setting does not accept (FERRETDB_GOGC=5, FERRETDB_GOMAXPROCS=0, a relative
-#/      FERRETDB_BINARY, DEBEZIUM_SSLMODE=allow) and an unknown name: up.sh exits non-zero naming the setting, and
+#/      FERRETDB_BINARY, DEBEZIUM_SSLMODE=allow, DEBEZIUM_BUILD=fork) and an unknown name: up.sh exits non-zero naming the setting, and
 #/      nothing changes (the recorded settings, FerretDB's pid)
 #/   2. STACK_SETTINGS="FERRETDB_GOGC=200 FERRETDB_BINARY=<a copy of the stack's build>": FerretDB
 #/      alone is restarted, running that copy with GOGC=200 (its /proc exe and environment);
@@ -29,7 +29,7 @@ cp "$FERRETDB_BIN" "$copy"
 
 # 1. refused, nothing changed
 store="$(pid_of ferretdb)"
-for bad in FERRETDB_GOGC=5 FERRETDB_GOMAXPROCS=0 FERRETDB_BINARY=bin/ferretdb DEBEZIUM_SSLMODE=allow FERRETDB_GOGCC=400; do
+for bad in FERRETDB_GOGC=5 FERRETDB_GOMAXPROCS=0 FERRETDB_BINARY=bin/ferretdb DEBEZIUM_SSLMODE=allow DEBEZIUM_BUILD=fork FERRETDB_GOGCC=400; do
   if out="$(STACK_SETTINGS="$bad" up)"; then fail "STACK_SETTINGS=$bad was accepted: $out"; fi
   grep -q "${bad%%=*}" <<<"$out" || fail "STACK_SETTINGS=$bad: the error does not name ${bad%%=*}: $out"
   [ "$(recorded_settings)" = "$saved" ] || fail "STACK_SETTINGS=$bad changed $SETTINGS_FILE"
