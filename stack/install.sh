@@ -134,7 +134,7 @@ fi
 # its own: `set -e` does nothing in a function or subshell called as `… || die`, and a failed
 # `go mod vendor` or patch must never leave an unpatched binary that still counts as built.
 build_ferretdb() {
-  local src=vendor/github.com/FerretDB/FerretDB p
+  local src="$FERRETDB_MODULE" p
   cd "$1" || return 1
   go mod vendor || return 1
   echo "$FERRETDB_VERSION" >"$src/build/version/version.txt" || return 1
@@ -142,13 +142,13 @@ build_ferretdb() {
     echo "applying $(basename "$p")"
     patch -p1 -d "$src" --forward --batch <"$p" || return 1
   done
-  go build -mod=vendor -trimpath -o "$FERRETDB_BIN" github.com/FerretDB/FerretDB/cmd/ferretdb
+  ferretdb_go_build "$FERRETDB_BIN"
 }
 ferretdb_stamp="$(cat "$STACK_SRC"/ferretdb/go.mod "$STACK_SRC"/ferretdb/go.sum "$STACK_SRC"/ferretdb/patches/*.patch | sha256sum | cut -c1-16)"
 if mongodb_is_local && [ "$(cat "$FERRETDB_BIN.stamp" 2>/dev/null)" != "$ferretdb_stamp" ]; then
   command -v go >/dev/null || die "Go 1.24 or newer is needed to build FerretDB (not found on PATH)"
   log "go: building FerretDB $FERRETDB_VERSION (a few minutes on 2 cores)"
-  build="$STACK_DIR/build/ferretdb"
+  build="$FERRETDB_BUILD_DIR"
   rm -rf "$build"
   mkdir -p "$build" "$(dirname "$FERRETDB_BIN")"
   cp "$STACK_SRC/ferretdb/go.mod" "$STACK_SRC/ferretdb/go.sum" "$STACK_SRC/ferretdb/tools.go" "$build/"

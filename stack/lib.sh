@@ -17,6 +17,9 @@ DEBEZIUM_DIR="$PLUGIN_DIR/debezium-connector-postgres"
 DEBEZIUM_UPSTREAM_PLUGINS="$STACK_DIR/plugins-upstream"
 DEBEZIUM_UPSTREAM_DIR="$DEBEZIUM_UPSTREAM_PLUGINS/debezium-connector-postgres"
 FERRETDB_BIN="$STACK_DIR/bin/ferretdb"
+# Where stack/install.sh vendors and patches FerretDB's source, and the module inside it
+FERRETDB_BUILD_DIR="$STACK_DIR/build/ferretdb"
+FERRETDB_MODULE=vendor/github.com/FerretDB/FerretDB
 PROMTOOL_BIN="$STACK_DIR/bin/promtool"
 
 # Versions (the Maven poms in stack/maven and stack/ferretdb/go.mod pin the same ones).
@@ -542,3 +545,7 @@ bench_venv() {
 # The stack's settings (stack/settings.sh): read here, so every script sees the recorded ones.
 # shellcheck source=stack/settings.sh
 source "$STACK_SRC/settings.sh"
+
+# ferretdb_go_build OUT -> FerretDB built into OUT from the vendored source in the current folder
+# (stack/install.sh's build, and bench/ferretdb_patch.sh's without one patch)
+ferretdb_go_build() { go build -mod=vendor -trimpath -o "$1" github.com/FerretDB/FerretDB/cmd/ferretdb; }

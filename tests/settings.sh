@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 #/ The stack's settings (stack/settings.sh), as a user changes them with stack/up.sh:
 #/   1. values a setting does not accept (FERRETDB_GOGC=5, FERRETDB_GOMAXPROCS=0, a relative
-#/      FERRETDB_BINARY, DEBEZIUM_SSLMODE=allow, DEBEZIUM_BUILD=fork) and an unknown name: up.sh exits non-zero naming the setting, and
-#/      nothing changes (the recorded settings, FerretDB's pid)
+#/      FERRETDB_BINARY, DEBEZIUM_SSLMODE=allow, DEBEZIUM_BUILD=fork) and an unknown name: up.sh
+#/      exits non-zero naming the setting, and nothing changes (the recorded settings, FerretDB's
+#/      pid)
 #/   2. STACK_SETTINGS="FERRETDB_GOGC=200 FERRETDB_BINARY=<a copy of the stack's build>": FerretDB
 #/      alone is restarted, running that copy with GOGC=200 (its /proc exe and environment);
 #/      Kafka and Connect keep their pids; stack/status.sh shows the settings; a later
