@@ -24,9 +24,9 @@ patch_file="${patches[0]}"
 mongodb_is_local || die "bench/ferretdb_patch.sh measures the stack's own FerretDB; MONGODB_URI names another store"
 command -v go >/dev/null || die "Go is needed to build FerretDB (not found on PATH)"
 
-src="$FERRETDB_BUILD_DIR" module="$FERRETDB_MODULE"
-[ -d "$src/$module" ] || die "FerretDB's vendored source is not in $src: run stack/install.sh"
-patch -R -p1 -d "$src/$module" --dry-run --batch --silent <"$patch_file" >/dev/null ||
+src="$FERRETDB_BUILD_DIR" dir="$(ferretdb_patch_dir "$patch_file")"
+[ -d "$src/$FERRETDB_MODULE" ] || die "FerretDB's vendored source is not in $src: run stack/install.sh"
+patch -R -p1 -d "$src/$dir" --dry-run --batch --silent <"$patch_file" >/dev/null ||
   die "$(basename "$patch_file") is not applied in $src (an older build?): run stack/install.sh"
 
 out="$STACK_DIR/bench/ferretdb-without-$PATCH"
@@ -35,7 +35,7 @@ mkdir -p "$out"
 log "bench: building FerretDB without $(basename "$patch_file") in $out (a minute or more on 2 cores; log: $out/build.log)"
 build() {
   cp -a "$src" "$out/src" &&
-    patch -R -p1 -d "$out/src/$module" --batch <"$patch_file" &&
+    patch -R -p1 -d "$out/src/$dir" --batch <"$patch_file" &&
     cd "$out/src" && ferretdb_go_build "$out/ferretdb"
 }
 (build) >"$out/build.log" 2>&1 || die "building FerretDB without $(basename "$patch_file") failed; see $out/build.log"

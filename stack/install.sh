@@ -134,13 +134,14 @@ fi
 # its own: `set -e` does nothing in a function or subshell called as `… || die`, and a failed
 # `go mod vendor` or patch must never leave an unpatched binary that still counts as built.
 build_ferretdb() {
-  local src="$FERRETDB_MODULE" p
+  local p dir
   cd "$1" || return 1
   go mod vendor || return 1
-  echo "$FERRETDB_VERSION" >"$src/build/version/version.txt" || return 1
+  echo "$FERRETDB_VERSION" >"$FERRETDB_MODULE/build/version/version.txt" || return 1
   for p in "$STACK_SRC"/ferretdb/patches/*.patch; do
     echo "applying $(basename "$p")"
-    patch -p1 -d "$src" --forward --batch <"$p" || return 1
+    dir="$(ferretdb_patch_dir "$p")" || return 1
+    patch -p1 -d "$dir" --forward --batch <"$p" || return 1
   done
   ferretdb_go_build "$FERRETDB_BIN"
 }

@@ -549,3 +549,7 @@ source "$STACK_SRC/settings.sh"
 # ferretdb_go_build OUT -> FerretDB built into OUT from the vendored source in the current folder
 # (stack/install.sh's build, and bench/ferretdb_patch.sh's without one patch)
 ferretdb_go_build() { go build -mod=vendor -trimpath -o "$1" github.com/FerretDB/FerretDB/cmd/ferretdb; }
+# ferretdb_patch_dir PATCH -> the folder, inside the build folder, that PATCH applies in with
+# patch -p1: FerretDB's module, or the build folder itself (.) for a patch to another vendored
+# module, whose paths start with vendor/ (0006, to the SQLite driver)
+ferretdb_patch_dir() { if grep -q '^+++ b/vendor/' "$1"; then echo .; else echo "$FERRETDB_MODULE"; fi; }
