@@ -15,7 +15,7 @@
 #/ end, also when a leg fails. Results in .stack/bench/levers/<time>/ (a folder per leg).
 #/
 #/ OLD and NEW are NAME=VALUE words: the stack's settings (stack/settings.sh: FERRETDB_GOGC,
-#/ FERRETDB_GOMAXPROCS, FERRETDB_BINARY, DEBEZIUM_POLL_MS, DEBEZIUM_SSLMODE, DEBEZIUM_BUILD,
+#/ FERRETDB_GOMAXPROCS, FERRETDB_MMAP_MB, FERRETDB_BINARY, VERIFIER_BINARY, DEBEZIUM_POLL_MS, DEBEZIUM_SSLMODE, DEBEZIUM_BUILD,
 #/ KAFKA_NETWORK_THREADS, KAFKA_IO_THREADS, JAVA_GC, JAVA_HEAP_MB, JAVA_JIT; a setting OLD does
 #/ not name is its default)
 #/ and the run's (TXN_SIZE, and the processor's IN_FLIGHT, BATCH_SIZE, …). A setting that changes what is measured

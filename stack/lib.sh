@@ -235,8 +235,10 @@ verifier_up() {
   local allow_start=()
   [ "${VERIFIER_ALLOW_START:-0}" = 0 ] || allow_start=(--allow-start --token-file "$SECRETS_DIR/verifier.token")
   mkdir -p "$VERIFIER_RUNS"
+  restart_if_settings_changed verifier
+  [ "$VERIFIER_BINARY" = built ] || log "verifier: running $VERIFIER_BINARY (VERIFIER_BINARY), not the workspace's build"
   pipeline_part_up verifier "$STACK_VERIFIER_ADDR" verifier_healthy \
-    env -u VERIFIER_READY_FILE -u VERIFIER_ALLOW_START LOG_LEVEL=INFO "$VERIFIER_BIN" serve \
+    env -u VERIFIER_READY_FILE -u VERIFIER_ALLOW_START LOG_LEVEL=INFO "$(verifier_binary)" serve \
     --listen "$STACK_VERIFIER_ADDR" --runs-dir "$VERIFIER_RUNS" "${allow_start[@]}"
 }
 

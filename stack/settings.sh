@@ -13,10 +13,17 @@
 #                                                   collector runs when the heap grows by that %)
 #   FERRETDB_GOMAXPROCS    ferretdb        auto     auto (one per core), or 1..64: Go's
 #                                                   GOMAXPROCS (threads running Go code at once)
+#   FERRETDB_MMAP_MB       ferretdb        0        0..65536: SQLite's mmap_size in MiB (0: every
+#                                                   page read is a pread into each connection's
+#                                                   own cache)
 #   FERRETDB_BINARY        ferretdb        built    built (stack/install.sh's, with the patches
 #                                                   in stack/ferretdb/patches), or the absolute
 #                                                   path of another FerretDB 1.x build to run
 #                                                   (bench/ferretdb_patch.sh compares one)
+#   VERIFIER_BINARY        verifier        built    built (target/release/verifier) or the absolute
+#                                                   path of another verifier build for the stack's
+#                                                   verifier serve (to measure a change to the
+#                                                   tool's own cost in bench/levers.sh)
 #   DEBEZIUM_POLL_MS       connect         10       1..10000: Debezium's poll.interval.ms (how
 #                                                   long its queue waits for more changes)
 #   DEBEZIUM_SSLMODE       connect         disable  disable, prefer, require: Debezium's
@@ -59,6 +66,9 @@
 #                         measured against this set twice (2026-12-06): FerretDB's CPU per event
 #                         0.80x, then 0.96x, and the parts' sum 0.84x, then 1.05x; capacity 675
 #                         against 650/s: no steady win, so auto stays.
+#   FERRETDB_MMAP_MB=1024 (SQLite reads the store's pages from a memory map instead of pread)
+#                         was measured against the defaults (2026-12-06): FerretDB's CPU per event
+#                         1.00x (1.064 and 1.067 CPU s per 1,000 events): no win, so 0 stays.
 #   JAVA_JIT=tiered (with FERRETDB_GOGC=1000) was measured against this set too: C2's compiling
 #   after each restart cost Kafka and Connect more than its faster code saved in a 10,000-event
 #   run (their CPU per event 1.24x and 1.11x). Once warm (40,000 events after a 10,000-event
@@ -67,14 +77,15 @@
 #   a start; tiered is the cheaper choice for a stack left running.
 
 SETTINGS_FILE="$STACK_DIR/settings"
-SETTING_NAMES=(FERRETDB_GOGC FERRETDB_GOMAXPROCS FERRETDB_BINARY DEBEZIUM_POLL_MS DEBEZIUM_SSLMODE DEBEZIUM_BUILD KAFKA_NETWORK_THREADS KAFKA_IO_THREADS JAVA_GC JAVA_HEAP_MB JAVA_JIT)
+SETTING_NAMES=(FERRETDB_GOGC FERRETDB_GOMAXPROCS FERRETDB_MMAP_MB FERRETDB_BINARY VERIFIER_BINARY DEBEZIUM_POLL_MS DEBEZIUM_SSLMODE DEBEZIUM_BUILD KAFKA_NETWORK_THREADS KAFKA_IO_THREADS JAVA_GC JAVA_HEAP_MB JAVA_JIT)
 
 # setting_default NAME -> its default
 setting_default() {
   case "$1" in
     FERRETDB_GOGC) echo 400 ;;
     FERRETDB_GOMAXPROCS) echo auto ;;
-    FERRETDB_BINARY) echo built ;;
+    FERRETDB_MMAP_MB) echo 0 ;;
+    FERRETDB_BINARY | VERIFIER_BINARY) echo built ;;
     DEBEZIUM_POLL_MS) echo 10 ;;
     DEBEZIUM_SSLMODE) echo disable ;;
     DEBEZIUM_BUILD) echo patched ;;
@@ -93,7 +104,8 @@ setting_check() {
   case "$n" in
     FERRETDB_GOGC) [[ "$v" = off || ("$v" =~ ^[1-9][0-9]{1,5}$ && "$v" -le 100000) ]] || ok=0 ;;
     FERRETDB_GOMAXPROCS) [[ "$v" = auto || ("$v" =~ ^[1-9][0-9]?$ && "$v" -le 64) ]] || ok=0 ;;
-    FERRETDB_BINARY) [[ "$v" = built || ("$v" = /* && -f "$v" && -x "$v") ]] || ok=0 ;;
+    FERRETDB_MMAP_MB) [[ "$v" =~ ^(0|[1-9][0-9]{0,4})$ && "$v" -le 65536 ]] || ok=0 ;;
+    FERRETDB_BINARY | VERIFIER_BINARY) [[ "$v" = built || ("$v" = /* && -f "$v" && -x "$v") ]] || ok=0 ;;
     DEBEZIUM_POLL_MS) [[ "$v" =~ ^[1-9][0-9]{0,4}$ && "$v" -le 10000 ]] || ok=0 ;;
     DEBEZIUM_SSLMODE) [[ "$v" =~ ^(disable|prefer|require)$ ]] || ok=0 ;;
     DEBEZIUM_BUILD)
@@ -112,6 +124,8 @@ setting_check() {
 
 # ferretdb_binary -> the FerretDB binary the stack runs (FERRETDB_BINARY)
 ferretdb_binary() { if [ "$FERRETDB_BINARY" = built ]; then echo "$FERRETDB_BIN"; else echo "$FERRETDB_BINARY"; fi; }
+# verifier_binary -> the verifier binary the stack's verifier serve runs (VERIFIER_BINARY)
+verifier_binary() { if [ "$VERIFIER_BINARY" = built ]; then echo "$VERIFIER_BIN"; else echo "$VERIFIER_BINARY"; fi; }
 
 # settings_words TEXT -> dies unless TEXT is a list of NAME=VALUE words of known settings, each
 # accepted, no name twice
@@ -165,7 +179,8 @@ part_settings() {
     kafka) names=(JAVA_GC JAVA_HEAP_MB JAVA_JIT KAFKA_NETWORK_THREADS KAFKA_IO_THREADS) ;;
     kafka-*) names=(JAVA_GC JAVA_HEAP_MB JAVA_JIT) ;;
     connect | connect-*) names=(JAVA_GC JAVA_HEAP_MB JAVA_JIT DEBEZIUM_POLL_MS DEBEZIUM_SSLMODE DEBEZIUM_BUILD) ;;
-    ferretdb) names=(FERRETDB_GOGC FERRETDB_GOMAXPROCS FERRETDB_BINARY) ;;
+    ferretdb) names=(FERRETDB_GOGC FERRETDB_GOMAXPROCS FERRETDB_MMAP_MB FERRETDB_BINARY) ;;
+    verifier) names=(VERIFIER_BINARY) ;;
   esac
   for name in "${names[@]}"; do
     if [ "${2:-}" = defaults ]; then words+=("$name=$(setting_default "$name")"); else words+=("$name=${!name}"); fi

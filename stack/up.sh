@@ -421,12 +421,13 @@ ferretdb_up() {
   # process crash, like MongoDB's default write concern (acknowledged before the journal flush).
   log "ferretdb: starting on $FERRETDB_ADDR (SQLite backend in $DATA_DIR/ferretdb)"
   [ "$FERRETDB_BINARY" = built ] || log "ferretdb: running $FERRETDB_BINARY (FERRETDB_BINARY), not the stack's build"
-  local procs=() # GOMAXPROCS unset: Go's own, one per core
+  local procs=() mmap="" # GOMAXPROCS unset: Go's own, one per core
+  [ "$FERRETDB_MMAP_MB" = 0 ] || mmap="&_pragma=mmap_size($((FERRETDB_MMAP_MB * 1048576)))"
   [ "$FERRETDB_GOMAXPROCS" = auto ] || procs=(GOMAXPROCS="$FERRETDB_GOMAXPROCS")
   start_daemon ferretdb "$logfile" env -u GOMAXPROCS GOGC="$FERRETDB_GOGC" "${procs[@]}" \
     "$(ferretdb_binary)" \
     --listen-addr="$FERRETDB_ADDR" --handler=sqlite \
-    --sqlite-url="file:$DATA_DIR/ferretdb/?_pragma=synchronous(normal)" \
+    --sqlite-url="file:$DATA_DIR/ferretdb/?_pragma=synchronous(normal)$mmap" \
     --state-dir="$DATA_DIR/ferretdb-state" --telemetry=disable --debug-addr=- --log-level=warn
   wait_for ferretdb 30 "$logfile" ferretdb_healthy
 }

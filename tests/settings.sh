@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 #/ The stack's settings (stack/settings.sh), as a user changes them with stack/up.sh:
-#/   1. values a setting does not accept (FERRETDB_GOGC=5, FERRETDB_GOMAXPROCS=0, a relative
-#/      FERRETDB_BINARY, DEBEZIUM_SSLMODE=allow, DEBEZIUM_BUILD=fork) and an unknown name: up.sh
+#/   1. values a setting does not accept (FERRETDB_GOGC=5, FERRETDB_GOMAXPROCS=0,
+#/      FERRETDB_MMAP_MB=70000, a relative FERRETDB_BINARY or VERIFIER_BINARY,
+#/      DEBEZIUM_SSLMODE=allow, DEBEZIUM_BUILD=fork) and an unknown name: up.sh
 #/      exits non-zero naming the setting, and nothing changes (the recorded settings, FerretDB's
 #/      pid)
-#/   2. STACK_SETTINGS="FERRETDB_GOGC=200 FERRETDB_BINARY=<a copy of the stack's build>": FerretDB
-#/      alone is restarted, running that copy with GOGC=200 (its /proc exe and environment);
+#/   2. STACK_SETTINGS="FERRETDB_GOGC=200 FERRETDB_MMAP_MB=64 FERRETDB_BINARY=<a copy of the
+#/      stack's build>": FerretDB alone is restarted, running that copy with GOGC=200 and SQLite's
+#/      mmap_size at 64 MiB (its /proc exe, environment and command line);
 #/      Kafka and Connect keep their pids; stack/status.sh shows the settings; a later
 #/      stack/up.sh without STACK_SETTINGS (as the faults' healing calls it) keeps them and
 #/      restarts nothing
@@ -30,7 +32,7 @@ cp "$FERRETDB_BIN" "$copy"
 
 # 1. refused, nothing changed
 store="$(pid_of ferretdb)"
-for bad in FERRETDB_GOGC=5 FERRETDB_GOMAXPROCS=0 FERRETDB_BINARY=bin/ferretdb DEBEZIUM_SSLMODE=allow DEBEZIUM_BUILD=fork FERRETDB_GOGCC=400; do
+for bad in FERRETDB_GOGC=5 FERRETDB_GOMAXPROCS=0 FERRETDB_MMAP_MB=70000 FERRETDB_BINARY=bin/ferretdb VERIFIER_BINARY=target/release/verifier DEBEZIUM_SSLMODE=allow DEBEZIUM_BUILD=fork FERRETDB_GOGCC=400; do
   if out="$(STACK_SETTINGS="$bad" up)"; then fail "STACK_SETTINGS=$bad was accepted: $out"; fi
   grep -q "${bad%%=*}" <<<"$out" || fail "STACK_SETTINGS=$bad: the error does not name ${bad%%=*}: $out"
   [ "$(recorded_settings)" = "$saved" ] || fail "STACK_SETTINGS=$bad changed $SETTINGS_FILE"
@@ -41,19 +43,21 @@ pass "refused values and an unknown name: up.sh exits non-zero naming the settin
 # 2. one setting: its part alone restarted, with it
 STACK_SETTINGS='' up >/dev/null || fail "stack/up.sh with the default settings failed"
 store="$(pid_of ferretdb)" kafka="$(pid_of kafka)" connect="$(pid_of connect)"
-two="FERRETDB_GOGC=200 FERRETDB_BINARY=$copy"
+two="FERRETDB_GOGC=200 FERRETDB_MMAP_MB=64 FERRETDB_BINARY=$copy"
 out="$(STACK_SETTINGS="$two" up)" || fail "STACK_SETTINGS=\"$two\" stack/up.sh failed: $out"
 new="$(pid_of ferretdb)" || fail "FerretDB is not running after STACK_SETTINGS=\"$two\""
 [ "$new" != "$store" ] || fail "FerretDB was not restarted for \"$two\": $out"
 [ "$(gogc_of "$new")" = 200 ] || fail "FerretDB (pid $new) runs with GOGC=$(gogc_of "$new"), not 200"
+tr '\0' ' ' <"/proc/$new/cmdline" | grep -q '_pragma=mmap_size(67108864)' ||
+  fail "FerretDB (pid $new) runs without SQLite's mmap_size of 64 MiB: $(tr '\0' ' ' <"/proc/$new/cmdline")"
 [ "$(readlink "/proc/$new/exe")" = "$copy" ] || fail "FerretDB (pid $new) runs $(readlink "/proc/$new/exe"), not FERRETDB_BINARY=$copy"
 [ "$(pid_of kafka)" = "$kafka" ] || fail "Kafka was restarted for a setting of FerretDB's: $out"
 [ "$(pid_of connect)" = "$connect" ] ||
   fail "Connect was restarted for a setting of FerretDB's: $out"
-stack/status.sh | grep -q "^settings  *FERRETDB_GOGC=200 FERRETDB_BINARY=$copy " || fail "stack/status.sh does not show $two: $(stack/status.sh)"
+stack/status.sh | grep -q "^settings  *$two " || fail "stack/status.sh does not show $two: $(stack/status.sh)"
 up >/dev/null || fail "stack/up.sh without STACK_SETTINGS failed"
 [ "$(pid_of ferretdb)" = "$new" ] || fail "stack/up.sh without STACK_SETTINGS restarted FerretDB (the recorded setting was not kept)"
-pass "$two: FerretDB alone restarted, that binary with GOGC=200, shown by status.sh, kept by a later up.sh"
+pass "$two: FerretDB alone restarted, that binary with GOGC=200 and a 64 MiB memory map, shown by status.sh, kept by a later up.sh"
 
 # 3. back to the defaults
 out="$(STACK_SETTINGS='' up)" || fail "STACK_SETTINGS= stack/up.sh failed: $out"
@@ -61,6 +65,7 @@ store="$(pid_of ferretdb)"
 [ "$store" != "$new" ] || fail "STACK_SETTINGS= did not restart FerretDB: $out"
 default="$(setting_default FERRETDB_GOGC)"
 [ "$(gogc_of "$store")" = "$default" ] || fail "STACK_SETTINGS= restarted FerretDB with GOGC=$(gogc_of "$store"), not $default"
+! tr '\0' ' ' <"/proc/$store/cmdline" | grep -q mmap_size || fail "STACK_SETTINGS= restarted FerretDB with a memory map: $(tr '\0' ' ' <"/proc/$store/cmdline")"
 [ "$(readlink "/proc/$store/exe")" = "$FERRETDB_BIN" ] || fail "STACK_SETTINGS= restarted FerretDB from $(readlink "/proc/$store/exe"), not $FERRETDB_BIN"
 ! stack/status.sh | grep -q '^settings' || fail "stack/status.sh shows settings after STACK_SETTINGS=: $(stack/status.sh)"
 pass "STACK_SETTINGS= (empty): FerretDB back on the stack's build and GOGC=$default, no setting shown"

@@ -398,7 +398,9 @@ impl<'a> Follower<'a> {
         let found = receipts.iter().filter(|r| self.join.on_receipt(r)).count();
         if found > 0 {
             self.last_progress = Instant::now();
-            // More may be waiting: ask again now rather than at the next tick.
+        }
+        if receipts::ask_again_now(found) {
+            // More are likely waiting: ask again now rather than at the next tick.
             self.requests.send(&self.join, &self.want);
         }
         Ok(())
