@@ -12,6 +12,11 @@
 #/   inside     FerretDB's and event-processor's own samples by component: the Go package or
 #/              Rust crate of the function each sample was in (SQLite, the Go runtime, the
 #/              kernel, librdkafka, the MongoDB driver, …), the top ones
+#/   commands   FerretDB's samples by the command they served (a second perf with call graphs
+#/              on FerretDB alone): insert, update, find, … and, inside each, its transactions'
+#/              begin and commit, SQLite's statements, decoding and encoding documents (sjson),
+#/              BSON; then what ran outside any command (Go's collector, its sysmon, …). Who
+#/              sends what: the consumer inserts and updates, the verifier finds its receipts
 #/ perf.data and the run's reports stay in .stack/bench/profile/<time>/. Needs perf (apt-get
 #/ install linux-perf), root (system-wide sampling) and the single-node stack (stack/up.sh).
 #/
@@ -35,15 +40,17 @@ cluster_profile && die "bench/profile.sh profiles the single-node stack; this st
 
 out="$STACK_DIR/bench/profile/$(date +%Y%m%d-%H%M%S)"
 mkdir -p "$out"
-perf_pid=""
+perf_pids=()
 stop_perf() {
-  [ -n "$perf_pid" ] || return 0
-  local rc=0
-  kill -INT "$perf_pid" 2>/dev/null || log "perf (pid $perf_pid) had already ended"
-  wait "$perf_pid" || rc=$?
-  perf_pid=""
-  # perf record ends with 130 when stopped by SIGINT, which is how it is stopped here
-  [ "$rc" -eq 0 ] || [ "$rc" -eq 130 ] || die "perf record failed (exit $rc): see $out/perf.log"
+  local pid rc
+  for pid in "${perf_pids[@]}"; do
+    rc=0
+    kill -INT "$pid" 2>/dev/null || log "perf (pid $pid) had already ended"
+    wait "$pid" || rc=$?
+    # perf record ends with 130 when stopped by SIGINT, which is how it is stopped here
+    [ "$rc" -eq 0 ] || [ "$rc" -eq 130 ] || die "perf record failed (exit $rc): see $out/perf*.log"
+  done
+  perf_pids=()
 }
 trap stop_perf EXIT
 
@@ -52,7 +59,12 @@ bench_pids
 bench_run "$SETTINGS" "$((N / 4))" "$RATE" >/dev/null
 log "bench: perf record -a -F $FREQ into $out/perf.data"
 perf record -a -F "$FREQ" -o "$out/perf.data" >"$out/perf.log" 2>&1 &
-perf_pid=$!
+perf_pids+=($!)
+if [ -n "$store_pid" ]; then
+  log "bench: perf record -g -F $FREQ -p $store_pid (FerretDB, call graphs) into $out/ferretdb.perf.data"
+  perf record -g -F "$FREQ" -p "$store_pid" -o "$out/ferretdb.perf.data" >"$out/perf-ferretdb.log" 2>&1 &
+  perf_pids+=($!)
+fi
 dir="$(bench_run "$SETTINGS" "$N" "$RATE")"
 stop_perf
 cp "$dir/report.json" "$dir/processor.log" "$out/"
@@ -77,15 +89,16 @@ jq -r '
 
 # one line per sample: the process, the function and the binary it was in
 perf script -i "$out/perf.data" -F pid,ip,sym,dso 2>/dev/null >"$out/samples.txt"
-# each process's service, from its pid (the stack's) or the binary its samples were in
+# each process's service, from its pid (the stack's) or the binary its samples were in ("(deleted)"
+# after it: rebuilt while it ran, as the stack's verifier serve is when a demo builds it again)
 awk -v pg="$postgres_pid" -v kafka="$kafka_pid" -v connect="$connect_pid" -v store="$store_pid" '
   $1 == 0 { r[$1] = "idle" }
   $1 == kafka { r[$1] = "kafka" }
   $1 == connect { r[$1] = "connect (debezium)" }
   $1 == store { r[$1] = "ferretdb" }
-  $1 == pg || $NF ~ /\/postgres\)$/ { r[$1] = "postgresql" }
-  $NF ~ /\/event-processor\)$/ { r[$1] = "event-processor" }
-  $NF ~ /\/verifier\)$/ { r[$1] = "verifier" }
+  $1 == pg || $0 ~ /\/postgres( \(deleted\))?\)$/ { r[$1] = "postgresql" }
+  $0 ~ /\/event-processor( \(deleted\))?\)$/ { r[$1] = "event-processor" }
+  $0 ~ /\/verifier( \(deleted\))?\)$/ { r[$1] = "verifier" }
   END { for (p in r) print p, r[p] }' "$out/samples.txt" >"$out/services.txt"
 echo
 echo "where both cores went (share of perf's samples on every CPU; idle is the idle task; the rest is"
@@ -117,6 +130,48 @@ components() {
     END { for (c in n) printf "%6.1f %%  %s\n", 100 * n[c] / all, c }' "$out/services.txt" "$out/samples.txt" |
     sort -rn | head -n 8
 }
+# by_command -> FerretDB's samples (its own perf, with call graphs) by the command each served
+# (the handler's Msg<Command> frame in its stack) and what inside it: a stack is counted once,
+# in the first of transactions, decode, encode, sqlite, bson it holds, else the rest
+by_command() {
+  perf script -i "$out/ferretdb.perf.data" -F ip,sym 2>/dev/null >"$out/ferretdb-stacks.txt"
+  echo
+  echo "inside ferretdb by command (share of its samples; its own perf with call graphs):"
+  printf "  %-42s %6s %7s %7s %7s %7s %7s %7s\n" command all tx sqlite decode encode bson rest
+  awk '
+    function flush(   op, part) {
+      if (stack == "") return
+      if (match(stack, /handler\.\(\*Handler\)\.Msg[A-Za-z]+\|/)) {
+        op = tolower(substr(stack, RSTART + 22, RLENGTH - 23))
+      } else if (stack ~ /runtime\.gcBgMarkWorker/) op = "(no command) the Go collector"
+      else if (stack ~ /runtime\.sysmon/) op = "(no command) the Go runtime sysmon"
+      else if (stack ~ /clientconn/) op = "(no command) reading and writing messages"
+      else if (stack ~ /runtime\./) op = "(no command) the Go scheduler, the rest"
+      else op = "(no command) the rest"
+      if (stack ~ /database\/sql\.\(\*(Tx\)\.(Commit|Rollback)|DB\)\.BeginTx)/) part = "tx"
+      else if (stack ~ /sjson\.Unmarshal/) part = "decode"
+      else if (stack ~ /sjson\.Marshal/) part = "encode"
+      else if (stack ~ /modernc\.org\//) part = "sqlite"
+      else if (stack ~ /wirebson|internal\/bson\./) part = "bson"
+      else part = "rest"
+      n[op]++; p[op, part]++; all++
+      stack = ""
+    }
+    /^$/ { flush(); next }
+    { sym = $2; for (i = 3; i <= NF; i++) sym = sym " " $i; stack = stack sym "|" }
+    END {
+      flush()
+      split("tx sqlite decode encode bson rest", parts, " ")
+      for (op in n) {
+        printf "%d\t  %-42s %5.1f%%", n[op], op, 100 * n[op] / all
+        for (i = 1; i <= 6; i++) printf " %6.1f%%", 100 * p[op, parts[i]] / all
+        printf "\n"
+      }
+    }' "$out/ferretdb-stacks.txt" | sort -rn | cut -f2-
+  echo "  (tx: the transactions' begin and commit, SQLite's WAL writes in them; sqlite: the"
+  echo "  statements; decode, encode: documents from and to SQLite's JSON (sjson); bson: the wire's"
+  echo "  documents. The consumer sends insert and update, the verifier find for its receipts)"
+}
 inside() {
   echo
   if grep -q " $1\$" "$out/services.txt"; then
@@ -128,5 +183,6 @@ inside() {
 }
 inside ferretdb
 inside event-processor
+[ -z "$store_pid" ] || by_command
 echo
 echo "files: $out"
