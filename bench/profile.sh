@@ -87,18 +87,18 @@ jq -r '
   "(the stages'"'"' means add up to \(([$all[] | select(.name != "end_to_end") | .mean_ms] | map(. // 0) | add) / $e2e * 100 | round) % of the end-to-end mean)"' \
   "$out/report.json"
 
-# one line per sample: the process, the function and the binary it was in
-perf script -i "$out/perf.data" -F pid,ip,sym,dso 2>/dev/null >"$out/samples.txt"
-# each process's service, from its pid (the stack's) or the binary its samples were in ("(deleted)"
-# after it: rebuilt while it ran, as the stack's verifier serve is when a demo builds it again)
+# one line per sample: the process, the function and the binary it was in (a binary rebuilt while
+# it ran, as the stack's verifier serve is when a demo builds it again, without perf's " (deleted)")
+perf script -i "$out/perf.data" -F pid,ip,sym,dso 2>/dev/null | sed 's/ (deleted))$/)/' >"$out/samples.txt"
+# each process's service, from its pid (the stack's) or the binary its samples were in
 awk -v pg="$postgres_pid" -v kafka="$kafka_pid" -v connect="$connect_pid" -v store="$store_pid" '
   $1 == 0 { r[$1] = "idle" }
   $1 == kafka { r[$1] = "kafka" }
   $1 == connect { r[$1] = "connect (debezium)" }
   $1 == store { r[$1] = "ferretdb" }
-  $1 == pg || $0 ~ /\/postgres( \(deleted\))?\)$/ { r[$1] = "postgresql" }
-  $0 ~ /\/event-processor( \(deleted\))?\)$/ { r[$1] = "event-processor" }
-  $0 ~ /\/verifier( \(deleted\))?\)$/ { r[$1] = "verifier" }
+  $1 == pg || $NF ~ /\/postgres\)$/ { r[$1] = "postgresql" }
+  $NF ~ /\/event-processor\)$/ { r[$1] = "event-processor" }
+  $NF ~ /\/verifier\)$/ { r[$1] = "verifier" }
   END { for (p in r) print p, r[p] }' "$out/samples.txt" >"$out/services.txt"
 echo
 echo "where both cores went (share of perf's samples on every CPU; idle is the idle task; the rest is"
